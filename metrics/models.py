@@ -1,0 +1,223 @@
+"""SQLAlchemy 2.0 typed models of the canonical store (DESIGN §2).
+
+Ids of objects, events and sync attempts are deterministic 63-bit hashes of their natural keys
+(`metrics.canonical.stable_id`), so every write is an idempotent upsert and collectors can link
+across systems without reading the database first. Timestamps are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from metrics.canonical import require_aware
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        aware = require_aware(value, "timestamp")
+        if aware is not None and dialect.name == "sqlite":
+            return aware.replace(tzinfo=None)
+        return aware
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(18, 4)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Object(Base):
+    """A business object (deal, project, invoice …) as its source system last showed it."""
+
+    __tablename__ = "objects"
+    __table_args__ = (
+        UniqueConstraint("source_system", "type", "source_key"),
+        Index(None, "type", "legal_entity"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(32))
+    source_system: Mapped[str] = mapped_column(String(32))
+    source_key: Mapped[str] = mapped_column(String(200))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """Something that happened at `occurred_at`; immutable once stored."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index(None, "activity", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    activity: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_system: Mapped[str] = mapped_column(String(32))
+    source_key: Mapped[str] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventObject(Base):
+    """Event-to-object relation with the object's role in the event."""
+
+    __tablename__ = "event_objects"
+    __table_args__ = (Index(None, "object_id"),)
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    object_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    qualifier: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ObjectLink(Base):
+    """Object-to-object relation, e.g. deal → project `provisions`."""
+
+    __tablename__ = "object_links"
+    __table_args__ = (Index(None, "to_object_id"),)
+
+    from_object_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    to_object_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    qualifier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_system: Mapped[str] = mapped_column(String(32))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SyncAttempt(Base):
+    """One run of one integration flow for one record."""
+
+    __tablename__ = "sync_attempts"
+    __table_args__ = (
+        UniqueConstraint("source_system", "source_key"),
+        Index(None, "integration", "flow", "started_at"),
+        Index(None, "trace_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source_system: Mapped[str] = mapped_column(String(32))
+    source_key: Mapped[str] = mapped_column(String(200))
+    integration: Mapped[str] = mapped_column(String(100))
+    flow: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    retry_of_id: Mapped[int | None] = mapped_column(BigInteger)
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_signature: Mapped[str | None] = mapped_column(String(500))
+    trace_key: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    object_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CollectorState(Base):
+    """A collector stream's cursor, written in the same transaction as the rows it covers."""
+
+    __tablename__ = "collector_state"
+
+    collector: Mapped[str] = mapped_column(String(100), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CollectorRun(Base):
+    """One run of one collector: what it read, stored, quarantined, and how it ended."""
+
+    __tablename__ = "collector_runs"
+    __table_args__ = (Index(None, "collector", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collector: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32), default="collect")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    rows_in: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    cursor_before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    cursor_after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Quarantine(Base):
+    """Input that could not be mapped, with its reason and the (masked) raw record."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index(None, "collector", "last_seen_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    collector: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    source_key: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class FxRate(Base):
+    """Daily exchange rate: `rate` units of `quote` for one unit of `base`."""
+
+    __tablename__ = "fx_rates"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    base: Mapped[str] = mapped_column(String(3), primary_key=True)
+    quote: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(20, 10))
+    source_system: Mapped[str] = mapped_column(String(32))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)

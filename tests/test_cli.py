@@ -1,0 +1,41 @@
+"""The `throughline` command line."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from metrics.models import Base
+from throughline import settings as settings_module
+from throughline.cli import main
+
+
+def run(monkeypatch: pytest.MonkeyPatch, url: str, *argv: str) -> int:
+    monkeypatch.setenv("THROUGHLINE_DATABASE_URL", url)
+    settings_module.get_settings.cache_clear()
+    try:
+        return main(list(argv))
+    finally:
+        settings_module.get_settings.cache_clear()
+
+
+def test_db_upgrade_creates_every_table_on_an_empty_database(
+    empty_engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = empty_engine.url.render_as_string(hide_password=False)
+    if empty_engine.dialect.name == "postgresql":
+        with empty_engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        monkeypatch.setenv("PGOPTIONS", f"-c search_path={schema}")
+    assert run(monkeypatch, url, "db", "upgrade") == 0
+    assert "upgraded from an empty database to 0001" in capsys.readouterr().out
+    assert set(Base.metadata.tables) <= set(inspect(empty_engine).get_table_names())
+    assert run(monkeypatch, url, "db", "upgrade") == 0
+    assert "already at revision 0001" in capsys.readouterr().out
+
+
+def test_unfinished_subcommands_say_so_and_fail(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    assert run(monkeypatch, f"sqlite:///{tmp_path}/x.db", "export", "ocel") == 2
+    assert "not built yet" in capsys.readouterr().err

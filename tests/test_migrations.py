@@ -1,0 +1,45 @@
+"""The schema is made by alembic only, identically on SQLite and PostgreSQL, and matches the models."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from metrics.migrate import current_revision, ensure_current, head_revision, upgrade
+from metrics.models import Base
+
+
+def shape(engine: Engine) -> dict[str, list[tuple[str, bool]]]:
+    """Tables → (column, nullable), as the database reports them."""
+    insp = inspect(engine)
+    return {
+        table: sorted((c["name"], bool(c["nullable"])) for c in insp.get_columns(table))
+        for table in insp.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def test_migrations_produce_exactly_the_models_schema(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], f"models and migrations differ; add a migration: {diff}"
+
+
+@pytest.mark.postgres
+def test_upgrade_makes_the_same_tables_on_sqlite_and_postgresql(
+    sqlite_engine: Engine, pg_schema_engine: Engine
+) -> None:
+    upgrade(sqlite_engine)
+    upgrade(pg_schema_engine)
+    lite, pg = shape(sqlite_engine), shape(pg_schema_engine)
+    assert lite == pg
+    assert set(lite) == set(Base.metadata.tables)
+
+
+def test_an_empty_database_is_upgraded_once_and_then_left_alone(empty_engine: Engine) -> None:
+    assert current_revision(empty_engine) is None
+    assert ensure_current(empty_engine) is True
+    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert ensure_current(empty_engine) is False

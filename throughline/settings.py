@@ -1,0 +1,163 @@
+"""Effective configuration: environment (`THROUGHLINE_…`) over an optional TOML file over defaults.
+
+Secrets (tokens, passwords, client secrets) are accepted **only** from the environment: a
+settings file that names one is refused, so secrets never land in a repository. Nested values
+use `__` in variable names, e.g. `THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS=60`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SETTINGS_FILE_ENV = "THROUGHLINE_SETTINGS_FILE"
+SECRET_FIELDS = frozenset({"demo_token", "secrets"})
+
+
+def user_data_dir() -> Path:
+    """Per-user data directory: `$XDG_DATA_HOME/throughline` or `~/.local/share/throughline`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "throughline"
+
+
+def default_database_url() -> str:
+    """A SQLite file in the per-user data directory (zero set-up)."""
+    return f"sqlite:///{user_data_dir() / 'throughline.db'}"
+
+
+class LegalEntity(BaseModel):
+    """A legal entity: its country drives the holiday calendar, its currency the books."""
+
+    code: str
+    name: str
+    country: str = Field(description="ISO 3166 alpha-2 code, used for public holidays")
+    currency: str = Field(description="ISO 4217 code of the entity's books")
+
+    @field_validator("country", "currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class CollectorSettings(BaseModel):
+    """Per-collector scheduling and connection settings (no secrets here)."""
+
+    enabled: bool = True
+    interval_seconds: int = Field(default=300, ge=5)
+    base_url: str | None = None
+
+
+DEFAULT_ENTITIES = [
+    LegalEntity(code="US", name="Throughline Demo Inc.", country="US", currency="USD"),
+    LegalEntity(code="UK", name="Throughline Demo Ltd", country="GB", currency="GBP"),
+    LegalEntity(code="DE", name="Throughline Demo GmbH", country="DE", currency="EUR"),
+]
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional settings file and refuses secrets in it."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get(SETTINGS_FILE_ENV)
+        self._data: dict[str, Any] = {}
+        if path:
+            file = Path(path)
+            try:
+                self._data = tomllib.loads(file.read_text(encoding="utf-8"))
+            except FileNotFoundError as exc:
+                raise ValueError(
+                    f"{SETTINGS_FILE_ENV} points to {file}, which does not exist"
+                ) from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{file}: not valid TOML: {exc}") from exc
+            leaked = sorted(SECRET_FIELDS & self._data.keys())
+            if leaked:
+                raise ValueError(
+                    f"{file}: {', '.join(leaked)} is a secret and is only read from the "
+                    "environment (THROUGHLINE_…); remove it from the file"
+                )
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Throughline's effective settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="THROUGHLINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    reporting_currency: str = "USD"
+    legal_entities: list[LegalEntity] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
+    collectors: dict[str, CollectorSettings] = Field(default_factory=dict)
+    demo_seed: int = 7
+    demo_port: int = 8765
+    dashboard_port: int = 8501
+    demo_token: SecretStr | None = None
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Connector credentials, e.g. THROUGHLINE_SECRETS__X"
+    )
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    def entity(self, code: str) -> LegalEntity | None:
+        """The legal entity with this code, if configured."""
+        return next((e for e in self.legal_entities if e.code == code), None)
+
+    def collector(self, name: str) -> CollectorSettings:
+        """Settings of one collector (defaults when not configured)."""
+        return self.collectors.get(name, CollectorSettings())
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret and URL password masked."""
+        data = self.model_dump(mode="json")
+        data["database_url"] = mask_url_password(self.database_url)
+        data["demo_token"] = "***" if self.demo_token else None
+        data["secrets"] = {name: "***" for name in self.secrets}
+        return data
+
+
+def mask_url_password(url: str) -> str:
+    """`postgresql://user:pw@host/db` → `postgresql://user:***@host/db`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
