@@ -1,4 +1,4 @@
-"""The schema is made by alembic only, identically on SQLite and PostgreSQL, and matches the models."""
+"""The schema is made by alembic only, the same on SQLite and PostgreSQL, matching the models."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def test_environment_overrides_the_settings_file(
     file = tmp_path / "throughline.toml"
     file.write_text(
         'reporting_currency = "eur"\ndatabase_url = "sqlite:///from-file.db"\n'
-        '[collectors.demo_crm]\ninterval_seconds = 60\n'
+        "[collectors.demo_crm]\ninterval_seconds = 60\n"
     )
     monkeypatch.setenv("THROUGHLINE_SETTINGS_FILE", str(file))
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", "sqlite:///from-env.db")

@@ -28,12 +28,14 @@ from metrics.canonical import (
 )
 from metrics.models import (
     Event,
-    EventObject as EventObjectModel,
     FxRate,
     Object,
     ObjectLink,
     Quarantine,
     SyncAttempt,
+)
+from metrics.models import (
+    EventObject as EventObjectModel,
 )
 from metrics.store import CursorUpdate, read_cursor, write_batch
 
@@ -135,7 +137,7 @@ def test_a_batch_that_fails_midway_leaves_neither_rows_nor_a_moved_cursor(
     bad.links.append(
         LinkRow("crm", ObjectType.DEAL, "x", "psa", ObjectType.PROJECT, "y", None, "psa")  # type: ignore[arg-type]
     )
-    with pytest.raises(Exception, match="(?i)null"):
+    with pytest.raises(Exception, match=r"(?i)null"):
         write_batch(engine, bad, CursorUpdate("crm", "opportunities", {"since": "2026-03-02"}))
     assert counts(engine)["objects"] == 0
     assert counts(engine)["events"] == 0
@@ -215,4 +217,5 @@ def test_a_100k_row_batch_goes_in_through_the_bulk_path(
     assert again.total == 0
     assert counts(engine)["events"] == n
     record_property("rows_per_second", round(4 * n / elapsed))  # type: ignore[operator]
-    print(f"\n{engine.dialect.name}: {4 * n} rows in {elapsed:.2f}s = {4 * n / elapsed:,.0f} rows/s")
+    rate = 4 * n / elapsed
+    print(f"\n{engine.dialect.name}: {4 * n} rows in {elapsed:.2f}s = {rate:,.0f} rows/s")

@@ -1,0 +1,90 @@
+"""Sync error classification and signatures: pure functions shared by collectors and KPIs.
+
+A *signature* is an error message with its variable parts (quoted values, ids, numbers, dates,
+UUIDs, e-mail addresses) replaced by placeholders, so that "Customer 'C-0042' has no tax id on
+record 8812" and "Customer 'C-0107' has no tax id on record 9120" count as one error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from metrics.canonical import ErrorClass
+
+MAX_SIGNATURE = 300
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
+    (re.compile(r"https?://\S+"), "<url>"),
+    (re.compile(r"\b[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?"), "<ts>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "<value>"),
+    (re.compile(r"\b(?=[A-Za-z0-9_-]*\d)[A-Za-z][A-Za-z0-9_]*[-_][A-Za-z0-9_-]+\b"), "<id>"),
+    (re.compile(r"\b(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{15,18}\b"), "<id>"),
+    (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>"),
+    (re.compile(r"[-+]?\d+([.,]\d+)*"), "<n>"),
+)  # fmt: skip
+_SPACE = re.compile(r"\s+")
+
+
+def signature(message: str | None) -> str | None:
+    """The message with ids, numbers and quoted values normalised away (None stays None)."""
+    if not message:
+        return None
+    text = message.strip()
+    for pattern, placeholder in _PATTERNS:
+        text = pattern.sub(placeholder, text)
+    return _SPACE.sub(" ", text)[:MAX_SIGNATURE]
+
+
+_BY_CODE: dict[str, ErrorClass] = {
+    "ETIMEDOUT": ErrorClass.TIMEOUT,
+    "ESOCKETTIMEDOUT": ErrorClass.TIMEOUT,
+    "TIMEOUT": ErrorClass.TIMEOUT,
+    "ECONNREFUSED": ErrorClass.CONNECTION,
+    "ECONNRESET": ErrorClass.CONNECTION,
+    "ENOTFOUND": ErrorClass.CONNECTION,
+    "EAI_AGAIN": ErrorClass.CONNECTION,
+    "VALIDATION": ErrorClass.VALIDATION,
+    "MISSING_DATA": ErrorClass.VALIDATION,
+    "DUPLICATE": ErrorClass.DUPLICATE,
+    "PARSE": ErrorClass.PARSE,
+    "AUTH": ErrorClass.AUTH,
+}
+_BY_WORDS: tuple[tuple[re.Pattern[str], ErrorClass], ...] = (
+    (re.compile(r"time(d)?[ -]?out|ETIMEDOUT", re.I), ErrorClass.TIMEOUT),
+    (re.compile(r"rate.?limit|too many requests|throttl", re.I), ErrorClass.RATE_LIMIT),
+    (re.compile(r"unauthori[sz]ed|forbidden|invalid.*(token|credential|session)|expired", re.I),
+     ErrorClass.AUTH),
+    (re.compile(r"duplicate|already exists", re.I), ErrorClass.DUPLICATE),
+    (re.compile(r"ECONN|connection|unreachable|service unavailable|bad gateway|DNS", re.I),
+     ErrorClass.CONNECTION),
+    (re.compile(r"parse|malformed|unexpected token|invalid json|decode", re.I), ErrorClass.PARSE),
+    (re.compile(r"required|missing|invalid|not found|unknown|must be|no tax id", re.I),
+     ErrorClass.VALIDATION),
+)  # fmt: skip
+
+
+def classify(code: str | None, http_status: int | None, message: str | None) -> ErrorClass:
+    """The error class of a failed attempt from its code, HTTP status and message."""
+    if code:
+        known = _BY_CODE.get(code.upper())
+        if known is not None:
+            return known
+    if http_status is not None:
+        if http_status == 429:
+            return ErrorClass.RATE_LIMIT
+        if http_status in (401, 403):
+            return ErrorClass.AUTH
+        if http_status in (408, 504):
+            return ErrorClass.TIMEOUT
+        if http_status >= 500:
+            return ErrorClass.CONNECTION
+        if http_status == 409:
+            return ErrorClass.DUPLICATE
+        if http_status in (400, 404, 422):
+            return ErrorClass.VALIDATION
+    for pattern, error_class in _BY_WORDS:
+        if message and pattern.search(message):
+            return error_class
+    return ErrorClass.UNKNOWN
