@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from throughline.settings import Settings, get_settings
 
@@ -39,6 +40,74 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace, settings: Settings) -> int:
+    from collectors.registry import COLLECTORS, build_collector, enabled_collectors
+    from collectors.runner import run_collector
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+
+    names = [args.name] if args.name else enabled_collectors(settings)
+    unknown = [n for n in names if n not in COLLECTORS]
+    if unknown:
+        print(f"throughline collect: no collector named {unknown[0]!r}; known: "
+              f"{', '.join(sorted(COLLECTORS))}", file=sys.stderr)  # fmt: skip
+        return 2
+    since = _parse_since(args.since) if getattr(args, "since", None) else None
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    failed = 0
+    for name in names:
+        report = run_collector(
+            engine, build_collector(name, settings), since=since,
+            kind="backfill" if since else "collect",
+        )  # fmt: skip
+        print(f"{name}: {report.status}; {report.records_read} records read, "
+              f"{report.rows_written} rows written, {report.quarantined} quarantined"
+              + (f"; {report.error}" if report.error else ""))  # fmt: skip
+        failed += report.status in {"failed", "partial"}
+    engine.dispose()
+    return 1 if failed else 0
+
+
+def _parse_since(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from collectors.worker import run_worker
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry raw URLs
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    engine.dispose()
+    return run_worker(settings)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from throughline.demo import run_demo
+
+    return run_demo(settings, live_speed=args.speed, open_browser=not args.no_browser)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import subprocess
+
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+    from throughline.demo import streamlit_command
+
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    engine.dispose()
+    return subprocess.call(streamlit_command(settings.dashboard_port, headless=True))
+
+
 def _not_yet(feature: str) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         print(f"throughline {args.command}: {feature} is not built yet.", file=sys.stderr)
@@ -59,13 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    add("demo", "Run the demo firm end to end: collect it and open the dashboard.",
-        _not_yet("the demo estate"))  # fmt: skip
-    add("serve", "Serve the dashboard on the configured database.", _not_yet("the dashboard"))
-    add("worker", "Run the collectors on their schedules.", _not_yet("the collector worker"))
-    collect = add("collect", "Run collectors once.", _not_yet("collection"))
-    collect.add_argument("name", nargs="?", help="one collector (default: all)")
-    backfill = add("backfill", "Re-read history from a date.", _not_yet("backfill"))
+    demo = add("demo", "Run the demo firm end to end: collect it and open the dashboard.", _demo)
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="live mode: simulated seconds per real second (default 60)",
+    )
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    add("serve", "Serve the dashboard on the configured database.", _serve)
+    add("worker", "Run the collectors on their schedules until SIGTERM.", _worker)
+    collect = add("collect", "Run collectors once.", _collect)
+    collect.add_argument("name", nargs="?", help="one collector (default: all enabled)")
+    backfill = add("backfill", "Re-read history from a date (all collectors, or one).", _collect)
+    backfill.add_argument("name", nargs="?", help="one collector (default: all enabled)")
     backfill.add_argument("--since", required=True, help="ISO date, e.g. 2025-01-01")
     export = add("export", "Export the event log.", _not_yet("export"))
     export.add_argument("format", choices=["ocel"])

@@ -1,0 +1,67 @@
+"""The errors a collector raises on purpose, one small tree.
+
+::
+
+    CollectorError            anything a collector reports instead of crashing
+    ├── SourceUnavailable     cannot reach the source now: connection error, timeout,
+    │                         429/5xx after the retries ran out, or a Retry-After too long
+    ├── AuthFailed            401/403: the credentials were refused (never retried)
+    ├── SchemaDrift           the response is not in the expected shape (not JSON, a member missing)
+    ├── PaginationLoop        the same page requested twice in one walk, or the page cap exceeded
+    ├── RequestRejected       any other 4xx: the source refused this request (status, body excerpt)
+    └── MappingError          one record cannot be mapped to canonical rows (it is quarantined)
+
+Messages are sentences for the run log and the admin page. They never contain credentials:
+URLs are redacted (see ``collectors.http.redact_url``) and headers are never quoted.
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base of every error a collector raises on purpose."""
+
+
+class SourceUnavailable(CollectorError):
+    """The source cannot serve us now; a later run may succeed."""
+
+    def __init__(
+        self, message: str, *, attempts: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.retry_after = retry_after
+
+
+class AuthFailed(CollectorError):
+    """The source refused the credentials (HTTP 401 or 403)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SchemaDrift(CollectorError):
+    """A response is not in the shape the collector expects."""
+
+
+class PaginationLoop(CollectorError):
+    """Paging would not end: a page was requested twice, or there were too many pages."""
+
+
+class RequestRejected(CollectorError):
+    """The source rejected the request with a 4xx other than 401, 403 and 429."""
+
+    def __init__(self, message: str, *, status: int | None = None, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class MappingError(CollectorError):
+    """One source record cannot be mapped; the record is quarantined with ``reason``."""
+
+    def __init__(self, reason: str, *, record_id: str | None = None) -> None:
+        super().__init__(reason if record_id is None else f"record {record_id}: {reason}")
+        self.reason = reason
+        self.record_id = record_id

@@ -1,0 +1,221 @@
+"""Runs a collector: the same cursor, transaction, quarantine and run-log rules for every source.
+
+Cursor rules (after the Singer SDK and dlt): a stream reads from its saved cursor minus the
+stream's look-back, boundary included; re-delivered records are absorbed by the idempotent
+upsert. The new cursor is the highest cursor value stored, capped at the run's start time, and
+never moves back. A stream sorted by its cursor saves it with every page, in the page's
+transaction; an unsorted one saves it only when the whole walk completed. A record that cannot
+be mapped is quarantined with its reason and the rest of its page is stored. A failing stream
+records its reason and the other streams still run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import InvalidOperation
+from typing import Any
+
+from sqlalchemy import Engine, insert, update
+
+from collectors.base import Collector, FetchWindow, Record, Stream, record_cursor, record_key
+from collectors.errors import CollectorError, MappingError
+from collectors.locks import collector_lock
+from metrics.canonical import Batch, QuarantineRow
+from metrics.models import CollectorRun
+from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
+
+log = logging.getLogger("throughline.collectors")
+
+MAPPING_FAILURES = (MappingError, KeyError, ValueError, TypeError, InvalidOperation)
+Progress = Callable[[str, int], None]
+
+
+@dataclass(slots=True)
+class StreamReport:
+    """What one stream did in one run."""
+
+    name: str
+    records_read: int = 0
+    rows_written: int = 0
+    quarantined: int = 0
+    pages: int = 0
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one collector run did; `status` is success, partial, failed or skipped."""
+
+    collector: str
+    status: str
+    run_id: int | None = None
+    streams: list[StreamReport] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def rows_written(self) -> int:
+        return sum(s.rows_written for s in self.streams)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.quarantined for s in self.streams)
+
+    @property
+    def records_read(self) -> int:
+        return sum(s.records_read for s in self.streams)
+
+
+def run_collector(
+    engine: Engine,
+    collector: Collector,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    kind: str = "collect",
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run every stream of `collector` once, under its lock; `since` re-reads from a date."""
+    with collector_lock(engine, collector.name) as taken:
+        if not taken:
+            log.info("%s: another worker is running it; skipped", collector.name)
+            return RunReport(collector.name, "skipped", error="another worker holds its lock")
+        started = (now or datetime.now(UTC)).astimezone(UTC)
+        run_id = _start_run(engine, collector.name, kind, started)
+        report = RunReport(collector.name, "running", run_id)
+        try:
+            with collector.open_client() as client:
+                for stream in collector.streams:
+                    report.streams.append(
+                        _run_stream(engine, collector, stream, client, started, since, progress)
+                    )
+        except Exception as exc:  # recorded in the run log, then re-raised for the caller
+            report.status, report.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            _finish_run(engine, report)
+            raise
+        failures = [s for s in report.streams if s.error]
+        report.status = (
+            "success" if not failures else "failed" if len(failures) == len(report.streams)
+            else "partial"
+        )  # fmt: skip
+        report.error = "; ".join(f"{s.name}: {s.error}" for s in failures) or None
+        _finish_run(engine, report)
+        return report
+
+
+def _run_stream(
+    engine: Engine,
+    collector: Collector,
+    stream: Stream,
+    client: Any,
+    started: datetime,
+    since_override: datetime | None,
+    progress: Progress | None,
+) -> StreamReport:
+    saved = read_cursor(engine, collector.name, stream.name)
+    saved_at = _cursor_time(saved)
+    report = StreamReport(stream.name, cursor_before=saved_at.isoformat() if saved_at else None)
+    since = since_override if since_override is not None else saved_at
+    window = FetchWindow(since=since - stream.lookback if since else None, until=started)
+    high = saved_at
+    try:
+        for page in stream.fetch(client, window):
+            batch, page_high = _map_page(collector.name, stream, page)
+            if page_high is not None:
+                high = max(high, min(page_high, started)) if high else min(page_high, started)
+            cursor = (
+                [_cursor_update(collector.name, stream.name, high)]
+                if stream.sorted_by_cursor and high is not None and high != saved_at
+                else []
+            )
+            result: WriteResult = write_batch(engine, batch, cursor, now=started)
+            report.pages += 1
+            report.records_read += len(page)
+            report.rows_written += result.total
+            report.quarantined += len(batch.quarantined)
+            if progress:
+                progress(stream.name, len(page))
+        if not stream.sorted_by_cursor and high is not None and high != saved_at:
+            write_batch(engine, Batch(), _cursor_update(collector.name, stream.name, high))
+    except CollectorError as exc:
+        report.error = str(exc)
+        log.warning("%s/%s failed: %s", collector.name, stream.name, exc)
+    final = _cursor_time(read_cursor(engine, collector.name, stream.name))
+    report.cursor_after = final.isoformat() if final else None
+    return report
+
+
+def _map_page(collector: str, stream: Stream, page: list[Record]) -> tuple[Batch, datetime | None]:
+    """Map a page; unmappable records go to quarantine. Returns the rows and the max cursor."""
+    batch = Batch()
+    high: datetime | None = None
+    for record in page:
+        try:
+            at = record_cursor(stream, record)
+            if record_key(stream, record) is None:
+                raise MappingError(f"the record has no {stream.primary_key}")
+            batch.extend(stream.map(record))
+        except MAPPING_FAILURES as exc:
+            reason = str(exc) if isinstance(exc, MappingError) else _describe(exc)
+            key = record_key(stream, record) if isinstance(record, dict) else None
+            batch.quarantined.append(QuarantineRow(collector, stream.name, reason, record, key))
+            continue
+        high = at if high is None or at > high else high
+    return batch, high
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _cursor_time(cursor: dict[str, Any] | None) -> datetime | None:
+    if not cursor or not cursor.get("since"):
+        return None
+    return datetime.fromisoformat(str(cursor["since"]))
+
+
+def _cursor_update(collector: str, stream: str, at: datetime) -> CursorUpdate:
+    return CursorUpdate(collector, stream, {"since": at.isoformat()})
+
+
+def _start_run(engine: Engine, collector: str, kind: str, started: datetime) -> int:
+    with engine.begin() as conn:
+        conn.execute(
+            update(CollectorRun)
+            .where(CollectorRun.collector == collector, CollectorRun.status == "running")
+            .values(status="interrupted", error="the process stopped before the run finished")
+        )
+        result = conn.execute(
+            insert(CollectorRun)
+            .values(
+                collector=collector, kind=kind, started_at=started, status="running",
+                rows_in=0, rows_quarantined=0,
+            )
+            .returning(CollectorRun.id)
+        )  # fmt: skip
+        return int(result.scalar_one())
+
+
+def _finish_run(engine: Engine, report: RunReport) -> None:
+    before = {s.name: s.cursor_before for s in report.streams}
+    after = {s.name: s.cursor_after for s in report.streams}
+    with engine.begin() as conn:
+        conn.execute(
+            update(CollectorRun)
+            .where(CollectorRun.id == report.run_id)
+            .values(
+                finished_at=datetime.now(UTC),
+                status=report.status,
+                rows_in=report.rows_written,
+                rows_quarantined=report.quarantined,
+                cursor_before=before,
+                cursor_after=after,
+                error=report.error,
+            )
+        )
