@@ -237,8 +237,10 @@ class OffsetPaginator(Paginator):
         self.limit_param = limit_param
         self.has_more_path = has_more_path
         self.items_path = items_path
+        self._previous_items: str | None = None
 
     def _first(self, request: PageRequest) -> PageRequest:
+        self._previous_items = None
         offset = int(request.params.get(self.offset_param, 0))
         params = {**request.params, self.offset_param: offset, self.limit_param: self.limit}
         return replace(request, params=params)
@@ -253,6 +255,13 @@ class OffsetPaginator(Paginator):
         if not isinstance(items, list):
             raise SchemaDrift(f"page has no {self.items_path!r} list")
         offset = int(current.params[self.offset_param])
+        digest = jsonlib.dumps(items, sort_keys=True, default=str)
+        if items and digest == self._previous_items:
+            raise PaginationLoop(
+                f"paging loops: the page at offset {offset} repeats the page before it"
+                f" ({current.describe()}); the source ignores the offset"
+            )
+        self._previous_items = digest
         if len(items) < self.limit:
             raise SchemaDrift(
                 f"page at offset {offset} holds {len(items)} items, fewer than the limit"

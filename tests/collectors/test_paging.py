@@ -288,3 +288,12 @@ def test_lookup_follows_dotted_paths_and_flags_wrong_shapes() -> None:
     assert lookup({"results": []}, "paging.next.after") is None
     with pytest.raises(SchemaDrift):
         lookup([1, 2], "nextCursor")
+
+
+def test_an_offset_source_serving_the_same_page_again_is_a_loop() -> None:
+    page = {"hasMore": True, "items": [{"id": "1"}, {"id": "2"}]}
+    paginator = OffsetPaginator(2)
+    paginator.first_request("POST", "https://erp.example/suiteql", json={"q": "SELECT"})
+    paginator.next_request(page)
+    with pytest.raises(PaginationLoop, match="repeats the page before it"):
+        paginator.next_request(page)
