@@ -16,7 +16,6 @@ import httpx
 import pytest
 from slo_helpers import hourly, make_slo, utc
 
-from collectors.http import RetryPolicy
 from metrics.slo.alerts import Episode, InMemoryAlertStore, reconcile
 from metrics.slo.evaluate import AlertCheck, EvaluationRun, evaluate_all
 from metrics.slo.inputs import SloInputs
@@ -34,6 +33,7 @@ from metrics.slo.notify import (
     teams_payload,
 )
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS
+from throughline.retry import RetryPolicy
 
 T0 = utc(2024, 5, 14, 8)  # a Tuesday
 SECRET = "XyZsecret123"
