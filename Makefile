@@ -29,7 +29,7 @@ lint: $(STAMP) ## ruff and mypy
 
 test: $(STAMP) ## lint, then every test (SQLite and PostgreSQL)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 check: test ## what CI runs
 

@@ -129,7 +129,8 @@ def map_work_item(r: Record, f: PsaFields, kind: str) -> Batch:
                 type=ObjectType.WORK_ITEM, source_system=SYSTEM, source_key=key,
                 owner=text(r, "person"), currency=text(r, "currency"), amount=amount(r, "amount"),
                 attributes={
-                    "kind": kind, "project_id": project, "work_date": text(r, "work_date"),
+                    "kind": kind, "project_id": project,
+                    "work_date": text(r, "work_date") or text(r, "expense_date"),
                     "hours": str(amount(r, "hours")) if r.get("hours") is not None else None,
                     "billable": flag(r, "billable"), "status": text(r, "status"),
                     "invoice_id": invoice, "category": text(r, "category"),

@@ -76,3 +76,14 @@ def build_collector(
     url = f"{base.rstrip('/')}/{spec.path}"
     token = settings.demo_token.get_secret_value() if settings.demo_token else ""
     return spec.factory(name, url, BearerAuth(token), transport)
+
+
+def collector_sources(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Enabled collectors → (source system, interval seconds), for freshness and SLO feeds."""
+    return {
+        name: (
+            build_collector(name, settings).source_system,
+            settings.collector(name).interval_seconds,
+        )
+        for name in enabled_collectors(settings)
+    }

@@ -40,9 +40,20 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+FACTS_REVISION = "0002"  # the revision that created the case-fact tables
+
+
 def ensure_current(engine: Engine) -> bool:
-    """Upgrade when the database is behind the code; True when something was applied."""
-    if current_revision(engine) == head_revision(engine):
+    """Upgrade when the database is behind the code; True when something was applied.
+
+    A database that had events before the case-fact tables existed gets them rebuilt once.
+    """
+    before = current_revision(engine)
+    if before == head_revision(engine):
         return False
     upgrade(engine)
+    if before is not None and before < FACTS_REVISION:
+        from metrics.facts import rebuild_case_facts
+
+        rebuild_case_facts(engine)
     return True

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -221,3 +223,202 @@ class FxRate(Base):
     rate: Mapped[Decimal] = mapped_column(Numeric(20, 10))
     source_system: Mapped[str] = mapped_column(String(32))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- case facts and rollups (metrics.facts keeps them up to date in the ingest transaction) ----
+
+
+class CaseHandoff(Base):
+    """One won deal: first `deal.won` → `project.created` of its first linked project."""
+
+    __tablename__ = "case_handoffs"
+
+    deal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    deal_key: Mapped[str | None] = mapped_column(String(200))
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    won_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    wins: Mapped[int] = mapped_column(Integer)
+    excluded: Mapped[str | None] = mapped_column(String(32))
+    project_id: Mapped[int | None] = mapped_column(BigInteger)
+    project_key: Mapped[str | None] = mapped_column(String(200))
+    project_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    projects: Mapped[int] = mapped_column(Integer)
+    touchless: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class CaseInvoice(Base):
+    """One invoice or credit note: billing trigger → posted / sent → paid."""
+
+    __tablename__ = "case_invoices"
+    __table_args__ = (Index(None, "milestone_id"),)
+
+    invoice_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    invoice_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    billing_type: Mapped[str | None] = mapped_column(String(32))
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    project_id: Mapped[int | None] = mapped_column(BigInteger)
+    milestone_id: Mapped[int | None] = mapped_column(BigInteger)
+    reissue_of: Mapped[int | None] = mapped_column(BigInteger)
+    work_items: Mapped[int] = mapped_column(Integer)
+    period_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    milestone_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trigger_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseWorkItem(Base):
+    """One time entry or expense: logged → approved → billed (or written off / on hold)."""
+
+    __tablename__ = "case_work_items"
+    __table_args__ = (Index(None, "approved_at"),)
+
+    work_item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    work_item_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(BigInteger)
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    billable: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str | None] = mapped_column(String(32))
+    work_date: Mapped[date | None] = mapped_column(Date)
+    logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    billed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseWorkBilling(Base):
+    """An invoice a work item was billed on (its re-issue chain included), posted and voided."""
+
+    __tablename__ = "case_work_billing"
+    __table_args__ = (Index(None, "invoice_id"),)
+
+    work_item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    invoice_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncDaily(Base):
+    """Sync attempts per day, integration, flow, dimensions, error class and signature.
+
+    Dimension and error columns hold '' (not NULL) when unknown, so they can be in the key.
+    """
+
+    __tablename__ = "sync_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(100), primary_key=True)
+    legal_entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    error_class: Mapped[str] = mapped_column(String(32), primary_key=True)
+    error_signature: Mapped[str] = mapped_column(String(500), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_attempts: Mapped[int] = mapped_column(Integer)
+    failed_first_attempts: Mapped[int] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer)
+    failed_retries: Mapped[int] = mapped_column(Integer)
+    running: Mapped[int] = mapped_column(Integer)
+
+
+class SyncFailure(Base):
+    """One record (trace key) failing on one day with one error class and signature."""
+
+    __tablename__ = "sync_failures"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(100), primary_key=True)
+    trace_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    error_class: Mapped[str] = mapped_column(String(32), primary_key=True)
+    error_signature: Mapped[str] = mapped_column(String(500), primary_key=True)
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class SyncTrace(Base):
+    """All attempts for one record of one flow (one trace key): first failure → resolution."""
+
+    __tablename__ = "sync_traces"
+    __table_args__ = (Index(None, "object_id"),)
+
+    trace_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(100), primary_key=True)
+    object_id: Mapped[int | None] = mapped_column(BigInteger)
+    legal_entity: Mapped[str | None] = mapped_column(String(32))
+    practice: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_error_class: Mapped[str | None] = mapped_column(String(32))
+    first_error_signature: Mapped[str | None] = mapped_column(String(500))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    latest_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    latest_status: Mapped[str] = mapped_column(String(16))
+    latest_error_class: Mapped[str | None] = mapped_column(String(32))
+    latest_error_signature: Mapped[str | None] = mapped_column(String(500))
+
+
+class AlertEpisode(Base):
+    """One alert episode: from the first firing evaluation until it resolved."""
+
+    __tablename__ = "alert_episodes"
+    __table_args__ = (
+        Index(None, "opened_at"),
+        Index(
+            "uq_alert_episodes_open_key", "key", unique=True,
+            sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )  # fmt: skip
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    severity: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    resolved: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class AlertDelivery(Base):
+    """One notification of one episode event to one webhook target (an outbox row)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index(None, "state", "created_at"),)
+
+    episode_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -64,8 +64,8 @@ def collector_status(engine: Engine) -> pd.DataFrame:
             columns=["collector", "status", "kind", "started", "finished", "rows written",
                      "quarantined in run", "error"],
         )  # fmt: skip
-        in_quarantine = dict(conn.execute(quarantined).tuples().all())
-        cursor_moved = dict(conn.execute(cursors).tuples().all())
+        in_quarantine = dict(conn.execute(quarantined).all())
+        cursor_moved = dict(conn.execute(cursors).all())
     frame["records in quarantine"] = frame["collector"].map(in_quarantine).fillna(0).astype(int)
     frame["cursor saved"] = frame["collector"].map(cursor_moved)
     return frame

@@ -5,7 +5,8 @@ Rows go through the driver's bulk path (SQLite `executemany`, PostgreSQL `COPY` 
 table then one `INSERT … SELECT … ON CONFLICT`); SQLAlchemy is used for everything else.
 Events, links and event-object relations are immutable (`DO NOTHING`); objects, sync attempts,
 FX rates and quarantine are upserted, and an object or attempt is never overwritten by an
-older version of itself. Either the whole batch and its cursors are stored, or nothing is.
+older version of itself. The case facts the batch touches are refreshed in the same transaction
+(`metrics.facts`). Either the whole batch and its cursors are stored, or nothing is.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from metrics.canonical import (
     QuarantineRow,
     SyncAttemptRow,
 )
+from metrics.facts import refresh_case_facts
 from metrics.masking import mask_sensitive
 from metrics.models import Base, CollectorState, UTCDateTime
 
@@ -189,6 +191,7 @@ def write_batch_in(
         quarantined=loader.load(QUARANTINE, _quarantine_rows(batch.quarantined, stamp)),
         fx_rates=loader.load(FX_RATES, _fx_rows(batch.fx_rates, stamp)),
     )
+    refresh_case_facts(conn, batch)  # the case facts this batch touches, same transaction
     for cursor in [cursors] if isinstance(cursors, CursorUpdate) else cursors:
         save_cursor(conn, cursor, now=stamp)
     return result

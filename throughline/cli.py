@@ -108,6 +108,87 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return subprocess.call(streamlit_command(settings.dashboard_port, headless=True))
 
 
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+    from metrics.ocel import write_ocel
+
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    try:
+        if args.output == "-":
+            objects, events = write_ocel(engine, sys.stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:
+                objects, events = write_ocel(engine, out)
+    finally:
+        engine.dispose()
+    where = "standard output" if args.output == "-" else args.output
+    print(f"OCEL 2.0: {objects} objects and {events} events written to {where}", file=sys.stderr)
+    return 0
+
+
+def _fx_import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from metrics.db import make_engine
+    from metrics.fx import FxCsvError, import_fx_csv
+    from metrics.migrate import ensure_current
+
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    try:
+        count = import_fx_csv(engine, Path(args.path))
+    except (FxCsvError, OSError) as exc:
+        print(f"throughline fx import: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{count} exchange rates imported from {args.path}")
+    return 0
+
+
+def _rebuild_facts(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.db import make_engine
+    from metrics.facts import rebuild_case_facts
+    from metrics.migrate import ensure_current
+
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    report = rebuild_case_facts(engine)
+    engine.dispose()
+    print(f"case facts rebuilt: {report.rows} rows in {report.seconds:.1f}s")
+    return 0
+
+
+def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
+    from collectors.registry import collector_sources
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+    from metrics.slo.service import slo_board
+    from metrics.slo.spec import SloConfigError
+
+    as_of = _parse_since(args.as_of) if args.as_of else datetime.now(UTC)
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    try:
+        board = slo_board(engine, settings, as_of, collector_sources(settings))
+    except SloConfigError as exc:
+        print(f"throughline slo check: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    overall = board[board["scope"] == "all"] if len(board) else board
+    for row in overall.itertuples():
+        attained = "no data" if row.attainment != row.attainment or row.attainment is None else (
+            f"{row.attainment:.1%}")  # fmt: skip
+        print(f"{row.status:<9} {row.slo:<26} {attained:>8} of {row.target:.0%} target, "
+              f"budget left {row.budget_remaining:.0%} ({row.window})")  # fmt: skip
+    breached = int((overall["status"] == "breached").sum()) if len(overall) else 0
+    print(f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached")
+    return 1 if breached else 0
+
+
 def _not_yet(feature: str) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         print(f"throughline {args.command}: {feature} is not built yet.", file=sys.stderr)
@@ -132,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--speed",
         type=float,
-        default=60.0,
-        help="live mode: simulated seconds per real second (default 60)",
+        default=1.0,
+        help="live mode: simulated seconds per real second (default 1: real time)",
     )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add("serve", "Serve the dashboard on the configured database.", _serve)
@@ -143,15 +224,37 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = add("backfill", "Re-read history from a date (all collectors, or one).", _collect)
     backfill.add_argument("name", nargs="?", help="one collector (default: all enabled)")
     backfill.add_argument("--since", required=True, help="ISO date, e.g. 2025-01-01")
-    export = add("export", "Export the event log.", _not_yet("export"))
+    export = add("export", "Export the event log (OCEL 2.0 JSON).", _export)
     export.add_argument("format", choices=["ocel"])
+    export.add_argument(
+        "-o", "--output", default="-", help="file to write (default: standard output)"
+    )
     add("config", "Print the effective settings (secrets masked).", _config)
+    slo = sub.add_parser("slo", help="Service-level objectives.", description="SLOs.")
+    slo_sub = slo.add_subparsers(dest="slo_command", required=True, metavar="ACTION")
+    check = slo_sub.add_parser(
+        "check", help="Print every SLO's status; exit 1 when one is breached."
+    )
+    check.add_argument("--as-of", help="ISO time to evaluate at (default: now)")
+    check.set_defaults(handler=_slo_check)
 
     db = sub.add_parser("db", help="Database schema.", description="Database schema.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="Apply migrations (creates the schema).")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(handler=_db_upgrade)
+    rebuild = db_sub.add_parser(
+        "rebuild-facts", help="Recompute every case fact and rollup from the event log."
+    )
+    rebuild.set_defaults(handler=_rebuild_facts)
+
+    fx = sub.add_parser("fx", help="Exchange rates.", description="Exchange rates.")
+    fx_sub = fx.add_subparsers(dest="fx_command", required=True, metavar="ACTION")
+    fx_import = fx_sub.add_parser(
+        "import", help="Import daily rates from a CSV file with columns day,base,quote,rate."
+    )
+    fx_import.add_argument("path", help="CSV file; one base buys `rate` units of quote")
+    fx_import.set_defaults(handler=_fx_import)
     return parser
 
 

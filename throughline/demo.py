@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
-from collectors.demo_estate.simulate import simulate
+from collectors.demo_estate.simulate import add_months, simulate
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
 from metrics.db import make_engine
@@ -66,14 +66,14 @@ def backfill(
     return reports
 
 
-def run_demo(settings: Settings, *, live_speed: float = 60.0, open_browser: bool = True) -> int:
+def run_demo(settings: Settings, *, live_speed: float = 1.0, open_browser: bool = True) -> int:
     """The whole demo; returns the exit status."""
     engine = make_engine(settings.database_url)
     if ensure_current(engine):
         print(f"Created the Throughline database at {settings.database_url}")
     engine.dispose()
     print("Simulating the demo firm (a year of deals, projects, invoices and syncs)…")
-    estate = simulate(seed=settings.demo_seed)
+    estate = simulate(seed=settings.demo_seed, start=demo_start(datetime.now(UTC)))
     token = secrets.token_urlsafe(24)
     with DemoEstateServer(estate, token, port=settings.demo_port) as server:
         pointed = {
@@ -85,9 +85,18 @@ def run_demo(settings: Settings, *, live_speed: float = 60.0, open_browser: bool
         for report in backfill(live):
             print(f"  {report.collector}: {report.status}, {report.rows_written} rows stored, "
                   f"{report.quarantined} quarantined")  # fmt: skip
-        server.clock = SimClock(estate.history_end, live=True, speed=live_speed)
+        live_clock = SimClock(estate.history_end, live=True, speed=live_speed)
+        live_clock.advance(max(datetime.now(UTC) - estate.history_end, timedelta(0)))
+        server.clock = live_clock
         env = demo_environment(settings, server.base_url, token)
         return _serve_with_worker(env, settings.dashboard_port, open_browser)
+
+
+def demo_start(now: datetime) -> datetime:
+    """Twelve months before today's midnight (UTC): the demo firm's year ends today, so the
+    dashboard's "now" and the firm's clock agree."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return add_months(midnight, -12)
 
 
 def _serve_with_worker(env: dict[str, str], port: int, open_browser: bool) -> int:

@@ -11,7 +11,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     demo_seed: int = 7
     demo_port: int = 8765
     dashboard_port: int = 8501
+    slo_file: str | None = Field(default=None, description="SLO YAML; default: shipped SLOs")
+    alert_webhooks: dict[str, Literal["slack", "teams", "json"]] = Field(
+        default_factory=dict, description="Webhook name → payload format; URL in secrets"
+    )
     demo_token: SecretStr | None = None
     secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Connector credentials, e.g. THROUGHLINE_SECRETS__X"

@@ -12,7 +12,7 @@ them. Each one::
       description: …                  # optional
       service: quote-to-cash          # required
       indicator:                      # Throughline: a KPI and a threshold (see below)
-        kpi: project_setup_latency    # a name from the KPI registry
+        kpi: setup_latency    # a name from the KPI registry
         threshold: {op: lte, value: 2, unit: business_days}   # optional
         weight: count                 # count (default) | value
       timeWindow:                     # exactly one
@@ -79,7 +79,7 @@ DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
 #: KPI names the shipped defaults use; pass the KPI registry's names to `load_slos` instead.
 DEFAULT_KPI_NAMES: frozenset[str] = frozenset(
-    {"project_setup_latency", "invoice_cycle_time", "sync_error_trends", "unbilled_work_aging"}
+    {"setup_latency", "invoice_cycle", "sync_error_rate", "unbilled_wip"}
 )
 #: Dimensions an SLO may group by (keys of `Occurrence.group` / `OpenItem.group`).
 GroupDimension = Literal[

@@ -19,7 +19,7 @@ BASE_DOC: dict[str, Any] = {
     "spec": {
         "description": "test SLO",
         "service": "integrations",
-        "indicator": {"kpi": "sync_error_trends"},
+        "indicator": {"kpi": "sync_error_rate"},
         "timeWindow": [{"duration": "7d", "isRolling": True}],
         "budgetingMethod": "Occurrences",
         "objectives": [{"target": 0.99}],

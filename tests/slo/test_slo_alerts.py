@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from slo_helpers import hourly, make_slo, utc
 
-from metrics.slo.alerts import DeliveryOutcome, InMemoryAlertStore, reconcile
+from metrics.migrate import upgrade
+from metrics.slo.alerts import AlertStore, DeliveryOutcome, InMemoryAlertStore, reconcile
 from metrics.slo.evaluate import AlertCheck, EvaluationRun, evaluate_all
 from metrics.slo.inputs import SloInputs, SourceFreshness
+from metrics.slo.sql_store import SqlAlertStore
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS
 
 T0 = utc(2024, 5, 14, 8)
@@ -38,6 +40,18 @@ def check(
     )
 
 
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> AlertStore:
+    """The in-memory reference store and the SQL store on both databases."""
+    if request.param == "memory":
+        return InMemoryAlertStore()
+    engine = request.getfixturevalue(
+        f"{'sqlite' if request.param == 'sqlite' else 'pg_schema'}_engine"
+    )
+    upgrade(engine)
+    return SqlAlertStore(engine)
+
+
 def run_of(at: datetime, *checks: AlertCheck) -> EvaluationRun:
     return EvaluationRun(as_of=at, reports=(), freshness=(), checks=checks)
 
@@ -55,9 +69,8 @@ def run_of(at: datetime, *checks: AlertCheck) -> EvaluationRun:
     ],
 )
 def test_transitions_are_deduplicated_per_episode(
-    states: list[bool], events: list[tuple[int, str]]
+    store: AlertStore, states: list[bool], events: list[tuple[int, str]]
 ) -> None:
-    store = InMemoryAlertStore()
     seen: list[tuple[int, str]] = []
     for step, firing in enumerate(states):
         at = T0 + timedelta(hours=step)
@@ -66,11 +79,10 @@ def test_transitions_are_deduplicated_per_episode(
     assert seen == events
     episodes = store.history()
     assert len(episodes) == sum(1 for _, event in events if event == "firing")
-    assert len(store.deliveries) == len(events) * len(TARGETS)  # one per event and target
+    assert len(store.due_deliveries()) == len(events) * len(TARGETS)  # one per event and target
 
 
-def test_an_episode_remembers_what_opened_and_what_resolved_it() -> None:
-    store = InMemoryAlertStore()
+def test_an_episode_remembers_what_opened_and_what_resolved_it(store: AlertStore) -> None:
     reconcile(run_of(T0, check(T0, True)), store, targets=TARGETS)
     later = T0 + timedelta(hours=3)
     (transition,) = reconcile(run_of(later, check(later, False)), store, targets=TARGETS)
@@ -81,12 +93,13 @@ def test_an_episode_remembers_what_opened_and_what_resolved_it() -> None:
     assert not episode.is_open and store.open_episodes() == []
 
 
-def test_a_paused_slo_keeps_its_episode_open_until_it_is_evaluated_again() -> None:
+def test_a_paused_slo_keeps_its_episode_open_until_it_is_evaluated_again(
+    store: AlertStore,
+) -> None:
     slo = make_slo()
     occurrences = tuple(hourly(utc(2024, 5, 1), utc(2024, 5, 16), lambda h: 0.5))
     inputs = {slo.name: SloInputs(occurrences)}
     feeds = {"ipaas": {slo.name}}
-    store = InMemoryAlertStore()
 
     def step(at: datetime, last_success: datetime) -> list[tuple[str, str]]:
         fresh = [SourceFreshness("ipaas", last_success, timedelta(hours=2))]
@@ -106,16 +119,14 @@ def test_a_paused_slo_keeps_its_episode_open_until_it_is_evaluated_again() -> No
     assert len(store.history()) == len(burn_keys) + 1
 
 
-def test_an_alert_whose_slo_is_gone_is_resolved() -> None:
-    store = InMemoryAlertStore()
+def test_an_alert_whose_slo_is_gone_is_resolved(store: AlertStore) -> None:
     reconcile(run_of(T0, check(T0, True)), store, targets=TARGETS)
     later = T0 + timedelta(hours=1)
     (transition,) = reconcile(run_of(later), store, targets=TARGETS)
     assert transition.event == "resolved" and transition.episode.resolved is None
 
 
-def test_failed_deliveries_stay_due_without_a_new_episode() -> None:
-    store = InMemoryAlertStore()
+def test_failed_deliveries_stay_due_without_a_new_episode(store: AlertStore) -> None:
     (opened,) = reconcile(run_of(T0, check(T0, True)), store, targets=TARGETS)
     episode_id = opened.episode.id
     failure = DeliveryOutcome(ok=False, attempts=3, status=500, error="HTTP 500")

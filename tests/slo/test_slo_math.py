@@ -293,7 +293,7 @@ AGING_SLO: dict[str, Any] = {
     "spec__objectives": [{"target": 0.95}],
     "spec__timeWindow": [{"duration": "28d"}],
     "spec__indicator": {
-        "kpi": "project_setup_latency",
+        "kpi": "setup_latency",
         "threshold": {"op": "lte", "value": 2, "unit": "business_days"},
     },
     "spec__x-throughline": {"aging": {"budget": {"value": 10, "unit": "business_days"}}},
@@ -458,7 +458,7 @@ def test_history_per_month_and_week() -> None:
 AGING_SLO_DAYS: dict[str, Any] = {
     "spec__timeWindow": [{"duration": "28d"}],
     "spec__indicator": {
-        "kpi": "project_setup_latency",
+        "kpi": "setup_latency",
         "threshold": {"op": "lte", "value": 2, "unit": "days"},
     },
     "spec__x-throughline": {"aging": {"budget": {"value": 10, "unit": "days"}}},

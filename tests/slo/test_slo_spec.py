@@ -113,9 +113,9 @@ BAD_CASES = [
         id="unknown-openslo-field-not-in-the-subset",
     ),
     pytest.param(
-        _set("spec.indicator.kpi", "sync_eror_trends"),
+        _set("spec.indicator.kpi", "sync_eror_rate"),
         "spec.indicator.kpi",
-        "unknown KPI 'sync_eror_trends'; did you mean 'sync_error_trends'?",
+        "unknown KPI 'sync_eror_rate'; did you mean 'sync_error_rate'?",
         id="unknown-kpi",
     ),
     pytest.param(

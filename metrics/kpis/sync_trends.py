@@ -1,0 +1,270 @@
+"""Sync error trends per integration, flow and day, from the sync rollups.
+
+First-attempt error rate = failed first attempts / first attempts; retries are counted apart.
+A failing record is a trace key with at least one failed attempt. A day is a *spike* for a flow
+when its failed first attempts reach `min_failures` and exceed the median of the flow's previous
+`baseline_days` days by more than `spike_k` × max(1.4826 × their median absolute deviation, 1)
+(days without attempts count as zero; the floor of 1 keeps quiet flows from alarming on
+noise). Open exceptions: traces whose latest attempt failed, aged at `as_of`. Time to
+resolve: first failure → first later success of the same trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, or_, select
+
+from metrics.kpis.common import (
+    ALL,
+    Countries,
+    Filters,
+    business_days,
+    hours,
+    percentile,
+    read_frame,
+    utc,
+)
+from metrics.models import SyncDaily, SyncFailure, SyncTrace
+
+DEFAULT_BASELINE_DAYS = 28
+COUNTERS = ("attempts", "first_attempts", "failed_first_attempts", "retries", "failed_retries")
+TRACE_TIMES = ("first_attempt_at", "first_failed_at", "resolved_at", "latest_attempt_at")
+MAD_SCALE = 1.4826
+
+
+@dataclass(frozen=True)
+class SyncFacts:
+    """Daily counters (from the baseline window on), failing records, and failed traces."""
+
+    daily: pd.DataFrame
+    failures: pd.DataFrame
+    traces: pd.DataFrame
+
+
+def load_sync(
+    conn: Connection | Engine, filters: Filters = ALL, baseline_days: int = DEFAULT_BASELINE_DAYS
+) -> SyncFacts:
+    """The rollups for the period (daily counters also for the baseline window before it)."""
+    d, fl, tr = SyncDaily, SyncFailure, SyncTrace
+    daily = select(
+        d.day, d.integration, d.flow, d.error_class, d.error_signature,
+        *(func.sum(d.__table__.c[c]).label(c) for c in COUNTERS),
+    ).where(*filters.dims(d))  # fmt: skip
+    failures = select(
+        fl.day, fl.integration, fl.flow, fl.trace_key, fl.error_class, fl.error_signature,
+        fl.failures,
+    ).where(*filters.dims(fl))  # fmt: skip
+    traces = select(
+        tr.integration, tr.flow, tr.trace_key, tr.legal_entity, tr.practice, tr.customer,
+        tr.attempts, tr.failures, *(tr.__table__.c[c] for c in TRACE_TIMES), tr.latest_status,
+        tr.first_error_class, tr.latest_error_class, tr.latest_error_signature,
+    ).where(tr.first_failed_at.is_not(None), *filters.dims(tr))  # fmt: skip
+    if filters.start is not None:
+        first = _day(filters.start)
+        daily = daily.where(d.day >= first - timedelta(days=baseline_days))
+        failures = failures.where(fl.day >= first)
+        traces = traces.where(or_(tr.latest_status == "failed", tr.resolved_at >= filters.start_at))
+    if filters.end is not None:
+        daily = daily.where(d.day < _day(filters.end))
+        failures = failures.where(fl.day < _day(filters.end))
+        traces = traces.where(tr.first_failed_at < filters.end_at)
+    daily = daily.group_by(d.day, d.integration, d.flow, d.error_class, d.error_signature)
+    return SyncFacts(
+        read_frame(conn, daily.order_by(d.day, d.integration, d.flow)),
+        read_frame(conn, failures),
+        read_frame(conn, traces, TRACE_TIMES),
+    )
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class SyncTotals:
+    """Counters over the period."""
+
+    attempts: int
+    first_attempts: int
+    failed_first_attempts: int
+    first_attempt_error_rate: float | None
+    retries: int
+    failed_retries: int
+    failing_records: int
+
+
+@dataclass(frozen=True)
+class ResolveStats:
+    """Time to resolve (calendar hours) of the traces resolved in the period."""
+
+    resolved: int
+    p50_hours: float | None
+    p90_hours: float | None
+
+
+@dataclass(frozen=True)
+class SyncErrorTrends:
+    """Sync error trends as of `as_of`."""
+
+    as_of: datetime
+    totals: SyncTotals
+    daily: pd.DataFrame
+    spikes: pd.DataFrame
+    error_classes: pd.DataFrame
+    top_signatures: pd.DataFrame
+    open_exceptions: pd.DataFrame
+    time_to_resolve: ResolveStats
+
+
+def _totals(daily: pd.DataFrame, failures: pd.DataFrame) -> SyncTotals:
+    s = {c: int(daily[c].sum()) for c in COUNTERS}
+    return SyncTotals(
+        attempts=s["attempts"],
+        first_attempts=s["first_attempts"],
+        failed_first_attempts=s["failed_first_attempts"],
+        first_attempt_error_rate=(
+            s["failed_first_attempts"] / s["first_attempts"] if s["first_attempts"] else None
+        ),
+        retries=s["retries"],
+        failed_retries=s["failed_retries"],
+        failing_records=int(failures["trace_key"].nunique()),
+    )
+
+
+def sync_error_trends(
+    facts: SyncFacts,
+    as_of: datetime,
+    *,
+    filters: Filters = ALL,
+    baseline_days: int = DEFAULT_BASELINE_DAYS,
+    spike_k: float = 3.0,
+    min_failures: int = 5,
+    top: int = 10,
+    countries: Countries | None = None,
+) -> SyncErrorTrends:
+    """The KPI from `load_sync` rows."""
+    last = as_of.date()
+    first = _day(filters.start) if filters.start is not None else None
+    end = _day(filters.end) if filters.end is not None else None
+
+    def in_period(days: pd.Series) -> pd.Series:
+        mask = days <= last
+        if first is not None:
+            mask &= days >= first
+        if end is not None:
+            mask &= days < end
+        return mask
+
+    all_daily = facts.daily
+    daily = all_daily[in_period(all_daily["day"])] if len(all_daily) else all_daily
+    failures = (
+        facts.failures[in_period(facts.failures["day"])]
+        if len(facts.failures)
+        else (facts.failures)
+    )
+    per_day = _per_day(all_daily, failures, baseline_days, spike_k, min_failures)
+    per_day = per_day[in_period(per_day["day"])].reset_index(drop=True) if len(per_day) else per_day
+    traces = facts.traces.copy()
+    for name in TRACE_TIMES:
+        traces[name] = utc(traces[name])
+    now = pd.Timestamp(as_of)
+    open_ = traces[(traces["latest_status"] == "failed") & (traces["latest_attempt_at"] <= now)]
+    open_ = open_.copy()
+    until = pd.Series(now, index=open_.index)
+    open_["age_hours"] = hours(open_["first_failed_at"], until)
+    open_["age_business_days"] = business_days(
+        open_["first_failed_at"], until, open_["legal_entity"], countries
+    )
+    resolved = traces[(traces["resolved_at"] <= now) & filters.in_period(traces["resolved_at"])]
+    ttr = hours(resolved["first_failed_at"], resolved["resolved_at"])
+    return SyncErrorTrends(
+        as_of=as_of,
+        totals=_totals(daily, failures),
+        daily=per_day,
+        spikes=per_day[per_day["spike"]].reset_index(drop=True) if len(per_day) else per_day,
+        error_classes=_classes(daily, failures),
+        top_signatures=_signatures(failures, top),
+        open_exceptions=open_.sort_values("age_hours", ascending=False, kind="stable").reset_index(
+            drop=True
+        ),
+        time_to_resolve=ResolveStats(len(resolved), percentile(ttr, 50), percentile(ttr, 90)),
+    )
+
+
+DAY_COLUMNS = ["day", "integration", "flow", *COUNTERS, "first_attempt_error_rate",
+               "failing_records", "baseline", "threshold", "spike"]  # fmt: skip
+
+
+def _per_day(
+    daily: pd.DataFrame, failures: pd.DataFrame, window: int, k: float, min_failures: int
+) -> pd.DataFrame:
+    if daily.empty:
+        return pd.DataFrame(columns=DAY_COLUMNS)
+    keys = ["day", "integration", "flow"]
+    sums = daily.groupby(keys)[list(COUNTERS)].sum().reset_index()
+    records = failures.groupby(keys)["trace_key"].nunique().rename("failing_records")
+    sums = sums.merge(records.reset_index(), on=keys, how="left")
+    sums["failing_records"] = sums["failing_records"].fillna(0).astype(int)
+    sums["first_attempt_error_rate"] = sums["failed_first_attempts"] / sums["first_attempts"].where(
+        sums["first_attempts"] > 0
+    )
+    out = []
+    for (_, _), flow in sums.groupby(["integration", "flow"], sort=True):
+        series = flow.set_index("day")["failed_first_attempts"]
+        base, limit = [], []
+        for day in flow["day"]:
+            prior = [int(series.get(day - timedelta(days=i), 0)) for i in range(1, window + 1)]
+            median = float(np.median(prior))
+            mad = float(np.median(np.abs(np.array(prior) - median)))
+            base.append(median)
+            limit.append(median + k * max(MAD_SCALE * mad, 1.0))
+        flow = flow.assign(baseline=base, threshold=limit)
+        flow["spike"] = (flow["failed_first_attempts"] >= min_failures) & (
+            flow["failed_first_attempts"] > flow["threshold"]
+        )
+        out.append(flow)
+    return pd.concat(out).sort_values(keys, kind="stable")[DAY_COLUMNS].reset_index(drop=True)
+
+
+def _classes(daily: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    columns = ["error_class", "failed_attempts", "failing_records", "share"]
+    failed = daily[daily["error_class"] != ""] if len(daily) else daily
+    if failed.empty:
+        return pd.DataFrame(columns=columns)
+    counts = (
+        (failed["failed_first_attempts"] + failed["failed_retries"])
+        .groupby(failed["error_class"])
+        .sum()
+    )
+    records = failures.groupby("error_class")["trace_key"].nunique()
+    out = pd.DataFrame({"failed_attempts": counts}).join(records.rename("failing_records"))
+    out["failing_records"] = out["failing_records"].fillna(0).astype(int)
+    out["share"] = out["failed_attempts"] / out["failed_attempts"].sum()
+    out = out.reset_index().rename(columns={"index": "error_class"})
+    return out.sort_values(["failed_attempts", "error_class"], ascending=[False, True])[
+        columns
+    ].reset_index(drop=True)
+
+
+def _signatures(failures: pd.DataFrame, top: int) -> pd.DataFrame:
+    columns = ["error_class", "error_signature", "failures", "failing_records", "first_day",
+               "last_day", "flows"]  # fmt: skip
+    if failures.empty:
+        return pd.DataFrame(columns=columns)
+    keys = ["error_class", "error_signature"]
+    g = failures.groupby(keys)
+    out = pd.DataFrame({
+        "failures": g["failures"].sum(),
+        "failing_records": g["trace_key"].nunique(),
+        "first_day": g["day"].min(),
+        "last_day": g["day"].max(),
+        "flows": g["flow"].agg(lambda s: ", ".join(sorted(set(s)))),
+    }).reset_index()  # fmt: skip
+    out = out.sort_values(
+        ["failures", "failing_records", *keys], ascending=[False, False, True, True]
+    )
+    return out.head(top)[columns].reset_index(drop=True)

@@ -1,0 +1,196 @@
+"""Unbilled work (WIP) aging as of any date, in the reporting and the original currency.
+
+As of D: billable work items approved by D, not written off by D, and not on an invoice that
+was posted by D and not voided by D (a work item moved from a voided invoice to its re-issue is
+billed once the re-issue is posted). Aged in calendar days from the work date (configurable:
+approval date; items without a work date are aged from approval and reported) to D's UTC date,
+in buckets 0–30, 31–60, 61–90, 91–120 and 120+. Written-off work (by D) and billable work on
+hold (never approved, status `on_hold`, logged by D) are shown apart. Money is converted at
+D's rate; an amount with no rate stays NaN (so does every total it is part of) and is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, or_, select
+
+from metrics.fx import FxIssue, FxTable
+from metrics.kpis.common import ALL, Filters, dims_columns, instant, money, read_frame, utc
+from metrics.models import CaseWorkBilling, CaseWorkItem
+
+BUCKETS: tuple[tuple[int | None, str], ...] = (
+    (30, "0-30"),
+    (60, "31-60"),
+    (90, "61-90"),
+    (120, "91-120"),
+    (None, "120+"),
+)
+LABELS = [label for _, label in BUCKETS]
+AgeFrom = Literal["work_date", "approval"]
+ITEM_TIMES = ("logged_at", "approved_at", "written_off_at", "billed_at")
+
+
+@dataclass(frozen=True)
+class WorkItems:
+    """Billable work item facts and the invoices each was billed on."""
+
+    items: pd.DataFrame
+    billing: pd.DataFrame
+
+
+def load_work_items(
+    conn: Connection | Engine, filters: Filters = ALL, until: datetime | None = None
+) -> WorkItems:
+    """Billable work approved by `until` (or on hold) with its billing history."""
+    t, b = CaseWorkItem, CaseWorkBilling
+    where = [t.billable.is_(True), *filters.dims(t)]
+    if until is not None:
+        where.append(or_(t.approved_at <= until, t.status == "on_hold"))
+    query = select(
+        t.work_item_id, t.work_item_key, t.kind, t.legal_entity, t.practice, t.customer,
+        t.currency, t.amount, t.status, t.work_date, *(t.__table__.c[n] for n in ITEM_TIMES),
+    ).where(*where)  # fmt: skip
+    billing = (
+        select(b.work_item_id, b.posted_at, b.voided_at)
+        .join(t, t.work_item_id == b.work_item_id)
+        .where(*where, b.posted_at.is_not(None))
+    )
+    items = read_frame(conn, query.order_by(t.work_item_key), ITEM_TIMES)
+    return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")))
+
+
+@dataclass(frozen=True)
+class Bucketed:
+    """Items and amounts of a set of work items."""
+
+    items: int
+    amount_rc: float
+
+
+@dataclass(frozen=True)
+class UnbilledAging:
+    """WIP as of `as_of`: buckets by the chosen dimensions, currencies, and the parts apart."""
+
+    as_of: datetime
+    reporting_currency: str
+    total: Bucketed
+    buckets: pd.DataFrame
+    by_currency: pd.DataFrame
+    items: pd.DataFrame
+    write_offs: Bucketed
+    holds: Bucketed
+    unconverted: int
+    undated: int
+    fx_issues: list[FxIssue] = field(default_factory=list)
+
+
+def bucket_of(age_days: int) -> str:
+    """The aging bucket of an age in days (negative ages count as 0–30)."""
+    return next(label for limit, label in BUCKETS if limit is None or age_days <= limit)
+
+
+def _billed(items: WorkItems, as_of: pd.Timestamp) -> pd.Series:
+    b = items.billing
+    live = (b["posted_at"] <= as_of) & ~(b["voided_at"] <= as_of)
+    billed_ids = set(b.loc[live, "work_item_id"])
+    return items.items["work_item_id"].isin(billed_ids)
+
+
+def _convert(frame: pd.DataFrame, fx: FxTable, day: date) -> tuple[pd.Series, list[FxIssue]]:
+    values, issues = fx.convert(money(frame["amount"]), list(frame["currency"]), [day] * len(frame))
+    return pd.Series(values, index=frame.index), issues
+
+
+def _total(frame: pd.DataFrame) -> Bucketed:
+    """Items and amount; the amount is NaN when any item had no FX rate (never a silent 0)."""
+    return Bucketed(len(frame), float(frame["amount_rc"].sum(skipna=False)) if len(frame) else 0.0)
+
+
+def unbilled_aging(
+    work: WorkItems,
+    as_of: datetime,
+    *,
+    fx: FxTable,
+    age_from: AgeFrom = "work_date",
+    by: Sequence[str] = (),
+) -> UnbilledAging:
+    """WIP aging as of `as_of`, bucketed by `by` (e.g. ``("legal_entity", "practice")``)."""
+    group = dims_columns(by)
+    f = work.items.copy()
+    for name in ITEM_TIMES:
+        f[name] = utc(f[name])
+    now = pd.Timestamp(as_of)
+    day = as_of.date()
+    approved = f["approved_at"] <= now
+    written_off = approved & (f["written_off_at"] <= now)
+    wip = f[approved & ~written_off & ~_billed(work, now)].copy()
+    approval_day = wip["approved_at"].dt.tz_convert(None).dt.date
+    start = (
+        approval_day
+        if age_from == "approval"
+        else wip["work_date"].where(wip["work_date"].notna(), approval_day)
+    )
+    wip["age_days"] = [(day - d).days for d in start]
+    wip["bucket"] = [bucket_of(a) for a in wip["age_days"]]
+    wip["amount_rc"], issues = _convert(wip, fx, day)
+    offs = f[written_off].copy()
+    holds = f[(f["status"] == "on_hold") & ~approved & ~(f["logged_at"] > now)].copy()
+    for part in (offs, holds):
+        part["amount_rc"], more = _convert(part, fx, day)
+        issues += more
+    wip["amount"] = money(wip["amount"])
+    return UnbilledAging(
+        as_of=as_of,
+        reporting_currency=fx.reporting,
+        total=_total(wip),
+        buckets=_buckets(wip, group, "amount_rc"),
+        by_currency=_buckets(wip, ["currency"], "amount"),
+        items=wip.sort_values("age_days", ascending=False, kind="stable").reset_index(drop=True),
+        write_offs=_total(offs),
+        holds=_total(holds),
+        unconverted=int(wip["amount_rc"].isna().sum()),
+        undated=int(wip["work_date"].isna().sum()) if age_from == "work_date" else 0,
+        fx_issues=sorted(set(issues), key=lambda i: (i.currency, i.day)),
+    )
+
+
+def _buckets(wip: pd.DataFrame, group: list[str], amount: str) -> pd.DataFrame:
+    """Items and amount per group and bucket (every bucket listed for every group)."""
+    columns = [*group, "bucket", "items", amount]
+    if wip.empty:
+        if group:
+            return pd.DataFrame(columns=columns)
+        return pd.DataFrame({"bucket": LABELS, "items": 0, amount: 0.0})[columns]
+    keys = [*group, "bucket"]
+    agg = wip.groupby(keys, dropna=False).agg(
+        items=("bucket", "size"), total=(amount, lambda s: s.sum(skipna=False))
+    )
+    groups = wip[group].drop_duplicates() if group else pd.DataFrame(index=[0])
+    full = groups.merge(pd.DataFrame({"bucket": LABELS}), how="cross")
+    out = full.merge(agg.reset_index(), on=keys, how="left")
+    out["items"] = out["items"].fillna(0).astype(int)
+    out[amount] = out["total"].where(out["items"] > 0, 0.0)  # NaN stays NaN: a missing rate
+    out["bucket"] = pd.Categorical(out["bucket"], LABELS, ordered=True)
+    return out.sort_values(keys, kind="stable")[columns].reset_index(drop=True)
+
+
+def wip_over_time(
+    work: WorkItems, dates: Sequence[date], *, fx: FxTable, age_from: AgeFrom = "work_date"
+) -> pd.DataFrame:
+    """WIP as-of snapshots at 00:00 UTC of each date."""
+    rows = []
+    for d in dates:
+        at = instant(d)
+        assert at is not None
+        snap = unbilled_aging(work, at, fx=fx, age_from=age_from)
+        amounts = dict(
+            zip(snap.buckets["bucket"].astype(str), snap.buckets["amount_rc"], strict=True)
+        )
+        rows.append({"as_of": d, "items": snap.total.items, "amount_rc": snap.total.amount_rc,
+                     **{label: amounts.get(label, 0.0) for label in LABELS}})  # fmt: skip
+    return pd.DataFrame(rows, columns=["as_of", "items", "amount_rc", *LABELS])

@@ -1,0 +1,124 @@
+"""SLOs evaluated on the collected demo year: the outage pages once, `slo check` reports."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from collectors.demo_estate.server import DemoEstateServer
+from collectors.demo_estate.simulate import simulate
+from collectors.registry import COLLECTORS, build_collector, collector_sources
+from collectors.runner import run_collector
+from metrics.db import make_engine
+from metrics.migrate import upgrade
+from metrics.slo.notify import WebhookNotifier
+from metrics.slo.service import evaluate_and_notify, slo_board, webhook_targets
+from throughline import settings as settings_module
+from throughline.cli import main
+from throughline.settings import CollectorSettings, Settings
+
+TOKEN = "slo-test-token"
+OUTAGE = datetime(2026, 6, 23, 14, 0, tzinfo=UTC)  # inside the demo's 09:00–15:00 ERP outage
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Settings]]:
+    """The demo year collected once into a SQLite store for this module."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('slo')}/demo.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    with DemoEstateServer(simulate(), TOKEN, rate_limit=None) as server:
+        settings = Settings(
+            database_url=url, demo_token=SecretStr(TOKEN),
+            collectors={n: CollectorSettings(base_url=server.base_url) for n in COLLECTORS},
+        )  # fmt: skip
+        for name in COLLECTORS:
+            assert run_collector(engine, build_collector(name, settings)).status == "success"
+    yield engine, settings
+    engine.dispose()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_erp_outage_pages_the_sync_slo_once(
+    demo_store: tuple[Engine, Settings], receiver: str
+) -> None:
+    engine, base = demo_store
+    settings = base.model_copy(
+        update={"alert_webhooks": {"ops": "json"},
+                "secrets": {"webhook_ops": SecretStr(receiver)}}
+    )  # fmt: skip
+    sources = {name: (system, 10**6) for name, (system, _) in collector_sources(settings).items()}
+    notifier = WebhookNotifier(webhook_targets(settings))
+    first = evaluate_and_notify(engine, settings, OUTAGE, sources, notifier)
+    fired = [t.episode.key for t in first if t.event == "firing"]
+    assert any(
+        k.startswith("slo:sync-first-attempts:cases:fast:integration=psa-erp") for k in fired
+    )
+    again = evaluate_and_notify(engine, settings, OUTAGE + timedelta(minutes=5), sources, notifier)
+    assert [t for t in again if t.event == "firing"] == []
+    pages = [m for m in Receiver.received if m["state"] == "firing" and m["severity"] == "page"]
+    assert len(pages) == len({m["alert_key"] for m in pages}) >= 1
+    assert all(receiver not in json.dumps(m) for m in Receiver.received)
+
+
+def test_the_slo_board_lists_every_slo_worst_budget_first(
+    demo_store: tuple[Engine, Settings],
+) -> None:
+    engine, settings = demo_store
+    board = slo_board(engine, settings, OUTAGE, collector_sources(settings))
+    overall = board[board["scope"] == "all"]
+    assert sorted(overall["slo"]) == [
+        "invoice-cycle-time", "project-setup-latency", "sync-first-attempts",
+        "unbilled-work-aging",
+    ]  # fmt: skip
+    assert list(board["budget_remaining"]) == sorted(board["budget_remaining"])
+    assert overall["attainment"].between(0, 1).all()
+
+
+def test_slo_check_prints_each_slo_and_fails_when_one_is_breached(
+    demo_store: tuple[Engine, Settings], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:  # fmt: skip
+    engine, _ = demo_store
+    monkeypatch.setenv("THROUGHLINE_DATABASE_URL", engine.url.render_as_string(False))
+    settings_module.get_settings.cache_clear()
+    try:
+        code = main(["slo", "check", "--as-of", OUTAGE.isoformat()])
+    finally:
+        settings_module.get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "4 SLOs as of 2026-06-23 14:00 UTC" in out
+    assert "sync-first-attempts" in out
+    assert code == (1 if " 0 breached" not in out else 0)
