@@ -7,6 +7,12 @@ batchSize=N` (200–2000). Order: `ORDER BY <cursor>, Id`, so streams are sorted
 allocation; 429 and 503 are retried by the shared client, honouring `Retry-After`.
 The won time of a deal is the first `OpportunityFieldHistory` row whose new stage is the won
 stage — never the editable `CloseDate`.
+
+Cross-system identity is configuration: `SalesforceFields.project_code` names the Opportunity
+field holding the PSA project code (deal → project `provisions`); a firm that keeps projects or
+invoices in Salesforce objects (e.g. a PSA package's project object) declares them with
+`SalesforceProjectObject` / `SalesforceInvoiceObject`. Authentication for a real org: OAuth 2.0
+client credentials or JWT bearer (`collectors.auth`), refreshed once on a 401.
 """
 
 from __future__ import annotations
@@ -18,9 +24,8 @@ from datetime import UTC, timedelta
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
-from collectors.errors import SchemaDrift
 from collectors.mapping import amount, flag, nested, required_text, text
-from collectors.paging import NextUrlPaginator, iter_pages
+from collectors.paging import NextUrlPaginator, iter_records
 from metrics.canonical import (
     Activity,
     Batch,
@@ -50,6 +55,7 @@ class SalesforceFields:
     contract_signed_at: str = "Signed_At__c"
     change_order_object: str = "Change_Order__c"
     project_system: str = PSA_SYSTEM
+    project_code: str | None = None  # Opportunity field with the PSA project code
 
     @property
     def closed_stages(self) -> frozenset[str]:
@@ -79,16 +85,10 @@ class SoqlStream:
         return f"{query} ORDER BY {self.cursor_field}, Id"
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
-        url = f"services/data/{self.api_version}/query"
-        pages = iter_pages(
-            client, NextUrlPaginator(relative_to_base=True), "GET", url,
-            params={"q": self.soql(window)},
+        yield from iter_records(
+            client, NextUrlPaginator(relative_to_base=True), "GET",
+            f"services/data/{self.api_version}/query", "records", params={"q": self.soql(window)},
         )  # fmt: skip
-        for payload, _ in pages:
-            records = payload.get("records") if isinstance(payload, dict) else None
-            if not isinstance(records, list):
-                raise SchemaDrift(f"{self.sobject} query page has no 'records' list")
-            yield records
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
@@ -113,11 +113,21 @@ def map_account(r: Record, f: SalesforceFields) -> Batch:
 
 
 def map_opportunity(r: Record, f: SalesforceFields) -> Batch:
-    """Opportunity → `deal` object (its won time comes from the stage history)."""
+    """Opportunity → `deal` object (its won time comes from the stage history).
+
+    With `f.project_code` set, the PSA project code on the opportunity links deal → project."""
+    key = required_text(r, "Id")
+    project = text(r, f.project_code) if f.project_code else None
+    links = (
+        [LinkRow(SYSTEM, ObjectType.DEAL, key, f.project_system, ObjectType.PROJECT, project,
+                 LinkQualifier.PROVISIONS, SYSTEM)]
+        if project else []
+    )  # fmt: skip
     return Batch(
+        links=links,
         objects=[
             ObjectRow(
-                type=ObjectType.DEAL, source_system=SYSTEM, source_key=required_text(r, "Id"),
+                type=ObjectType.DEAL, source_system=SYSTEM, source_key=key,
                 customer=nested(r, "Account.Name") or text(r, "AccountId"),
                 legal_entity=text(r, f.legal_entity), practice=text(r, f.practice),
                 owner=nested(r, "Owner.Name") or text(r, "OwnerId"),
@@ -126,6 +136,7 @@ def map_opportunity(r: Record, f: SalesforceFields) -> Batch:
                     "name": text(r, "Name"), "stage": text(r, "StageName"),
                     "account_id": text(r, "AccountId"), "close_date": text(r, "CloseDate"),
                     "no_project_required": flag(r, f.no_project_required),
+                    **({"project_code": project} if f.project_code else {}),
                 },
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
@@ -225,6 +236,119 @@ def map_change_order(r: Record, f: SalesforceFields) -> Batch:
 
 
 @dataclass(frozen=True)
+class SalesforceProjectObject:
+    """A (custom) object that holds projects in this org, and which of its fields carry what."""
+
+    sobject: str
+    opportunity: str | None = "Opportunity__c"  # lookup to the won opportunity
+    name: str = "Name"
+    account: str | None = "Account__c"
+    status: str | None = None
+    activated_at: str | None = None
+    system: str = SYSTEM  # the source system its projects belong to
+
+    @property
+    def account_name(self) -> str | None:
+        """The account's name through the lookup's relationship (`Account__r.Name`)."""
+        if self.account is None:
+            return None
+        if self.account.endswith("__c"):
+            return f"{self.account[:-3]}__r.Name"
+        return f"{self.account.removesuffix('Id')}.Name"
+
+    def fields(self) -> tuple[str, ...]:
+        optional = (self.opportunity, self.account, self.account_name, self.status,
+                    self.activated_at)  # fmt: skip
+        return ("Id", self.name, *(f for f in optional if f), "CreatedDate", "SystemModstamp")
+
+
+@dataclass(frozen=True)
+class SalesforceInvoiceObject:
+    """A (custom) object that holds invoices in this org, and which of its fields carry what."""
+
+    sobject: str
+    project: str | None = "Project__c"  # lookup to the project it bills
+    amount: str = "Amount__c"
+    posted_at: str | None = "Posted_At__c"
+    sent_at: str | None = None
+    voided_at: str | None = None
+    project_system: str = SYSTEM
+
+    def fields(self) -> tuple[str, ...]:
+        optional = (self.project, self.posted_at, self.sent_at, self.voided_at)
+        return ("Id", "Name", self.amount, "CurrencyIsoCode", *(f for f in optional if f),
+                "CreatedDate", "SystemModstamp")  # fmt: skip
+
+
+def map_project_object(r: Record, o: SalesforceProjectObject) -> Batch:
+    """A project record → `project`, `project.created`/`activated`, deal → project `provisions`."""
+    key = required_text(r, "Id")
+    opportunity = text(r, o.opportunity) if o.opportunity else None
+    batch = Batch(
+        objects=[
+            ObjectRow(
+                type=ObjectType.PROJECT, source_system=o.system, source_key=key,
+                customer=(nested(r, o.account_name) if o.account_name else None)
+                or (text(r, o.account) if o.account else None),
+                currency=text(r, "CurrencyIsoCode"),
+                attributes={"name": text(r, o.name), "crm_opportunity_id": opportunity,
+                            "status": text(r, o.status) if o.status else None},
+                source_updated_at=optional_timestamp(r, "SystemModstamp"),
+            )
+        ]
+    )  # fmt: skip
+    related = [EventObject(o.system, ObjectType.PROJECT, key, "project")]
+    if opportunity:
+        related.append(_deal(opportunity))
+        batch.links.append(
+            LinkRow(SYSTEM, ObjectType.DEAL, opportunity, o.system, ObjectType.PROJECT, key,
+                    LinkQualifier.PROVISIONS, SYSTEM)
+        )  # fmt: skip
+    for activity, column in (
+        (Activity.PROJECT_CREATED, "CreatedDate"),
+        (Activity.PROJECT_ACTIVATED, o.activated_at),
+    ):
+        at = optional_timestamp(r, column) if column else None
+        if at is not None:
+            batch.events.append(EventRow(activity, at, o.system, key, tuple(related)))
+    return batch
+
+
+def map_invoice_object(r: Record, o: SalesforceInvoiceObject) -> Batch:
+    """An invoice record → `invoice`, its lifecycle events, invoice → project `bills`."""
+    key = required_text(r, "Id")
+    project = text(r, o.project) if o.project else None
+    batch = Batch(
+        objects=[
+            ObjectRow(
+                type=ObjectType.INVOICE, source_system=SYSTEM, source_key=key,
+                currency=text(r, "CurrencyIsoCode"), amount=amount(r, o.amount),
+                attributes={"kind": "invoice", "number": text(r, "Name"),
+                            "project_code": project},
+                source_updated_at=optional_timestamp(r, "SystemModstamp"),
+            )
+        ]
+    )  # fmt: skip
+    related = [EventObject(SYSTEM, ObjectType.INVOICE, key, "invoice")]
+    if project:
+        related.append(EventObject(o.project_system, ObjectType.PROJECT, project, "project"))
+        batch.links.append(
+            LinkRow(SYSTEM, ObjectType.INVOICE, key, o.project_system, ObjectType.PROJECT,
+                    project, LinkQualifier.BILLS, SYSTEM)
+        )  # fmt: skip
+    for activity, column in (
+        (Activity.INVOICE_CREATED, "CreatedDate"),
+        (Activity.INVOICE_POSTED, o.posted_at),
+        (Activity.INVOICE_SENT, o.sent_at),
+        (Activity.INVOICE_VOIDED, o.voided_at),
+    ):
+        at = optional_timestamp(r, column) if column else None
+        if at is not None:
+            batch.events.append(EventRow(activity, at, SYSTEM, key, tuple(related)))
+    return batch
+
+
+@dataclass(frozen=True)
 class SalesforceConfig:
     """Where and how to reach one Salesforce org (the token is resolved by the caller)."""
 
@@ -232,19 +356,32 @@ class SalesforceConfig:
     fields: SalesforceFields = field(default_factory=SalesforceFields)
     api_version: str = "v60.0"
     batch_size: int = 200
+    change_orders: bool = True  # the demo org has the change-order object; not every org does
+    project_object: SalesforceProjectObject | None = None
+    invoice_object: SalesforceInvoiceObject | None = None
 
 
 def streams(config: SalesforceConfig) -> list[SoqlStream]:
     """The CRM streams, mapped with the org's field configuration."""
     f, v = config.fields, config.api_version
-    return [
+    extra: list[SoqlStream] = []
+    if config.project_object is not None:
+        po = config.project_object
+        extra.append(SoqlStream("projects", po.sobject, po.fields(),
+                                lambda r: map_project_object(r, po), api_version=v))  # fmt: skip
+    if config.invoice_object is not None:
+        io = config.invoice_object
+        extra.append(SoqlStream("invoices", io.sobject, io.fields(),
+                                lambda r: map_invoice_object(r, io), api_version=v))  # fmt: skip
+    project_code = (f.project_code,) if f.project_code else ()
+    core = [
         SoqlStream("accounts", "Account",
                    ("Id", "Name", "BillingCountry", f.legal_entity, "SystemModstamp"),
                    lambda r: map_account(r, f), api_version=v),
         SoqlStream("opportunities", "Opportunity",
                    ("Id", "Name", "AccountId", "Account.Name", "StageName", "Amount",
                     "CurrencyIsoCode", "CloseDate", f.practice, f.legal_entity, "OwnerId",
-                    "Owner.Name", f.no_project_required, "SystemModstamp"),
+                    "Owner.Name", f.no_project_required, *project_code, "SystemModstamp"),
                    lambda r: map_opportunity(r, f), api_version=v),
         SoqlStream("stage_history", "OpportunityFieldHistory",
                    ("Id", "OpportunityId", "Field", "OldValue", "NewValue", "CreatedDate"),
@@ -259,6 +396,7 @@ def streams(config: SalesforceConfig) -> list[SoqlStream]:
                     "Status__c", "Approved_At__c", "SystemModstamp"),
                    lambda r: map_change_order(r, f), api_version=v),
     ]  # fmt: skip
+    return (core if config.change_orders else core[:-1]) + extra
 
 
 def collector(

@@ -6,6 +6,11 @@ API: https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_15790
 `{"q": "<SuiteQL>"}`; pages while `hasMore`. Every value comes back as a string and nulls are
 omitted. Order: `ORDER BY lastmodifieddate, id` (sorted by the cursor). Limits: concurrency per
 account; 429 is retried by the shared client.
+
+A real account authenticates with token-based authentication (OAuth 1.0a, HMAC-SHA256; see
+`collectors.auth.NetSuiteTokenAuth`). With `NetSuiteConfig.projects` the collector also reads
+projects (the `job` table) and time bills (`timebill`); which custom entity field on the job holds
+the CRM opportunity id (deal → project `provisions`) is configuration.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from datetime import UTC, date, timedelta
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
-from collectors.errors import MappingError, SchemaDrift
-from collectors.mapping import amount, required_text, text
-from collectors.paging import OffsetPaginator, iter_pages
+from collectors.errors import MappingError
+from collectors.mapping import amount, flag, required_text, text
+from collectors.paging import OffsetPaginator, iter_records
 from metrics.canonical import (
     Activity,
     Batch,
@@ -53,6 +58,13 @@ class NetSuiteFields:
     applied_invoice: str = "custbody_tl_applied_invoice"
     tax_id: str = "custentity_tax_id"
     project_system: str = "psa"
+    job_opportunity: str = "custentity_tl_crm_opportunity_id"  # CRM opportunity id on the job
+    job_system: str = SYSTEM  # the source system of NetSuite's projects
+    crm_system: str = "crm"
+    integration_users: frozenset[str] = frozenset()  # who creates projects automatically
+    timebill_approved: frozenset[str] = frozenset({"3", "Approved"})  # approvalstatus values
+    timebill_approved_at: str | None = "custcol_tl_approved_at"  # when it was approved
+    timebill_invoice: str | None = "custcol_tl_invoice"  # the invoice that billed it
 
 
 @dataclass(frozen=True)
@@ -80,15 +92,10 @@ class SuiteQLStream:
         return f"SELECT * FROM {self.table}{clause} ORDER BY lastmodifieddate, id"  # noqa: S608
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
-        pages = iter_pages(
-            client, OffsetPaginator(self.limit), "POST", QUERY_PATH,
+        yield from iter_records(
+            client, OffsetPaginator(self.limit), "POST", QUERY_PATH, "items",
             json={"q": self.suiteql(window)},
         )  # fmt: skip
-        for payload, _ in pages:
-            items = payload.get("items") if isinstance(payload, dict) else None
-            if not isinstance(items, list):
-                raise SchemaDrift(f"SuiteQL page for {self.table} has no 'items' list")
-            yield items
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
@@ -214,6 +221,85 @@ def map_currency_rate(r: Record) -> Batch:
     )  # fmt: skip
 
 
+def map_job(r: Record, f: NetSuiteFields) -> Batch:
+    """A project (job) → `project`, `project.created`, deal → project `provisions`."""
+    key = required_text(r, "id")
+    opportunity = text(r, f.job_opportunity)
+    created_by = text(r, "createdby")
+    batch = Batch(
+        objects=[
+            ObjectRow(
+                type=ObjectType.PROJECT, source_system=f.job_system, source_key=key,
+                customer=text(r, "parent") or text(r, "customer"),
+                legal_entity=text(r, "subsidiary"), owner=text(r, "projectmanager"),
+                currency=text(r, "currency"),
+                attributes={
+                    "name": text(r, "companyname") or text(r, "entityid"),
+                    "entity_id": text(r, "entityid"), "status": text(r, "entitystatus"),
+                    "crm_opportunity_id": opportunity, "created_by": created_by,
+                    "touchless": created_by in f.integration_users,
+                    "start_date": text(r, "startdate"),
+                },
+                source_updated_at=optional_timestamp(r, "lastmodifieddate"),
+            )
+        ]
+    )  # fmt: skip
+    related = [EventObject(f.job_system, ObjectType.PROJECT, key, "project")]
+    if opportunity:
+        related.append(EventObject(f.crm_system, ObjectType.DEAL, opportunity, "deal"))
+        batch.links.append(
+            LinkRow(f.crm_system, ObjectType.DEAL, opportunity, f.job_system, ObjectType.PROJECT,
+                    key, LinkQualifier.PROVISIONS, SYSTEM)
+        )  # fmt: skip
+    created = optional_timestamp(r, "datecreated")
+    if created is not None:
+        batch.events.append(EventRow(Activity.PROJECT_CREATED, created, f.job_system, key,
+                                     tuple(related), {"by": created_by}))  # fmt: skip
+    return batch
+
+
+def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
+    """A time bill → `work_item`, `work.logged` (and `work.approved`), → project `part_of`."""
+    key = required_text(r, "id")
+    project = text(r, "customer")  # a time bill's customer:project is the job
+    invoice = text(r, f.timebill_invoice) if f.timebill_invoice else None
+    status = text(r, "approvalstatus")
+    batch = Batch(
+        objects=[
+            ObjectRow(
+                type=ObjectType.WORK_ITEM, source_system=SYSTEM, source_key=key,
+                owner=text(r, "employee"), legal_entity=text(r, "subsidiary"),
+                attributes={
+                    "kind": "time", "project_id": project, "work_date": text(r, "trandate"),
+                    "hours": text(r, "hours"), "billable": flag(r, "isbillable"),
+                    "status": status, "invoice_id": invoice,
+                },
+                source_updated_at=optional_timestamp(r, "lastmodifieddate"),
+            )
+        ]
+    )  # fmt: skip
+    related = [EventObject(SYSTEM, ObjectType.WORK_ITEM, key, "work_item")]
+    if project:
+        related.append(EventObject(f.job_system, ObjectType.PROJECT, project, "project"))
+        batch.links.append(
+            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, f.job_system, ObjectType.PROJECT, project,
+                    LinkQualifier.PART_OF, SYSTEM)
+        )  # fmt: skip
+    if invoice:
+        batch.links.append(
+            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, SYSTEM, ObjectType.INVOICE, invoice,
+                    LinkQualifier.BILLED_ON, SYSTEM)
+        )  # fmt: skip
+    logged = optional_timestamp(r, "datecreated")
+    if logged is not None:
+        batch.events.append(EventRow(Activity.WORK_LOGGED, logged, SYSTEM, key, tuple(related)))
+    approved = optional_timestamp(r, f.timebill_approved_at) if f.timebill_approved_at else None
+    if approved is not None and status in f.timebill_approved:
+        batch.events.append(EventRow(Activity.WORK_APPROVED, approved, SYSTEM, key,
+                                     tuple(related)))  # fmt: skip
+    return batch
+
+
 @dataclass(frozen=True)
 class NetSuiteConfig:
     """Where the account's REST API lives and how its custom fields are named."""
@@ -221,6 +307,7 @@ class NetSuiteConfig:
     base_url: str
     fields: NetSuiteFields = field(default_factory=NetSuiteFields)
     limit: int = 200
+    projects: bool = False  # also read projects (jobs) and time bills
 
 
 def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
@@ -235,6 +322,11 @@ def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
         SuiteQLStream("payments", "transaction", lambda r: map_payment(r, f),
                       transaction_type="CustPymt", limit=n),
         SuiteQLStream("currency_rates", "currencyrate", map_currency_rate, limit=n),
+        *(
+            [SuiteQLStream("projects", "job", lambda r: map_job(r, f), limit=n),
+             SuiteQLStream("time_bills", "timebill", lambda r: map_timebill(r, f), limit=n)]
+            if config.projects else []
+        ),
     ]  # fmt: skip
 
 

@@ -15,9 +15,9 @@ from datetime import UTC, timedelta
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp, parse_timestamp
-from collectors.errors import MappingError, SchemaDrift
+from collectors.errors import MappingError
 from collectors.mapping import required_text, text
-from collectors.paging import PageTokenPaginator, iter_pages
+from collectors.paging import PageTokenPaginator, iter_records
 from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from metrics.sync_errors import classify, signature
 
@@ -103,11 +103,7 @@ class JobStream:
         if window.since is not None:
             params["updated_after"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_cursor", "cursor")
-        for payload, _ in iter_pages(client, paginator, "GET", self.path, params=params):
-            jobs = payload.get("jobs") if isinstance(payload, dict) else None
-            if not isinstance(jobs, list):
-                raise SchemaDrift("job log page has no 'jobs' list")
-            yield jobs
+        yield from iter_records(client, paginator, "GET", self.path, "jobs", params=params)
 
     def map(self, record: Record) -> Batch:
         return map_job(record)

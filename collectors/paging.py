@@ -298,3 +298,21 @@ def iter_pages(
         yield payload, index
         request = paginator.next_request(payload, response.url)
         index += 1
+
+
+def iter_records(
+    client: httpx.Client,
+    paginator: Paginator,
+    method: str,
+    url: str | httpx.URL,
+    records_path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Each page's list of records at ``records_path`` (``SchemaDrift`` when it is not a list)."""
+    for payload, index in iter_pages(client, paginator, method, url, params=params, json=json):
+        records = lookup(payload, records_path)
+        if not isinstance(records, list):
+            raise SchemaDrift(f"page {index + 1} of {url} has no {records_path!r} list")
+        yield records

@@ -16,9 +16,8 @@ from datetime import UTC, timedelta
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
-from collectors.errors import SchemaDrift
 from collectors.mapping import amount, flag, required_text, text
-from collectors.paging import PageTokenPaginator, iter_pages
+from collectors.paging import PageTokenPaginator, iter_records
 from metrics.canonical import (
     Activity,
     Batch,
@@ -62,11 +61,7 @@ class PsaStream:
         if window.since is not None:
             params["modified_since"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_page_token", "page_token")
-        for payload, _ in iter_pages(client, paginator, "GET", self.path, params=params):
-            data = payload.get("data") if isinstance(payload, dict) else None
-            if not isinstance(data, list):
-                raise SchemaDrift(f"{self.path} page has no 'data' list")
-            yield data
+        yield from iter_records(client, paginator, "GET", self.path, "data", params=params)
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
