@@ -41,6 +41,16 @@ def _serialize(conn: Connection) -> None:
         )
 
 
+LARGE_BATCH = 5_000
+
+
+def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:
+    """After a large batch, refresh PostgreSQL's statistics inside the transaction: with stale
+    ones (e.g. a first backfill) the planner scans whole tables for every id lookup."""
+    if conn.dialect.name == "postgresql" and len(batch) >= LARGE_BATCH:
+        conn.execute(text("ANALYZE objects, events, event_objects, object_links, sync_attempts"))
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
     """Cases recomputed, rows written and the time it took."""
@@ -66,6 +76,7 @@ def refresh_case_facts(conn: Connection, batch: Batch) -> RefreshReport:
     if not (batch.objects or batch.events or batch.links or batch.sync_attempts):
         return RefreshReport(0, 0, 0.0)
     _serialize(conn)
+    _analyze_after_bulk(conn, batch)
     affected = affected_by(conn, batch)
     rows = _refresh(conn, affected) if len(affected) else 0
     return RefreshReport(len(affected), rows, time.perf_counter() - started)
