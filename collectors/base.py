@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -20,6 +20,8 @@ from collectors.http import DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy, make_cl
 from metrics.canonical import Batch
 
 Record = dict[str, Any]
+#: A saved stream cursor: `{"since": iso}` for time-cursor streams, richer for stateful ones.
+Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,23 @@ class Stream(Protocol):
     def map(self, record: Record) -> Batch:
         """Canonical rows for one record; raises `MappingError` when it cannot be mapped."""
         ...
+
+
+@runtime_checkable
+class StatefulStream(Protocol):
+    """A stream whose cursor is more than a time (a high-water id, a file offset).
+
+    It reads its own saved cursor and yields each page together with the cursor that is safe to
+    save once that page is stored, or None while it is not (e.g. a newest-first source saves
+    only at the end). The runner writes a page's rows and its cursor in one transaction; the
+    stream is responsible for never handing back a cursor behind `saved`. `window.since` is set
+    only for a backfill (`--since`); a stateful cursor should keep a `"since"` member (the source
+    time it has reached) so freshness and lag can be shown for it like for any other.
+    """
+
+    def fetch_pages(
+        self, client: httpx.Client, window: FetchWindow, saved: Cursor | None
+    ) -> Iterator[tuple[list[Record], Cursor | None]]: ...
 
 
 class Collector(Protocol):

@@ -17,8 +17,8 @@ _memory_locks: dict[str, threading.Lock] = {}
 
 
 def lock_key(collector: str) -> int:
-    """The 64-bit advisory-lock key of a collector."""
-    return stable_id("collector-lock", collector)
+    """The 31-bit advisory-lock key of a collector (paired with the schema's hash)."""
+    return stable_id("collector-lock", collector) % 2**31
 
 
 @contextmanager
@@ -46,13 +46,20 @@ def collector_lock(engine: Engine, collector: str) -> Iterator[bool]:
 def _advisory_lock(engine: Engine, collector: str) -> Iterator[bool]:
     key = lock_key(collector)
     with engine.connect() as conn:
-        taken = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        # Keyed by collector and schema: stores in other schemas of one database do not share it.
+        taken = bool(
+            conn.execute(
+                text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"), {"k": key}
+            ).scalar()
+        )
         conn.commit()
         try:
             yield taken
         finally:
             if taken:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"), {"k": key}
+                )
                 conn.commit()
 
 

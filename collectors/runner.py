@@ -7,20 +7,34 @@ never moves back. A stream sorted by its cursor saves it with every page, in the
 transaction; an unsorted one saves it only when the whole walk completed. A record that cannot
 be mapped is quarantined with its reason and the rest of its page is stored. A failing stream
 records its reason and the other streams still run.
+
+A `StatefulStream` (n8n's newest-first executions, a log file's byte offset) keeps a richer
+cursor: it is handed its saved cursor and yields each page with the cursor to save once that page
+is stored (None: not yet); the runner writes the two in one transaction, the same as above.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, insert, update
 
-from collectors.base import Collector, FetchWindow, Record, Stream, record_cursor, record_key
+from collectors.base import (
+    Collector,
+    Cursor,
+    FetchWindow,
+    Record,
+    StatefulStream,
+    Stream,
+    record_cursor,
+    record_key,
+)
 from collectors.errors import CollectorError, MappingError
 from collectors.locks import collector_lock
 from metrics.canonical import Batch, QuarantineRow
@@ -117,6 +131,9 @@ def _run_stream(
     progress: Progress | None,
 ) -> StreamReport:
     saved = read_cursor(engine, collector.name, stream.name)
+    if isinstance(stream, StatefulStream):
+        return _run_stateful(engine, collector, stream, client, started, since_override,
+                             progress, saved)  # fmt: skip
     saved_at = _cursor_time(saved)
     report = StreamReport(stream.name, cursor_before=saved_at.isoformat() if saved_at else None)
     since = since_override if since_override is not None else saved_at
@@ -149,13 +166,58 @@ def _run_stream(
     return report
 
 
-def _map_page(collector: str, stream: Stream, page: list[Record]) -> tuple[Batch, datetime | None]:
-    """Map a page; unmappable records go to quarantine. Returns the rows and the max cursor."""
+def _run_stateful(
+    engine: Engine,
+    collector: Collector,
+    stream: Stream,
+    client: Any,
+    started: datetime,
+    since_override: datetime | None,
+    progress: Progress | None,
+    saved: Cursor | None,
+) -> StreamReport:
+    """A stateful stream: the stream says which cursor each stored page makes safe to save."""
+    report = StreamReport(stream.name, cursor_before=_cursor_text(saved))
+    since = since_override - stream.lookback if since_override is not None else None
+    current = saved
+    try:
+        pages = cast(StatefulStream, stream).fetch_pages(client, FetchWindow(since, started), saved)
+        for page, cursor in pages:
+            batch, _ = _map_page(collector.name, stream, page, time_cursor=False)
+            update = (
+                [CursorUpdate(collector.name, stream.name, cursor)]
+                if cursor is not None and cursor != current else []
+            )  # fmt: skip
+            result = write_batch(engine, batch, update, now=started)
+            current = cursor if update else current
+            report.pages += 1
+            report.records_read += len(page)
+            report.rows_written += result.total
+            report.quarantined += len(batch.quarantined)
+            if progress and page:
+                progress(stream.name, len(page))
+    except CollectorError as exc:
+        report.error = str(exc)
+        log.warning("%s/%s failed: %s", collector.name, stream.name, exc)
+    report.cursor_after = _cursor_text(read_cursor(engine, collector.name, stream.name))
+    return report
+
+
+def _cursor_text(cursor: Cursor | None) -> str | None:
+    return None if cursor is None else json.dumps(cursor, sort_keys=True, default=str)
+
+
+def _map_page(
+    collector: str, stream: Stream, page: list[Record], *, time_cursor: bool = True
+) -> tuple[Batch, datetime | None]:
+    """Map a page; unmappable records go to quarantine. Returns the rows and the max cursor.
+
+    With ``time_cursor`` False (stateful streams) a record's cursor field is not required."""
     batch = Batch()
     high: datetime | None = None
     for record in page:
         try:
-            at = record_cursor(stream, record)
+            at = record_cursor(stream, record) if time_cursor else None
             if record_key(stream, record) is None:
                 raise MappingError(f"the record has no {stream.primary_key}")
             batch.extend(stream.map(record))
@@ -164,7 +226,8 @@ def _map_page(collector: str, stream: Stream, page: list[Record]) -> tuple[Batch
             key = record_key(stream, record) if isinstance(record, dict) else None
             batch.quarantined.append(QuarantineRow(collector, stream.name, reason, record, key))
             continue
-        high = at if high is None or at > high else high
+        if at is not None:
+            high = at if high is None or at > high else high
     return batch, high
 
 

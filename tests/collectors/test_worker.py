@@ -37,7 +37,9 @@ def test_the_worker_schedules_one_coalescing_job_per_enabled_collector(
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert sorted(jobs) == sorted(f"collect:{n}" for n in COLLECTORS if n != "demo_erp")
+    collect_jobs = sorted(j for j in jobs if j.startswith("collect:"))
+    demo = [n for n in COLLECTORS if n.startswith("demo_")]  # the connectors are not configured
+    assert collect_jobs == sorted(f"collect:{n}" for n in demo if n != "demo_erp")
     crm = jobs["collect:demo_crm"]
     assert isinstance(crm.trigger, IntervalTrigger)
     assert crm.trigger.interval == timedelta(seconds=45)
@@ -84,7 +86,7 @@ def test_two_workers_never_run_one_collector_at_once_and_store_each_row_once(
     by_collector: dict[str, list[CollectorRun]] = {}
     for run in runs:
         by_collector.setdefault(run.collector, []).append(run)
-    assert sorted(by_collector) == sorted(COLLECTORS)
+    assert sorted(by_collector) == sorted(n for n in COLLECTORS if n.startswith("demo_"))
     for name, seq in by_collector.items():
         assert all(r.status == "success" for r in seq), (name, [r.error for r in seq])
         for earlier, later in itertools.pairwise(seq):

@@ -41,7 +41,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engin
             database_url=url, demo_token=SecretStr(TOKEN),
             collectors={n: CollectorSettings(base_url=server.base_url) for n in COLLECTORS},
         )  # fmt: skip
-        for name in COLLECTORS:
+        for name in (n for n in COLLECTORS if n.startswith("demo_")):
             assert run_collector(engine, build_collector(name, settings)).status == "success"
     yield engine, settings
     engine.dispose()

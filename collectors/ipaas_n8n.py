@@ -1,0 +1,339 @@
+"""n8n executions → sync attempts, with error messages, the failing node and retry lineage.
+
+API: n8n public API v1, https://docs.n8n.io/api/api-reference/ — ``GET /api/v1/executions
+?includeData=true&limit=<≤250>&cursor=<nextCursor>`` → ``{"data": [...], "nextCursor": …}`` and
+``GET /api/v1/workflows`` for the workflows' names; header ``X-N8N-API-KEY``.
+
+Order: newest first, and the list has no time filter. So the stream polls by the highest
+numeric execution id it has stored (ids are strings of digits), with an overlap: it pages from
+the newest until a page holds nothing newer than that id minus ``overlap`` and saves the new
+high-water id only when the walk completed (the cursor never moves back). The overlap re-reads
+executions that were still running at the last poll; one that runs longer than ``overlap``
+executions are started is read again only by a backfill. A backfill (``--since``) pages on
+until the executions started before that time.
+
+A retry is a new execution with ``mode: "retry"`` and ``retryOf`` (the execution it retries);
+the retried one gets ``retrySuccessId`` only when a retry succeeds. The trace key of every attempt
+is the first execution of its retry chain (or a configured ``customData`` member), its attempt
+number the chain's length; the cursor keeps the lineage of recent retries so that chains that
+span polls resolve, and retries whose parent is read later in the same walk are re-stored with
+the resolved lineage at its end. With ``includeData`` the error is ``data.resultData.error``
+(``message``; an HTTP node's upstream text in ``description`` and status in ``httpCode``, a
+string) and the failing node ``data.resultData.lastNodeExecuted``. No documented rate limit;
+429/5xx are retried by the shared client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from collectors.base import (
+    Cursor,
+    FetchWindow,
+    HttpCollector,
+    Record,
+    optional_timestamp,
+    parse_timestamp,
+)
+from collectors.errors import MappingError, SchemaDrift
+from collectors.mapping import nested, required_text, text
+from collectors.paging import PageTokenPaginator, iter_pages
+from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
+from metrics.sync_errors import classify, signature
+
+SYSTEM = "n8n"
+MAX_LIMIT = 250
+LINEAGE_KEPT = 1000  # retries whose lineage the cursor remembers
+STATUS = {
+    "success": SyncStatus.SUCCESS,
+    "error": SyncStatus.FAILED,
+    "crashed": SyncStatus.FAILED,
+    "canceled": SyncStatus.FAILED,
+    "running": SyncStatus.RUNNING,
+    "new": SyncStatus.RUNNING,
+    "waiting": SyncStatus.RUNNING,
+}
+WORKFLOW_NAME = "_workflow_name"
+TRACE_ROOT = "_trace_root"
+ATTEMPT = "_attempt"
+
+
+@dataclass(frozen=True)
+class N8nConfig:
+    """Where n8n runs and how its executions map to integrations, flows and business records.
+
+    ``integrations`` maps a workflow's name or id to the integration it belongs to (default
+    ``integration``); the flow is the workflow's name. ``trace_key_path`` and ``object_key_path``
+    are dotted paths into an execution (e.g. ``customData.opportunity_id``: execution custom
+    data that a workflow sets) naming the business record's trace key and its id in
+    ``object_system``/``object_type``.
+    """
+
+    base_url: str
+    limit: int = 100
+    overlap: int = 200
+    integration: str = "n8n"
+    integrations: Mapping[str, str] = field(default_factory=dict)
+    direction: str | None = None
+    trace_key_path: str | None = None
+    object_key_path: str | None = None
+    object_system: str | None = None
+    object_type: ObjectType | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"n8n pages hold 1 to {MAX_LIMIT} executions, not {self.limit}")
+        if self.overlap < 0:
+            raise ValueError("the overlap cannot be negative")
+
+
+def _number(value: Any) -> int | None:
+    """An execution id as a number (n8n sends strings of digits), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _status(r: Record) -> SyncStatus:
+    raw = r.get("status")
+    if raw is None:  # older n8n: only `finished`
+        if r.get("finished") is True:
+            return SyncStatus.SUCCESS
+        return SyncStatus.FAILED if r.get("stoppedAt") else SyncStatus.RUNNING
+    status = STATUS.get(str(raw))
+    if status is None:
+        raise MappingError(f"status is not one of {sorted(STATUS)}: {raw!r:.40}")
+    return status
+
+
+def _http_code(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def map_execution(r: Record, config: N8nConfig) -> Batch:
+    """One execution → one sync attempt (error class, signature, failing node, lineage)."""
+    key = required_text(r, "id")
+    status = _status(r)
+    started = parse_timestamp(r.get("startedAt"), "startedAt")
+    stopped = optional_timestamp(r, "stoppedAt")
+    error = nested(r, "data.resultData.error") or {}
+    if not isinstance(error, dict):
+        raise MappingError("data.resultData.error should be an object")
+    message, description = text(error, "message"), text(error, "description")
+    if status is SyncStatus.FAILED and message is None:
+        message = "The execution was canceled" if r.get("status") == "canceled" else None
+    full = f"{message}: {description}" if message and description else message or description
+    http_code = _http_code(error.get("httpCode"))
+    workflow_id = text(r, "workflowId")
+    workflow = text(r, WORKFLOW_NAME) or workflow_id
+    if workflow is None:
+        raise MappingError("workflowId is missing")
+    integration = (
+        config.integrations.get(workflow)
+        or (config.integrations.get(workflow_id) if workflow_id else None)
+        or config.integration
+    )
+    retry_of = text(r, "retryOf") if r.get("mode") == "retry" or r.get("retryOf") else None
+    attempt = r.get(ATTEMPT) or (2 if retry_of else 1)
+    trace = _path_text(r, config.trace_key_path) or text(r, TRACE_ROOT) or retry_of or key
+    object_key = _path_text(r, config.object_key_path)
+    has_object = object_key and config.object_system and config.object_type
+    failed = status is SyncStatus.FAILED
+    return Batch(
+        sync_attempts=[
+            SyncAttemptRow(
+                source_system=SYSTEM, source_key=key, integration=integration, flow=workflow,
+                status=status, started_at=started, direction=config.direction,
+                attempt_number=int(attempt), retry_of_key=retry_of,
+                error_class=classify(text(error, "code"), http_code, full) if failed else None,
+                error_message=full, error_signature=signature(full), trace_key=trace,
+                duration_ms=int((stopped - started).total_seconds() * 1000) if stopped else None,
+                object_system=config.object_system if has_object else None,
+                object_type=config.object_type if has_object else None,
+                object_key=object_key if has_object else None,
+                payload={
+                    "workflow_id": workflow_id, "mode": text(r, "mode"),
+                    "failed_node": text(nested(r, "data.resultData") or {}, "lastNodeExecuted")
+                    if failed else None,
+                    "http_code": http_code, "retry_success_id": text(r, "retrySuccessId"),
+                },
+                source_updated_at=stopped or started,
+            )
+        ]
+    )  # fmt: skip
+
+
+def _path_text(r: Record, path: str | None) -> str | None:
+    if not path:
+        return None
+    value = nested(r, path)
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ExecutionStream:
+    """Executions, newest first, polled by the high-water execution id with an overlap."""
+
+    config: N8nConfig
+    name: str = "executions"
+    primary_key: str = "id"
+    cursor_field: str = "startedAt"
+    sorted_by_cursor: bool = False
+    lookback: timedelta = timedelta(0)
+
+    def workflow_names(self, client: httpx.Client) -> dict[str, str]:
+        """Workflow id → name, from ``GET /api/v1/workflows``."""
+        names: dict[str, str] = {}
+        paginator = PageTokenPaginator("nextCursor", "cursor")
+        pages = iter_pages(client, paginator, "GET", "api/v1/workflows",
+                           params={"limit": MAX_LIMIT})  # fmt: skip
+        for payload, _ in pages:
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(data, list):
+                raise SchemaDrift("workflows page has no 'data' list")
+            for workflow in data:
+                if isinstance(workflow, dict) and workflow.get("id") and workflow.get("name"):
+                    names[str(workflow["id"])] = str(workflow["name"])
+        return names
+
+    def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
+        for page, _ in self.fetch_pages(client, window, None):
+            yield page
+
+    def fetch_pages(
+        self, client: httpx.Client, window: FetchWindow, saved: Cursor | None
+    ) -> Iterator[tuple[list[Record], Cursor | None]]:
+        saved = saved or {}
+        high = _number(saved.get("last_id"))
+        floor = high - self.config.overlap if high is not None else None
+        lineage = _lineage(saved.get("lineage"))
+        names = self.workflow_names(client)
+        top, top_started = high, saved.get("since")
+        retries: dict[int, Record] = {}
+        params = {"limit": self.config.limit, "includeData": "true"}
+        paginator = PageTokenPaginator("nextCursor", "cursor")
+        for payload, _ in iter_pages(client, paginator, "GET", "api/v1/executions", params=params):
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(data, list):
+                raise SchemaDrift("executions page has no 'data' list")
+            page: list[Record] = []
+            wanted = False
+            for execution in data:
+                if not isinstance(execution, dict):
+                    page.append(execution)
+                    continue
+                number = _number(execution.get("id"))
+                if number is not None and not self._wanted(execution, number, floor, window):
+                    continue
+                wanted = wanted or number is not None
+                annotated = self._annotate(execution, names, lineage)
+                page.append(annotated)
+                if number is not None:
+                    if execution.get("retryOf"):
+                        retries[number] = annotated
+                    if top is None or number > top:
+                        top, top_started = number, _capped(execution.get("startedAt"), window)
+            yield page, None
+            if data and not wanted:
+                break  # the page is entirely older than what this poll needs
+        corrected = self._resolve(retries, lineage)
+        cursor: Cursor = {"last_id": None if top is None else str(top), "since": top_started,
+                          "lineage": _trim(lineage)}  # fmt: skip
+        if top is None:
+            return
+        if corrected or cursor != saved:
+            yield corrected, cursor
+
+    def _wanted(
+        self, execution: Record, number: int, floor: int | None, window: FetchWindow
+    ) -> bool:
+        if floor is None or number > floor:
+            return True
+        if window.since is None:
+            return False
+        try:
+            return parse_timestamp(execution.get("startedAt"), "startedAt") >= window.since
+        except MappingError:
+            return True  # keep it: the runner quarantines it with the reason
+
+    def _annotate(
+        self, execution: Record, names: Mapping[str, str], lineage: dict[str, tuple[str, int]]
+    ) -> Record:
+        """The execution with its workflow's name and its retry lineage as far as known."""
+        out = dict(execution)
+        workflow = execution.get("workflowId")
+        if workflow is not None and str(workflow) in names:
+            out[WORKFLOW_NAME] = names[str(workflow)]
+        parent = text(execution, "retryOf")
+        if parent:
+            root, depth = lineage.get(parent, (parent, 1))
+            out[TRACE_ROOT], out[ATTEMPT] = root, depth + 1
+            lineage[str(execution["id"])] = (root, depth + 1)
+        return out
+
+    def _resolve(
+        self, retries: dict[int, Record], lineage: dict[str, tuple[str, int]]
+    ) -> list[Record]:
+        """Retries read before their parent (newest first) → re-annotated, oldest first."""
+        corrected: list[Record] = []
+        for number in sorted(retries):
+            execution = retries[number]
+            before = lineage.get(str(number))
+            parent = str(execution["retryOf"])
+            root, depth = lineage.get(parent, (parent, 1))
+            lineage[str(number)] = (root, depth + 1)
+            if before != (root, depth + 1):
+                corrected.append({**execution, TRACE_ROOT: root, ATTEMPT: depth + 1})
+        return corrected
+
+    def map(self, record: Record) -> Batch:
+        return map_execution(record, self.config)
+
+
+def _capped(value: Any, window: FetchWindow) -> str | None:
+    try:
+        at = parse_timestamp(value, "startedAt")
+    except MappingError:
+        return None
+    return min(at, window.until).isoformat()
+
+
+def _lineage(value: Any) -> dict[str, tuple[str, int]]:
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, tuple[str, int]] = {}
+    for key, pair in value.items():
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            out[str(key)] = (str(pair[0]), int(pair[1]))
+    return out
+
+
+def _trim(lineage: dict[str, tuple[str, int]]) -> dict[str, list[Any]]:
+    newest = sorted(lineage, key=lambda k: _number(k) or 0)[-LINEAGE_KEPT:]
+    return {k: [lineage[k][0], lineage[k][1]] for k in newest}
+
+
+def collector(
+    name: str, config: N8nConfig, auth: httpx.Auth,
+    *, transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:  # fmt: skip
+    """An n8n collector (auth: ``ApiKeyHeaderAuth("X-N8N-API-KEY", key)``)."""
+    return HttpCollector(
+        name=name, source_system=SYSTEM, streams=[ExecutionStream(config)],
+        base_url=config.base_url.rstrip("/") + "/", auth=auth, transport=transport,
+    )  # fmt: skip
