@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test check lint format bench clean
+.PHONY: help install run demo test check lint format bench clean chromium
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,7 +27,15 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) ## lint, then every test (SQLite and PostgreSQL)
+chromium: ## install Debian's Chromium for the browser tests when missing (needs root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; \
+	  else \
+	    echo "chromium is missing: sudo apt-get install chromium fonts-noto-color-emoji"; \
+	  fi; }
+
+test: $(STAMP) chromium ## lint, then every test (SQLite and PostgreSQL)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -n 2
 

@@ -3,7 +3,11 @@
 Jobs are module-level functions with explicit ids, `coalesce=True`, `max_instances=1` and a
 misfire grace time; across processes the runner's per-collector lock (a PostgreSQL advisory
 lock, or a file lock beside a SQLite database) keeps two workers from running one collector at
-once. SIGTERM and SIGINT stop the scheduler after the running jobs finish.
+once. A second job polls the admin page's "run now" requests every few seconds and runs each
+requested collector through the same runner; a third evaluates the SLOs every
+`slo_interval_seconds`, opens and resolves alert episodes and sends their notifications to the
+configured webhooks (undelivered ones are retried on the next evaluation). SIGTERM and SIGINT
+stop the scheduler after the running jobs finish.
 """
 
 from __future__ import annotations
@@ -18,13 +22,18 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
-from collectors.registry import build_collector, enabled_collectors
+from collectors.registry import COLLECTORS, build_collector, collector_sources, enabled_collectors
 from collectors.runner import RunReport, run_collector
 from metrics.db import make_engine
+from metrics.slo.alerts import Transition
+from metrics.slo.notify import WebhookNotifier
+from metrics.slo.service import evaluate_and_notify, webhook_targets
+from metrics.views import run_requests
 from throughline.settings import Settings, get_settings
 
 log = logging.getLogger("throughline.worker")
 MISFIRE_GRACE_SECONDS = 60
+REQUEST_POLL_SECONDS = 5
 
 
 @lru_cache(maxsize=4)
@@ -47,8 +56,55 @@ def collect_job(name: str) -> RunReport | None:
     return report
 
 
+def run_requests_job() -> int:
+    """The polling job: run every pending "run now" request once; returns how many it took."""
+    settings = get_settings()
+    engine = _engine(settings.database_url)
+    taken = 0
+    while (request := run_requests.claim_next(engine)) is not None:
+        taken += 1
+        name = request.collector
+        if name not in COLLECTORS:
+            run_requests.finish(
+                engine, request.id, ok=False, outcome=f"no collector named {name!r}"
+            )
+            continue
+        try:
+            report = run_collector(engine, build_collector(name, settings), kind="manual")
+        except Exception as exc:
+            log.exception("requested run of %s crashed; the run log has the reason", name)
+            run_requests.finish(
+                engine, request.id, ok=False, outcome=f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        outcome = f"{report.status}: {report.rows_written} rows written"
+        if report.error:
+            outcome += f"; {report.error}"
+        run_requests.finish(engine, request.id, ok=True, outcome=outcome, run_id=report.run_id)
+        log.info("requested run of %s: %s", name, outcome)
+    return taken
+
+
+def alert_job(as_of: datetime | None = None) -> list[Transition] | None:
+    """The SLO job: evaluate at `as_of` (now), open/resolve episodes, notify the webhooks."""
+    settings = get_settings()
+    try:
+        notifier = WebhookNotifier(webhook_targets(settings))
+        transitions = evaluate_and_notify(
+            _engine(settings.database_url), settings, as_of or datetime.now(UTC),
+            collector_sources(settings), notifier,
+        )  # fmt: skip
+    except Exception:
+        log.exception("SLO evaluation failed; alerts were not updated")
+        return None
+    for t in transitions:
+        log.info("alert %s: %s (%s)", t.event, t.episode.key, t.episode.severity)
+    return transitions
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    """A scheduler with one job per enabled collector, each first run immediately."""
+    """One job per enabled collector (each first run immediately), the run-request poller and
+    the SLO alert job."""
     scheduler = BackgroundScheduler(
         timezone="UTC",
         job_defaults={
@@ -63,6 +119,14 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
             seconds=settings.collector(name).interval_seconds, replace_existing=True,
             next_run_time=datetime.now(UTC),
         )  # fmt: skip
+    scheduler.add_job(
+        run_requests_job, "interval", id="run-requests", name="run requested collectors",
+        seconds=REQUEST_POLL_SECONDS, replace_existing=True,
+    )  # fmt: skip
+    scheduler.add_job(
+        alert_job, "interval", id="slo-alerts", name="evaluate SLOs and send alerts",
+        seconds=settings.slo_interval_seconds, replace_existing=True,
+    )  # fmt: skip
     return scheduler
 
 
@@ -78,6 +142,9 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+    # APScheduler logs every run of every job at INFO; the run-request poller runs every few
+    # seconds, and the jobs log what they did themselves.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler.start()
     jobs = ", ".join(job.id for job in scheduler.get_jobs()) or "none"
     log.info("worker started; jobs: %s", jobs)

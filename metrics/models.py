@@ -422,3 +422,48 @@ class AlertDelivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- dashboard: what the pages persist (PMO work-queue actions, admin run requests) -------------
+
+
+class WorkQueueAction(Base):
+    """One PMO action on a case of the work queue: assign, snooze or note, by whom and when.
+
+    The queue shows, per case, the latest assignment, the latest snooze and the latest note.
+    """
+
+    __tablename__ = "work_queue_actions"
+    __table_args__ = (Index(None, "case_type", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_type: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    case_key: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunRequest(Base):
+    """A request (from the admin page) to run one collector now; the worker claims and runs it.
+
+    `status` goes pending → running → done (the run finished, whatever its own status) or
+    failed (the run could not be started); `run_id` points at the collector run it became.
+    """
+
+    __tablename__ = "run_requests"
+    __table_args__ = (Index(None, "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collector: Mapped[str] = mapped_column(String(100))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(Text)

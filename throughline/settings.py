@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     demo_port: int = 8765
     dashboard_port: int = 8501
     slo_file: str | None = Field(default=None, description="SLO YAML; default: shipped SLOs")
+    slo_interval_seconds: int = Field(
+        default=300, ge=10, description="How often the worker evaluates SLOs and sends alerts"
+    )
     alert_webhooks: dict[str, Literal["slack", "teams", "json"]] = Field(
         default_factory=dict, description="Webhook name → payload format; URL in secrets"
     )

@@ -1,25 +1,617 @@
-"""Shared Streamlit plumbing: the cached engine and the "data as of" line. No KPI logic here."""
+"""Shared Streamlit plumbing for the pages: engine, filters in the URL, drill-downs, tables with
+exports, formatting, freshness and auto-refresh, and errors written for people. No KPI logic.
+
+Filters live in the sidebar widgets (session state) and are mirrored into ``st.query_params``
+on every run, so any view is a shareable link; a drill-down navigates with the filters and its
+own parameters (``st.switch_page(..., query_params=…)``).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from collectors.registry import COLLECTORS, collector_sources
 from metrics.db import make_engine
-from metrics.overview import data_as_of
-from throughline.settings import get_settings
+from metrics.kpis.common import Filters
+from metrics.migrate import current_revision, head_revision
+from metrics.views.common import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Dimensions,
+    ViewConfig,
+    data_version,
+    describe,
+    dimensions,
+    freshness,
+    period_bounds,
+    period_filters,
+    reporting_time,
+)
+from metrics.views.export import csv_bytes, excel_bytes
+from throughline.settings import get_settings, mask_url_password
+
+log = logging.getLogger("throughline.ui")
+P = ParamSpec("P")
+R = TypeVar("R")
+TTL = timedelta(seconds=60)
+AS_OF_TTL = timedelta(seconds=60)
+SLO_TTL = timedelta(minutes=5)
+REFRESH_SECONDS = 30
+DEMO_NOTICE = "🔓 Demo mode: no sign-in; every visitor sees all data."
+FILTER_KEYS = {
+    "period": "f_period",
+    "entity": "f_entity",
+    "practice": "f_practice",
+    "customer": "f_customer",
+}
+PAGES = {
+    "overview": "pages/overview.py",
+    "invoices": "pages/invoice_cycle.py",
+    "handoffs": "pages/handoffs.py",
+    "unbilled": "pages/unbilled.py",
+    "sync": "pages/sync_errors.py",
+    "trace": "pages/case_trace.py",
+    "slos": "pages/slos.py",
+    "collectors": "pages/collectors.py",
+}
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+_ENTRY = threading.local()
+
+
+@contextmanager
+def entrypoint() -> Iterator[None]:
+    """Mark the page as run by `app.py` (the filters and chrome are drawn)."""
+    _ENTRY.active = True
+    try:
+        yield
+    finally:
+        _ENTRY.active = False
+
+
+def chrome() -> None:
+    """What every page shares, drawn by the entry point: the demo notice, the store check and
+    the filters."""
+    st.sidebar.caption(DEMO_NOTICE)
+    check_store()
+    sidebar_filters()
+
+
+def ensure_entrypoint() -> None:
+    """Make sure the shared chrome is drawn around this page.
+
+    With a ``pages/`` folder next to the entry point, Streamlit starts in its old multipage
+    mode, which runs a page file alone (no `app.py`) until some run calls ``st.navigation`` —
+    e.g. a shared deep link opened right after the server started. Such a run switches
+    Streamlit to `st.navigation` mode for the runs that follow and draws the chrome itself
+    (without a rerun, so a click that triggered it is not lost).
+    """
+    if getattr(_ENTRY, "active", False):
+        return
+    st.navigation([st.Page(path) for path in PAGES.values()], position="hidden")
+    chrome()
+
+
+# --- the store -------------------------------------------------------------------------------
 
 
 @st.cache_resource
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def db_url() -> str:
+    """The configured database URL (cache keys include it)."""
+    return get_settings().database_url
+
+
 def engine() -> Engine:
-    """The process-wide engine (sessions are never cached)."""
-    return make_engine(get_settings().database_url)
+    """The engine of the configured database, one per URL (sessions are never cached)."""
+    return _engine_for(db_url())
 
 
-def freshness_caption() -> None:
-    """Show when the data was last collected."""
-    as_of = data_as_of(engine())
-    if as_of is None:
-        st.caption("No collector has finished a run yet: run `throughline collect`.")
+@st.cache_resource
+def _config_for(url: str) -> ViewConfig:
+    settings = get_settings()
+    try:
+        collectors = collector_sources(settings)
+    except ValueError:
+        log.exception("a collector is misconfigured; the dashboard lists none")
+        collectors = {}
+    urls = {}
+    for name, (system, _every) in collectors.items():
+        spec = COLLECTORS[name]
+        base = settings.collector(name).base_url
+        if spec.factory is not None:  # a demo collector: the estate serves its records
+            base = f"{(base or f'http://127.0.0.1:{settings.demo_port}').rstrip('/')}/{spec.path}"
+        if base:
+            urls[system] = base
+    return ViewConfig(settings=settings, collectors=collectors, source_urls=urls)
+
+
+def config() -> ViewConfig:
+    """What the views need from the settings (collectors, source URLs, currency, calendars)."""
+    return _config_for(db_url())
+
+
+@st.cache_data(ttl=timedelta(seconds=30), show_spinner=False)
+def _schema_problem(url: str) -> str | None:
+    target = _engine_for(url)
+    try:
+        current, head = current_revision(target), head_revision(target)
+    except (OperationalError, ProgrammingError, DBAPIError):
+        return f"Throughline cannot open its database at {mask_url_password(url)}."
+    if current is None:
+        return "The database is empty: run `throughline db upgrade` (or `throughline demo`)."
+    if current != head:
+        return (
+            "The database is older than this version of Throughline: run `throughline db upgrade`."
+        )
+    return None
+
+
+@st.cache_data(ttl=AS_OF_TTL, show_spinner=False)
+def _as_of(url: str) -> datetime:
+    return reporting_time(_engine_for(url))
+
+
+def as_of() -> datetime:
+    """The instant every page reports at (the sources' clock), held for a minute so that live
+    data is recomputed at most once a minute however often collectors write."""
+    return _as_of(db_url())
+
+
+@st.cache_data(ttl=timedelta(minutes=5), show_spinner=False)
+def _dimensions(url: str) -> Dimensions:
+    return dimensions(_engine_for(url))
+
+
+@st.cache_data(ttl=SLO_TTL, show_spinner="Evaluating the SLOs…")
+def _slo_board(url: str) -> pd.DataFrame:
+    """The SLO board of `url`, evaluated at the reporting clock when first asked for."""
+    from metrics.slo.service import slo_board as board
+
+    cfg = _config_for(url)
+    return board(_engine_for(url), cfg.settings, as_of(), cfg.collectors)
+
+
+def slo_board() -> tuple[pd.DataFrame, str | None]:
+    """The SLO board (evaluated at most every five minutes: it reads every SLO's window) and,
+    when the SLOs cannot be evaluated, a sentence saying why."""
+    from metrics.slo.spec import SloConfigError
+
+    try:
+        return _slo_board(db_url()), None
+    except SloConfigError as exc:
+        return pd.DataFrame(), f"The SLO configuration cannot be used: {exc}"
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def check_store() -> None:
+    """Stop the page with a sentence when the database is missing or behind the code."""
+    problem = _schema_problem(db_url())
+    if problem:
+        st.error(problem, icon="🛑")
+        st.stop()
+
+
+def load(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call a (cached) metrics function; a failure becomes a sentence, not a traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except (OperationalError, ProgrammingError, DBAPIError):
+        log.exception("database error while drawing a page")
+        st.error(
+            "Throughline could not read its database just now. Try again in a moment; "
+            "if it persists, check that the database is reachable.",
+            icon="🛑",
+        )
+    except Exception:
+        log.exception("error while drawing a page")
+        st.error(
+            "This part of the page could not be computed from the stored data. "
+            "The details are in the dashboard's log.",
+            icon="⚠️",
+        )
+    st.stop()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- filters and the URL ---------------------------------------------------------------------
+
+
+def _valid(values: Sequence[str], options: Sequence[str]) -> list[str]:
+    allowed = set(options)
+    return [v for v in values if v in allowed]
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _restore_from_url(dims: Dimensions) -> None:
+    """Seed the filter widgets from the URL on a session's first run (a shared link opens as
+    sent) and after a drill-down (`st.switch_page` drops widget state; the URL carries it)."""
+    arrived = st.session_state.pop("_restore_filters", False)
+    if st.session_state.get("_filters_restored") and not arrived:
+        return
+    st.session_state["_filters_restored"] = True
+    params = st.query_params
+    preset = params.get("period", DEFAULT_PRESET)
+    start, end = _parse_day(params.get("from")), _parse_day(params.get("to"))
+    if start and end:
+        preset = "custom"
+        st.session_state["f_range"] = (min(start, end), max(start, end))
+    st.session_state["f_period"] = preset if preset in PRESETS else DEFAULT_PRESET
+    for name, options in (
+        ("entity", dims.legal_entities),
+        ("practice", dims.practices),
+        ("customer", dims.customers),
+    ):
+        st.session_state[FILTER_KEYS[name]] = _valid(params.get_all(name), options)
+
+
+def sidebar_filters() -> Filters:
+    """Draw the shared filters in the sidebar, mirror them in the URL and return them."""
+    dims = _dimensions(db_url())
+    now = as_of()
+    _restore_from_url(dims)
+    sb = st.sidebar
+    sb.subheader("Filters")
+    preset = sb.selectbox("Period", list(PRESETS), format_func=PRESETS.__getitem__, key="f_period")
+    start = end = None
+    if preset == "custom":
+        st.session_state.setdefault("f_range", period_bounds(DEFAULT_PRESET, now))
+        picked = sb.date_input("From – to", key="f_range", format="YYYY-MM-DD")
+        if isinstance(picked, Sequence) and len(picked) == 2:
+            start, end = picked[0], picked[1]
+    first, last = period_bounds(preset, now, start, end)
+    entities = sb.multiselect("Legal entity", dims.legal_entities, key="f_entity")
+    practices = sb.multiselect("Practice", dims.practices, key="f_practice")
+    customers = sb.multiselect(
+        "Customer", dims.customers, key="f_customer", placeholder="All customers"
+    )
+    filters = period_filters(first, last, tuple(entities), tuple(practices), tuple(customers))
+    st.session_state["_filters"] = filters
+    st.session_state["_filter_params"] = _params(
+        preset, first, last, entities, practices, customers
+    )
+    _mirror(st.session_state["_filter_params"])
+    sb.caption(f"Showing {describe(filters)}.")
+    return filters
+
+
+def _params(
+    preset: str,
+    first: date,
+    last: date,
+    entities: Sequence[str],
+    practices: Sequence[str],
+    customers: Sequence[str],
+) -> dict[str, str | list[str]]:
+    out: dict[str, str | list[str]] = {}
+    if preset == "custom":
+        out["from"], out["to"] = first.isoformat(), last.isoformat()
+    elif preset != DEFAULT_PRESET:
+        out["period"] = preset
+    for name, values in (("entity", entities), ("practice", practices), ("customer", customers)):
+        if values:
+            out[name] = list(values)
+    return out
+
+
+def _mirror(params: Mapping[str, str | list[str]]) -> None:
+    """Write the filter parameters into the URL, leaving page parameters alone."""
+    for name in ("period", "from", "to", "entity", "practice", "customer"):
+        wanted = params.get(name)
+        if wanted is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif (
+            st.query_params.get_all(name) if isinstance(wanted, list) else st.query_params.get(name)
+        ) != wanted:
+            st.query_params[name] = wanted
+
+
+def filters() -> Filters:
+    """The filters the sidebar set on this run."""
+    found = st.session_state.get("_filters")
+    return found if isinstance(found, Filters) else Filters()
+
+
+def filter_params() -> dict[str, str | list[str]]:
+    """The current filters as URL parameters."""
+    return dict(st.session_state.get("_filter_params", {}))
+
+
+def drill(page: str, **params: str) -> None:
+    """Open another page (a key of `PAGES`) with the filters and `params` in its URL."""
+    st.session_state["_restore_filters"] = True
+    st.switch_page(PAGES[page], query_params={**filter_params(), **params})
+
+
+def param(name: str) -> str | None:
+    """A page parameter from the URL."""
+    value = st.query_params.get(name)
+    return value or None
+
+
+def pick(name: str, selected: str | None, source: str = "") -> str | None:
+    """A drill-down choice mirrored in the URL parameter `name`.
+
+    A new selection from `source` (a chart or table) sets the parameter; clearing that
+    selection removes it again if it still holds that source's value; otherwise the URL's
+    value (e.g. from a shared link) stands. Several sources may share one parameter.
+    """
+    memory = f"_pick_{name}_{source}"
+    before = st.session_state.get(memory)
+    if selected is not None and selected != before:
+        st.query_params[name] = selected
+    elif selected is None and before is not None and st.query_params.get(name) == before:
+        del st.query_params[name]
+    st.session_state[memory] = selected
+    return param(name)
+
+
+def hold(name: str, source: str = "") -> None:
+    """Keep the URL parameter `name` when `source`'s selection is about to reset (its table's
+    data changed, e.g. after saving an action), instead of treating that as "cleared"."""
+    st.session_state[f"_pick_{name}_{source}"] = None
+
+
+def clear_param(*names: str) -> None:
+    """Remove page parameters (a "clear" button)."""
+    for name in names:
+        if name in st.query_params:
+            del st.query_params[name]
+
+
+# --- page chrome -----------------------------------------------------------------------------
+
+
+def header(title: str, lead: str) -> None:
+    """Title, one line on what the page is for, the demo notice and the live "data as of"."""
+    st.title(title)
+    st.caption(f"{lead}  \n{DEMO_NOTICE}")
+    st.session_state["_drawn"] = (as_of(), data_version(engine()))
+    _freshness()
+
+
+def version() -> str:
+    """The data version this page was drawn with (a cache key for small, fast-moving tables)."""
+    drawn = st.session_state.get("_drawn")
+    return str(drawn[1]) if drawn else ""
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _freshness() -> None:
+    """The "data as of" line. Every half minute it checks for new data; when the reporting
+    clock moved or a collector run ended, the page redraws itself (a rerun, not a reload)."""
+    target = engine()
+    drawn = st.session_state.get("_drawn")
+    current = (as_of(), data_version(target))
+    if drawn is not None and drawn != current:
+        st.rerun(scope="app")
+    fresh = freshness(target)
+    if not fresh.collected:
+        st.info(
+            "Nothing has been collected yet. Start the worker (`throughline worker`) or run "
+            "`throughline collect`; this page fills in as data arrives.",
+            icon="⏳",
+        )
+        return
+    collected = (
+        f"collected {ago(fresh.last_success)}" if fresh.last_success else "no successful run yet"
+    )
+    line = f"🕒 Data as of {current[0]:%Y-%m-%d %H:%M} UTC · {collected}"
+    if fresh.failing:
+        line += f" · ⚠️ failing: {', '.join(fresh.failing)}"
+    st.caption(line)
+
+
+def ago(at: datetime, now: datetime | None = None) -> str:
+    """``3 min ago`` / ``2 h ago`` / ``4 days ago``."""
+    seconds = ((now or datetime.now(UTC)) - at).total_seconds()
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def safe(value: object) -> str:
+    """Text from the data or the URL, escaped so that Markdown-rendering elements show it as
+    typed (no links, images, emphasis, math or icon shortcodes)."""
+    return _MARKDOWN.sub(r"\\\1", str(value))
+
+
+def empty(message: str) -> None:
+    """An empty state: what is missing and what to try."""
+    st.info(message, icon="🔎")
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def compact(value: float) -> str:
+    """1234567 → ``1.23M``; 12345 → ``12.3k``; 123 → ``123``."""
+    size = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= limit:
+            scaled = value / limit
+            return f"{scaled:,.2f}{suffix}" if abs(scaled) < 10 else f"{scaled:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def fmt(value: float | None, unit: str, currency: str = "") -> str:
+    """A KPI value as people read it (``—`` when there is none)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    v = float(value)
+    if unit == "business_days":
+        return f"{v:,.1f} bd" if abs(v) >= 0.05 or v == 0 else "< 0.1 bd"
+    if unit == "hours":
+        return f"{v:,.1f} h" if abs(v) < 48 else f"{v / 24:,.1f} days"
+    if unit == "days":
+        return f"{v:,.1f} days"
+    if unit == "share":
+        return f"{v:.1%}"
+    if unit == "money":
+        return f"{currency} {compact(v)}".strip()
+    if unit == "money_days":
+        return f"{compact(v)} {currency}·days".strip()
+    return f"{v:,.0f}"
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+PERCENT_HINTS = ("share", "within_target", "rate", "attainment", "budget_remaining", "consumed")
+MONEY_HINTS = ("amount", "0-30", "31-60", "61-90", "91-120", "120+")
+
+
+def when(label: str) -> Any:
+    """A timestamp column shown to the minute (times are UTC)."""
+    return st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+
+
+def money(label: str) -> Any:
+    """An amount column with thousands separators (shown rounded to whole units)."""
+    return st.column_config.NumberColumn(label, format="localized")
+
+
+def _is_money(name: str) -> bool:
+    return any(h == name or name.startswith(h) for h in MONEY_HINTS)
+
+
+def _column(name: str, dtype: Any) -> Any:
+    """A readable default column: spaces for underscores, UTC times, rounded numbers."""
+    label = name.replace("_", " ")
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return when(f"{label} (UTC)")
+    if pd.api.types.is_float_dtype(dtype):
+        if any(h in name for h in PERCENT_HINTS):
+            return st.column_config.NumberColumn(label, format="percent")
+        if _is_money(name):
+            return money(label)
+        return st.column_config.NumberColumn(label, format="%.1f")
+    return st.column_config.Column(label)
+
+
+def table(
+    frame: pd.DataFrame,
+    key: str,
+    *,
+    name: str,
+    columns: Mapping[str, Any] | None = None,
+    select: bool = False,
+    hide: Sequence[str] = (),
+) -> int | None:
+    """A table with CSV and Excel downloads; with `select`, the clicked row's index (or None)."""
+    shown = frame.drop(columns=[c for c in hide if c in frame.columns])
+    amounts = [c for c in shown.columns if _is_money(str(c))]
+    if amounts:  # whole units on screen (Decimals too); the downloads keep every decimal
+        shown = shown.assign(
+            **{str(c): pd.to_numeric(shown[c], errors="coerce").round(0) for c in amounts}
+        )
+    config: dict[str, Any] = {str(c): _column(str(c), shown[c].dtype) for c in shown.columns}
+    config.update(columns or {})
+    options: dict[str, Any] = {
+        "hide_index": True,
+        "width": "stretch",
+        "column_config": config,
+        "key": key,
+    }
+    if select:
+        event = st.dataframe(shown, on_select="rerun", selection_mode="single-row", **options)
+        rows = list(_selection(event).get("rows") or [])
     else:
-        st.caption(f"Data as of {as_of:%Y-%m-%d %H:%M} UTC")
+        st.dataframe(shown, **options)
+        rows = []
+    downloads(frame, key, name)
+    return int(rows[0]) if rows else None
+
+
+def downloads(frame: pd.DataFrame, key: str, name: str) -> None:
+    """CSV and Excel download buttons for a table (files are made when clicked)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "table"
+    with st.container(horizontal=True):
+        st.download_button(
+            "CSV",
+            data=lambda: csv_bytes(frame),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            on_click="ignore",
+            icon="⬇️",
+            type="tertiary",
+        )
+        st.download_button(
+            "Excel",
+            data=lambda: excel_bytes(frame, name),
+            file_name=f"{name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            on_click="ignore",
+            icon="⬇️",
+            type="tertiary",
+        )
+
+
+def layout(fig: Any, height: int = 300, **options: Any) -> Any:
+    """The house style of a Plotly figure: tight margins, the legend above the plot."""
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        **options,
+    )
+    return fig
+
+
+def _selection(event: Any) -> Mapping[str, Any]:
+    """The ``selection`` of a chart or table event (a dict in tests, attribute-dict live)."""
+    found = event.get("selection") if isinstance(event, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def chart_pick(event: Any, field: str = "x") -> Any:
+    """The `field` of the first point clicked in a Plotly chart (None when nothing is)."""
+    points = list(_selection(event).get("points") or [])
+    if not points or not isinstance(points[0], Mapping):
+        return None
+    return points[0].get(field)
+
+
+def actor() -> str:
+    """Who is acting: the signed-in user's e-mail or name, else the demo visitor."""
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
+    except (AttributeError, KeyError):
+        pass
+    return "demo visitor"

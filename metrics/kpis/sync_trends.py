@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, or_, select
 
@@ -214,20 +215,30 @@ def _per_day(
     )
     out = []
     for (_, _), flow in sums.groupby(["integration", "flow"], sort=True):
-        series = flow.set_index("day")["failed_first_attempts"]
-        base, limit = [], []
-        for day in flow["day"]:
-            prior = [int(series.get(day - timedelta(days=i), 0)) for i in range(1, window + 1)]
-            median = float(np.median(prior))
-            mad = float(np.median(np.abs(np.array(prior) - median)))
-            base.append(median)
-            limit.append(median + k * max(MAD_SCALE * mad, 1.0))
+        base, limit = _baseline(flow, window, k)
         flow = flow.assign(baseline=base, threshold=limit)
         flow["spike"] = (flow["failed_first_attempts"] >= min_failures) & (
             flow["failed_first_attempts"] > flow["threshold"]
         )
         out.append(flow)
     return pd.concat(out).sort_values(keys, kind="stable")[DAY_COLUMNS].reset_index(drop=True)
+
+
+def _baseline(
+    flow: pd.DataFrame, window: int, k: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Median and spike threshold of each day's `window` prior days (days without any attempt
+    count as 0 failures), for one integration and flow."""
+    series = flow.set_index("day")["failed_first_attempts"]
+    first, last = min(series.index), max(series.index)
+    days = [first + timedelta(days=n) for n in range(-window, (last - first).days + 1)]
+    counts = series.reindex(days, fill_value=0).to_numpy(dtype=float)
+    prior = np.lib.stride_tricks.sliding_window_view(counts, window)[:-1]  # days before each
+    median = np.median(prior, axis=1)
+    mad = np.median(np.abs(prior - median[:, None]), axis=1)
+    threshold = median + k * np.maximum(MAD_SCALE * mad, 1.0)
+    at = [(day - first).days for day in flow["day"]]
+    return median[at], threshold[at]
 
 
 def _classes(daily: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:

@@ -16,11 +16,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, or_, select
 
 from metrics.fx import FxIssue, FxTable
-from metrics.kpis.common import ALL, Filters, dims_columns, instant, money, read_frame, utc
+from metrics.kpis.common import (
+    ALL,
+    NS,
+    Filters,
+    dims_columns,
+    money,
+    naive,
+    read_frame,
+    utc,
+)
 from metrics.models import CaseWorkBilling, CaseWorkItem
 
 BUCKETS: tuple[tuple[int | None, str], ...] = (
@@ -33,6 +43,7 @@ BUCKETS: tuple[tuple[int | None, str], ...] = (
 LABELS = [label for _, label in BUCKETS]
 AgeFrom = Literal["work_date", "approval"]
 ITEM_TIMES = ("logged_at", "approved_at", "written_off_at", "billed_at")
+ITEM_DIMENSIONS = ("legal_entity", "practice", "customer")
 
 
 @dataclass(frozen=True)
@@ -179,18 +190,62 @@ def _buckets(wip: pd.DataFrame, group: list[str], amount: str) -> pd.DataFrame:
     return out.sort_values(keys, kind="stable")[columns].reset_index(drop=True)
 
 
+def wip_daily(
+    work: WorkItems, dates: Sequence[date], *, fx: FxTable, age_from: AgeFrom = "work_date"
+) -> pd.DataFrame:
+    """The WIP items at 00:00 UTC of each date, in one pass over the work items.
+
+    One row per (date, work item): the same items, ages and converted amounts as
+    `unbilled_aging` at that instant, without recomputing a snapshot per date.
+    """
+    f = work.items
+    days = np.array(dates, dtype="datetime64[D]")
+    t = days.astype(NS)[None, :]
+    approved = naive(f["approved_at"])[:, None]
+    wip = (approved <= t) & ~(naive(f["written_off_at"])[:, None] <= t)
+    b = work.billing
+    if len(b):
+        live = (naive(b["posted_at"])[:, None] <= t) & ~(naive(b["voided_at"])[:, None] <= t)
+        billed = np.zeros(wip.shape, dtype=bool)
+        np.logical_or.at(billed, pd.Index(f["work_item_id"]).get_indexer(b["work_item_id"]), live)
+        wip &= ~billed
+    rows, cols = np.nonzero(wip)
+    start = approved[rows, 0].astype("datetime64[D]")
+    if age_from == "work_date":
+        worked = pd.to_datetime(f["work_date"]).to_numpy().astype("datetime64[D]")[rows]
+        start = np.where(np.isnat(worked), start, worked)
+    out = f.iloc[rows][["work_item_id", "work_item_key", *ITEM_DIMENSIONS, "currency"]]
+    out = out.reset_index(drop=True)
+    out.insert(0, "as_of", [dates[int(c)] for c in cols])
+    out["amount"] = money(f["amount"])[rows]
+    out["age_days"] = (days[cols] - start).astype(int)
+    out["bucket"] = pd.Categorical([bucket_of(a) for a in out["age_days"]], LABELS, ordered=True)
+    out["amount_rc"], _ = fx.convert(out["amount"], list(out["currency"]), list(out["as_of"]))
+    return out
+
+
 def wip_over_time(
     work: WorkItems, dates: Sequence[date], *, fx: FxTable, age_from: AgeFrom = "work_date"
 ) -> pd.DataFrame:
-    """WIP as-of snapshots at 00:00 UTC of each date."""
-    rows = []
-    for d in dates:
-        at = instant(d)
-        assert at is not None
-        snap = unbilled_aging(work, at, fx=fx, age_from=age_from)
-        amounts = dict(
-            zip(snap.buckets["bucket"].astype(str), snap.buckets["amount_rc"], strict=True)
-        )
-        rows.append({"as_of": d, "items": snap.total.items, "amount_rc": snap.total.amount_rc,
-                     **{label: amounts.get(label, 0.0) for label in LABELS}})  # fmt: skip
-    return pd.DataFrame(rows, columns=["as_of", "items", "amount_rc", *LABELS])
+    """WIP at 00:00 UTC of each date: items, amount and amount per bucket (reporting currency).
+
+    An amount is NaN when an item of that date had no FX rate (never a silent 0)."""
+    daily = wip_daily(work, dates, fx=fx, age_from=age_from)
+    index = pd.Index(list(dates), name="as_of")
+    if daily.empty:
+        return pd.DataFrame({"as_of": list(dates), "items": 0, "amount_rc": 0.0,
+                             **dict.fromkeys(LABELS, 0.0)})  # fmt: skip
+    by_date = daily.groupby("as_of")["amount_rc"]
+    per_bucket = daily.groupby(["as_of", "bucket"], observed=False)["amount_rc"].agg(_sum_or_nan)
+    out = pd.DataFrame({
+        "items": by_date.size().reindex(index, fill_value=0),
+        "amount_rc": by_date.agg(_sum_or_nan).reindex(index, fill_value=0.0),
+        **{label: per_bucket.xs(label, level="bucket").reindex(index, fill_value=0.0)
+           for label in LABELS},
+    })  # fmt: skip
+    return out.reset_index()
+
+
+def _sum_or_nan(values: pd.Series) -> float:
+    """A sum that stays NaN when any value is NaN (an amount without an FX rate)."""
+    return float(values.sum(skipna=False))

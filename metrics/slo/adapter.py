@@ -20,7 +20,7 @@ from metrics.fx import load_fx
 from metrics.kpis.common import Filters
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
-from metrics.kpis.unbilled import load_work_items, unbilled_aging
+from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily
 from metrics.models import CollectorRun, SyncAttempt
 from metrics.slo.calendar import BusinessCalendar, resolve_deadline
 from metrics.slo.inputs import Occurrence, OpenItem, SloInputs, SourceFreshness
@@ -129,16 +129,18 @@ def unbilled_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> 
     """Daily value-weighted snapshots (good while ≤ 60 days old) and items past 60 days."""
     work = load_work_items(engine, until=as_of)
     fx = load_fx(engine, ctx.reporting_currency, (as_of - MARGIN).date(), as_of.date())
-    occurrences: list[Occurrence] = []
     days = [as_of.date() - timedelta(days=n) for n in range(int(MARGIN.days), -1, -1)]
-    for day in days:
-        at = datetime.combine(day, datetime.min.time(), UTC)
-        snap = unbilled_aging(work, min(at, as_of), fx=fx, by=("legal_entity",))
-        for r in snap.items.to_dict("records"):
-            weight = float(r["amount_rc"])
-            if weight > 0 and weight == weight:  # NaN (no FX rate) is reported by the KPI
-                good = r["age_days"] <= UNBILLED_LIMIT_DAYS
-                occurrences.append(Occurrence(at, good, weight, _group(r)))
+    daily = wip_daily(work, days, fx=fx)
+    daily = daily[daily["amount_rc"] > 0]  # NaN (no FX rate) is reported by the KPI
+    daily = daily.assign(good=daily["age_days"] <= UNBILLED_LIMIT_DAYS)
+    # One occurrence per day, group and verdict weighing the summed value: the same budget
+    # and burn as one per item, without materialising thousands of records.
+    keys = ["as_of", "good", *DIMENSIONS]
+    summed = daily.groupby(keys, dropna=False, observed=True)["amount_rc"].sum().reset_index()
+    occurrences = [
+        Occurrence(_midnight(r["as_of"]), bool(r["good"]), float(r["amount_rc"]), _group(r))
+        for r in summed.to_dict("records")
+    ]
     current = unbilled_aging(work, as_of, fx=fx).items
     items = tuple(
         OpenItem(str(r["work_item_key"]), _start_of(r), _start_of(r) + timedelta(
@@ -150,6 +152,10 @@ def unbilled_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> 
 
 def _start_of(row: Mapping[str, Any]) -> datetime:
     day: date = row["work_date"] if pd.notna(row.get("work_date")) else row["approved_at"].date()
+    return _midnight(day)
+
+
+def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC)
 
 

@@ -9,7 +9,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from metrics.kpis.cash_impact import cash_impact
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.sync_trends import load_sync, sync_error_trends
-from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_over_time
+from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily, wip_over_time
 from metrics.ocel import write_ocel
 from tests.collectors.conftest import TOKEN, settings_for
 from tests.metrics import independent
@@ -209,6 +209,22 @@ def test_wip_over_time_equals_independent_snapshots(demo: Demo) -> None:
             demo.engine, datetime(d.year, d.month, d.day, tzinfo=demo.as_of.tzinfo)
         )
         assert amount == pytest.approx(float(other["amount_rc"].sum()), abs=MONEY), d
+
+
+def test_wip_daily_equals_a_snapshot_per_day(demo: Demo) -> None:
+    fx = load_fx(demo.engine, "USD")
+    work = load_work_items(demo.engine)
+    dates = [date(2026, 3, 1) + timedelta(days=n) for n in range(0, 120, 9)]
+    daily = wip_daily(work, dates, fx=fx)
+    assert daily["as_of"].nunique() == len(dates)
+    for d in dates:
+        snap = unbilled_aging(work, datetime(d.year, d.month, d.day, tzinfo=UTC), fx=fx).items
+        mine = daily[daily["as_of"] == d].set_index("work_item_key").sort_index()
+        theirs = snap.set_index("work_item_key").sort_index()
+        assert list(mine.index) == list(theirs.index), d
+        assert list(mine["age_days"]) == list(theirs["age_days"]), d
+        assert list(mine["bucket"].astype(str)) == list(theirs["bucket"]), d
+        assert mine["amount_rc"].to_numpy() == pytest.approx(theirs["amount_rc"].to_numpy()), d
 
 
 def test_sync_error_trends_equal_pandas_on_the_raw_attempts(demo: Demo) -> None:

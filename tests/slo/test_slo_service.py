@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
+from collectors import worker
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
 from collectors.registry import COLLECTORS, build_collector, collector_sources
 from collectors.runner import run_collector
 from metrics.db import make_engine
 from metrics.migrate import upgrade
+from metrics.models import AlertDelivery, AlertEpisode
 from metrics.slo.notify import WebhookNotifier
 from metrics.slo.service import evaluate_and_notify, slo_board, webhook_targets
 from throughline import settings as settings_module
@@ -122,3 +124,35 @@ def test_slo_check_prints_each_slo_and_fails_when_one_is_breached(
     assert "4 SLOs as of 2026-06-23 14:00 UTC" in out
     assert "sync-first-attempts" in out
     assert code == (1 if " 0 breached" not in out else 0)
+
+
+def test_the_worker_evaluates_slos_on_schedule_and_pages_once(
+    demo_store: tuple[Engine, Settings], receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, base = demo_store
+    settings = base.model_copy(
+        update={"alert_webhooks": {"ops": "slack"}, "slo_interval_seconds": 120,
+                "secrets": {"webhook_ops": SecretStr(receiver)}}
+    )  # fmt: skip
+    monkeypatch.setattr(worker, "get_settings", lambda: settings)
+    monkeypatch.setattr(
+        worker, "collector_sources",
+        lambda s: {n: (system, 10**6) for n, (system, _) in collector_sources(s).items()},
+    )  # fmt: skip
+    scheduler = worker.build_scheduler(settings)
+    job = scheduler.get_job("slo-alerts")
+    assert job is not None and job.trigger.interval == timedelta(seconds=120)
+    with engine.begin() as conn:  # the module's store: forget the episodes other tests opened
+        conn.execute(delete(AlertDelivery))
+        conn.execute(delete(AlertEpisode))
+    Receiver.received = []
+    first = worker.alert_job(OUTAGE)
+    again = worker.alert_job(OUTAGE + timedelta(minutes=2))
+    assert first is not None and again is not None
+    fired = {t.episode.key for t in first if t.event == "firing"}
+    assert any(
+        k.startswith("slo:sync-first-attempts:cases:fast:integration=psa-erp") for k in fired
+    )
+    assert [t for t in again if t.event == "firing"] == []
+    assert len(Receiver.received) == len(fired)  # one Slack message per episode, none again
+    assert all("text" in m and "blocks" in m for m in Receiver.received)

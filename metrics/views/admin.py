@@ -1,0 +1,163 @@
+"""The admin's collectors page: health per collector, quarantined input, what is in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from metrics.models import CollectorRun, CollectorState, Quarantine
+from metrics.overview import activity_counts, object_counts, sync_attempt_count
+from metrics.views.common import ViewConfig, cursor_time, frame
+from metrics.views.run_requests import recent_requests
+
+HEALTH_COLUMNS = [
+    "collector",
+    "source",
+    "health",
+    "last_success",
+    "lag_minutes",
+    "source_time",
+    "rows_written",
+    "quarantined",
+    "last_error",
+    "status",
+    "kind",
+    "last_run",
+    "every_seconds",
+]
+
+
+@dataclass(frozen=True)
+class CollectorsView:
+    """Collector health, quarantined records, run requests and the store's contents."""
+
+    health: pd.DataFrame
+    quarantine: pd.DataFrame
+    requests: pd.DataFrame
+    objects: pd.DataFrame
+    activities: pd.DataFrame
+    sync_attempts: int
+
+    @property
+    def empty(self) -> bool:
+        return self.health["last_run"].isna().all() if len(self.health) else True
+
+
+def _health(status: str | None, last_success: datetime | None, every: int, now: datetime) -> str:
+    if status is None:
+        return "never run"
+    if status == "running":
+        return "running"
+    if status in ("failed", "partial", "interrupted"):
+        return "failing"
+    if last_success is None or now - last_success > timedelta(seconds=max(3 * every, 900)):
+        return "stale"
+    return "ok"
+
+
+def _cursors(engine: Engine) -> dict[str, datetime]:
+    """The newest source time each collector's streams have reached."""
+    out: dict[str, datetime] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(CollectorState.collector, CollectorState.cursor)).all()
+    for collector, cursor in rows:
+        at = cursor_time(cursor)
+        if at is not None and (collector not in out or at > out[collector]):
+            out[collector] = at
+    return out
+
+
+def collector_health(
+    engine: Engine, config: ViewConfig, now: datetime | None = None
+) -> pd.DataFrame:
+    """One row per collector (registered or seen in the run log) with its latest run."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    r = CollectorRun
+    latest = select(r.collector, func.max(r.id).label("id")).group_by(r.collector).subquery()
+    runs = frame(
+        engine,
+        select(r.collector, r.status, r.kind, r.started_at, r.finished_at, r.rows_in, r.error).join(
+            latest, r.id == latest.c.id
+        ),
+        ("started_at", "finished_at"),
+    ).set_index("collector")
+    success = frame(
+        engine,
+        select(r.collector, func.max(r.finished_at).label("last_success"))
+        .where(r.status == "success")
+        .group_by(r.collector),
+        ("last_success",),
+    ).set_index("collector")
+    with engine.connect() as conn:
+        quarantined = dict(
+            conn.execute(
+                select(Quarantine.collector, func.count()).group_by(Quarantine.collector)
+            ).all()
+        )
+    cursors = _cursors(engine)
+    names = sorted(set(config.collectors) | set(runs.index))
+    rows = []
+    for name in names:
+        source, every = config.collectors.get(name, ("", 0))
+        run = runs.loc[name] if name in runs.index else None
+        ok_at = success["last_success"].get(name) if len(success) else None
+        ok_at = None if ok_at is None or pd.isna(ok_at) else ok_at.to_pydatetime()
+        rows.append(
+            {
+                "collector": name,
+                "source": source,
+                "health": _health(None if run is None else str(run["status"]), ok_at, every, now),
+                "status": None if run is None else run["status"],
+                "kind": None if run is None else run["kind"],
+                "last_run": None if run is None else run["started_at"],
+                "last_success": ok_at,
+                "lag_minutes": None if ok_at is None else (now - ok_at).total_seconds() / 60,
+                "source_time": cursors.get(name),
+                "rows_written": None if run is None else int(run["rows_in"]),
+                "quarantined": int(quarantined.get(name, 0)),
+                "every_seconds": every or None,
+                "last_error": None if run is None else run["error"],
+            }
+        )
+    table = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
+    for name in ("last_run", "last_success", "source_time"):
+        table[name] = pd.to_datetime(table[name], utc=True)
+    return table
+
+
+def quarantined(engine: Engine, limit: int = 500) -> pd.DataFrame:
+    """Quarantined records, most recently seen first (raw records are masked in the store)."""
+    q = Quarantine
+    return frame(
+        engine,
+        select(
+            q.collector,
+            q.stream,
+            q.source_key,
+            q.reason,
+            q.times_seen,
+            q.first_seen_at,
+            q.last_seen_at,
+            q.raw,
+        )
+        .order_by(q.last_seen_at.desc())
+        .limit(limit),
+        ("first_seen_at", "last_seen_at"),
+    )
+
+
+def collectors_view(
+    engine: Engine, config: ViewConfig, now: datetime | None = None
+) -> CollectorsView:
+    """Everything the collectors page draws."""
+    return CollectorsView(
+        health=collector_health(engine, config, now),
+        quarantine=quarantined(engine),
+        requests=recent_requests(engine),
+        objects=object_counts(engine),
+        activities=activity_counts(engine),
+        sync_attempts=sync_attempt_count(engine),
+    )

@@ -1,0 +1,223 @@
+"""What every page shares: the view configuration, the reporting clock, freshness, dimensions.
+
+The dashboard reports *as of the sources' clock*: the newest source timestamp the collectors
+have stored (their cursors), never later than now. For a live source that is a few minutes
+ago; for the demo estate, whose history is simulated, it is the simulated present, so open
+cases are aged the way the firm in the data would see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import Engine, func, select, union
+
+from metrics.calendar import DEFAULT_COUNTRIES
+from metrics.kpis.common import Filters, utc
+from metrics.models import (
+    CaseHandoff,
+    CaseInvoice,
+    CaseWorkItem,
+    CollectorRun,
+    CollectorState,
+    RunRequest,
+)
+from throughline.settings import Settings
+
+#: Period presets of the sidebar: label → length (``None``: year to date).
+PRESETS: dict[str, str] = {
+    "4w": "Last 4 weeks",
+    "13w": "Last 13 weeks",
+    "26w": "Last 26 weeks",
+    "12m": "Last 12 months",
+    "ytd": "Year to date",
+    "custom": "Custom range",
+}
+DEFAULT_PRESET = "13w"
+STALE_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """The settings views need: the effective settings, the collectors and the source URLs."""
+
+    settings: Settings = field(default_factory=Settings)
+    #: collector name → (source system, polling interval in seconds), as the SLO service wants.
+    collectors: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: source system → base URL of its records (deep links), e.g. ``{"crm": "http://…/crm"}``.
+    source_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def reporting_currency(self) -> str:
+        return self.settings.reporting_currency
+
+    @property
+    def countries(self) -> dict[str, str]:
+        """Legal entity code → country code (the business calendars)."""
+        return {e.code: e.country for e in self.settings.legal_entities} or dict(DEFAULT_COUNTRIES)
+
+
+def frame(engine: Engine, query: Any, times: Sequence[str] = ()) -> pd.DataFrame:
+    """Run `query` into a DataFrame (rows as plain tuples: much faster than `Row` objects);
+    `times` columns become UTC timestamps."""
+    with engine.connect() as conn:
+        result = conn.execute(query)
+        columns = list(result.keys())
+        rows = [tuple(row) for row in result]
+    out = pd.DataFrame.from_records(rows, columns=columns)
+    for name in times:
+        out[name] = utc(out[name])
+    return out
+
+
+def reporting_time(engine: Engine, now: datetime | None = None) -> datetime:
+    """The instant the dashboard reports at: the newest collector cursor, capped at `now`."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.connect() as conn:
+        cursors = conn.execute(select(CollectorState.cursor)).scalars().all()
+    times = [t for t in (cursor_time(c) for c in cursors) if t is not None]
+    return min(max(times), now) if times else now
+
+
+def cursor_time(cursor: object) -> datetime | None:
+    """The source time a ``{"since": iso}`` cursor has reached (None for other cursor shapes)."""
+    value = cursor.get("since") if isinstance(cursor, dict) else None
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return at.astimezone(UTC) if at.tzinfo is not None else None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh the data is: the reporting clock and the collectors' last runs."""
+
+    as_of: datetime
+    last_success: datetime | None
+    last_run: datetime | None
+    failing: tuple[str, ...]
+    collected: bool
+
+    def stale(self, now: datetime) -> bool:
+        """True when no collector has succeeded within `STALE_AFTER` of `now`."""
+        return self.last_success is None or now - self.last_success > STALE_AFTER
+
+
+def freshness(engine: Engine, now: datetime | None = None) -> Freshness:
+    """The reporting clock and the newest runs; `failing` lists collectors whose last run failed."""
+    latest = (
+        select(CollectorRun.collector, func.max(CollectorRun.id).label("id"))
+        .group_by(CollectorRun.collector)
+        .subquery()
+    )
+    query = select(CollectorRun.collector, CollectorRun.status, CollectorRun.finished_at).join(
+        latest, CollectorRun.id == latest.c.id
+    )
+    success = select(func.max(CollectorRun.finished_at)).where(CollectorRun.status == "success")
+    with engine.connect() as conn:
+        runs = conn.execute(query).all()
+        last_success = conn.execute(success).scalar_one_or_none()
+    finished = [r.finished_at for r in runs if r.finished_at is not None]
+    return Freshness(
+        as_of=reporting_time(engine, now),
+        last_success=last_success,
+        last_run=max(finished) if finished else None,
+        failing=tuple(sorted(r.collector for r in runs if r.status in ("failed", "partial"))),
+        collected=bool(runs),
+    )
+
+
+def data_version(engine: Engine) -> str:
+    """Changes whenever a collector run starts or ends, or a run request moves (cheap to poll)."""
+    runs = select(func.max(CollectorRun.id), func.max(CollectorRun.finished_at))
+    requests = select(func.max(RunRequest.id), func.max(RunRequest.finished_at))
+    with engine.connect() as conn:
+        a = conn.execute(runs).one()
+        b = conn.execute(requests).one()
+    return "|".join(str(v) for v in (*a, *b))
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The values each sidebar filter offers."""
+
+    legal_entities: tuple[str, ...]
+    practices: tuple[str, ...]
+    customers: tuple[str, ...]
+
+
+def dimensions(engine: Engine) -> Dimensions:
+    """Legal entities, practices and customers that appear in the case facts."""
+    out: list[tuple[str, ...]] = []
+    for name in ("legal_entity", "practice", "customer"):
+        query = union(
+            *(
+                select(t.__table__.c[name].label("v")).where(t.__table__.c[name].is_not(None))
+                for t in (CaseHandoff, CaseInvoice, CaseWorkItem)
+            )
+        )
+        with engine.connect() as conn:
+            values = conn.execute(query).scalars().all()
+        out.append(tuple(sorted(str(v) for v in values if v)))
+    return Dimensions(*out)
+
+
+Preset = Literal["4w", "13w", "26w", "12m", "ytd", "custom"]
+
+
+def period_bounds(
+    preset: str, as_of: datetime, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
+    """First and last day (inclusive) of a preset period ending on `as_of`'s day."""
+    last = as_of.astimezone(UTC).date()
+    if preset == "custom" and start is not None and end is not None:
+        return (min(start, end), max(start, end))
+    weeks = {"4w": 4, "13w": 13, "26w": 26}
+    if preset in weeks:
+        return last - timedelta(weeks=weeks[preset]) + timedelta(days=1), last
+    if preset == "12m":
+        return last.replace(year=last.year - 1) + timedelta(days=1), last
+    if preset == "ytd":
+        return last.replace(month=1, day=1), last
+    return period_bounds(DEFAULT_PRESET, as_of)
+
+
+def period_filters(
+    first: date,
+    last: date,
+    legal_entities: tuple[str, ...] = (),
+    practices: tuple[str, ...] = (),
+    customers: tuple[str, ...] = (),
+) -> Filters:
+    """KPI filters for the days ``first`` … ``last`` inclusive."""
+    return Filters(first, last + timedelta(days=1), legal_entities, practices, customers)
+
+
+def period_as_of(filters: Filters, as_of: datetime) -> datetime:
+    """The instant a view reports at: `as_of`, or the period's end when that is earlier (a past
+    period shows its stuck deals and unbilled work as they stood when it ended)."""
+    end = filters.end_at
+    return min(as_of, end) if end is not None else as_of
+
+
+def describe(filters: Filters) -> str:
+    """The filters in words, for captions and empty states."""
+    parts = []
+    if filters.start is not None and filters.end is not None:
+        last = filters.end - timedelta(days=1)
+        parts.append(f"{filters.start:%d %b %Y} – {last:%d %b %Y}")
+    for label, values in (
+        ("entity", filters.legal_entities),
+        ("practice", filters.practices),
+        ("customer", filters.customers),
+    ):
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    return "; ".join(parts) or "all data"

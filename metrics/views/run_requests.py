@@ -1,0 +1,118 @@
+""" "Run now" requests: the admin page writes one, the worker claims it and runs the collector.
+
+The page never runs a collector itself. A request is claimed by flipping it from ``pending`` to
+``running`` in one conditional UPDATE, so of two workers only one gets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+
+from metrics.models import RunRequest
+from metrics.views.common import frame
+
+OPEN = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A request the worker now owns."""
+
+    id: int
+    collector: str
+
+
+def request_run(
+    engine: Engine, collector: str, requested_by: str, now: datetime | None = None
+) -> int:
+    """Queue a run of `collector` (or return the id of the one already waiting or running)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.begin() as conn:
+        waiting = conn.execute(
+            select(RunRequest.id).where(
+                RunRequest.collector == collector, RunRequest.status.in_(OPEN)
+            )
+        ).scalar()
+        if waiting is not None:
+            return int(waiting)
+        result = conn.execute(
+            insert(RunRequest)
+            .values(
+                collector=collector,
+                requested_by=(requested_by or "unknown")[:200],
+                requested_at=now,
+                status="pending",
+            )
+            .returning(RunRequest.id)
+        )
+        return int(result.scalar_one())
+
+
+def claim_next(engine: Engine, now: datetime | None = None) -> Claimed | None:
+    """Take the oldest pending request (None when there is none or another worker won it)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(RunRequest.id, RunRequest.collector)
+            .where(RunRequest.status == "pending")
+            .order_by(RunRequest.requested_at, RunRequest.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        taken = conn.execute(
+            update(RunRequest)
+            .where(RunRequest.id == row.id, RunRequest.status == "pending")
+            .values(status="running", started_at=now)
+        )
+    return Claimed(int(row.id), str(row.collector)) if taken.rowcount == 1 else None
+
+
+def finish(
+    engine: Engine,
+    request_id: int,
+    *,
+    ok: bool,
+    outcome: str,
+    run_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record how a claimed request ended: ``done`` (it ran) or ``failed`` (it could not)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            update(RunRequest)
+            .where(RunRequest.id == request_id)
+            .values(
+                status="done" if ok else "failed",
+                finished_at=now,
+                run_id=run_id,
+                outcome=outcome[:2000],
+            )
+        )
+
+
+def recent_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The newest requests, newest first."""
+    r = RunRequest
+    return frame(
+        engine,
+        select(
+            r.id,
+            r.collector,
+            r.status,
+            r.requested_by,
+            r.requested_at,
+            r.started_at,
+            r.finished_at,
+            r.outcome,
+            r.run_id,
+        )
+        .order_by(r.requested_at.desc(), r.id.desc())
+        .limit(limit),
+        ("requested_at", "started_at", "finished_at"),
+    )

@@ -1,0 +1,206 @@
+"""Sync errors (integration support): error rate per integration and flow with spikes marked,
+error classes, top signatures, open exceptions, time to resolve, and the failed attempts behind
+any point with their (masked) payload and retry lineage."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from metrics.kpis.common import Filters
+from metrics.views.sync import (
+    AttemptQuery,
+    SyncView,
+    attempt_lineage,
+    failed_attempts,
+    sync_view,
+)
+from metrics.views.trace import case_of_object
+from throughline import ui
+
+ui.ensure_entrypoint()
+
+
+@st.cache_data(ttl=ui.TTL, show_spinner=False)
+def load(url: str, filters: Filters, as_of: datetime) -> SyncView:
+    return sync_view(ui.engine(), ui.config(), filters, as_of)
+
+
+def focus_query(focus: str) -> tuple[AttemptQuery, str] | None:
+    """The attempts a focus parameter stands for, and a title for them."""
+    kind, _, rest = focus.partition("|")
+    if kind == "point" and "|" in rest:
+        day, flow = rest.split("|", 1)
+        try:
+            return AttemptQuery(day=date.fromisoformat(day), flow=flow), f"{flow} on {day}"
+        except ValueError:
+            return None
+    if kind == "class" and rest:
+        return AttemptQuery(error_class=rest), f"error class {rest}"
+    if kind == "sig" and rest:
+        return AttemptQuery(error_signature=rest), f"signature “{rest}”"
+    if kind == "trace" and rest:
+        return AttemptQuery(trace_key=rest), f"record trace {rest}"
+    return None
+
+
+ui.header(
+    "Sync errors",
+    "First-attempt error rate of every integration flow per day, with "
+    "spikes against the trailing 28-day baseline; click any point, bar or row to see "
+    "the failed attempts behind it.",
+)
+filters = ui.filters()
+view = ui.load(load, ui.db_url(), filters, ui.as_of())
+kpi = view.kpi
+if view.empty:
+    ui.empty("No sync attempt was recorded in this period for these filters.")
+    st.stop()
+
+t = kpi.totals
+cols = st.columns(6)
+cols[0].metric("First-attempt error rate", ui.fmt(t.first_attempt_error_rate, "share"))
+cols[1].metric("Failed first attempts", ui.fmt(t.failed_first_attempts, "count"))
+cols[2].metric("Retries", ui.fmt(t.retries, "count"))
+cols[3].metric("Failing records", ui.fmt(t.failing_records, "count"))
+cols[4].metric("Open exceptions", ui.fmt(len(kpi.open_exceptions), "count"))
+cols[5].metric("p50 time to resolve", ui.fmt(kpi.time_to_resolve.p50_hours, "hours"))
+
+st.subheader(
+    "Error rate per flow",
+    help="Daily failed first attempts ÷ first attempts; ✖ marks "
+    "a spike. Click a point to list that day's failed attempts.",
+)
+daily = kpi.daily
+fig = go.Figure()
+for flow, group in daily.groupby("flow"):
+    fig.add_trace(
+        go.Scatter(
+            x=group["day"],
+            y=group["first_attempt_error_rate"],
+            name=str(flow),
+            mode="lines+markers",
+            customdata=group["flow"],
+            marker={"size": 5},
+        )
+    )
+spikes = kpi.spikes
+if len(spikes):
+    fig.add_trace(
+        go.Scatter(
+            x=spikes["day"],
+            y=spikes["first_attempt_error_rate"],
+            name="spike",
+            mode="markers",
+            customdata=spikes["flow"],
+            marker={"symbol": "x", "size": 13, "color": "#d62728"},
+        )
+    )
+ui.layout(fig, 320, yaxis={"tickformat": ".0%"})
+event = st.plotly_chart(fig, key="rate", on_select="rerun", selection_mode="points")
+day, flow = ui.chart_pick(event, "x"), ui.chart_pick(event, "customdata")
+focus = ui.pick("focus", f"point|{str(day)[:10]}|{flow}" if day and flow else None, "rate")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Error classes", help="Click a bar to list failed attempts of that class.")
+    classes = kpi.error_classes
+    fig = go.Figure(
+        go.Bar(
+            x=classes["error_class"],
+            y=classes["failed_attempts"],
+            text=[ui.fmt(s, "share") for s in classes["share"]],
+        )
+    )
+    ui.layout(fig, 260, yaxis_title="failed attempts")
+    event = st.plotly_chart(fig, key="classes", on_select="rerun", selection_mode="points")
+    picked = ui.chart_pick(event, "x")
+    focus = ui.pick("focus", f"class|{picked}" if picked else None, "classes")
+with right:
+    st.subheader("Time to resolve", help="First failure → first later success of a record.")
+    ttr = kpi.time_to_resolve
+    a, b, c = st.columns(3)
+    a.metric("p50", ui.fmt(ttr.p50_hours, "hours"))
+    b.metric("p90", ui.fmt(ttr.p90_hours, "hours"))
+    c.metric("Resolved", ui.fmt(ttr.resolved, "count"))
+    if len(spikes):
+        st.caption(
+            "Spikes: "
+            + ", ".join(
+                f"{d} {ui.safe(f)}" for d, f in zip(spikes["day"], spikes["flow"], strict=True)
+            )
+        )
+
+st.subheader(
+    "Top signatures",
+    help="Messages with ids and numbers normalised away. Click a row to list its failed attempts.",
+)
+signatures = kpi.top_signatures
+row = ui.table(signatures, "signatures", name="sync-top-signatures", select=True)
+picked = None if row is None else f"sig|{signatures.iloc[row]['error_signature']}"
+focus = ui.pick("focus", picked, "signatures")
+
+st.subheader("Open exceptions", help="Records whose latest attempt failed, oldest first.")
+open_ = kpi.open_exceptions
+if open_.empty:
+    ui.empty("No open exception: every failing record has since succeeded.")
+else:
+    shown = open_[
+        [
+            "integration",
+            "flow",
+            "trace_key",
+            "customer",
+            "legal_entity",
+            "attempts",
+            "first_failed_at",
+            "latest_error_class",
+            "latest_error_signature",
+            "age_hours",
+        ]
+    ]
+    row = ui.table(
+        shown,
+        "open",
+        name="sync-open-exceptions",
+        select=True,
+        columns={"age_hours": st.column_config.NumberColumn("open (h)", format="%.1f")},
+    )
+    picked = None if row is None else f"trace|{shown.iloc[row]['trace_key']}"
+    focus = ui.pick("focus", picked, "open")
+
+found = focus_query(focus) if focus else None
+if found is not None:
+    query, title = found
+    st.subheader(f"Failed attempts: {ui.safe(title)}")
+    if st.button("Clear", key="clear_focus"):
+        ui.clear_param("focus", "attempt")
+        st.rerun()
+    attempts = failed_attempts(ui.engine(), filters, query)
+    if attempts.empty:
+        ui.empty("No failed attempt matches this point within the filters.")
+    row = ui.table(
+        attempts,
+        "attempts",
+        name="sync-failed-attempts",
+        select=True,
+        hide=("id", "retry_of_id", "object_id"),
+    )
+    attempt = ui.pick("attempt", None if row is None else str(attempts.iloc[row]["id"]), "attempts")
+    lineage = attempt_lineage(ui.engine(), int(attempt)) if attempt and attempt.isdigit() else None
+    if lineage is not None:
+        left, right = st.columns([2, 3])
+        with left:
+            st.markdown("**Payload** (sensitive fields masked)")
+            st.json(lineage.payload or {}, expanded=True)
+        with right:
+            st.markdown("**Retry lineage**: every attempt for this record, in order")
+            ui.table(lineage.attempts, "lineage", name="sync-retry-lineage")
+            object_id = lineage.attempt.get("object_id")
+            case = case_of_object(ui.engine(), int(object_id)) if object_id else None
+            if case and st.button(
+                f"🧭 Open the case trace of {case[0]} {case[1]}", key="attempt_trace"
+            ):
+                ui.drill("trace", case=f"{case[0]}:{case[1]}")

@@ -1,0 +1,111 @@
+"""Fixtures for the browser test: a real `throughline demo` and Debian's headless Chromium.
+
+Chromium comes from the Debian package (`make chromium` installs it); a downloaded browser is
+never used. Without it the browser tests are skipped locally and **fail** with `CI=true`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI
+
+CHROMIUM = os.environ.get("THROUGHLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+START_TIMEOUT = 240
+
+
+def require_chromium() -> str:
+    """The Chromium binary; skip (locally) or fail (in CI) when it is missing."""
+    found = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+    if found:
+        return found
+    reason = f"Debian's chromium is not installed ({CHROMIUM}); run `make chromium`"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Demo:
+    """A running `throughline demo`: its dashboard URL and its log."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+    started_in: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"throughline demo exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the dashboard did not come up:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`throughline demo --no-browser` on free ports with its own data directory.
+
+    The live worker polls hourly here, so the data stays put while the test clicks around.
+    """
+    require_chromium()
+    home = tmp_path_factory.mktemp("demo-home")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
+    env.update({
+        "XDG_DATA_HOME": str(home), "THROUGHLINE_DASHBOARD_PORT": str(port),
+        "THROUGHLINE_DEMO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1",
+    })  # fmt: skip
+    for name in ("DEMO_CRM", "DEMO_PSA", "DEMO_ERP", "DEMO_IPAAS"):
+        env[f"THROUGHLINE_COLLECTORS__{name}__INTERVAL_SECONDS"] = "3600"
+    log = home / "demo.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "throughline", "demo", "--no-browser"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log)
+        yield Demo(url, log, process, time.monotonic() - started)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
