@@ -127,4 +127,5 @@ def streamlit_command(port: int, *, headless: bool = True) -> list[str]:
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.port", str(port), "--server.headless", str(headless).lower(),
         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
