@@ -11,7 +11,7 @@ import streamlit as st
 from metrics.views.trace import CaseTrace, case_trace, find_cases, parse_case_ref
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("trace")
 
 SYMBOLS = {"event": "circle", "sync": "diamond"}
 COLOURS = {"success": "#2ca02c", "failed": "#d62728", "running": "#7f7f7f", "": "#1f77b4"}
@@ -81,7 +81,7 @@ if delay is not None:
         f"Error: {ui.safe(delay.error)}",
         icon="🐢",
     )
-    if st.button("Show its failed attempts", key="delay_attempts"):
+    if ui.access().can_open("sync") and st.button("Show its failed attempts", key="delay_attempts"):
         ui.drill("sync", focus=f"trace|{delay.trace_key}")
 
 timeline = trace.timeline

@@ -9,7 +9,7 @@ from metrics.views.admin import CollectorsView, collectors_view
 from metrics.views.run_requests import request_run
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("collectors")
 
 HEALTH_ICON = {
     "ok": "✅ ok",

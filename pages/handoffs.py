@@ -20,7 +20,7 @@ from metrics.views.handoffs import (
 )
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("handoffs")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
@@ -103,7 +103,11 @@ if len(chosen):
                 min_value=as_of.date() + timedelta(days=1),
             )
             note = st.text_area("Note", max_chars=2000)
-            who = st.text_input("Your name", value=ui.actor(), max_chars=200)
+            signed_in = ui.access().signed_in
+            who = st.text_input(
+                "Your name", value=ui.actor(), max_chars=200, disabled=signed_in,
+                help="Your signed-in account" if signed_in else None,
+            )  # fmt: skip
             if st.form_submit_button("Save"):
                 try:
                     record_action(
@@ -112,7 +116,8 @@ if len(chosen):
                         case_id=deal_id,
                         case_key=deal,
                         action=action,
-                        actor=who,
+                        actor=ui.actor() if signed_in else who,
+                        role=ui.access().role,
                         assignee=assignee,
                         snoozed_until=until if isinstance(until, date) else None,
                         note=note,

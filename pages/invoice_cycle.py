@@ -12,7 +12,7 @@ from metrics.kpis.common import Filters
 from metrics.views.invoices import InvoiceView, invoice_view, invoices_in_group, invoices_in_week
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("invoices")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)

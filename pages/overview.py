@@ -12,7 +12,7 @@ from metrics.kpis.common import Filters
 from metrics.views.overview import Board, board
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("overview")
 
 STATUS_ICON = {"ok": "✅", "burning": "🔥", "breached": "🔴", "paused": "⏸️", "no_data": "⚪"}
 TOP = 10
@@ -67,7 +67,7 @@ for row in range(0, len(view.tiles), 4):
                 st.caption(
                     f"{STATUS_ICON.get(tile.slo_status, '')} SLO {tile.slo_status}: {tile.slo_name}"
                 )
-            if tile.page != "overview":
+            if tile.page != "overview" and ui.access().can_open(tile.page):
                 st.page_link(
                     ui.PAGES[tile.page],
                     label="Details",

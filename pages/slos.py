@@ -12,7 +12,7 @@ import streamlit as st
 from metrics.slo.service import alert_history, burn_history
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("slos")
 
 #: The board's columns in the order the page shows them (budgets first).
 COLUMNS = ["status", "display_name", "scope", "budget_remaining", "budget_left", "budget_unit",

@@ -20,7 +20,7 @@ from metrics.views.sync import (
 from metrics.views.trace import case_of_object
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("sync")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)

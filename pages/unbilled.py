@@ -13,7 +13,7 @@ from metrics.kpis.unbilled import LABELS
 from metrics.views.unbilled import GROUPINGS, UnbilledView, items_behind, unbilled_view
 from throughline import ui
 
-ui.ensure_entrypoint()
+ui.ensure_entrypoint("unbilled")
 
 BUCKET_COLOURS = dict(
     zip(LABELS, ["#2ca02c", "#bcbd22", "#ff7f0e", "#d62728", "#7f0000"], strict=True)

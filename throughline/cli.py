@@ -96,16 +96,27 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import subprocess
+    import tempfile
+    from pathlib import Path
 
     from metrics.db import make_engine
     from metrics.migrate import ensure_current
-    from throughline.demo import streamlit_command
+    from throughline.demo import run_forwarding_signals, streamlit_command
+    from throughline.signin import refusal, write_streamlit_secrets
 
+    reason = refusal(settings)
+    if reason:
+        print(f"throughline serve: {reason}", file=sys.stderr)
+        return 2
     engine = make_engine(settings.database_url)
     ensure_current(engine)
     engine.dispose()
-    return subprocess.call(streamlit_command(settings.dashboard_port, headless=True))
+    with tempfile.TemporaryDirectory(prefix="throughline-serve-") as private:
+        secrets_file = (
+            write_streamlit_secrets(settings, Path(private)) if settings.auth.configured else None
+        )
+        command = streamlit_command(settings.dashboard_port, secrets_file=secrets_file)
+        return run_forwarding_signals(command)
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,6 +136,38 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
     where = "standard output" if args.output == "-" else args.output
     print(f"OCEL 2.0: {objects} objects and {events} events written to {where}", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+    from throughline.importers import (
+        ImportFailed,
+        import_events,
+        import_ocel,
+        load_event_log_mapping,
+        load_ocel_mapping,
+    )
+
+    path, mapping = Path(args.path), Path(args.mapping) if args.mapping else None
+    progress = False if args.no_progress else None
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    try:
+        if args.import_format == "ocel":
+            report = import_ocel(engine, path, load_ocel_mapping(mapping), progress=progress)
+        else:
+            assert mapping is not None  # required by the parser
+            report = import_events(engine, path, load_event_log_mapping(mapping), progress=progress)
+    except (ImportFailed, OSError) as exc:
+        print(f"throughline import {args.import_format}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{path}: {report.summary()} (run {report.run_id})")
     return 0
 
 
@@ -158,6 +201,32 @@ def _rebuild_facts(args: argparse.Namespace, settings: Settings) -> int:
     report = rebuild_case_facts(engine)
     engine.dispose()
     print(f"case facts rebuilt: {report.rows} rows in {report.seconds:.1f}s")
+    return 0
+
+
+def _kpis(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.db import make_engine
+    from metrics.migrate import ensure_current
+    from metrics.report import kpi_report, text_report
+    from metrics.views.common import reporting_time
+
+    try:
+        as_of = _parse_since(args.as_of) if args.as_of else None
+    except ValueError:
+        print(f"throughline kpis: --as-of {args.as_of!r} is not an ISO date or time "
+              "(e.g. 2026-03-31 or 2026-03-31T12:00+00:00)", file=sys.stderr)  # fmt: skip
+        return 2
+    engine = make_engine(settings.database_url)
+    ensure_current(engine)
+    try:
+        report = kpi_report(
+            engine, as_of or reporting_time(engine),
+            reporting_currency=settings.reporting_currency,
+            countries={e.code: e.country for e in settings.legal_entities},
+        )  # fmt: skip
+    finally:
+        engine.dispose()
+    print(json.dumps(report, indent=2) if args.json else text_report(report))
     return 0
 
 
@@ -229,7 +298,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", default="-", help="file to write (default: standard output)"
     )
+    imports = sub.add_parser(
+        "import", help="Import history from a file.", description="Import history from a file."
+    )
+    import_sub = imports.add_subparsers(dest="import_format", required=True, metavar="FORMAT")
+    ocel = import_sub.add_parser("ocel", help="An OCEL 2.0 log (JSON or SQLite).")
+    ocel.add_argument("--mapping", help="YAML mapping of names (default: Throughline's own export)")
+    events = import_sub.add_parser(
+        "events", help="A flat event log (CSV or Parquet), one row per event."
+    )
+    events.add_argument("--mapping", required=True, help="YAML column and activity mapping")
+    for p in (ocel, events):
+        p.add_argument("path", help="the file to import")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.set_defaults(handler=_import)
     add("config", "Print the effective settings (secrets masked).", _config)
+    kpis = add("kpis", "Print every KPI of the registry as of a date (JSON with --json).", _kpis)
+    kpis.add_argument(
+        "--as-of", help="ISO date (00:00 UTC) or time to report at (default: the sources' clock)"
+    )
+    kpis.add_argument("--json", action="store_true", help="machine-readable JSON")
     slo = sub.add_parser("slo", help="Service-level objectives.", description="SLOs.")
     slo_sub = slo.add_subparsers(dest="slo_command", required=True, metavar="ACTION")
     check = slo_sub.add_parser(

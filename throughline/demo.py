@@ -39,6 +39,7 @@ def demo_environment(settings: Settings, base_url: str, token: str) -> dict[str,
     env = dict(os.environ)
     env["THROUGHLINE_DATABASE_URL"] = settings.database_url
     env["THROUGHLINE_DEMO_TOKEN"] = token
+    env["THROUGHLINE_DEMO_MODE"] = "true"
     for name in DEMO_COLLECTORS:
         prefix = f"THROUGHLINE_COLLECTORS__{name.upper()}__"
         env[prefix + "BASE_URL"] = base_url
@@ -121,11 +122,33 @@ def _serve_with_worker(env: dict[str, str], port: int, open_browser: bool) -> in
     return 0
 
 
-def streamlit_command(port: int, *, headless: bool = True) -> list[str]:
-    """The command that serves the dashboard."""
-    return [
+def run_forwarding_signals(command: list[str]) -> int:
+    """Run `command` until it exits, passing SIGTERM and SIGINT on to it (so stopping this
+    process stops the dashboard too, and nothing is left behind); its exit status."""
+    child = subprocess.Popen(command)
+
+    def _forward(signum: int, _frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, _forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def streamlit_command(
+    port: int, *, headless: bool = True, secrets_file: Path | None = None
+) -> list[str]:
+    """The command that serves the dashboard (with `secrets_file` holding `st.login`'s
+    settings when sign-in is configured)."""
+    command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.port", str(port), "--server.headless", str(headless).lower(),
         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
+    if secrets_file is not None:
+        command += ["--secrets.files", str(secrets_file)]
+    return command

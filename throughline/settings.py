@@ -57,6 +57,41 @@ class CollectorSettings(BaseModel):
     base_url: str | None = None
 
 
+Role = Literal["cfo", "pmo", "support", "admin"]
+
+
+class AuthSettings(BaseModel):
+    """Sign-in through OpenID Connect (Streamlit's `st.login`), and who gets which role.
+
+    The client secret and the session-cookie secret are secrets:
+    `THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET`, `THROUGHLINE_SECRETS__OIDC_COOKIE_SECRET`.
+    """
+
+    server_metadata_url: str | None = Field(
+        default=None, description="The provider's .well-known/openid-configuration URL"
+    )
+    client_id: str | None = None
+    redirect_uri: str | None = Field(
+        default=None, description="Default: http://localhost:<dashboard_port>/oauth2callback"
+    )
+    role_claim: str = Field(default="roles", description="ID-token claim holding the role(s)")
+    roles: dict[str, Role] = Field(
+        default_factory=lambda: {r: r for r in ("cfo", "pmo", "support", "admin")},
+        description="Claim value → Throughline role",
+    )
+    practice_claim: str = Field(
+        default="practices", description="ID-token claim limiting a PMO user to practices"
+    )
+    allow_anonymous: bool = Field(
+        default=False, description="Serve a non-demo database without sign-in (everyone admin)"
+    )
+
+    @property
+    def configured(self) -> bool:
+        """Whether an OpenID Connect provider is set up."""
+        return bool(self.server_metadata_url and self.client_id)
+
+
 DEFAULT_ENTITIES = [
     LegalEntity(code="US", name="Throughline Demo Inc.", country="US", currency="USD"),
     LegalEntity(code="UK", name="Throughline Demo Ltd", country="GB", currency="GBP"),
@@ -117,6 +152,10 @@ class Settings(BaseSettings):
         default_factory=dict, description="Webhook name → payload format; URL in secrets"
     )
     demo_token: SecretStr | None = None
+    demo_mode: bool = Field(
+        default=False, description="Set by `throughline demo`: no sign-in, and every page says so"
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Connector credentials, e.g. THROUGHLINE_SECRETS__X"
     )

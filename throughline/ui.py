@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from collectors.registry import COLLECTORS, collector_sources
+from metrics import audit
+from metrics.access import ANONYMOUS, Access, access_from_claims, mask
 from metrics.db import make_engine
 from metrics.kpis.common import Filters
 from metrics.migrate import current_revision, head_revision
@@ -50,6 +52,7 @@ AS_OF_TTL = timedelta(seconds=60)
 SLO_TTL = timedelta(minutes=5)
 REFRESH_SECONDS = 30
 DEMO_NOTICE = "🔓 Demo mode: no sign-in; every visitor sees all data."
+OPEN_NOTICE = "🔓 Sign-in is off (auth.allow_anonymous): every visitor sees all data."
 FILTER_KEYS = {
     "period": "f_period",
     "entity": "f_entity",
@@ -65,6 +68,20 @@ PAGES = {
     "trace": "pages/case_trace.py",
     "slos": "pages/slos.py",
     "collectors": "pages/collectors.py",
+    "audit": "pages/audit.py",
+}
+#: The navigation: audience → (page key, title, icon); each visitor sees the pages their role
+#: may open (`metrics.access.PAGES_BY_ROLE`).
+NAVIGATION: dict[str, list[tuple[str, str, str]]] = {
+    "Finance (CFO)": [
+        ("overview", "Overview", "📊"),
+        ("invoices", "Invoice cycle", "🧾"),
+        ("unbilled", "Unbilled aging", "⏳"),
+        ("slos", "SLOs", "🎯"),
+    ],
+    "Delivery (PMO)": [("handoffs", "Project setup & stuck handoffs", "🤝")],
+    "Integration support": [("sync", "Sync errors", "🔌"), ("trace", "Case trace", "🧭")],
+    "Admin": [("collectors", "Collectors", "🛠️"), ("audit", "Audit log", "📜")],
 }
 
 
@@ -83,16 +100,35 @@ def entrypoint() -> Iterator[None]:
         _ENTRY.active = False
 
 
+def navigation(who: Access) -> Any:
+    """`st.navigation` over the pages `who` may open, grouped by audience."""
+    sections = {
+        section: [
+            st.Page(PAGES[key], title=title, icon=icon, default=key == "overview")
+            for key, title, icon in pages
+            if who.can_open(key)
+        ]
+        for section, pages in NAVIGATION.items()
+    }
+    return st.navigation({name: pages for name, pages in sections.items() if pages})
+
+
 def chrome() -> None:
-    """What every page shares, drawn by the entry point: the demo notice, the store check and
-    the filters."""
-    st.sidebar.caption(DEMO_NOTICE)
+    """What every page shares, drawn by the entry point: who is signed in (or the notice that
+    nobody needs to), the store check and the filters."""
+    who = gate()
+    if who.signed_in:
+        st.sidebar.caption(f"Signed in as {safe(who.user)} · role: {who.role}")
+        st.sidebar.button("Sign out", on_click=st.logout, type="tertiary", icon="🚪")
+    else:
+        st.sidebar.caption(notice())
     check_store()
     sidebar_filters()
 
 
-def ensure_entrypoint() -> None:
-    """Make sure the shared chrome is drawn around this page.
+def ensure_entrypoint(page: str) -> None:
+    """Make sure the shared chrome is drawn around this page, and that the visitor's role may
+    open it (a page refuses by itself, whatever the navigation showed).
 
     With a ``pages/`` folder next to the entry point, Streamlit starts in its old multipage
     mode, which runs a page file alone (no `app.py`) until some run calls ``st.navigation`` —
@@ -100,10 +136,90 @@ def ensure_entrypoint() -> None:
     Streamlit to `st.navigation` mode for the runs that follow and draws the chrome itself
     (without a rerun, so a click that triggered it is not lost).
     """
-    if getattr(_ENTRY, "active", False):
+    if not getattr(_ENTRY, "active", False):
+        st.navigation([st.Page(path) for path in PAGES.values()], position="hidden")
+        chrome()
+    who = access()
+    if not who.can_open(page):
+        st.error(
+            f"Your role ({who.role}) cannot open this page. Pick one of the pages in the "
+            "sidebar, or ask an administrator for another role.",
+            icon="⛔",
+        )
+        st.stop()
+
+
+# --- sign-in and access ------------------------------------------------------------------------
+
+
+def notice() -> str:
+    """The line every page shows when nobody signs in."""
+    return DEMO_NOTICE if get_settings().demo_mode else OPEN_NOTICE
+
+
+def _claims() -> dict[str, Any] | None:
+    """The signed-in user's ID-token claims (None when nobody is signed in)."""
+    if not st.user.is_logged_in:
+        return None
+    return dict(st.user.to_dict())
+
+
+def gate() -> Access:
+    """Who is visiting. With sign-in configured, a visitor not signed in gets the sign-in page
+    and one whose claims map to no role the no-access page (the run stops there); without it,
+    the demo (or `auth.allow_anonymous`) lets everyone in and any other set-up refuses."""
+    settings = get_settings()
+    if not settings.auth.configured:
+        if not (settings.demo_mode or settings.auth.allow_anonymous):
+            st.error(
+                "Sign-in is not configured. Set THROUGHLINE_AUTH__SERVER_METADATA_URL and "
+                "THROUGHLINE_AUTH__CLIENT_ID (and the OIDC secrets), or allow anonymous access "
+                "explicitly with THROUGHLINE_AUTH__ALLOW_ANONYMOUS=true.",
+                icon="🔒",
+            )
+            st.stop()
+        return _remember(ANONYMOUS)
+    claims = _claims()
+    if claims is None:
+        st.title("Throughline")
+        st.write("Sign in with your company account to see where quote-to-cash handoffs stall.")
+        st.button("Sign in", on_click=st.login, type="primary", icon="🔑")
+        st.stop()
+    who = access_from_claims(claims, settings.auth)
+    if who is None:
+        st.title("No access yet")
+        st.warning(
+            f"You are signed in as {safe(claims.get('email') or claims.get('sub'))}, but your "
+            "account has no Throughline role. Ask an administrator to give you one "
+            "(cfo, pmo, support or admin).",
+            icon="⛔",
+        )
+        st.button("Sign out", on_click=st.logout, icon="🚪")
+        st.stop()
+    _audit_sign_in(who, claims)
+    return _remember(who)
+
+
+def _remember(who: Access) -> Access:
+    st.session_state["_access"] = who
+    return who
+
+
+def access() -> Access:
+    """The visitor's access on this run (`gate` decides it once per run)."""
+    found = st.session_state.get("_access")
+    return found if isinstance(found, Access) else gate()
+
+
+def _audit_sign_in(who: Access, claims: Mapping[str, Any]) -> None:
+    """One audit entry per sign-in (per ID token), not per page view or browser tab."""
+    token = f"{claims.get('sub', '')}@{claims.get('iat', '')}"
+    if st.session_state.get("_signed_in") == token:
         return
-    st.navigation([st.Page(path) for path in PAGES.values()], position="hidden")
-    chrome()
+    detail = f"signed in (subject {claims.get('sub', '?')}, token issued at {claims.get('iat')})"
+    if not audit.logged(engine(), who.user, "sign_in", detail):
+        audit.record(engine(), who.user, who.role, "sign_in", detail)
+    st.session_state["_signed_in"] = token
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -212,9 +328,10 @@ def check_store() -> None:
 
 
 def load(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call a (cached) metrics function; a failure becomes a sentence, not a traceback."""
+    """Call a (cached) metrics function and mask what the visitor's role may not see; a
+    failure becomes a sentence, not a traceback."""
     try:
-        return fn(*args, **kwargs)
+        return mask(fn(*args, **kwargs), access())
     except (OperationalError, ProgrammingError, DBAPIError):
         log.exception("database error while drawing a page")
         st.error(
@@ -248,7 +365,7 @@ def _parse_day(value: str | None) -> date | None:
         return None
 
 
-def _restore_from_url(dims: Dimensions) -> None:
+def _restore_from_url(dims: Dimensions, practices: Sequence[str]) -> None:
     """Seed the filter widgets from the URL on a session's first run (a shared link opens as
     sent) and after a drill-down (`st.switch_page` drops widget state; the URL carries it)."""
     arrived = st.session_state.pop("_restore_filters", False)
@@ -264,7 +381,7 @@ def _restore_from_url(dims: Dimensions) -> None:
     st.session_state["f_period"] = preset if preset in PRESETS else DEFAULT_PRESET
     for name, options in (
         ("entity", dims.legal_entities),
-        ("practice", dims.practices),
+        ("practice", practices),
         ("customer", dims.customers),
     ):
         st.session_state[FILTER_KEYS[name]] = _valid(params.get_all(name), options)
@@ -274,7 +391,9 @@ def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar, mirror them in the URL and return them."""
     dims = _dimensions(db_url())
     now = as_of()
-    _restore_from_url(dims)
+    who = access()
+    allowed = [p for p in dims.practices if who.practices is None or p in who.practices]
+    _restore_from_url(dims, allowed)
     sb = st.sidebar
     sb.subheader("Filters")
     preset = sb.selectbox("Period", list(PRESETS), format_func=PRESETS.__getitem__, key="f_period")
@@ -286,11 +405,13 @@ def sidebar_filters() -> Filters:
             start, end = picked[0], picked[1]
     first, last = period_bounds(preset, now, start, end)
     entities = sb.multiselect("Legal entity", dims.legal_entities, key="f_entity")
-    practices = sb.multiselect("Practice", dims.practices, key="f_practice")
+    practices = sb.multiselect("Practice", allowed, key="f_practice")
     customers = sb.multiselect(
         "Customer", dims.customers, key="f_customer", placeholder="All customers"
     )
-    filters = period_filters(first, last, tuple(entities), tuple(practices), tuple(customers))
+    filters = who.scope(
+        period_filters(first, last, tuple(entities), tuple(practices), tuple(customers))
+    )
     st.session_state["_filters"] = filters
     st.session_state["_filter_params"] = _params(
         preset, first, last, entities, practices, customers
@@ -344,7 +465,11 @@ def filter_params() -> dict[str, str | list[str]]:
 
 
 def drill(page: str, **params: str) -> None:
-    """Open another page (a key of `PAGES`) with the filters and `params` in its URL."""
+    """Open another page (a key of `PAGES`) with the filters and `params` in its URL (a page
+    the visitor's role may not open is not opened: a sentence says so)."""
+    if not access().can_open(page):
+        st.info(f"Your role ({access().role}) cannot open that page.", icon="⛔")
+        return
     st.session_state["_restore_filters"] = True
     st.switch_page(PAGES[page], query_params={**filter_params(), **params})
 
@@ -391,7 +516,8 @@ def clear_param(*names: str) -> None:
 def header(title: str, lead: str) -> None:
     """Title, one line on what the page is for, the demo notice and the live "data as of"."""
     st.title(title)
-    st.caption(f"{lead}  \n{DEMO_NOTICE}")
+    who = access()
+    st.caption(lead if who.signed_in else f"{lead}  \n{notice()}")
     st.session_state["_drawn"] = (as_of(), data_version(engine()))
     _freshness()
 
@@ -557,12 +683,23 @@ def table(
 
 
 def downloads(frame: pd.DataFrame, key: str, name: str) -> None:
-    """CSV and Excel download buttons for a table (files are made when clicked)."""
+    """CSV and Excel download buttons for a table (files are made, and the export audited,
+    when clicked)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "table"
+    who, target = access(), engine()
+
+    def exported(kind: str, make: Callable[[], bytes]) -> Callable[[], bytes]:
+        def build() -> bytes:
+            detail = f"{kind} export of {name} ({len(frame)} rows)"
+            audit.record(target, who.user, who.role, "export", detail)
+            return make()
+
+        return build
+
     with st.container(horizontal=True):
         st.download_button(
             "CSV",
-            data=lambda: csv_bytes(frame),
+            data=exported("CSV", lambda: csv_bytes(frame)),
             file_name=f"{name}.csv",
             mime="text/csv",
             key=f"{key}_csv",
@@ -572,7 +709,7 @@ def downloads(frame: pd.DataFrame, key: str, name: str) -> None:
         )
         st.download_button(
             "Excel",
-            data=lambda: excel_bytes(frame, name),
+            data=exported("Excel", lambda: excel_bytes(frame, name)),
             file_name=f"{name}.xlsx",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             key=f"{key}_xlsx",
@@ -608,10 +745,5 @@ def chart_pick(event: Any, field: str = "x") -> Any:
 
 
 def actor() -> str:
-    """Who is acting: the signed-in user's e-mail or name, else the demo visitor."""
-    try:
-        if st.user.is_logged_in:
-            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
-    except (AttributeError, KeyError):
-        pass
-    return "demo visitor"
+    """Who is acting: the signed-in user, else the demo visitor."""
+    return access().user

@@ -11,6 +11,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
+from metrics import audit
 from metrics.kpis.common import Filters, period_start
 from metrics.kpis.setup_latency import SetupLatency
 from metrics.models import CaseHandoff, SyncAttempt, SyncTrace, WorkQueueAction
@@ -188,13 +189,15 @@ def record_action(
     case_key: str | None,
     action: str,
     actor: str,
+    role: str = "admin",
     assignee: str | None = None,
     snoozed_until: date | None = None,
     note: str | None = None,
     now: datetime | None = None,
     today: date | None = None,
 ) -> None:
-    """Store one work-queue action (raises `ActionRefused` with a sentence when incomplete).
+    """Store one work-queue action and its audit entry (raises `ActionRefused` with a sentence
+    when incomplete).
 
     `now` stamps the action (default: the wall clock); `today` is the day a snooze must be
     after — the reporting clock's day, the one the queue hides snoozed deals by.
@@ -233,6 +236,8 @@ def record_action(
                 **values,
             )
         )
+        detail = f"{action} {case_type} {case_key or case_id}"
+        audit.record(conn, actor, role, "work_queue", detail, at=now)
 
 
 def action_history(engine: Engine, case_type: str, case_id: int) -> pd.DataFrame:

@@ -29,6 +29,7 @@ PAGES = {
     "Sync errors": ("sync_errors", "Sync errors"),
     "Case trace": ("case_trace", "Case trace"),
     "Collectors": ("collectors", "Collectors"),
+    "Audit log": ("audit", "Audit log"),
 }
 #: The page is drawn: the script is idle and every chart, table and lazy element is rendered.
 DRAWN = """(title) => {
@@ -105,6 +106,7 @@ def test_every_page_draws_drills_to_a_case_trace_and_exports(
             drawn(page, title)
             timings[label].append(time.perf_counter() - started)
             assert urlsplit(page.url).path.strip("/") == path
+            assert "Demo mode: no sign-in" in page.locator("body").inner_text()
             if visit == "again":
                 page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"))
     lines = [f"{'page':32} {'first visit':>11} {'again':>7}"] + [

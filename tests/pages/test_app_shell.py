@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,21 +26,11 @@ ROOT = APP.parent
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
 
 
-def registered_pages() -> list[str]:
-    """The page files app.py hands to st.navigation (through `ui.PAGES`)."""
-    tree = ast.parse(APP.read_text(encoding="utf-8"))
-    keys = [
-        node.slice.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-        and isinstance(node.value, ast.Attribute) and node.value.attr == "PAGES"
-    ]  # fmt: skip
-    return sorted(ui.PAGES[k] for k in keys)
-
-
-def test_every_file_in_pages_is_registered_in_the_navigation() -> None:
-    assert registered_pages() == PAGES
+def test_every_file_in_pages_is_in_the_navigation_and_open_to_the_admin() -> None:
+    navigated = sorted(ui.PAGES[key] for pages in ui.NAVIGATION.values() for key, *_ in pages)
+    assert navigated == PAGES
     assert sorted(ui.PAGES.values()) == PAGES
+    assert all(ui.ANONYMOUS.can_open(key) for key in ui.PAGES)
 
 
 def test_no_page_holds_sql_or_unsafe_html() -> None:
@@ -82,6 +71,7 @@ def test_a_deep_link_opened_first_after_start_up_still_gets_the_filters(
 ) -> None:
     monkeypatch.undo()  # the autouse navigation-mode patch: start like a fresh server
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", demo.url)
+    monkeypatch.setenv("THROUGHLINE_DEMO_MODE", "true")
     settings_module.get_settings.cache_clear()
     PagesManager.uses_pages_directory = None
     at = AppTest.from_file(str(APP), default_timeout=90)
