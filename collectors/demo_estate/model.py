@@ -132,6 +132,9 @@ class Scenario:
     bad_release_day: date
     fx_missing_dates: tuple[date, ...]
     projects_never_billed: tuple[str, ...]
+    #: From then on the PSA rejects projects for customers with incomplete master data (the
+    #: provisioning failures, late manual fixes and stuck handoffs of the last weeks).
+    provisioning_checks_from: datetime | None = None
 
 
 @dataclass

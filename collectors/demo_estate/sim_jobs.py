@@ -1,4 +1,12 @@
-"""iPaaS side of the simulation: job chains (attempts and retries) with realistic failures."""
+"""iPaaS side of the simulation: job chains (attempts and retries) with realistic failures.
+
+The firm's integrations are well run: the platform retries timeouts, 429s and 503s inside an
+execution, so in ordinary weeks a first attempt does not fail (at ten to a hundred first attempts
+a week per integration, a 99 % first-attempt SLO allows less than one failure a week). Failed
+first attempts come from the planted incidents: the ERP outage and its recovery (the backlog
+drains into the ERP's rate limit; projects created that morning are missing from the restored
+ERP), the bad release day, and the provisioning checks of the last weeks (`sim_projects`).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +35,14 @@ class Attempt:
     payload_patch: dict[str, Any] | None = None
 
 
+#: After the outage the ERP is back but drowning in the backlog for this long.
+RECOVERY = timedelta(hours=3)
+#: ... answering slowly (timeouts) for the first part of it, then with 429s.
+SLOW_START = timedelta(minutes=45)
+#: Share of ERP-bound calls (new first attempts, the backlog's retries) failing meanwhile.
+RECOVERY_FAILURE_P = 0.5
+
+
 @dataclass(frozen=True)
 class Incidents:
     """The planted platform incidents."""
@@ -38,11 +54,21 @@ class Incidents:
         """Whether the ERP is down at ``t``."""
         return self.outage_start <= t < self.outage_end
 
+    def recovering(self, t: datetime) -> bool:
+        """Whether ``t`` is in the hours after the outage, while the ERP works off its backlog."""
+        return self.outage_end <= t < self.outage_end + RECOVERY
 
-def transient_error(world: World, integration: str) -> Error:
-    """A timeout, a 429 or a 503, with the ids and numbers real messages carry."""
+    def kind(self, t: datetime) -> str:
+        """How the recovering ERP fails a call at ``t``: slowly at first, then rate-limited."""
+        return "ETIMEDOUT" if t < self.outage_end + SLOW_START else "HTTP_429"
+
+
+def transient_error(world: World, integration: str, kind: str | None = None) -> Error:
+    """A timeout, a 429 or a 503 (``kind``, else at random), with the ids and numbers real
+    messages carry."""
     rng = world.rng
-    kind = rng.choices(("ETIMEDOUT", "HTTP_429", "HTTP_503"), weights=(4, 3, 3))[0]
+    if kind is None:
+        kind = rng.choices(("ETIMEDOUT", "HTTP_429", "HTTP_503"), weights=(4, 3, 3))[0]
     if kind == "ETIMEDOUT":
         host = f"10.{rng.randint(1, 40)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         return kind, None, f"connect ETIMEDOUT {host}:443 after 30000 ms"
@@ -87,13 +113,18 @@ def plan_attempts(
     first_at: datetime,
     incidents: Incidents,
     *,
-    transient_p: float = 0.05,
+    transient_p: float = 0.0,
 ) -> list[Attempt]:
-    """Attempts up to the first success, with transient failures and the ERP outage."""
+    """Attempts up to the first success, with the ERP outage and its recovery.
+
+    ``transient_p`` is the chance of a transient failure at any other time (none by default:
+    see the module's docstring).
+    """
     rng = world.rng
     attempts: list[Attempt] = []
     t = first_at
     erp_bound = integration in ("psa-erp", "erp-crm")
+    failure_p = RECOVERY_FAILURE_P if erp_bound and incidents.recovering(t) else transient_p
     if erp_bound and incidents.in_outage(t):
         attempts.append(Attempt(t, outage_error(world)))
         retry = t + timedelta(minutes=rng.randint(15, 30))
@@ -102,8 +133,12 @@ def plan_attempts(
         t = incidents.outage_end + timedelta(
             minutes=rng.randint(10, 90), seconds=rng.randint(0, 59)
         )
-    elif rng.random() < transient_p:
-        attempts.append(Attempt(t, transient_error(world, integration)))
+        if rng.random() < RECOVERY_FAILURE_P:  # the backlog's retries meet the slow ERP
+            attempts.append(Attempt(t, transient_error(world, integration, incidents.kind(t))))
+            t += timedelta(minutes=rng.randint(5, 30), seconds=rng.randint(0, 59))
+    elif failure_p > 0 and rng.random() < failure_p:
+        kind = incidents.kind(t) if erp_bound and incidents.recovering(t) else None
+        attempts.append(Attempt(t, transient_error(world, integration, kind)))
         t += (
             timedelta(minutes=rng.randint(1, 30))
             if rng.random() < 0.7

@@ -51,8 +51,20 @@ def provision(
     customers: tuple[Customer, ...],
     incidents: Incidents,
     bad_day: date,
+    checks_from: datetime,
 ) -> tuple[list[Project], list[str]]:
-    """Projects for won deals, with the provisioning jobs; also the stuck deals' ids."""
+    """Projects for won deals, with the provisioning jobs; also the stuck deals' ids.
+
+    Until ``checks_from`` provisioning is smooth: most deals are provisioned by the integration
+    within minutes (touchless); deals sales flag for a custom set-up are left to the project
+    managers, who create the project by hand within a business day (no provisioning job). From
+    ``checks_from`` on, the PSA checks customer master data (a VAT id, an unambiguous name):
+    deals of customers that fail it, and a few with other data problems, fail provisioning and
+    wait for a project manager to fix the data and create the project by hand, two to eight
+    business days later, if at all: about a third of them, and those still waiting at the end of
+    history, stay stuck for good, and so do two deals won one to three weeks before its end (the
+    stuck handoffs).
+    """
     rng = world.rng
     pms = [p for p in people if p.role == "pm"]
     twins = _duplicate_names(customers)
@@ -61,7 +73,7 @@ def provision(
         d.id
         for d in wins
         if world.history_end - timedelta(days=21) <= d.wins[0]
-        and d.wins[0] < world.history_end - timedelta(days=2)
+        and d.wins[0] < world.history_end - timedelta(days=7)
     ]
     forced = set(rng.sample(recent, min(2, len(recent))))
     projects: list[Project] = []
@@ -70,14 +82,19 @@ def provision(
         won = deal.wins[0]
         first = won + timedelta(minutes=rng.randint(1, 8), seconds=rng.randint(0, 59))
         r = rng.random()
-        if deal.id in forced or r < 0.04:
+        bad_data = deal.customer.tax_id is None or deal.customer.number in twins
+        fixed: datetime | None = None
+        if deal.id in forced:
             path = "stuck"
-        elif deal.customer.tax_id is None or deal.customer.number in twins:
-            path = "manual" if rng.random() < 0.6 else "late"
+        elif won >= checks_from and (bad_data or r < 0.12):
+            path = "fix"
+            fixed = biz_after(rng, won, rng.randint(2, 8))
+            if won < world.history_end and (fixed >= world.history_end or rng.random() < 0.35):
+                path = "stuck"  # nobody gets to it (before the end of history, nor after)
         else:
-            path = "touchless" if r < 0.70 else "manual" if r < 0.88 else "late"
+            path = "touchless" if r < 0.85 else "manual"
         attempts: list[Attempt] = []
-        if won.date() == bad_day:
+        if won.date() == bad_day and path != "manual":
             release = (
                 "VALIDATION",
                 400,
@@ -91,11 +108,13 @@ def provision(
         pm = rng.choice(pms)
         created: datetime | None
         if path == "touchless":
-            attempts += plan_attempts(world, "crm-psa", first, incidents, transient_p=0.08)
+            attempts += plan_attempts(world, "crm-psa", first, incidents)
             created, creator = (
                 attempts[-1].at + timedelta(seconds=rng.randint(2, 9)),
                 INTEGRATION_USER,
             )
+        elif path == "manual":
+            created, creator = biz_after(rng, won, rng.randint(0, 1)), pm.username
         elif path == "stuck":
             error = _data_error(world, deal, twins)
             attempts.append(Attempt(first, error))
@@ -104,19 +123,20 @@ def provision(
             created, creator = None, ""
             stuck.append(deal.id)
         else:
+            assert fixed is not None
             attempts.append(Attempt(first, _data_error(world, deal, twins)))
-            days = rng.randint(0, 3) if path == "manual" else rng.randint(5, 20)
-            created = max(biz_after(rng, won, days), first + timedelta(minutes=rng.randint(20, 90)))
+            created = max(fixed, first + timedelta(minutes=rng.randint(20, 90)))
             attempts.append(Attempt(created + timedelta(minutes=rng.randint(10, 180))))
             creator = pm.username
-        write_chain(
-            world,
-            "crm-psa",
-            "project_provisioning",
-            {"system": "crm", "type": "opportunity", "id": deal.id},
-            _payload(deal),
-            attempts,
-        )
+        if attempts:
+            write_chain(
+                world,
+                "crm-psa",
+                "project_provisioning",
+                {"system": "crm", "type": "opportunity", "id": deal.id},
+                _payload(deal),
+                attempts,
+            )
         if created is not None:
             projects.append(_project(world, deal, created, creator, pm, deal.amount))
     projects += _second_phases(world, projects, pms)
@@ -227,7 +247,7 @@ def _project(
     base = activated or created
     setup: datetime | None = base + timedelta(minutes=rng.randint(5, 600))
     if rng.random() < 0.04 and billing_type == TM:
-        setup = biz_after(rng, base, rng.randint(40, 140))
+        setup = biz_after(rng, base, rng.randint(2, 8))  # billing set up a few days late
     project = Project(
         pid, rec, deal, c, deal.currency, billing_type, budget, created, activated, setup
     )
@@ -254,9 +274,14 @@ def _second_phases(world: World, projects: list[Project], pms: list[Person]) -> 
 
 
 def set_up_billing(world: World, projects: list[Project]) -> list[str]:
-    """Write billing set-up times; three older T&M projects never get billing (WIP 120+)."""
+    """Write billing set-up times; three T&M projects never get billing.
+
+    They start about three months before the end of history, so their work passes 60 days
+    unbilled in its last weeks (old unbilled work, burning the unbilled-aging budget then and
+    not all year).
+    """
     rng = world.rng
-    lo, hi = world.history_end - timedelta(days=300), world.history_end - timedelta(days=150)
+    lo, hi = world.history_end - timedelta(days=96), world.history_end - timedelta(days=86)
     old = [
         p
         for p in projects

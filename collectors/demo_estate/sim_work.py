@@ -22,6 +22,8 @@ from collectors.demo_estate.sim_projects import FF, Project
 
 RATES_USD = (140, 175, 220, 280)
 FX_RATE_FACTOR = {"USD": 1.0, "GBP": 0.8, "EUR": 0.92}
+#: Share of time postings that fail on an unknown project code after the ERP's restore.
+UNKNOWN_AFTER_RESTORE_P = 0.3
 CATEGORIES = (
     ("travel", "Lufthansa"),
     ("hotel", "Marriott"),
@@ -127,7 +129,8 @@ def _flow(world: World, rec: RecordBuilder, submitted: datetime) -> tuple[dateti
         rec.update(t, status="on_hold", on_hold_at=t)
         if rng.random() < 0.2:
             return None, False
-        t += timedelta(days=rng.randint(90, 150) if rng.random() < 0.2 else rng.randint(10, 60))
+        # a question to the consultant or the client, answered within about a week
+        t += timedelta(days=rng.randint(2, 8))
     approved = biz_after(rng, t, rng.randint(0, 4))
     rec.update(approved, status="approved", approved_at=approved)
     if 0.08 <= r < 0.11:
@@ -223,11 +226,14 @@ def _time_posting(world: World, items: list[WorkItem], incidents: Incidents) -> 
         t = last + timedelta(minutes=rng.randint(10, 40), seconds=rng.randint(0, 59))
         attempts: list[Attempt] = []
         first_id = batch[0].rec.id
-        if rng.random() < 0.01:
+        restored = incidents.outage_end <= t and t.date() == incidents.outage_end.date()
+        if restored and rng.random() < UNKNOWN_AFTER_RESTORE_P:
+            # the ERP came back from the night's backup: projects synced that morning are
+            # missing until the master-data sync runs again overnight
             message = f"Unknown project code '{project_id}' (time entry {first_id})"
             attempts.append(Attempt(t, ("VALIDATION", 422, message)))
             t = biz_after(rng, t, 1)
-        attempts += plan_attempts(world, "psa-erp", t, incidents, transient_p=0.05)
+        attempts += plan_attempts(world, "psa-erp", t, incidents)
         c = batch[0].project.customer
         payload = {
             "project_code": project_id,

@@ -34,6 +34,8 @@ from collectors.demo_estate.sim_projects import (
 from collectors.demo_estate.sim_work import deliver
 
 DEFAULT_START = datetime(2025, 11, 1, tzinfo=UTC)
+#: The PSA checks customer master data on new projects for the last three weeks of history.
+CHECKS_BEFORE_END = timedelta(days=21)
 
 
 def add_months(t: datetime, n: int) -> datetime:
@@ -72,7 +74,8 @@ def _simulate(seed: int, start: datetime, months: int, horizon_months: int) -> E
     deals = make_deals(world, customers, people)
     incidents = _outage(world)
     bad_day = _bad_release_day(world, deals, incidents)
-    projects, stuck = provision(world, deals, people, customers, incidents, bad_day)
+    checks_from = history_end - CHECKS_BEFORE_END
+    projects, stuck = provision(world, deals, people, customers, incidents, bad_day, checks_from)
     projects = internal_projects(world, [p for p in people if p.role == "pm"]) + projects
     never_billed = set_up_billing(world, projects)
     change_orders(world, projects)
@@ -86,6 +89,7 @@ def _simulate(seed: int, start: datetime, months: int, horizon_months: int) -> E
         bad_release_day=bad_day,
         fx_missing_dates=(missing_fx,),
         projects_never_billed=tuple(never_billed),
+        provisioning_checks_from=checks_from,
     )
     return Estate(
         seed=seed,

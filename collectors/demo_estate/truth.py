@@ -312,6 +312,7 @@ def _scenario(estate: Estate, as_of: datetime) -> dict[str, Any]:
         "deals_without_project": sorted(o for o in won if o not in excluded and not projects[o]),
         "erp_outage": [outage[0], outage[1]],
         "bad_release_day": estate.scenario.bad_release_day,
+        "provisioning_checks_from": estate.scenario.provisioning_checks_from,
         "deals_won_twice": sorted(
             o for o, rows in won.items() if sum(r["NewValue"] == WON for r in rows) >= 2
         ),

@@ -86,11 +86,18 @@ def _latency_inputs(
             group, since = _group(r), _aware(r[start_col])
             deadline = resolve_deadline(since, limit.value, limit.unit, ctx.calendar(group))
             items.append(OpenItem(str(r[age_col]), since, deadline, group))
+        # Cases closed after their deadline keep the days they spent late in the budget.
+        for r in cases.to_dict("records"):
+            group, since, closed = _group(r), _aware(r[start_col]), _aware(r[end_col])
+            deadline = resolve_deadline(since, limit.value, limit.unit, ctx.calendar(group))
+            if closed > deadline:
+                items.append(OpenItem(str(r[age_col]), since, deadline, group, closed_at=closed))
     return SloInputs(occurrences, tuple(items))
 
 
 def setup_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> SloInputs:
-    """Handoffs decided in the window (project created) and won deals still waiting."""
+    """Handoffs decided in the window (project created); won deals still waiting, and deals
+    whose project came after their deadline (closed open items), for the aging budget."""
     filters = Filters(start=(as_of - MARGIN).date())
     kpi = setup_latency(load_handoffs(engine, filters), as_of, filters=filters,
                         countries=ctx.countries)  # fmt: skip
@@ -99,7 +106,8 @@ def setup_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> Slo
 
 
 def invoice_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> SloInputs:
-    """Invoices posted in the window and triggered invoices still waiting."""
+    """Invoices posted in the window; triggered invoices still waiting, and invoices posted
+    after their deadline (closed open items), for an aging budget."""
     filters = Filters(start=(as_of - MARGIN).date())
     kpi = invoice_cycle(load_invoices(engine, filters), as_of, filters=filters,
                         countries=ctx.countries)  # fmt: skip

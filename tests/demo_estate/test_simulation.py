@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,12 @@ import pytest
 from collectors.demo_estate import MAPPINGS, Estate, ground_truth, simulate
 from collectors.demo_estate.truth import GroundTruth
 
+DAY = timedelta(days=1)
 SF_ID = re.compile(r"^(001|005|006|017|800|a0X)[0-9A-Za-z]{12}[A-Z0-5]{3}$")
+
+
+def at_midnight(t: datetime) -> datetime:
+    return datetime.combine(t.date(), time(), UTC)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def test_counts_are_within_the_intended_ranges(estate: Estate, truth: GroundTrut
     assert 0.35 < won / truth.objects["deal"] < 0.6
     assert truth.events["deal.lost"] > 0.3 * truth.objects["deal"]
     stuck = truth.scenario["stuck_handoff_deals"]
-    assert 0.03 <= len(stuck) / won <= 0.05
+    assert 3 <= len(stuck) <= 12  # a handful, all in the last weeks (see below)
     projects = [v.state for _, v in estate.visible("project", estate.history_end)]
     tm = sum(p["billing_type"] == "T&M" for p in projects if p["crm_opportunity_id"])
     assert 0.62 < tm / sum(1 for p in projects if p["crm_opportunity_id"]) < 0.78
@@ -84,6 +89,11 @@ def test_stuck_handoffs_never_get_a_project_and_some_are_recent(
     }
     recent = [d for d in stuck if wins[d] >= estate.history_end - timedelta(days=21)]
     assert len(recent) >= 2
+    checks = estate.scenario.provisioning_checks_from
+    assert checks == estate.history_end - timedelta(days=21)
+    assert all(checks <= wins[d] < estate.history_end for d in stuck)
+    late = [d for d in stuck if wins[d] <= estate.history_end - timedelta(days=7)]
+    assert len(late) >= 2, "some have waited for more than a week at the end of history"
 
 
 def test_stuck_handoffs_have_open_provisioning_exceptions(
@@ -102,19 +112,48 @@ def test_projects_come_touchless_manual_late_and_in_two_phases(
     projects = [v.state for _, v in estate.visible("project", estate.history_end)]
     creators = Counter(p["created_by"] == "svc-integration" for p in projects)
     assert creators[True] > creators[False] > 0
-    first_win = {}
+    first_win: dict[str, datetime] = {}
     for _, v in estate.visible("OpportunityFieldHistory", estate.history_end):
         if v.state["NewValue"] == "Closed Won":
             first_win.setdefault(v.state["OpportunityId"], v.state["CreatedDate"])
-    delays = [
-        p["created_at"] - first_win[p["crm_opportunity_id"]]
-        for p in projects
-        if p["crm_opportunity_id"] in first_win
-    ]
-    assert sum(d <= timedelta(days=5) for d in delays) > 0.7 * len(delays)
-    assert sum(timedelta(days=7) <= d <= timedelta(days=30) for d in delays) > 0.05 * len(delays)
+    first_project: dict[str, datetime] = {}
+    for p in projects:
+        deal = p["crm_opportunity_id"]
+        if deal in first_win:
+            first_project[deal] = min(first_project.get(deal, p["created_at"]), p["created_at"])
+    checks = estate.scenario.provisioning_checks_from
+    assert checks is not None
+    before = [first_project[d] - first_win[d] for d in first_project if first_win[d] < checks]
+    since = [first_project[d] - first_win[d] for d in first_project if first_win[d] >= checks]
+    # until the checks every deal gets its project within two business days (at most four
+    # calendar days, a weekend included), by the integration or by hand
+    assert max(before) <= timedelta(days=4)
+    assert sum(d <= timedelta(minutes=15) for d in before) > 0.75 * len(before)
+    assert sum(d > timedelta(hours=1) for d in before) > 0.1 * len(before)
+    # since then some wait for a project manager to fix the data
+    assert sum(d > timedelta(days=4) for d in since) >= 2
     assert truth.scenario["deals_with_two_projects"]
     assert any(p["crm_opportunity_id"] is None for p in projects)
+
+
+def test_first_attempts_fail_only_in_the_planted_incidents(estate: Estate) -> None:
+    start, end = estate.scenario.erp_outage
+    release = estate.scenario.bad_release_day
+    checks = estate.scenario.provisioning_checks_from
+    assert checks is not None
+    jobs = [v.state for _, v in estate.visible("job", estate.history_end)]
+    failed = [j for j in jobs if j["attempt"] == 1 and j["status"] == "error"]
+    outage_day = [j for j in failed if start <= j["started_at"] < at_midnight(end) + DAY]
+    release_day = [j for j in failed if j["started_at"].date() == release]
+    last_weeks = [j for j in failed if j["started_at"] >= checks]
+    assert len(outage_day) + len(release_day) + len(last_weeks) == len(failed)
+    assert {j["integration"] for j in outage_day} == {"psa-erp", "erp-crm"}
+    assert {j["integration"] for j in release_day + last_weeks} == {"crm-psa"}
+    assert {j["error"]["code"] for j in last_weeks} <= {"VALIDATION", "DUPLICATE"}
+    # after the outage the recovering ERP times out, then rate-limits, and misses projects
+    after = [j for j in jobs if end <= j["started_at"] < at_midnight(end) + DAY and j["error"]]
+    assert {"ETIMEDOUT", "HTTP_429"} <= {j["error"]["code"] for j in after}
+    assert any(j["error"]["message"].startswith("Unknown project code") for j in after)
 
 
 def test_erp_outage_fails_every_erp_bound_job_and_retries_succeed_after(
@@ -129,13 +168,17 @@ def test_erp_outage_fails_every_erp_bound_job_and_retries_succeed_after(
     assert len(during) >= 10
     assert all(j["status"] == "error" for j in during)
     assert {j["error"]["code"] for j in during} <= {"ECONNREFUSED", "HTTP_503"}
-    retried = {j["retry_of"] for j in jobs.values() if j["retry_of"]}
-    last_attempts = [j for j in during if j["id"] not in retried]
+    retry_of = {j["retry_of"]: j for j in jobs.values() if j["retry_of"]}
+    last_attempts = [j for j in during if retry_of[j["id"]]["started_at"] >= end]
+    assert last_attempts
     for failed in last_attempts:
-        retry = next(j for j in jobs.values() if j["retry_of"] == failed["id"])
-        assert retry["status"] == "success" and retry["started_at"] >= end
+        retry = retry_of[failed["id"]]
         assert retry["correlation_id"] == failed["correlation_id"]
         assert retry["attempt"] == failed["attempt"] + 1
+        while retry["status"] == "error":  # the recovering ERP may fail the backlog once more
+            assert retry["error"]["code"] in ("ETIMEDOUT", "HTTP_429")
+            retry = retry_of[retry["id"]]
+        assert retry["status"] == "success" and retry["started_at"] >= end
 
 
 def test_bad_release_day_fails_provisioning_with_validation_errors(estate: Estate) -> None:
@@ -185,9 +228,20 @@ def test_billing_has_voids_reissues_credit_notes_and_unpaid_invoices(
     assert truth.links_superseded["billed_on"] > 0
 
 
-def test_unbilled_work_fills_every_aging_bucket(truth: GroundTruth) -> None:
-    assert all(truth.wip_items[bucket] > 0 for bucket in truth.wip_items)
-    assert truth.scenario["projects_never_billed"]
+def test_unbilled_work_is_billed_within_60_days_except_the_never_billed_projects(
+    estate: Estate, truth: GroundTruth
+) -> None:
+    assert all(truth.wip_items[bucket] > 0 for bucket in ("0-30", "31-60", "61-90"))
+    never = set(truth.scenario["projects_never_billed"])
+    assert len(never) == 3
+    old: set[str] = set()
+    for kind, worked in (("time_entry", "work_date"), ("expense", "expense_date")):
+        for _, v in estate.visible(kind, estate.history_end):
+            s = v.state
+            unbilled = s["billable"] and s["status"] == "approved" and not s["invoice_id"]
+            if unbilled and (estate.history_end.date() - s[worked]).days > 60:
+                old.add(s["project_id"])
+    assert old == never
 
 
 def test_exactly_one_weekday_has_no_fx_rates(estate: Estate, truth: GroundTruth) -> None:

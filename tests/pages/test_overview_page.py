@@ -37,7 +37,7 @@ def test_every_kpi_has_a_tile_showing_the_metrics_functions_value(demo: Store) -
             else ui.fmt(tile.value, tile.unit, "USD")
         )
         assert shown[label] == value, tile.kpi
-    assert shown["Stuck handoffs"] == "25"
+    assert shown["Stuck handoffs"] == "6"
     captions = " ".join(c.value for c in at.caption)
     assert "SLO breached: Won deals get a project within 2 business days" in captions
     assert "Demo mode: no sign-in" in captions

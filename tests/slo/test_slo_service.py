@@ -5,48 +5,32 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from slo_demo import DemoYear
 from sqlalchemy import Engine, delete
 
 from collectors import worker
-from collectors.demo_estate.server import DemoEstateServer
-from collectors.demo_estate.simulate import simulate
-from collectors.registry import COLLECTORS, build_collector, collector_sources
-from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from collectors.registry import collector_sources
 from metrics.models import AlertDelivery, AlertEpisode
 from metrics.slo.notify import WebhookNotifier
 from metrics.slo.service import evaluate_and_notify, slo_board, webhook_targets
 from throughline import settings as settings_module
 from throughline.cli import main
-from throughline.settings import CollectorSettings, Settings
-
-TOKEN = "slo-test-token"
-OUTAGE = datetime(2026, 6, 23, 14, 0, tzinfo=UTC)  # inside the demo's 09:00–15:00 ERP outage
+from throughline.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Settings]]:
-    """The demo year collected once into a SQLite store for this module."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('slo')}/demo.db"
-    engine = make_engine(url)
-    upgrade(engine)
-    with DemoEstateServer(simulate(), TOKEN, rate_limit=None) as server:
-        settings = Settings(
-            database_url=url, demo_token=SecretStr(TOKEN),
-            collectors={n: CollectorSettings(base_url=server.base_url) for n in COLLECTORS},
-        )  # fmt: skip
-        for name in (n for n in COLLECTORS if n.startswith("demo_")):
-            assert run_collector(engine, build_collector(name, settings)).status == "success"
-    yield engine, settings
-    engine.dispose()
+@pytest.fixture
+def outage(demo_year: DemoYear) -> datetime:
+    """Five hours into the demo's ERP outage (09:00–15:00 UTC on 2026-06-23 for seed 7)."""
+    start, end = demo_year.estate.scenario.erp_outage
+    assert end - start > timedelta(hours=5)
+    return start + timedelta(hours=5)
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -74,7 +58,7 @@ def receiver() -> Iterator[str]:
 
 
 def test_the_erp_outage_pages_the_sync_slo_once(
-    demo_store: tuple[Engine, Settings], receiver: str
+    demo_store: tuple[Engine, Settings], receiver: str, outage: datetime
 ) -> None:
     engine, base = demo_store
     settings = base.model_copy(
@@ -83,12 +67,12 @@ def test_the_erp_outage_pages_the_sync_slo_once(
     )  # fmt: skip
     sources = {name: (system, 10**6) for name, (system, _) in collector_sources(settings).items()}
     notifier = WebhookNotifier(webhook_targets(settings))
-    first = evaluate_and_notify(engine, settings, OUTAGE, sources, notifier)
+    first = evaluate_and_notify(engine, settings, outage, sources, notifier)
     fired = [t.episode.key for t in first if t.event == "firing"]
     assert any(
         k.startswith("slo:sync-first-attempts:cases:fast:integration=psa-erp") for k in fired
     )
-    again = evaluate_and_notify(engine, settings, OUTAGE + timedelta(minutes=5), sources, notifier)
+    again = evaluate_and_notify(engine, settings, outage + timedelta(minutes=5), sources, notifier)
     assert [t for t in again if t.event == "firing"] == []
     pages = [m for m in Receiver.received if m["state"] == "firing" and m["severity"] == "page"]
     assert len(pages) == len({m["alert_key"] for m in pages}) >= 1
@@ -96,10 +80,10 @@ def test_the_erp_outage_pages_the_sync_slo_once(
 
 
 def test_the_slo_board_lists_every_slo_worst_budget_first(
-    demo_store: tuple[Engine, Settings],
+    demo_store: tuple[Engine, Settings], outage: datetime
 ) -> None:
     engine, settings = demo_store
-    board = slo_board(engine, settings, OUTAGE, collector_sources(settings))
+    board = slo_board(engine, settings, outage, collector_sources(settings))
     overall = board[board["scope"] == "all"]
     assert sorted(overall["slo"]) == [
         "invoice-cycle-time", "project-setup-latency", "sync-first-attempts",
@@ -111,24 +95,25 @@ def test_the_slo_board_lists_every_slo_worst_budget_first(
 
 def test_slo_check_prints_each_slo_and_fails_when_one_is_breached(
     demo_store: tuple[Engine, Settings], monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, outage: datetime,
 ) -> None:  # fmt: skip
     engine, _ = demo_store
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", engine.url.render_as_string(False))
     settings_module.get_settings.cache_clear()
     try:
-        code = main(["slo", "check", "--as-of", OUTAGE.isoformat()])
+        code = main(["slo", "check", "--as-of", outage.isoformat()])
     finally:
         settings_module.get_settings.cache_clear()
     out = capsys.readouterr().out
-    assert "4 SLOs as of 2026-06-23 14:00 UTC" in out
+    assert f"4 SLOs as of {outage:%Y-%m-%d %H:%M} UTC" in out
     assert "sync-first-attempts" in out
     assert code == (1 if " 0 breached" not in out else 0)
 
 
 def test_the_worker_evaluates_slos_on_schedule_and_pages_once(
-    demo_store: tuple[Engine, Settings], receiver: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    demo_store: tuple[Engine, Settings], receiver: str, monkeypatch: pytest.MonkeyPatch,
+    outage: datetime,
+) -> None:  # fmt: skip
     engine, base = demo_store
     settings = base.model_copy(
         update={"alert_webhooks": {"ops": "slack"}, "slo_interval_seconds": 120,
@@ -146,8 +131,8 @@ def test_the_worker_evaluates_slos_on_schedule_and_pages_once(
         conn.execute(delete(AlertDelivery))
         conn.execute(delete(AlertEpisode))
     Receiver.received = []
-    first = worker.alert_job(OUTAGE)
-    again = worker.alert_job(OUTAGE + timedelta(minutes=2))
+    first = worker.alert_job(outage)
+    again = worker.alert_job(outage + timedelta(minutes=2))
     assert first is not None and again is not None
     fired = {t.episode.key for t in first if t.event == "firing"}
     assert any(
