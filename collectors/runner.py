@@ -99,7 +99,7 @@ def run_collector(
             log.info("%s: another worker is running it; skipped", collector.name)
             return RunReport(collector.name, "skipped", error="another worker holds its lock")
         started = (now or datetime.now(UTC)).astimezone(UTC)
-        run_id = _start_run(engine, collector.name, kind, started)
+        run_id = start_run(engine, collector.name, kind, started)
         report = RunReport(collector.name, "running", run_id)
         try:
             with collector.open_client() as client:
@@ -109,7 +109,7 @@ def run_collector(
                     )
         except Exception as exc:  # recorded in the run log, then re-raised for the caller
             report.status, report.error = "failed", f"{exc.__class__.__name__}: {exc}"
-            _finish_run(engine, report)
+            finish_run(engine, report)
             raise
         failures = [s for s in report.streams if s.error]
         report.status = (
@@ -117,7 +117,7 @@ def run_collector(
             else "partial"
         )  # fmt: skip
         report.error = "; ".join(f"{s.name}: {s.error}" for s in failures) or None
-        _finish_run(engine, report)
+        finish_run(engine, report)
         return report
 
 
@@ -247,7 +247,10 @@ def _cursor_update(collector: str, stream: str, at: datetime) -> CursorUpdate:
     return CursorUpdate(collector, stream, {"since": at.isoformat()})
 
 
-def _start_run(engine: Engine, collector: str, kind: str, started: datetime) -> int:
+def start_run(engine: Engine, collector: str, kind: str, started: datetime) -> int:
+    """Open a run-log entry (status `running`); an earlier one left running was interrupted.
+
+    Public so that file imports (`throughline.importers`) log their runs like collectors."""
     with engine.begin() as conn:
         conn.execute(
             update(CollectorRun)
@@ -265,7 +268,8 @@ def _start_run(engine: Engine, collector: str, kind: str, started: datetime) -> 
         return int(result.scalar_one())
 
 
-def _finish_run(engine: Engine, report: RunReport) -> None:
+def finish_run(engine: Engine, report: RunReport) -> None:
+    """Close the run-log entry of `report`: status, rows, quarantined, cursors, error."""
     before = {s.name: s.cursor_before for s in report.streams}
     after = {s.name: s.cursor_after for s in report.streams}
     with engine.begin() as conn:

@@ -103,13 +103,15 @@ def event_times(
         for q in _filtered(refs, EventObject.object_id, ids):
             for event_id, object_id in conn.execute(q):
                 owners[event_id].append(object_id)
-        events = select(Event.id, Event.activity, Event.occurred_at).where(
-            Event.activity.in_([str(a) for a in activities])
-        )
+        # By primary key only, the activity checked here: with an `activity IN` term SQLite
+        # drives the lookup from the activity index, scanning all of history per chunk.
+        wanted = {str(a) for a in activities}
+        events = select(Event.id, Event.activity, Event.occurred_at)
         for q in _filtered(events, Event.id, owners):
             for event_id, activity, at in conn.execute(q):
-                for object_id in owners[event_id]:
-                    out[object_id][activity].append(at)
+                if activity in wanted:
+                    for object_id in owners[event_id]:
+                        out[object_id][activity].append(at)
     for by_activity in out.values():
         for times in by_activity.values():
             times.sort()

@@ -1,0 +1,59 @@
+"""`throughline import ocel|events` on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.importers.conftest import EXAMPLE_MAPPING, FIXTURES, counts, pg_env
+from tests.test_cli import run
+
+
+def test_import_events_prints_what_it_stored_and_quarantined(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = pg_env(engine, monkeypatch)
+    path = FIXTURES / "bad_rows.csv"
+    argv = ("import", "events", str(path), "--mapping", str(EXAMPLE_MAPPING), "--no-progress")
+    assert run(monkeypatch, url, *argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"{path}: 7 rows read; new or changed: 2 events, 2 objects, 3 event-object and 1 "
+        "object-object relations; 5 quarantined (run 1)"
+    ) in out
+    assert run(monkeypatch, url, *argv) == 0
+    assert "new or changed: 0 events, 0 objects" in capsys.readouterr().out
+    assert counts(engine)["events"] == 2
+
+
+def test_import_ocel_reads_a_foreign_log_with_its_mapping(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = pg_env(engine, monkeypatch)
+    argv = ("import", "ocel", str(FIXTURES / "foreign.ocel.json"), "--mapping",
+            str(FIXTURES / "foreign-ocel.yaml"))  # fmt: skip
+    assert run(monkeypatch, url, *argv) == 0
+    assert "12 rows read; new or changed: 2 events, 2 objects" in capsys.readouterr().out
+    assert counts(engine) == {"objects": 2, "events": 2, "event_objects": 3, "object_links": 1}
+
+
+def test_import_fails_with_a_sentence_naming_the_file_and_field(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    url = pg_env(engine, monkeypatch)
+    bad = tmp_path / "map.yaml"
+    bad.write_text("source_system: dw\nactivity: activity\ntimestamp: at\nobjects: {}\n")
+    csv = FIXTURES / "events.csv"
+    assert run(monkeypatch, url, "import", "events", str(csv), "--mapping", str(bad)) == 1
+    assert f"{bad}: objects: Dictionary should have at least 1 item" in capsys.readouterr().err
+    missing = tmp_path / "nope.csv"
+    argv = ("import", "events", str(missing), "--mapping", str(EXAMPLE_MAPPING))
+    assert run(monkeypatch, url, *argv) == 1
+    assert f"throughline import events: {missing}: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: --mapping is required for events
+        run(monkeypatch, url, "import", "events", str(csv))

@@ -1,0 +1,231 @@
+"""`import ocel` of a log from another tool (tests/importers/fixtures/foreign.ocel.json, plain
+ids, its own names, mapped by foreign-ocel.yaml), as JSON and as OCEL 2.0 SQLite; and the
+default mapping's details for Throughline's own export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from metrics.canonical import Activity, Batch, EventObject, EventRow, ObjectRow, ObjectType
+from metrics.models import Event, Object, ObjectLink, Quarantine
+from metrics.models import EventObject as EventObjectTable
+from metrics.ocel import write_ocel
+from metrics.store import write_batch
+from tests.importers.conftest import FIXTURES, counts, runs
+from throughline.importers import ImportFailed, MappingFileError, import_ocel, load_ocel_mapping
+
+FOREIGN = FIXTURES / "foreign.ocel.json"
+FOREIGN_MAPPING = FIXTURES / "foreign-ocel.yaml"
+QUARANTINED = {  # OCEL id → reason
+    "o2": "value is not a number: 'a lot'",
+    "o3": "object-to-object qualifier 'manages' is not a Throughline link: map it under "
+    "`link_qualifiers`",
+    "x1": "unknown object type 'Spaceship': not under `object_types` in the mapping",
+    "ev4": "unknown activity 'Teleport': not under `activities` in the mapping",
+    "ev5": "time has no timezone: 2026-01-09T10:00:00 (give an offset, or set `timezone` in "
+    "the mapping)",
+    "ev6": "relates to object 'o9' that the log does not define",
+}
+
+
+def _store(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        objects = {
+            r.source_key: (r.type, r.source_system, r.customer, r.legal_entity, r.currency,
+                           r.amount, r.attributes, r.source_updated_at)
+            for r in conn.execute(select(Object.__table__))
+        }  # fmt: skip
+        events = sorted(
+            (r.source_key, r.activity, r.occurred_at, r.source_system, r.attributes)
+            for r in conn.execute(select(Event.__table__))
+        )
+        relations = sorted(
+            (e, o, q)
+            for e, o, q in conn.execute(
+                select(Event.source_key, Object.source_key, EventObjectTable.qualifier)
+                .join(Event, Event.id == EventObjectTable.event_id)
+                .join(Object, Object.id == EventObjectTable.object_id, isouter=True)
+            )
+        )
+        links = sorted(tuple(r) for r in conn.execute(select(ObjectLink.qualifier)))
+        quarantined = dict(
+            tuple(r) for r in conn.execute(select(Quarantine.source_key, Quarantine.reason))
+        )  # type: ignore[misc]
+    return {"objects": objects, "events": events, "relations": relations, "links": links,
+            "quarantined": quarantined}  # fmt: skip
+
+
+def test_a_foreign_ocel_log_is_mapped_skipped_and_quarantined_by_its_mapping(
+    engine: Engine,
+) -> None:
+    report = import_ocel(engine, FOREIGN, load_ocel_mapping(FOREIGN_MAPPING), progress=False)
+
+    store = _store(engine)
+    assert store["objects"] == {
+        # amount: the latest of its two values; dimensions from static (1970) attributes
+        "o1": ("deal", "pmtool", "Acme", "US", "USD", Decimal("12000.5"), {"stage": "won"},
+               datetime(2026, 1, 4, 9, tzinfo=UTC)),
+        "p1": ("project", "pmtool", "Acme", "US", None, None, None,
+               datetime(2026, 1, 7, 16, tzinfo=UTC)),
+    }  # fmt: skip
+    assert store["events"] == [
+        ("ev1", "deal.won", datetime(2026, 1, 5, 10, tzinfo=UTC), "pmtool", {"channel": "partner"}),
+        ("ev2", "project.created", datetime(2026, 1, 7, 16, tzinfo=UTC), "pmtool", None),
+    ]
+    # qualifiers become the object type (`event_qualifiers: type`); Employee e1 is skipped
+    assert store["relations"] == [("ev1", "o1", "deal"), ("ev2", "o1", "deal"),
+                                  ("ev2", "p1", "project")]  # fmt: skip
+    assert store["links"] == [("provisions",)]
+    wheres = ["object 2 (id o2)", "object 3 (id o3)", "object 6 (id x1)",
+              "event 4 (id ev4)", "event 5 (id ev5)", "event 6 (id ev6)"]  # fmt: skip
+    assert store["quarantined"] == {
+        w: f"{w}: {QUARANTINED[w[w.index('(id ') + 4 : -1]]}" for w in wheres
+    }
+    assert (report.rows_read, report.quarantined, report.skipped) == (12, 6, 2)
+    log = runs(engine, "import-ocel:foreign.ocel.json")
+    assert [(r["status"], r["rows_quarantined"]) for r in log] == [("success", 6)]
+
+
+def _to_sqlite(source: Path, target: Path) -> None:
+    """The JSON log written in the OCEL 2.0 SQLite layout (times as UTC text, no offset)."""
+    log = json.loads(source.read_text())
+
+    def utc(value: str) -> str:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = at.astimezone(UTC) if at.tzinfo else at
+        return at.strftime("%Y-%m-%d %H:%M:%S")
+
+    db = sqlite3.connect(target)
+    db.executescript(
+        "CREATE TABLE event (ocel_id TEXT, ocel_type TEXT);"
+        "CREATE TABLE object (ocel_id TEXT, ocel_type TEXT);"
+        "CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT);"
+        "CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT);"
+        "CREATE TABLE event_map_type (ocel_type TEXT, ocel_type_map TEXT);"
+        "CREATE TABLE object_map_type (ocel_type TEXT, ocel_type_map TEXT);"
+    )
+    for kind in ("event", "object"):
+        for t in log[f"{kind}Types"]:
+            mapped = t["name"].replace(" ", "")
+            db.execute(f"INSERT INTO {kind}_map_type VALUES (?, ?)", (t["name"], mapped))
+            attrs = "".join(f', "{a["name"]}"' for a in t["attributes"])
+            extra = ", ocel_changed_field TEXT" if kind == "object" else ""
+            db.execute(
+                f'CREATE TABLE "{kind}_{mapped}" (ocel_id TEXT, ocel_time TEXT{extra}{attrs})'
+            )
+    for o in log["objects"]:
+        db.execute("INSERT INTO object VALUES (?, ?)", (o["id"], o["type"]))
+        table = f'"object_{o["type"].replace(" ", "")}"'
+        for a in o["attributes"]:
+            column = f'"{a["name"]}"'
+            try:
+                db.execute(
+                    f"INSERT INTO {table} (ocel_id, ocel_time, ocel_changed_field, {column}) "
+                    "VALUES (?, ?, ?, ?)",
+                    (o["id"], utc(a["time"]), a["name"], a["value"]),
+                )
+            except sqlite3.OperationalError:  # `stage` is not declared in objectTypes
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                db.execute(
+                    f"INSERT INTO {table} (ocel_id, ocel_time, ocel_changed_field, {column}) "
+                    "VALUES (?, ?, ?, ?)",
+                    (o["id"], utc(a["time"]), a["name"], a["value"]),
+                )
+        for r in o["relationships"]:
+            db.execute("INSERT INTO object_object VALUES (?, ?, ?)",
+                       (o["id"], r["objectId"], r["qualifier"]))  # fmt: skip
+    for e in log["events"]:
+        db.execute("INSERT INTO event VALUES (?, ?)", (e["id"], e["type"]))
+        names = [a["name"] for a in e["attributes"]]
+        columns = "".join(f', "{n}"' for n in names)
+        marks = "".join(", ?" for _ in names)
+        db.execute(
+            f'INSERT INTO "event_{e["type"].replace(" ", "")}" (ocel_id, ocel_time{columns}) '
+            f"VALUES (?, ?{marks})",
+            (e["id"], utc(e["time"]), *(a["value"] for a in e["attributes"])),
+        )
+        for r in e["relationships"]:
+            db.execute("INSERT INTO event_object VALUES (?, ?, ?)",
+                       (e["id"], r["objectId"], r["qualifier"]))  # fmt: skip
+    db.commit()
+    db.close()
+
+
+def test_the_ocel_sqlite_format_imports_like_the_json(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "foreign.sqlite"
+    _to_sqlite(FOREIGN, path)
+    report = import_ocel(engine, path, load_ocel_mapping(FOREIGN_MAPPING), progress=False,
+                         batch_rows=2)  # fmt: skip
+
+    store = _store(engine)
+    assert store["objects"]["o1"][5] == Decimal("12000.5")
+    assert set(store["objects"]) == {"o1", "p1"} and store["links"] == [("provisions",)]
+    # SQLite times carry no offset and are UTC: event 5 is stored (it relates to o3, which is
+    # quarantined for its link, so the relation names no stored object)
+    assert store["events"][:2] == [
+        ("ev1", "deal.won", datetime(2026, 1, 5, 10, tzinfo=UTC), "pmtool", {"channel": "partner"}),
+        ("ev2", "project.created", datetime(2026, 1, 7, 16, tzinfo=UTC), "pmtool", None),
+    ]
+    assert store["events"][2][:3] == ("ev5", "deal.won", datetime(2026, 1, 9, 10, tzinfo=UTC))
+    reasons = {key.split("(id ")[1][:-1]: reason.split("): ", 1)[1]
+               for key, reason in store["quarantined"].items()}  # fmt: skip
+    assert reasons == {k: v for k, v in QUARANTINED.items() if k != "ev5"}
+    assert (report.rows_read, report.quarantined, report.skipped) == (12, 5, 2)
+    assert import_ocel(engine, path, load_ocel_mapping(FOREIGN_MAPPING),
+                       progress=False).written.total == 0  # fmt: skip
+
+
+def test_the_default_mapping_restores_nested_attributes_and_event_sources(
+    engine: Engine, tmp_path: Path
+) -> None:
+    deal = ObjectRow(ObjectType.DEAL, "crm", "D:1", customer="Acme", amount=Decimal("10.5"),
+                     attributes={"lines": [1, 2], "meta": {"a": "b"}, "note": "{not json"},
+                     source_updated_at=datetime(2026, 1, 2, tzinfo=UTC))  # fmt: skip
+    won = EventRow(Activity.DEAL_WON, datetime(2026, 1, 5, tzinfo=UTC), "crm", "hist-7",
+                   (EventObject("crm", ObjectType.DEAL, "D:1", "deal"),), {"from": "Negotiation"})  # fmt: skip
+    write_batch(engine, Batch(objects=[deal], events=[won]))
+    path = tmp_path / "log.json"
+    with path.open("w") as out:
+        write_ocel(engine, out)
+    log = json.loads(path.read_text())
+    log["events"][0]["attributes"] += [{"name": "source_system", "value": "crm"},
+                                       {"name": "source_key", "value": "hist-7"}]  # fmt: skip
+    path.write_text(json.dumps(log))
+    with engine.begin() as conn:
+        for table in ("event_objects", "events", "objects"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+
+    import_ocel(engine, path, progress=False)
+    with engine.connect() as conn:
+        stored = conn.execute(select(Object.attributes, Object.amount, Object.source_key)).one()
+        event = conn.execute(select(Event.id, Event.source_system, Event.source_key)).one()
+    assert stored == ({"lines": [1, 2], "meta": {"a": "b"}, "note": "{not json"},
+                      Decimal("10.5"), "D:1")  # fmt: skip
+    assert tuple(event) == (won.id, "crm", "hist-7")  # the original id, from its own source
+    assert counts(engine) == {"objects": 1, "events": 1, "event_objects": 1, "object_links": 0}
+
+
+def test_unusable_files_and_mappings_fail_with_a_sentence(tmp_path: Path, engine: Engine) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"objects": [{"id": "deal:crm:1", "type": "deal", ')
+    with pytest.raises(ImportFailed, match="not valid JSON"):
+        import_ocel(engine, broken, progress=False)
+    assert runs(engine, "import-ocel:broken.json")[0]["status"] == "failed"
+    with pytest.raises(ImportFailed, match="no such file"):
+        import_ocel(engine, tmp_path / "missing.json", progress=False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("object_ids: sometimes\nactivities: {Win: deal.wonn}\ncolour: red\n")
+    with pytest.raises(MappingFileError) as raised:
+        load_ocel_mapping(bad)
+    message = str(raised.value)
+    assert f"{bad}: object_ids: Input should be 'throughline' or 'plain'" in message
+    assert f"{bad}: activities.Win: Input should be" in message
+    assert f"{bad}: colour: Extra inputs are not permitted" in message

@@ -1,0 +1,20 @@
+"""Import history from files: OCEL 2.0 logs and flat CSV/Parquet event logs.
+
+Both go through the collectors' write path (`metrics.store.write_batch`: bulk, idempotent, case
+facts refreshed in the same transaction), in batches with flat memory, and are logged in the run
+log like a collector run (kind ``import``). See `ocel` and `events`.
+"""
+
+from throughline.importers.events import import_events, load_event_log_mapping
+from throughline.importers.ocel import import_ocel, load_ocel_mapping
+from throughline.importers.run import ImportFailed, ImportReport, MappingFileError
+
+__all__ = [
+    "ImportFailed",
+    "ImportReport",
+    "MappingFileError",
+    "import_events",
+    "import_ocel",
+    "load_event_log_mapping",
+    "load_ocel_mapping",
+]

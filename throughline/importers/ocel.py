@@ -1,0 +1,318 @@
+"""`throughline import ocel FILE [--mapping MAP.yaml]`: an OCEL 2.0 log (JSON or SQLite).
+
+The inverse of `metrics.ocel.write_ocel`. Objects come with their dimensions (the attributes the
+mapping names under `dimensions`), other attributes (the latest value of each) and their
+object-to-object links; events with their activity, time, attributes and event-to-object
+relations. The mapping (YAML, `OcelMapping`) translates the log's names into Throughline's
+vocabulary; without one, `throughline-ocel.yaml` (shipped here) reads Throughline's own export,
+whose object ids are ``<type>:<source system>:<source key>``. A log from another tool needs a
+mapping with ``object_ids: plain`` (the OCEL id is the key, the system is `source_system`).
+
+An event is stored with the source system of the object it is about and its OCEL id as its
+source key (or with the system and key its `event_source` attributes carry), so importing the
+same file again adds nothing. An object or event that cannot be mapped is quarantined with its
+position in the file and id (``object 12 (id o12)``) and the reason; names the mapping lists under
+`skip_*` are left out and counted. Objects are stored before events. With plain ids a
+first pass notes each object's type (memory grows with the number of objects, not events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import Engine
+
+from collectors.errors import MappingError
+from metrics.canonical import (
+    Activity,
+    Batch,
+    EventObject,
+    EventRow,
+    LinkQualifier,
+    LinkRow,
+    ObjectRow,
+    ObjectType,
+)
+from throughline.importers.ocel_read import Item, JsonOcel, SqliteOcel, open_ocel
+from throughline.importers.run import (
+    BATCH_ROWS,
+    ImportReport,
+    ImportRun,
+    Strict,
+    collector_name,
+    fingerprint,
+    import_run,
+    load_mapping,
+)
+from throughline.importers.values import (
+    check_event,
+    check_link,
+    check_object,
+    decode_json,
+    parse_amount,
+    parse_time,
+    subject_type,
+    text,
+    zone,
+)
+
+DEFAULT_MAPPING = Path(__file__).with_name("throughline-ocel.yaml")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Dimension = Literal["customer", "legal_entity", "practice", "region", "owner", "currency", "amount"]
+Ref = tuple[str, ObjectType, str]  # (source system, type, source key)
+
+
+class EventSource(Strict):
+    """Event attributes that carry the event's own source system and key, when present."""
+
+    system: str
+    key: str
+
+
+class OcelMapping(Strict):
+    """How an OCEL log's names become Throughline's."""
+
+    object_ids: Literal["throughline", "plain"] = "plain"
+    source_system: str = Field(default="ocel", min_length=1, max_length=32)
+    timezone: str | None = None
+    activities: dict[str, Activity] = Field(default_factory=dict)
+    object_types: dict[str, ObjectType] = Field(default_factory=dict)
+    skip_activities: list[str] = Field(default_factory=list)
+    skip_object_types: list[str] = Field(default_factory=list)
+    dimensions: dict[str, Dimension] = Field(default_factory=dict)
+    link_qualifiers: dict[str, LinkQualifier] = Field(default_factory=dict)
+    event_qualifiers: Literal["keep", "type"] = "keep"
+    json_attributes: bool = False
+    event_source: EventSource | None = None
+
+
+def load_ocel_mapping(path: Path | None = None) -> OcelMapping:
+    """The mapping file at `path`, or the default one for Throughline's own export."""
+    return load_mapping(path or DEFAULT_MAPPING, OcelMapping)
+
+
+class OcelMapper:
+    """Maps OCEL objects and events to canonical rows (`MappingError` with a reason)."""
+
+    def __init__(self, mapping: OcelMapping, naive_zone: tzinfo | None) -> None:
+        self.m = mapping
+        self.zone = zone(mapping.timezone) or naive_zone
+        self.skip_types = set(mapping.skip_object_types)
+        self.types: dict[str, ObjectType | None] = {}  # plain ids: OCEL id → type (None: skip)
+
+    def object_type(self, name: Any) -> ObjectType | None:
+        """The Throughline type of an OCEL object type; None when the mapping skips it."""
+        word = str(name or "")
+        if word in self.skip_types:
+            return None
+        found = self.m.object_types.get(word)
+        if found is not None:
+            return found
+        try:
+            return ObjectType(word)
+        except ValueError:
+            raise MappingError(
+                f"unknown object type {word!r:.60}: not under `object_types` in the mapping"
+            ) from None
+
+    def remember(self, item: Item) -> None:
+        """Note a plain object id's type (first pass over the objects)."""
+        try:
+            self.types[str(item.get("id"))] = self.object_type(item.get("type"))
+        except MappingError:
+            self.types[str(item.get("id"))] = None
+
+    def ref(self, oid: Any) -> Ref | None:
+        """(system, type, key) of an object id; None when its type is skipped."""
+        key = str(oid or "")
+        if self.m.object_ids == "plain":
+            if key not in self.types:
+                raise MappingError(f"relates to object {key!r:.60} that the log does not define")
+            type_ = self.types[key]
+            return None if type_ is None else (self.m.source_system, type_, key)
+        parts = key.split(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise MappingError(f"object id {key!r:.60} is not <type>:<system>:<key>")
+        type_ = self.object_type(parts[0])
+        return None if type_ is None else (parts[1], type_, parts[2])
+
+    def _value(self, value: Any) -> Any:
+        return decode_json(value) if self.m.json_attributes else value
+
+    def object(self, item: Item) -> tuple[ObjectRow, list[LinkRow]] | None:
+        """An OCEL object → its row and links (None when its type is skipped)."""
+        type_ = self.object_type(item.get("type"))
+        ref = self.ref(item.get("id"))
+        if type_ is None or ref is None:
+            return None
+        if ref[1] != type_:
+            raise MappingError(f"id {item.get('id')!r:.60} names another type than {type_}")
+        system, _, key = ref
+        latest: dict[str, tuple[datetime, Any]] = {}
+        for a in item.get("attributes") or []:
+            at = self._time(a.get("time"), f"time of attribute {a.get('name')}")
+            name = str(a.get("name"))
+            if name not in latest or at >= latest[name][0]:
+                latest[name] = (at, a.get("value"))
+        dims: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        for name, (_, value) in latest.items():
+            dim = self.m.dimensions.get(name)
+            if dim == "amount":
+                dims[dim] = parse_amount(value, name)
+            elif dim is not None:
+                dims[dim] = text(value)
+            elif value is not None:
+                attributes[name] = self._value(value)
+        times = [at for at, _ in latest.values() if at != EPOCH]
+        row = ObjectRow(type_, system, key, **dims, attributes=attributes,
+                        source_updated_at=max(times) if times else None)  # fmt: skip
+        return check_object(row), self._links(ref, item.get("relationships") or [])
+
+    def _links(self, source: Ref, relationships: list[Any]) -> list[LinkRow]:
+        links = []
+        for rel in relationships:
+            target = self.ref(rel.get("objectId"))
+            if target is None:
+                continue
+            qualifier = self.link_qualifier(rel.get("qualifier"))
+            links.append(check_link(LinkRow(*source, *target, qualifier, source[0])))
+        return links
+
+    def link_qualifier(self, name: Any) -> LinkQualifier:
+        word = str(name or "")
+        found = self.m.link_qualifiers.get(word)
+        if found is not None:
+            return found
+        try:
+            return LinkQualifier(word)
+        except ValueError:
+            raise MappingError(
+                f"object-to-object qualifier {word!r:.40} is not a Throughline link: map it "
+                "under `link_qualifiers`"
+            ) from None
+
+    def activity(self, name: Any) -> Activity | None:
+        word = str(name or "")
+        if word in self.m.skip_activities:
+            return None
+        found = self.m.activities.get(word)
+        if found is not None:
+            return found
+        try:
+            return Activity(word)
+        except ValueError:
+            raise MappingError(
+                f"unknown activity {word!r:.60}: not under `activities` in the mapping"
+            ) from None
+
+    def event(self, item: Item) -> EventRow | None:
+        """An OCEL event → its row (None when its activity is skipped)."""
+        activity = self.activity(item.get("type"))
+        if activity is None:
+            return None
+        at = self._time(item.get("time"), "time")
+        refs: list[EventObject] = []
+        for rel in item.get("relationships") or []:
+            ref = self.ref(rel.get("objectId"))
+            if ref is None:
+                continue
+            qualifier = text(rel.get("qualifier")) if self.m.event_qualifiers == "keep" else None
+            found = EventObject(*ref, qualifier or ref[1].value)
+            if found not in refs:
+                refs.append(found)
+        attributes = {
+            str(a.get("name")): self._value(a.get("value"))
+            for a in item.get("attributes") or []
+            if a.get("value") is not None
+        }
+        subject = subject_type(activity)
+        system = next((r.source_system for r in refs if r.type == subject), None)
+        system = system or (refs[0].source_system if refs else self.m.source_system)
+        key = text(item.get("id"))
+        if key is None:
+            raise MappingError("the event has no id")
+        source = self.m.event_source
+        if source is not None and source.system in attributes and source.key in attributes:
+            system = str(attributes.pop(source.system))
+            key = str(attributes.pop(source.key))
+        return check_event(EventRow(activity, at, system, key, tuple(refs), attributes))
+
+    def _time(self, value: Any, name: str) -> datetime:
+        return parse_time(value, name, self.zone)
+
+
+def import_ocel(
+    engine: Engine,
+    path: Path,
+    mapping: OcelMapping | None = None,
+    *,
+    progress: bool | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ImportReport:
+    """Import the OCEL 2.0 log at `path` (JSON or SQLite): objects first, then events."""
+    mapping = mapping or load_ocel_mapping()
+    log = open_ocel(path)
+    mapper = OcelMapper(mapping, UTC if log.naive_utc else None)
+    passes = 3 if mapping.object_ids == "plain" else 2
+    by_bytes = isinstance(log, JsonOcel)
+    name = collector_name("ocel", path)
+    cursor: dict[str, Any] = {"file": path.name, "fingerprint": fingerprint(path)}
+    try:
+        with import_run(engine, name, "ocel", total=log.size * (passes if by_bytes else 1),
+                        unit="B" if by_bytes else "items", progress=progress) as run:  # fmt: skip
+            base = 0
+            if mapping.object_ids == "plain":
+                for item in log.objects():
+                    mapper.remember(item)
+                base = log.size if by_bytes else 0
+            for kind, items in (("objects", log.objects()), ("events", log.events())):
+                _import_items(run, mapper, kind, items, log, cursor, batch_rows, base)
+                base += log.size if by_bytes else 0
+            run.write(Batch(), 0, {**cursor, "complete": True})
+    finally:
+        if isinstance(log, SqliteOcel):
+            log.close()
+    return run.report
+
+
+def _add(mapper: OcelMapper, kind: str, item: Item, batch: Batch) -> bool:
+    """Map one item into `batch`; False when the mapping skips it."""
+    if kind == "objects":
+        found = mapper.object(item)
+        if found is not None:
+            batch.objects.append(found[0])
+            batch.links.extend(found[1])
+        return found is not None
+    event = mapper.event(item)
+    if event is not None:
+        batch.events.append(event)
+    return event is not None
+
+
+def _import_items(
+    run: ImportRun, mapper: OcelMapper, kind: str, items: Iterator[Item],
+    log: JsonOcel | SqliteOcel, cursor: dict[str, Any], batch_rows: int, base: int,
+) -> None:  # fmt: skip
+    """Store one array of the log (`kind`: objects or events) in batches."""
+    batch, rows = Batch(), 0
+    for number, item in enumerate(items, 1):
+        rows += 1
+        cursor[kind] = number
+        try:
+            if not _add(mapper, kind, item, batch):
+                run.report.skipped += 1
+        except (MappingError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, MappingError) else str(exc)
+            where = f"{kind[:-1]} {number} (id {str(item.get('id'))[:80]})"
+            run.quarantine(batch, where, reason, item)
+        if rows >= batch_rows:
+            run.write(batch, rows, {**cursor, "complete": False})
+            batch, rows = Batch(), 0
+            run.advance_to(base + log.position())
+    run.write(batch, rows, {**cursor, "complete": False})
+    run.advance_to(base + (log.size if isinstance(log, JsonOcel) else log.position()))
