@@ -45,5 +45,9 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+SCALES ?= 10k,100k
+bench: $(STAMP) ## speed vs the raw database and DuckDB (SCALES=10k,100k,1m) → bench/RESULTS.md
+	$(BIN)/python -m bench.run --scales $(SCALES)
+
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,387 @@
+"""A deterministic canonical event log of a professional-services firm, at any number of deals.
+
+Deal ``i`` is drawn from its own ``random.Random`` seeded with ``(seed, i)``, so the order of
+generation does not matter; deals are numbered in the order they are won, so a batch of
+consecutive deals is what a collector reading its sources in time order delivers (give or take
+the later rows of those deals), and a batch touches weeks of history, not all of it.
+
+About 89 % of deals are won (2 % of all deals are then reopened and lost, 2 % need no project);
+a won deal gets a project (the integration user creates 70 % of them), three time entries
+logged and approved, a time-and-materials or fixed-fee invoice posted, sent and (mostly)
+paid, and sync attempts for provisioning, time posting and invoice status with retries. A few
+percent of cases take the paths the KPIs must get right: reopened-then-lost deals, deals needing
+no project, stuck handoffs, written-off and held work, billing held for weeks (aged unbilled
+work), voided and re-issued invoices, credit notes, failures that stay open, and a bad-release
+day every 61 days when provisioning fails far more often. Daily FX rates convert GBP and EUR.
+
+History runs `HISTORY_DAYS` days from `START` (the *cut*); the next `APPEND_DAYS` days hold about
+1 % more events: the incremental-refresh benchmark appends them. A row belongs to the time it
+becomes visible to a collector: an event when it occurred, an object with its first event, a
+link when both its ends exist, a sync attempt when it started. Roughly 10.6 events, 8 objects,
+9 links and 5 sync attempts per deal (≈ 47 rows).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from metrics.canonical import (
+    Activity,
+    Batch,
+    ErrorClass,
+    EventObject,
+    EventRow,
+    FxRateRow,
+    LinkQualifier,
+    LinkRow,
+    ObjectRow,
+    ObjectType,
+    SyncAttemptRow,
+    SyncStatus,
+)
+from metrics.store import CursorUpdate
+
+START = datetime(2023, 1, 2, tzinfo=UTC)
+HISTORY_DAYS = 3 * 364
+APPEND_DAYS = 11
+CUT = START + timedelta(days=HISTORY_DAYS)
+END = CUT + timedelta(days=APPEND_DAYS)
+COLLECTOR, STREAM = "bench", "firm"
+
+CRM, PSA, ERP, IPAAS = "crm", "psa", "erp", "ipaas"
+T = ObjectType
+A = Activity
+Q = LinkQualifier
+ENTITIES = (("US", "USD"), ("UK", "GBP"), ("DE", "EUR"))
+ENTITY_WEIGHTS = (0.5, 0.3, 0.2)
+PRACTICES = ("Cloud", "Data", "Security", "ERP", "Strategy", "Digital")
+RATES = {"GBP": 1.27, "EUR": 1.09}
+ERRORS = (
+    (ErrorClass.VALIDATION, "Required field <field> is missing on record <id>"),
+    (ErrorClass.TIMEOUT, "Read timed out after <n> ms"),
+    (ErrorClass.RATE_LIMIT, "429 Too Many Requests: retry after <n> s"),
+    (ErrorClass.DUPLICATE, "Duplicate external id <id>"),
+    (ErrorClass.AUTH, "401 Unauthorized: token expired"),
+    (ErrorClass.CONNECTION, "Connection reset by peer"),
+)
+PROVISION, POST_TIME, INVOICE_STATUS = (
+    ("crm-psa", "crm-psa/project_provisioning", CRM, T.DEAL),
+    ("psa-erp", "psa-erp/time_posting", PSA, T.WORK_ITEM),
+    ("erp-crm", "erp-crm/invoice_status", ERP, T.INVOICE),
+)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+Part = Literal["base", "append", "all"]
+
+
+def ref(system: str, type_: ObjectType, key: str, qualifier: str) -> EventObject:
+    """An event's relation to one object."""
+    return EventObject(system, type_, key, qualifier)
+
+
+@dataclass
+class DealLog:
+    """Every row of one deal, each with the instant it becomes visible."""
+
+    rows: list[tuple[datetime, object]] = field(default_factory=list)
+    seen: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+
+    def obj(self, row: ObjectRow, at: datetime) -> None:
+        self.rows.append((at, row))
+        self.seen[(row.source_system, row.type, row.source_key)] = at
+
+    def event(self, activity: Activity, at: datetime, system: str, key: str,
+              refs: tuple[EventObject, ...]) -> None:  # fmt: skip
+        self.rows.append((at, EventRow(activity, at, system, key, refs)))
+
+    def link(self, frm: tuple[str, ObjectType, str], to: tuple[str, ObjectType, str],
+             qualifier: LinkQualifier) -> None:  # fmt: skip
+        at = max(self.seen[(frm[0], frm[1], frm[2])], self.seen[(to[0], to[1], to[2])])
+        self.rows.append((at, LinkRow(*frm, *to, qualifier, to[0])))
+
+    def attempt(self, row: SyncAttemptRow) -> None:
+        self.rows.append((row.started_at, row))
+
+
+def _expo(rng: random.Random, mean_days: float, cap_days: float) -> timedelta:
+    return timedelta(days=min(rng.expovariate(1 / mean_days), cap_days))
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(f"{value:.2f}")
+
+
+def _sync(
+    log: DealLog, rng: random.Random, flow: tuple[str, str, str, ObjectType], key: str,
+    at: datetime, fail_p: float,
+) -> None:  # fmt: skip
+    """One record's attempts: a first attempt, and retries until one succeeds (or it stays open)."""
+    integration, name, system, type_ = flow
+    trace = f"{integration}:{key}"
+    when = at + timedelta(minutes=rng.uniform(1, 20))
+    n = 1
+    while True:
+        failed = rng.random() < (fail_p if n == 1 else 0.35)
+        error, signature = ERRORS[rng.randrange(len(ERRORS))] if failed else (None, None)
+        log.attempt(SyncAttemptRow(
+            IPAAS, f"{trace}:{n}", integration, name,
+            SyncStatus.FAILED if failed else SyncStatus.SUCCESS, when,
+            attempt_number=n, retry_of_key=f"{trace}:{n - 1}" if n > 1 else None,
+            error_class=error, error_message=signature, error_signature=signature,
+            trace_key=trace, duration_ms=rng.randrange(80, 4000), object_system=system,
+            object_type=type_, object_key=key,
+        ))  # fmt: skip
+        if not failed or n >= 3 or rng.random() < 0.1:
+            return
+        n += 1
+        when += timedelta(hours=rng.uniform(0.5, 30))
+
+
+SPAN_SECONDS = (HISTORY_DAYS + APPEND_DAYS) * 86400
+TAIL_DAYS = 500  # no row comes later than this after its deal's win
+
+
+def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
+    """Every row of deal `i` of `deals` (history and future alike); deals are numbered in the
+    order they are won, so consecutive deals are what a collector reading in time order sees."""
+    rng = random.Random(seed * 1_000_003 + i)
+    log = DealLog()
+    won = START + timedelta(seconds=(i + rng.random()) / deals * SPAN_SECONDS)
+    entity, currency = rng.choices(ENTITIES, ENTITY_WEIGHTS)[0]
+    practice = PRACTICES[rng.randrange(len(PRACTICES))]
+    customer = f"Customer {rng.randrange(customers):05d}"
+    dk = f"D{i:08d}"
+    deal = (CRM, T.DEAL, dk)
+    dims = {"customer": customer, "legal_entity": entity, "practice": practice}
+    fate = rng.random()
+    no_project = 0.85 <= fate < 0.87
+    log.obj(ObjectRow(T.DEAL, CRM, dk, **dims, owner=f"rep{rng.randrange(200):03d}",
+                      currency=currency, amount=_money(rng.uniform(5_000, 500_000)),
+                      attributes={"no_project_required": no_project}), won)  # fmt: skip
+    deal_ref = (ref(CRM, T.DEAL, dk, "deal"),)
+    if fate >= 0.89:  # lost
+        log.event(A.DEAL_LOST, won, CRM, dk, deal_ref)
+        return log
+    log.event(A.DEAL_WON, won, CRM, dk, deal_ref)
+    if 0.87 <= fate < 0.89:  # reopened, then lost
+        log.event(A.DEAL_REOPENED, won + 2 * DAY, CRM, dk, deal_ref)
+        log.event(A.DEAL_LOST, won + 5 * DAY, CRM, dk, deal_ref)
+        return log
+    if no_project:
+        return log
+    bad_day = (won - START).days % 61 == 17
+    _sync(log, rng, PROVISION, dk, won, 0.45 if bad_day else 0.06)
+    if rng.random() < 0.01:  # stuck: the project never comes
+        return log
+    created = won + _expo(rng, 1.5, 40)
+    pk = f"P{i:08d}"
+    project = (PSA, T.PROJECT, pk)
+    log.obj(ObjectRow(T.PROJECT, PSA, pk, **dims, currency=currency,
+                      attributes={"touchless": rng.random() < 0.7}), created)  # fmt: skip
+    log.event(A.PROJECT_CREATED, created, PSA, pk, (ref(PSA, T.PROJECT, pk, "project"),))
+    log.link(deal, project, Q.PROVISIONS)
+    fixed_fee = rng.random() < 0.25
+    rate = rng.choice((120, 150, 180, 220))
+    billed: list[tuple[str, ObjectType, str]] = []
+    approvals: list[datetime] = []
+    for k in range(3):
+        wk = f"W{i:08d}-{k}"
+        logged = created + (3 * k + 2) * DAY + timedelta(hours=rng.uniform(0, 10))
+        worked = (logged - timedelta(days=rng.randrange(3))).date()
+        hold = not fixed_fee and rng.random() < 0.01
+        approved = None if hold else logged + _expo(rng, 2, 30)
+        written_off = (approved + 10 * DAY if approved and not fixed_fee and rng.random() < 0.03
+                       else None)  # fmt: skip
+        status = "on_hold" if hold else "written_off" if written_off else "approved"
+        invoice_key = None
+        if not fixed_fee and approved and not written_off:
+            billed.append((PSA, T.WORK_ITEM, wk))
+            approvals.append(approved)
+            invoice_key = f"I{i:08d}"
+        hours = rng.randrange(2, 40)
+        log.obj(ObjectRow(T.WORK_ITEM, PSA, wk, currency=currency,
+                          amount=_money(hours * rate * rng.uniform(0.9, 1.1)),
+                          attributes={"kind": "time", "project_id": pk, "billable": not fixed_fee,
+                                      "status": status, "invoice_id": invoice_key,
+                                      "work_date": worked.isoformat()}), logged)  # fmt: skip
+        refs = (ref(PSA, T.WORK_ITEM, wk, "work_item"),)
+        log.event(A.WORK_LOGGED, logged, PSA, wk, (*refs, ref(PSA, T.PROJECT, pk, "project")))
+        log.link((PSA, T.WORK_ITEM, wk), project, Q.PART_OF)
+        if approved:
+            log.event(A.WORK_APPROVED, approved, PSA, wk, refs)
+            _sync(log, rng, POST_TIME, wk, approved, 0.04)
+        if written_off:
+            log.event(A.WORK_WRITTEN_OFF, written_off, PSA, wk, refs)
+    amount = _money(rng.uniform(8_000, 120_000))
+    if fixed_fee:
+        mk = f"M{i:08d}"
+        accepted = created + _expo(rng, 20, 120) + 5 * DAY
+        log.obj(ObjectRow(T.MILESTONE, PSA, mk, attributes={"project_id": pk}), accepted)
+        log.event(
+            A.MILESTONE_ACCEPTED, accepted, PSA, mk, (ref(PSA, T.MILESTONE, mk, "milestone"),)
+        )
+        log.link((PSA, T.MILESTONE, mk), project, Q.PART_OF)
+        trigger, attrs = accepted, {"billing_type": "Fixed Fee", "milestone_id": mk}
+    elif billed:
+        period_end = max(approvals).date()
+        trigger = datetime(period_end.year, period_end.month, period_end.day, tzinfo=UTC) + DAY
+        attrs = {"billing_type": "T&M", "period_end": period_end.isoformat()}
+    else:
+        return log
+    ik = f"I{i:08d}"
+    reissue = rng.random() < 0.02
+    first = _invoice(log, rng, ik + "-V" if reissue else ik, pk, dims, currency, amount, attrs,
+                     trigger, billed, voided=reissue)  # fmt: skip
+    if reissue:
+        _invoice(log, rng, ik, pk, dims, currency, amount, attrs, first + DAY, billed,
+                 replaces=ik + "-V")  # fmt: skip
+    return log
+
+
+def _invoice(
+    log: DealLog, rng: random.Random, ik: str, pk: str, dims: dict[str, str], currency: str,
+    amount: Decimal, attrs: dict[str, str], trigger: datetime,
+    billed: list[tuple[str, ObjectType, str]], *, voided: bool = False, replaces: str | None = None,
+) -> datetime:  # fmt: skip
+    """An invoice's lifecycle, payment, credit note and status sync; returns when it ended."""
+    invoice = (ERP, T.INVOICE, ik)
+    held = rng.random() < 0.04  # billing held: the work waits weeks to months (aged WIP)
+    created = trigger + (timedelta(days=rng.uniform(20, 150)) if held else _expo(rng, 1.5, 30))
+    posted = created + _expo(rng, 0.6, 10)
+    attributes = {"kind": "invoice", "project_code": pk, **attrs}
+    log.obj(ObjectRow(T.INVOICE, ERP, ik, **dims, currency=currency, amount=amount,
+                      attributes=attributes), created)  # fmt: skip
+    refs = (ref(ERP, T.INVOICE, ik, "invoice"),)
+    log.event(A.INVOICE_CREATED, created, ERP, ik, (*refs, ref(PSA, T.PROJECT, pk, "project")))
+    log.event(A.INVOICE_POSTED, posted, ERP, ik, refs)
+    log.link(invoice, (PSA, T.PROJECT, pk), Q.BILLS)
+    for item in billed:
+        log.link(item, invoice, Q.BILLED_ON)
+    if replaces:
+        log.link((ERP, T.INVOICE, replaces), invoice, Q.REISSUED_AS)
+    _sync(log, rng, INVOICE_STATUS, ik, posted, 0.03)
+    if voided:
+        at = posted + 2 * DAY
+        log.event(A.INVOICE_VOIDED, at, ERP, ik, refs)
+        return at
+    sent = posted + timedelta(hours=rng.uniform(0, 30))
+    log.event(A.INVOICE_SENT, sent, ERP, ik, refs)
+    if rng.random() < 0.9:
+        pay = f"PAY-{ik}"
+        received = sent + timedelta(days=rng.uniform(10, 60))
+        log.obj(ObjectRow(T.PAYMENT, ERP, pay, currency=currency, amount=amount), received)
+        log.event(A.PAYMENT_RECEIVED, received, ERP, pay,
+                  (ref(ERP, T.PAYMENT, pay, "payment"), *refs))  # fmt: skip
+        log.link(invoice, (ERP, T.PAYMENT, pay), Q.SETTLED_BY)
+    if rng.random() < 0.01:
+        ck = f"C{ik}"
+        at = sent + timedelta(days=rng.uniform(5, 40))
+        credit = (-amount / 10).quantize(Decimal("0.01"))
+        log.obj(ObjectRow(T.INVOICE, ERP, ck, **dims, currency=currency, amount=credit,
+                          attributes={"kind": "credit_note", "project_code": pk}), at)  # fmt: skip
+        log.event(A.INVOICE_CREATED, at, ERP, ck, (ref(ERP, T.INVOICE, ck, "invoice"),))
+        log.event(A.INVOICE_POSTED, at + HOUR, ERP, ck, (ref(ERP, T.INVOICE, ck, "invoice"),))
+        log.link((ERP, T.INVOICE, ck), invoice, Q.CREDITS)
+    return sent
+
+
+def fx_rows(first: date | None = None, last: date | None = None) -> list[FxRateRow]:
+    """Weekday GBP and EUR rates into USD (weekends use Friday's, as the KPIs allow)."""
+    out = []
+    day = first or START.date()
+    last = last or END.date()
+    n = 0
+    while day <= last:
+        if day.weekday() < 5:
+            for currency, base in RATES.items():
+                drift = 1 + 0.05 * ((n * 7919 + len(currency)) % 101 - 50) / 50
+                out.append(FxRateRow(day, currency, "USD", Decimal(f"{base * drift:.6f}"), ERP))
+        day += DAY
+        n += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How many deals, and the seed."""
+
+    deals: int
+    seed: int = 1
+
+    @property
+    def customers(self) -> int:
+        return max(50, self.deals // 50)
+
+    @property
+    def label(self) -> str:
+        return label(self.deals)
+
+
+def label(deals: int) -> str:
+    """`10k`, `100k`, `1m`."""
+    if deals >= 1_000_000 and deals % 1_000_000 == 0:
+        return f"{deals // 1_000_000}m"
+    if deals >= 1_000 and deals % 1_000 == 0:
+        return f"{deals // 1_000}k"
+    return str(deals)
+
+
+def parse_scale(text: str) -> int:
+    """`10k` → 10 000; `1m` → 1 000 000; `2500` → 2 500."""
+    t = text.strip().lower()
+    factor = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    return int(float(t[:-1] if factor > 1 else t) * factor)
+
+
+def batches(scale: Scale, part: Part = "base", rows_per_batch: int = 50_000) -> Iterator[
+    tuple[Batch, CursorUpdate]
+]:  # fmt: skip
+    """The log of `part` (``base``: before the cut; ``append``: the days after it; ``all``) in
+    batches of about `rows_per_batch` rows, each with the cursor a collector would save."""
+    lo, hi = {"base": (START, CUT), "append": (CUT, END), "all": (START, END)}[part]
+    batch, size, high = Batch(fx_rates=_fx_for(lo, hi)), 0, lo
+    first = max(
+        0,
+        int((lo - START).total_seconds() / SPAN_SECONDS * scale.deals)
+        - int(TAIL_DAYS * 86400 / SPAN_SECONDS * scale.deals),
+    )  # earlier deals have nothing here
+    for i in range(first, scale.deals):
+        for at, row in deal_log(scale.seed, i, scale.customers, scale.deals).rows:
+            if not lo <= at < hi:
+                continue
+            high = max(high, at)
+            size += 1
+            if isinstance(row, EventRow):
+                batch.events.append(row)
+                size += len(row.objects)
+            elif isinstance(row, ObjectRow):
+                batch.objects.append(row)
+            elif isinstance(row, LinkRow):
+                batch.links.append(row)
+            elif isinstance(row, SyncAttemptRow):
+                batch.sync_attempts.append(row)
+        if size >= rows_per_batch:
+            yield batch, cursor(high)
+            batch, size = Batch(), 0
+    if size or batch.fx_rates:
+        yield batch, cursor(high)
+
+
+def _fx_for(lo: datetime, hi: datetime) -> list[FxRateRow]:
+    """The rates of the days in ``[lo, hi)``."""
+    return fx_rows(lo.date(), (hi - DAY).date())
+
+
+def cursor(at: datetime) -> CursorUpdate:
+    """The cursor a collector saves with a batch: how far in source time it has read."""
+    return CursorUpdate(COLLECTOR, STREAM, {"since": at.isoformat()})
+
+
+def rows_in(batch: Batch) -> int:
+    """Rows the batch writes to the store's tables (event-object relations included)."""
+    return len(batch) + sum(len(e.objects) for e in batch.events)
