@@ -51,6 +51,7 @@ TTL = timedelta(seconds=60)
 AS_OF_TTL = timedelta(seconds=60)
 SLO_TTL = timedelta(minutes=5)
 REFRESH_SECONDS = 30
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DEMO_NOTICE = "🔓 Demo mode: no sign-in; every visitor sees all data."
 OPEN_NOTICE = "🔓 Sign-in is off (auth.allow_anonymous): every visitor sees all data."
 FILTER_KEYS = {
@@ -696,27 +697,22 @@ def downloads(frame: pd.DataFrame, key: str, name: str) -> None:
 
         return build
 
+    formats: tuple[tuple[str, str, str, Callable[[], bytes]], ...] = (
+        ("CSV", "csv", "text/csv", lambda: csv_bytes(frame)),
+        ("Excel", "xlsx", XLSX_MIME, lambda: excel_bytes(frame, name)),
+    )
     with st.container(horizontal=True):
-        st.download_button(
-            "CSV",
-            data=exported("CSV", lambda: csv_bytes(frame)),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"{key}_csv",
-            on_click="ignore",
-            icon="⬇️",
-            type="tertiary",
-        )
-        st.download_button(
-            "Excel",
-            data=exported("Excel", lambda: excel_bytes(frame, name)),
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key=f"{key}_xlsx",
-            on_click="ignore",
-            icon="⬇️",
-            type="tertiary",
-        )
+        for label, ext, mime, make in formats:
+            st.download_button(
+                label,
+                data=exported(label, make),
+                file_name=f"{name}.{ext}",
+                mime=mime,
+                key=f"{key}_{ext}",
+                on_click="ignore",
+                icon="⬇️",
+                type="tertiary",
+            )
 
 
 def layout(fig: Any, height: int = 300, **options: Any) -> Any:

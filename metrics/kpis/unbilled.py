@@ -119,7 +119,7 @@ def _convert(frame: pd.DataFrame, fx: FxTable, day: date) -> tuple[pd.Series, li
 
 def _total(frame: pd.DataFrame) -> Bucketed:
     """Items and amount; the amount is NaN when any item had no FX rate (never a silent 0)."""
-    return Bucketed(len(frame), float(frame["amount_rc"].sum(skipna=False)) if len(frame) else 0.0)
+    return Bucketed(len(frame), _sum_or_nan(frame["amount_rc"]) if len(frame) else 0.0)
 
 
 def unbilled_aging(

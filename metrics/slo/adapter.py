@@ -74,23 +74,24 @@ def _latency_inputs(
     age_col: str, ctx: Context,
 ) -> SloInputs:  # fmt: skip
     threshold = slo.spec.indicator.threshold
+    decided = cases.to_dict("records")
     occurrences = tuple(
         Occurrence(_aware(r[end_col]), is_good(threshold, r["business_days"],
                                                r["calendar_hours"]), group=_group(r))
-        for r in cases.to_dict("records")
+        for r in decided
     )  # fmt: skip
     items: list[OpenItem] = []
     limit = slo.aging_limit
     if limit is not None:
-        for r in open_cases.to_dict("records"):
+        # Open cases, and cases closed after their deadline: their late days stay counted.
+        candidates: list[tuple[Mapping[str, Any], datetime | None]] = [
+            (r, None) for r in open_cases.to_dict("records")
+        ]
+        candidates += [(r, _aware(r[end_col])) for r in decided]
+        for r, closed in candidates:
             group, since = _group(r), _aware(r[start_col])
             deadline = resolve_deadline(since, limit.value, limit.unit, ctx.calendar(group))
-            items.append(OpenItem(str(r[age_col]), since, deadline, group))
-        # Cases closed after their deadline keep the days they spent late in the budget.
-        for r in cases.to_dict("records"):
-            group, since, closed = _group(r), _aware(r[start_col]), _aware(r[end_col])
-            deadline = resolve_deadline(since, limit.value, limit.unit, ctx.calendar(group))
-            if closed > deadline:
+            if closed is None or closed > deadline:
                 items.append(OpenItem(str(r[age_col]), since, deadline, group, closed_at=closed))
     return SloInputs(occurrences, tuple(items))
 
