@@ -46,18 +46,16 @@ def test_every_page_draws_on_the_demo_year_and_its_times_are_recorded(demo: Stor
         "slos": lambda: None,  # the SLO board, timed on its own below
         "collectors": lambda: collectors_view(e, c),
     }
-    st.cache_data.clear()  # every page draws cold once (the SLO board with the overview)
     started = time.perf_counter()
-    at = open_app()
+    at = open_app()  # the server process's first script run: imports, then the overview
     opened = time.perf_counter() - started
+    st.cache_data.clear()  # every page draws cold once (the SLO board with the overview)
     lines = [f"{'page':14} {'metrics call':>12} {'first draw':>11} {'cached draw':>12}"]
     for page, call in calls.items():
         metrics_s = timed(call)
         at.switch_page(f"pages/{page}.py")
         at.query_params = {"case": CASE} if page == "case_trace" else {}
-        first = opened if page == "overview" else timed(at.run)
-        if page == "overview":
-            at.run()
+        first = timed(at.run)
         no_errors(at)
         again = timed(at.run)
         lines.append(f"{page:14} {metrics_s:11.2f}s {first:10.2f}s {again:11.2f}s")
@@ -67,7 +65,8 @@ def test_every_page_draws_on_the_demo_year_and_its_times_are_recorded(demo: Stor
     slo_s = timed(lambda: slo_board(e, Settings(), t, c.collectors))
     lines.append(f"(the overview's first draw includes the SLO board: {slo_s:.2f}s alone, then")
     lines.append(" cached for 5 minutes and shared with the SLOs page)")
+    lines.append(f"(a new server process's first script run, imports included: {opened:.2f}s)")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "page-times.txt").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))
-    assert len(lines) == len(calls) + 3  # every page drew (no_errors above) and was timed
+    assert len(lines) == len(calls) + 4  # every page drew (no_errors above) and was timed
