@@ -142,12 +142,17 @@ def streamlit_command(
     port: int, *, headless: bool = True, secrets_file: Path | None = None
 ) -> list[str]:
     """The command that serves the dashboard (with `secrets_file` holding `st.login`'s
-    settings when sign-in is configured)."""
+    settings when sign-in is configured).
+
+    Streamlit runs a full garbage collection after every page run by default; with the
+    dashboard's caches in memory that took most of the server's time under twenty sessions
+    (tests/browser/test_load_browser.py), so it is left to Python's own thresholds."""
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.port", str(port), "--server.headless", str(headless).lower(),
         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
+        "--runner.postScriptGC", "false",
     ]  # fmt: skip
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]

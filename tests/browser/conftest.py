@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,14 +76,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise AssertionError(f"the dashboard did not come up:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`throughline demo --no-browser` on free ports with its own data directory.
-
-    The live worker polls hourly here, so the data stays put while the test clicks around.
-    """
-    require_chromium()
-    home = tmp_path_factory.mktemp("demo-home")
+@contextmanager
+def running_demo(home: Path, interval_seconds: int) -> Iterator[Demo]:
+    """`throughline demo --no-browser` on free ports with its data under `home`, its worker
+    polling the live estate every `interval_seconds`."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
     env.update({
@@ -90,7 +87,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "THROUGHLINE_DEMO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1",
     })  # fmt: skip
     for name in ("DEMO_CRM", "DEMO_PSA", "DEMO_ERP", "DEMO_IPAAS"):
-        env[f"THROUGHLINE_COLLECTORS__{name}__INTERVAL_SECONDS"] = "3600"
+        env[f"THROUGHLINE_COLLECTORS__{name}__INTERVAL_SECONDS"] = str(interval_seconds)
     log = home / "demo.log"
     started = time.monotonic()
     with log.open("wb") as out:
@@ -104,6 +101,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield Demo(url, log, process, time.monotonic() - started)
     finally:
         stop(process, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo with its live worker polling hourly, so the data stays put while the test
+    clicks around."""
+    require_chromium()
+    with running_demo(tmp_path_factory.mktemp("demo-home"), interval_seconds=3600) as running:
+        yield running
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
