@@ -38,6 +38,7 @@ from collectors.base import (
 from collectors.errors import CollectorError, MappingError
 from collectors.locks import collector_lock
 from metrics.canonical import Batch, QuarantineRow
+from metrics.facts import refresh_pending
 from metrics.models import CollectorRun
 from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
 
@@ -107,8 +108,10 @@ def run_collector(
                     report.streams.append(
                         _run_stream(engine, collector, stream, client, started, since, progress)
                     )
+            refresh_pending(engine)  # the cases this run touched, each recomputed once
         except Exception as exc:  # recorded in the run log, then re-raised for the caller
             report.status, report.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            refresh_after_failure(engine, collector.name)
             finish_run(engine, report)
             raise
         failures = [s for s in report.streams if s.error]
@@ -119,6 +122,15 @@ def run_collector(
         report.error = "; ".join(f"{s.name}: {s.error}" for s in failures) or None
         finish_run(engine, report)
         return report
+
+
+def refresh_after_failure(engine: Engine, name: str) -> None:
+    """Refresh the cases a failed run's stored batches touched; when even that fails (the
+    database is gone), they stay queued for the next run of any collector."""
+    try:
+        refresh_pending(engine)
+    except Exception as exc:  # logged; the queue keeps the cases
+        log.warning("%s: case facts not refreshed yet: %s", name, _describe(exc))
 
 
 def _run_stream(
@@ -149,7 +161,7 @@ def _run_stream(
                 if stream.sorted_by_cursor and high is not None and high != saved_at
                 else []
             )
-            result: WriteResult = write_batch(engine, batch, cursor, now=started)
+            result: WriteResult = write_batch(engine, batch, cursor, now=started, refresh=False)
             report.pages += 1
             report.records_read += len(page)
             report.rows_written += result.total
@@ -157,7 +169,9 @@ def _run_stream(
             if progress:
                 progress(stream.name, len(page))
         if not stream.sorted_by_cursor and high is not None and high != saved_at:
-            write_batch(engine, Batch(), _cursor_update(collector.name, stream.name, high))
+            write_batch(
+                engine, Batch(), _cursor_update(collector.name, stream.name, high), refresh=False
+            )
     except CollectorError as exc:
         report.error = str(exc)
         log.warning("%s/%s failed: %s", collector.name, stream.name, exc)
@@ -188,7 +202,7 @@ def _run_stateful(
                 [CursorUpdate(collector.name, stream.name, cursor)]
                 if cursor is not None and cursor != current else []
             )  # fmt: skip
-            result = write_batch(engine, batch, update, now=started)
+            result = write_batch(engine, batch, update, now=started, refresh=False)
             current = cursor if update else current
             report.pages += 1
             report.records_read += len(page)

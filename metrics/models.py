@@ -481,3 +481,17 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class FactsPending(Base):
+    """A case whose facts are behind the event log: marked in the ingest transaction that
+    stored its rows, cleared by the refresh that recomputes it (`metrics.facts.refresh_pending`).
+
+    `kind` names the fact table's case (deal, invoice, work_item, sync_group, sync_trace);
+    `key` is the case's id, or for a sync group ``integration␟flow␟day``.
+    """
+
+    __tablename__ = "facts_pending"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(420), primary_key=True)

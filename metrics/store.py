@@ -5,8 +5,10 @@ Rows go through the driver's bulk path (SQLite `executemany`, PostgreSQL `COPY` 
 table then one `INSERT … SELECT … ON CONFLICT`); SQLAlchemy is used for everything else.
 Events, links and event-object relations are immutable (`DO NOTHING`); objects, sync attempts,
 FX rates and quarantine are upserted, and an object or attempt is never overwritten by an
-older version of itself. The case facts the batch touches are refreshed in the same transaction
-(`metrics.facts`). Either the whole batch and its cursors are stored, or nothing is.
+older version of itself. The cases the batch touches are queued for the case-fact refresh in the
+same transaction, and refreshed once it commits (`metrics.facts`) — or, for collectors and
+imports, once per run (`refresh=False`, then `refresh_pending`). Either the whole batch, its
+cursors and its queued cases are stored, or nothing is.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from metrics.canonical import (
     QuarantineRow,
     SyncAttemptRow,
 )
-from metrics.facts import refresh_case_facts
+from metrics.facts import mark_affected, refresh_pending
 from metrics.masking import mask_sensitive
 from metrics.models import Base, CollectorState, UTCDateTime
 
@@ -165,10 +167,16 @@ def write_batch(
     cursors: CursorUpdate | Sequence[CursorUpdate] = (),
     *,
     now: datetime | None = None,
+    refresh: bool = True,
 ) -> WriteResult:
-    """Store `batch` and save `cursors` in one transaction; all of it or none of it."""
+    """Store `batch` and save `cursors` in one transaction; all of it or none of it. Then, with
+    `refresh`, bring the case facts up to date (callers writing many batches pass False and
+    call `metrics.facts.refresh_pending` once at the end)."""
     with engine.begin() as conn:
-        return write_batch_in(conn, batch, cursors, now=now)
+        result = write_batch_in(conn, batch, cursors, now=now)
+    if refresh:
+        refresh_pending(engine)
+    return result
 
 
 def write_batch_in(
@@ -178,7 +186,8 @@ def write_batch_in(
     *,
     now: datetime | None = None,
 ) -> WriteResult:
-    """`write_batch` inside a transaction the caller owns (e.g. with an advisory lock)."""
+    """`write_batch` inside a transaction the caller owns: the cases it touches are queued,
+    not refreshed (`metrics.facts.refresh_pending` does that once the transaction commits)."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
     loader = _loader_for(conn)
     events = events_by_id(batch.events)
@@ -191,7 +200,7 @@ def write_batch_in(
         quarantined=loader.load(QUARANTINE, _quarantine_rows(batch.quarantined, stamp)),
         fx_rates=loader.load(FX_RATES, _fx_rows(batch.fx_rates, stamp)),
     )
-    refresh_case_facts(conn, batch)  # the case facts this batch touches, same transaction
+    mark_affected(conn, batch)  # the cases this batch touches, queued in its transaction
     for cursor in [cursors] if isinstance(cursors, CursorUpdate) else cursors:
         save_cursor(conn, cursor, now=stamp)
     return result

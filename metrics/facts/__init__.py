@@ -1,8 +1,10 @@
-"""Case facts derived from the event log, kept up to date in the ingest transaction.
+"""Case facts derived from the event log, kept up to date right after each ingest.
 
-`refresh_case_facts(conn, batch)` recomputes only the cases a stored batch touches (its cost
-grows with the new data, not with history); `rebuild_case_facts(engine)` recomputes everything
-with the same builders, so both give the same rows. Tables: `case_handoffs` (per won deal),
+The ingest transaction marks the cases its batch touches (`mark_affected`, see
+`metrics.facts.pending`); `refresh_pending(engine)` then recomputes only those cases, in chunks,
+each case once however many batches touched it (its cost grows with the new data, not with
+history). `rebuild_case_facts(engine)` recomputes everything with the same builders, so both
+give the same rows. Tables: `case_handoffs` (per won deal),
 `case_invoices` (per invoice), `case_work_items` and `case_work_billing` (per work item and the
 invoices it was billed on), `sync_daily`, `sync_failures` and `sync_traces` (sync rollups).
 
@@ -19,36 +21,44 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, text
 
 from metrics.canonical import Batch, stable_id
+from metrics.facts import pending
 from metrics.facts.affected import Affected, affected_by
 from metrics.facts.handoffs import refresh_handoffs
 from metrics.facts.invoices import refresh_invoices
 from metrics.facts.sync import refresh_sync
 from metrics.facts.work_items import refresh_work_items
 
-__all__ = ["Affected", "RefreshReport", "rebuild_case_facts", "refresh_case_facts"]
+__all__ = ["Affected", "RefreshReport", "mark_affected", "rebuild_case_facts", "refresh_pending"]
 
 
 LOCK_KEY = stable_id("case-facts-refresh") % 2**31  # one lock per schema: (key, schema hash)
 
 
-def _serialize(conn: Connection) -> None:
-    """Refreshes run one at a time until their transaction ends (PostgreSQL; SQLite already
-    serialises writers). Each then reads what earlier ones committed, so two collectors
-    touching one case never leave it computed from half the data."""
+def _serialize(conn: Connection, *, shared: bool = False) -> None:
+    """Refreshes run one at a time, and never beside an ingest transaction that has marked
+    cases, until their transaction ends (PostgreSQL; SQLite already serialises writers). A
+    refresh then reads everything the marks it takes stand for."""
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"), {"k": LOCK_KEY}
-        )
+        lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(text(f"SELECT {lock}(:k, hashtext(current_schema()))"), {"k": LOCK_KEY})
 
 
 LARGE_BATCH = 5_000
+CHUNK_CASES = 20_000  # cases per refresh transaction: bounds its memory on a large backfill
 
 
 def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:
-    """After a large batch, refresh PostgreSQL's statistics inside the transaction: with stale
-    ones (e.g. a first backfill) the planner scans whole tables for every id lookup."""
-    if conn.dialect.name == "postgresql" and len(batch) >= LARGE_BATCH:
+    """After a large batch, refresh the planner's statistics inside the transaction: with none
+    or stale ones (e.g. a first backfill) lookups by id scan whole tables. SQLite samples a few
+    hundred rows per index (`analysis_limit`), so this stays cheap as history grows."""
+    if len(batch) < LARGE_BATCH:
+        return
+    if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE objects, events, event_objects, object_links, sync_attempts"))
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit = 400")
+        for table in ("objects", "events", "event_objects", "object_links", "sync_attempts"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +80,41 @@ def _refresh(conn: Connection, affected: Affected | None) -> int:
     )
 
 
-def refresh_case_facts(conn: Connection, batch: Batch) -> RefreshReport:
-    """Recompute the case facts `batch` (already stored on `conn`) touches, in its transaction."""
-    started = time.perf_counter()
+def mark_affected(conn: Connection, batch: Batch) -> int:
+    """Queue the cases `batch` (already stored on `conn`) touches, in its transaction."""
     if not (batch.objects or batch.events or batch.links or batch.sync_attempts):
-        return RefreshReport(0, 0, 0.0)
-    _serialize(conn)
+        return 0
+    _serialize(conn, shared=True)
     _analyze_after_bulk(conn, batch)
-    affected = affected_by(conn, batch)
-    rows = _refresh(conn, affected) if len(affected) else 0
-    return RefreshReport(len(affected), rows, time.perf_counter() - started)
+    return pending.mark(conn, affected_by(conn, batch))
+
+
+def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
+    """Recompute every queued case, `chunk` cases per transaction, until none is queued."""
+    started = time.perf_counter()
+    cases = rows = 0
+    while True:
+        with engine.begin() as conn:
+            _serialize(conn)
+            affected = pending.take(conn, chunk)
+            if not len(affected):
+                break
+            cases += len(affected)
+            rows += _refresh(conn, affected)
+    return RefreshReport(cases, rows, time.perf_counter() - started)
 
 
 def rebuild_case_facts(target: Engine | Connection) -> RefreshReport:
-    """Recompute every case fact from the event log (backfill, definition change, nightly)."""
+    """Recompute every case fact from the event log (backfill, definition change, nightly);
+    the queue of pending cases is emptied with it."""
     started = time.perf_counter()
     if isinstance(target, Engine):
         with target.begin() as conn:
             _serialize(conn)
+            conn.execute(text("DELETE FROM facts_pending"))
             rows = _refresh(conn, None)
     else:
         _serialize(target)
+        target.execute(text("DELETE FROM facts_pending"))
         rows = _refresh(target, None)
     return RefreshReport(rows, rows, time.perf_counter() - started)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-import metrics.store
 from bench.duck import duckdb_report, export_parquet
 from bench.generate import CUT, Scale, batches, rows_in
 from metrics.canonical import Batch
@@ -64,10 +63,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 def _load_then_rebuild(engine: Engine, log: list[tuple[Batch, CursorUpdate]]) -> None:
     """The rows through the collectors' write path, the case facts rebuilt once at the end
     (what a backfill does; the incremental refresh is checked against it elsewhere)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(metrics.store, "refresh_case_facts", lambda conn, batch: None)
-        for batch, cursor in log:
-            write_batch(engine, batch, cursor)
+    for batch, cursor in log:
+        write_batch(engine, batch, cursor, refresh=False)
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     rebuild_case_facts(engine)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-import metrics.store
+import collectors.runner
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
@@ -88,10 +88,10 @@ def demo(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
     estate = simulate(seed=7)
     clock = SimClock(estate.history_end - timedelta(days=APPEND_DAYS))
     refreshes: list[RefreshReport] = []
-    real_refresh = metrics.store.refresh_case_facts
+    real_refresh = collectors.runner.refresh_pending
 
-    def timed(conn: Any, batch: Any) -> RefreshReport:
-        report = real_refresh(conn, batch)
+    def timed(engine: Any, *args: Any) -> RefreshReport:
+        report = real_refresh(engine, *args)
         refreshes.append(report)
         return report
 
@@ -100,7 +100,7 @@ def demo(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
         before = _events(engine)
         clock.advance(timedelta(days=APPEND_DAYS))
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(metrics.store, "refresh_case_facts", timed)
+            mp.setattr(collectors.runner, "refresh_pending", timed)
             _collect(engine, server, tag)
         truth = server.truth()
     incremental = RefreshReport(

@@ -24,8 +24,15 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from collectors.locks import collector_lock
-from collectors.runner import RunReport, StreamReport, finish_run, start_run
+from collectors.runner import (
+    RunReport,
+    StreamReport,
+    finish_run,
+    refresh_after_failure,
+    start_run,
+)
 from metrics.canonical import Batch, EventRow, QuarantineRow
+from metrics.facts import refresh_pending
 from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
 
 BATCH_ROWS = 5_000
@@ -147,7 +154,7 @@ class ImportRun:
         if self._since is not None:
             cursor = {**cursor, "since": min(self._since, self.started).isoformat()}
         update = CursorUpdate(self.report.collector, self.stream, cursor)
-        result = write_batch(self.engine, batch, update, now=self.started)
+        result = write_batch(self.engine, batch, update, now=self.started, refresh=False)
         self.cursor = cursor
         self.report.written.add(result)
         self.report.rows_read += rows
@@ -192,6 +199,10 @@ def import_run(
 
 def _finish(engine: Engine, run: ImportRun) -> None:
     r = run.report
+    if r.status == "success":
+        refresh_pending(engine)  # the cases the import touched, each recomputed once
+    else:
+        refresh_after_failure(engine, r.collector)
     before, after = (
         None if c is None else json.dumps(c, sort_keys=True, default=str)
         for c in (run.cursor_before, run.cursor)

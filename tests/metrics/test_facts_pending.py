@@ -1,0 +1,98 @@
+"""The case-fact queue: cases are marked in the ingest transaction and refreshed after it.
+
+A batch stored without its refresh leaves its cases queued, and a later refresh (after a crash,
+from another process) brings the facts to exactly what a full rebuild gives; a refresh that
+fails puts its cases back; a refresh waits for an ingest transaction that has marked cases to
+commit, and then includes them (PostgreSQL: the shared/exclusive lock of `metrics.facts`).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+import metrics.facts
+from metrics.canonical import Activity, Batch
+from metrics.facts import pending, rebuild_case_facts, refresh_pending
+from metrics.migrate import upgrade
+from metrics.models import CaseHandoff
+from metrics.store import write_batch, write_batch_in
+from tests.metrics.builders import at, deal, merge, project, stage
+
+
+def won(key: str, when: datetime, created: datetime | None = None) -> Batch:
+    parts = [deal(key), stage(key, Activity.DEAL_WON, when)]
+    if created is not None:
+        parts.append(project(f"P-{key}", key, created))
+    return merge(*parts)
+
+
+def handoffs(engine: Engine) -> dict[str, datetime | None]:
+    with Session(engine) as s:
+        rows = s.execute(select(CaseHandoff.deal_key, CaseHandoff.project_created_at)).all()
+    return {str(key): created for key, created in rows}
+
+
+def queued(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return pending.queued(conn)
+
+
+def test_cases_stay_queued_until_a_refresh_and_then_equal_a_rebuild(engine: Engine) -> None:
+    write_batch(engine, won("D1", at(2026, 3, 2, 9)), refresh=False)
+    write_batch(engine, won("D2", at(2026, 3, 3, 9), at(2026, 3, 4, 9)), refresh=False)
+    write_batch(engine, project("P-D1", "D1", at(2026, 3, 5, 9)), refresh=False)
+    assert handoffs(engine) == {}  # nothing refreshed yet: as after a crash right after commit
+    assert queued(engine) >= 2
+
+    report = refresh_pending(engine, chunk=1)  # one case per transaction, several transactions
+    assert report.cases >= 2 and queued(engine) == 0
+    incremental = handoffs(engine)
+    assert incremental == {"D1": at(2026, 3, 5, 9), "D2": at(2026, 3, 4, 9)}
+    rebuild_case_facts(engine)
+    assert handoffs(engine) == incremental
+    assert refresh_pending(engine).cases == 0  # nothing left to do
+
+
+def test_a_failed_refresh_puts_its_cases_back(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_batch(engine, won("D1", at(2026, 3, 2, 9), at(2026, 3, 3, 9)), refresh=False)
+    before = queued(engine)
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("the refresh failed half-way")
+
+    monkeypatch.setattr(metrics.facts, "_refresh", broken)
+    with pytest.raises(RuntimeError, match="half-way"):
+        refresh_pending(engine)
+    assert queued(engine) == before and handoffs(engine) == {}
+    monkeypatch.undo()
+    refresh_pending(engine)
+    assert handoffs(engine) == {"D1": at(2026, 3, 3, 9)} and queued(engine) == 0
+
+
+@pytest.mark.postgres
+def test_a_refresh_waits_for_an_open_ingest_and_then_includes_it(pg_engine: Engine) -> None:
+    write_batch(pg_engine, won("D1", at(2026, 3, 2, 9)))
+    with pg_engine.connect() as ingest:
+        transaction = ingest.begin()
+        write_batch_in(ingest, project("P-D1", "D1", at(2026, 3, 4, 9)))
+        done = threading.Event()
+        refresher = threading.Thread(target=lambda: (refresh_pending(pg_engine), done.set()))
+        refresher.start()
+        assert not done.wait(1.0), "the refresh ran beside an open ingest transaction"
+        transaction.commit()
+    refresher.join(30)
+    assert done.is_set()
+    assert handoffs(pg_engine) == {"D1": at(2026, 3, 4, 9)} and queued(pg_engine) == 0
+
+
+@pytest.fixture
+def pg_engine(pg_schema_engine: Engine) -> Engine:
+    upgrade(pg_schema_engine)
+    return pg_schema_engine
