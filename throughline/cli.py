@@ -123,15 +123,17 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.db import make_engine
     from metrics.migrate import ensure_current
     from metrics.ocel import write_ocel
+    from metrics.views.common import reporting_time
 
     engine = make_engine(settings.database_url)
     ensure_current(engine)
     try:
+        as_of = reporting_time(engine)
         if args.output == "-":
-            objects, events = write_ocel(engine, sys.stdout)
+            objects, events = write_ocel(engine, sys.stdout, as_of=as_of)
         else:
             with open(args.output, "w", encoding="utf-8") as out:
-                objects, events = write_ocel(engine, out)
+                objects, events = write_ocel(engine, out, as_of=as_of)
     finally:
         engine.dispose()
     where = "standard output" if args.output == "-" else args.output

@@ -1,4 +1,9 @@
-"""The admin's collectors page: health per collector, quarantined input, what is in the store."""
+"""The admin's collectors page: health per collector, quarantined input, what is in the store.
+
+A file import (`throughline import …`, run-log kind ``import``) is listed with its last run, rows
+and quarantined input, but it is a one-off: its health is ``imported`` (or ``import failed``,
+``running``), never ``stale``, and it has no lag.
+"""
 
 from __future__ import annotations
 
@@ -46,11 +51,18 @@ class CollectorsView:
         return self.health["last_run"].isna().all() if len(self.health) else True
 
 
-def _health(status: str | None, last_success: datetime | None, every: int, now: datetime) -> str:
+IMPORT = "import"
+
+
+def _health(
+    status: str | None, last_success: datetime | None, every: int, now: datetime, kind: str | None
+) -> str:
     if status is None:
         return "never run"
     if status == "running":
         return "running"
+    if kind == IMPORT:
+        return "imported" if status == "success" else "import failed"
     if status in ("failed", "partial", "interrupted"):
         return "failing"
     if last_success is None or now - last_success > timedelta(seconds=max(3 * every, 900)):
@@ -105,16 +117,19 @@ def collector_health(
         run = runs.loc[name] if name in runs.index else None
         ok_at = success["last_success"].get(name) if len(success) else None
         ok_at = None if ok_at is None or pd.isna(ok_at) else ok_at.to_pydatetime()
+        kind = None if run is None else str(run["kind"])
+        status = None if run is None else str(run["status"])
+        lag = None if ok_at is None or kind == IMPORT else (now - ok_at).total_seconds() / 60
         rows.append(
             {
                 "collector": name,
                 "source": source,
-                "health": _health(None if run is None else str(run["status"]), ok_at, every, now),
-                "status": None if run is None else run["status"],
-                "kind": None if run is None else run["kind"],
+                "health": _health(status, ok_at, every, now, kind),
+                "status": status,
+                "kind": kind,
                 "last_run": None if run is None else run["started_at"],
                 "last_success": ok_at,
-                "lag_minutes": None if ok_at is None else (now - ok_at).total_seconds() / 60,
+                "lag_minutes": lag,
                 "source_time": cursors.get(name),
                 "rows_written": None if run is None else int(run["rows_in"]),
                 "quarantined": int(quarantined.get(name, 0)),

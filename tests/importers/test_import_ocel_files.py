@@ -1,12 +1,13 @@
 """`import ocel` of a log from another tool (tests/importers/fixtures/foreign.ocel.json, plain
 ids, its own names, mapped by foreign-ocel.yaml), as JSON and as OCEL 2.0 SQLite; and the
-default mapping's details for Throughline's own export."""
+default mapping's details for Throughline's own export: nested attributes, event sources, sync
+attempts and FX rates."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from metrics.canonical import Activity, Batch, EventObject, EventRow, ObjectRow, ObjectType
-from metrics.models import Event, Object, ObjectLink, Quarantine
+from metrics.canonical import (
+    Activity,
+    Batch,
+    EventObject,
+    EventRow,
+    ObjectRow,
+    ObjectType,
+    object_id,
+    stable_id,
+)
+from metrics.models import Event, FxRate, Object, ObjectLink, Quarantine, SyncAttempt
 from metrics.models import EventObject as EventObjectTable
 from metrics.ocel import write_ocel
 from metrics.store import write_batch
@@ -195,10 +205,10 @@ def test_the_default_mapping_restores_nested_attributes_and_event_sources(
     path = tmp_path / "log.json"
     with path.open("w") as out:
         write_ocel(engine, out)
-    log = json.loads(path.read_text())
-    log["events"][0]["attributes"] += [{"name": "source_system", "value": "crm"},
-                                       {"name": "source_key", "value": "hist-7"}]  # fmt: skip
-    path.write_text(json.dumps(log))
+    won_attributes = json.loads(path.read_text())["events"][0]["attributes"]
+    assert won_attributes == [{"name": "from", "value": "Negotiation"},
+                              {"name": "source_key", "value": "hist-7"},
+                              {"name": "source_system", "value": "crm"}]  # fmt: skip
     with engine.begin() as conn:
         for table in ("event_objects", "events", "objects"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
@@ -229,3 +239,87 @@ def test_unusable_files_and_mappings_fail_with_a_sentence(tmp_path: Path, engine
     assert f"{bad}: object_ids: Input should be 'throughline' or 'plain'" in message
     assert f"{bad}: activities.Win: Input should be" in message
     assert f"{bad}: colour: Extra inputs are not permitted" in message
+
+
+def _attempt(key: str, at: str, **values: Any) -> dict[str, Any]:
+    values = {"source_system": "ipaas", "source_key": key, "integration": "crm-psa",
+              "flow": "crm-psa/project", **values}  # fmt: skip
+    return {"id": f"sync:ipaas:{key}", "type": "sync.attempt", "time": at,
+            "attributes": [{"name": k, "value": v} for k, v in values.items()],
+            "relationships": [{"objectId": "deal:crm:D1", "qualifier": "concerns"}]}  # fmt: skip
+
+
+def _pair(base: str, quote: str, *days: tuple[str, float, str | None]) -> dict[str, Any]:
+    epoch = "1970-01-01T00:00:00Z"
+    attributes = [{"name": "base", "time": epoch, "value": base},
+                  {"name": "quote", "time": epoch, "value": quote}]  # fmt: skip
+    for day, rate, system in days:
+        attributes.append({"name": "rate", "time": f"{day}T00:00:00Z", "value": rate})
+        if system:
+            attributes.append(
+                {"name": "source_system", "time": f"{day}T00:00:00Z", "value": system}
+            )
+    return {"id": f"fx_rate:{base}/{quote}", "type": "fx_rate", "attributes": attributes}
+
+
+def test_sync_attempt_events_and_fx_rate_objects_become_attempts_and_rates(
+    engine: Engine, tmp_path: Path
+) -> None:
+    log = {
+        "objectTypes": [], "eventTypes": [],
+        "objects": [
+            {"id": "deal:crm:D1", "type": "deal", "attributes": []},
+            _pair("EUR", "USD", ("2026-01-05", 1.1, "ecb"), ("2026-01-06", 1.2345678901, None)),
+            _pair("EUR", "XX", ("2026-01-05", 1.1, None)),
+            _pair("GBP", "USD", ("2026-01-05", -1.0, None)),
+        ],
+        "events": [
+            _attempt("a1", "2026-01-05T10:00:00Z", status="failed", error_class="timeout",
+                     error_message="timed out after 30 s", trace_key="T1",
+                     payload='{"deal": "D1", "iban": "***"}'),
+            _attempt("a2", "2026-01-05T14:00:00.250000Z", status="success", attempt_number=2,
+                     retry_of="sync:ipaas:a1", trace_key="T1", duration_ms=1200,
+                     source_updated_at="2026-01-05T14:00:05Z"),
+            _attempt("a3", "2026-01-05T15:00:00Z", status="exploded"),
+            _attempt("a4", "2026-01-05T16:00:00Z", status="success", retry_of="sync:erp:a1"),
+        ],
+    }  # fmt: skip
+    path = tmp_path / "sync.json"
+    path.write_text(json.dumps(log))
+
+    report = import_ocel(engine, path, progress=False)
+
+    a = SyncAttempt
+    with engine.connect() as conn:
+        attempts = conn.execute(
+            select(a.id, a.source_key, a.status, a.attempt_number, a.retry_of_id, a.error_class,
+                   a.error_message, a.trace_key, a.started_at, a.duration_ms, a.object_id,
+                   a.payload, a.source_updated_at).order_by(a.started_at)
+        ).all()  # fmt: skip
+        rates = conn.execute(select(FxRate.day, FxRate.base, FxRate.quote, FxRate.rate,
+                                    FxRate.source_system).order_by(FxRate.day)).all()  # fmt: skip
+        reasons = dict(conn.execute(select(Quarantine.source_key, Quarantine.reason)).all())
+    a1, deal = stable_id("sync", "ipaas", "a1"), object_id("crm", "deal", "D1")
+    assert [tuple(r) for r in attempts] == [
+        (a1, "a1", "failed", 1, None, "timeout", "timed out after 30 s", "T1",
+         datetime(2026, 1, 5, 10, tzinfo=UTC), None, deal, {"deal": "D1", "iban": "***"}, None),
+        (stable_id("sync", "ipaas", "a2"), "a2", "success", 2, a1, None, None, "T1",
+         datetime(2026, 1, 5, 14, 0, 0, 250000, tzinfo=UTC), 1200, deal, None,
+         datetime(2026, 1, 5, 14, 0, 5, tzinfo=UTC)),
+    ]  # fmt: skip
+    assert [tuple(r) for r in rates] == [
+        (date(2026, 1, 5), "EUR", "USD", Decimal("1.1"), "ecb"),
+        (date(2026, 1, 6), "EUR", "USD", Decimal("1.2345678901"), "ocel"),
+    ]
+    assert reasons == {
+        "object 3 (id fx_rate:EUR/XX)": "object 3 (id fx_rate:EUR/XX): quote is not a 3-letter "
+        "currency code: 'XX'",
+        "object 4 (id fx_rate:GBP/USD)": "object 4 (id fx_rate:GBP/USD): rate is not a positive "
+        "number below 10^10: -1.0",
+        "event 3 (id sync:ipaas:a3)": "event 3 (id sync:ipaas:a3): status is not one of success, "
+        "failed, running: 'exploded'",
+        "event 4 (id sync:ipaas:a4)": "event 4 (id sync:ipaas:a4): retry_of 'sync:erp:a1' is not "
+        "an attempt id sync:ipaas:<key>",
+    }
+    assert "2 sync attempts, 2 FX rates; 4 quarantined" in report.summary()
+    assert import_ocel(engine, path, progress=False).written.total == 0

@@ -1,142 +1,96 @@
-"""The demo year → `export ocel` → `import ocel` into an empty SQLite and PostgreSQL store: the
-same objects, events, relations, case facts and KPIs; importing the file again adds nothing.
+"""The demo year → `export ocel` → `import ocel` into an empty SQLite and an empty PostgreSQL
+store gives back the same store and the same KPIs; importing the file again adds nothing.
 
-Only the events' own ids differ: the export does not carry an event's source system and key, so
-an imported event is keyed by its OCEL id (see `throughline.importers.ocel`).
+Compared row by row, every column: objects, events, event-object relations, object-object links,
+sync attempts and FX rates, and the case facts and sync rollups derived from them; every figure of
+`throughline kpis` (the sync error KPIs included) and the KPI results the pages draw. Left out:
+`ingested_at` (when each run wrote the row) in every table, and in `objects.attributes` the keys
+whose value is null (OCEL 2.0 attribute values have no null, so the export leaves them out).
 
-FX rates and sync attempts are not part of an OCEL 2.0 log (the export leaves them out), so
-the KPIs in the reporting currency use the source's rates on both sides, and the sync error
-KPIs have nothing to compare.
+The source is the demo year the page tests collect once per run (`demo_year_file`); the export
+is OCEL 2.0 JSON (Throughline does not write the OCEL SQLite layout; reading it is tested in
+`test_import_ocel_files`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import ijson
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
-from collectors.demo_estate.clock import SimClock
-from collectors.demo_estate.server import DemoEstateServer
-from collectors.demo_estate.simulate import simulate
-from collectors.registry import COLLECTORS, build_collector
-from collectors.runner import run_collector
 from metrics.db import make_engine
-from metrics.fx import FxTable, load_fx
+from metrics.fx import load_fx
 from metrics.kpis.cash_impact import cash_impact
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
+from metrics.kpis.sync_trends import load_sync, sync_error_trends
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_over_time
-from metrics.migrate import upgrade
 from metrics.models import (
+    Base,
     CaseHandoff,
     CaseInvoice,
     CaseWorkBilling,
     CaseWorkItem,
     Event,
     EventObject,
+    FxRate,
     Object,
     ObjectLink,
     SyncAttempt,
+    SyncDaily,
+    SyncFailure,
+    SyncTrace,
 )
 from metrics.ocel import write_ocel
-from tests.collectors.conftest import TOKEN, settings_for
-from tests.importers.conftest import counts, cursor, runs
+from metrics.report import kpi_report
+from metrics.views.common import reporting_time
+from tests.importers.conftest import cursor, runs
+from tests.pages.conftest import demo_year_file  # noqa: F401  (the collected demo year)
 from throughline.importers import import_ocel
+from throughline.settings import Settings
 
 pytestmark = pytest.mark.slow
-FACTS = (CaseHandoff, CaseInvoice, CaseWorkItem, CaseWorkBilling)
+LOG = (Object, Event, EventObject, ObjectLink, SyncAttempt, FxRate)
+FACTS = (CaseHandoff, CaseInvoice, CaseWorkItem, CaseWorkBilling, SyncDaily, SyncFailure, SyncTrace)
+COUNTRIES = {e.code: e.country for e in Settings().legal_entities}
+Rows = dict[str, list[tuple[Any, ...]]]
 
 
-@dataclass(frozen=True)
-class Demo:
-    engine: Engine
-    path: Path
-    as_of: datetime
-    fx: FxTable
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The demo year collected into a SQLite store and exported as OCEL 2.0 JSON."""
-    where = tmp_path_factory.mktemp("demo")
-    engine = make_engine(f"sqlite:///{where / 'source.db'}")
-    upgrade(engine)
-    estate = simulate(seed=7)
-    with DemoEstateServer(
-        estate, TOKEN, clock=SimClock(estate.history_end), rate_limit=None
-    ) as server:
-        for name in COLLECTORS:
-            if name.startswith("demo_"):
-                report = run_collector(engine, build_collector(name, settings_for(server)))
-                assert report.status == "success", report.error
-        as_of = server.truth().as_of
-    path = where / "demo.ocel.json"
-    with path.open("w", encoding="utf-8") as out:
-        write_ocel(engine, out)
-    yield Demo(engine, path, as_of, load_fx(engine, "USD"))
-    engine.dispose()
-
-
-def _objects(engine: Engine) -> list[tuple[Any, ...]]:
-    """Objects without their ingest time; attributes without null values (the export drops
-    them, as OCEL attributes have no null)."""
-    o = Object
-    query = select(
-        o.id, o.type, o.source_system, o.source_key, o.customer, o.legal_entity, o.practice,
-        o.region, o.owner, o.currency, o.amount, o.attributes, o.source_updated_at,
-    )  # fmt: skip
+def rows(engine: Engine, models: tuple[type[Base], ...] = LOG + FACTS) -> Rows:
+    """Every row of each table but `ingested_at`, in primary-key order; objects' attributes
+    without null values."""
+    out: Rows = {}
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(query)]
-    return sorted(
-        (*r[:11], sorted((k, v) for k, v in (r[11] or {}).items() if v is not None), r[12])
-        for r in rows
-    )
+        for model in models:
+            table = Base.metadata.tables[model.__tablename__]
+            columns = [c for c in table.c if c.name != "ingested_at"]
+            key = [columns.index(c) for c in table.primary_key.columns]
+            found = [tuple(r) for r in conn.execute(select(*columns))]
+            if model is Object:
+                at = [c.name for c in columns].index("attributes")
+                found = [_without_nulls(r, at) for r in found]
+            out[table.name] = sorted(found, key=lambda r: tuple(r[i] for i in key))
+    return out
 
 
-def _events(engine: Engine) -> Counter[tuple[Any, ...]]:
-    e = Event
-    with engine.connect() as conn:
-        rows = conn.execute(select(e.activity, e.occurred_at, e.attributes))
-        return Counter((a, at, repr(sorted((attrs or {}).items()))) for a, at, attrs in rows)
+def _without_nulls(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:
+    kept = {k: v for k, v in (row[at] or {}).items() if v is not None}
+    return (*row[:at], kept or None, *row[at + 1 :])
 
 
-def _relations(engine: Engine) -> tuple[Counter[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    e, eo, lk = Event, EventObject, ObjectLink
-    with engine.connect() as conn:
-        e2o = Counter(
-            tuple(r)
-            for r in conn.execute(
-                select(e.activity, e.occurred_at, eo.object_id, eo.qualifier).join(
-                    e, e.id == eo.event_id
-                )
-            )
-        )
-        o2o = sorted(
-            tuple(r) for r in conn.execute(select(lk.from_object_id, lk.to_object_id, lk.qualifier))
-        )
-    return e2o, o2o
-
-
-def _facts(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {
-            m.__tablename__: sorted((tuple(r) for r in conn.execute(select(m.__table__))), key=repr)
-            for m in FACTS
-        }
-
-
-def _kpis(engine: Engine, demo: Demo) -> dict[str, Any]:
-    as_of, fx = demo.as_of, demo.fx
-    setup = setup_latency(load_handoffs(engine), as_of, fx=fx)
-    cycle = invoice_cycle(load_invoices(engine), as_of, fx=fx)
+def results(engine: Engine, as_of: datetime) -> dict[str, Any]:
+    """The KPI results behind the pages, with this store's own FX rates."""
+    fx = load_fx(engine, "USD")
+    setup = setup_latency(load_handoffs(engine), as_of, fx=fx, countries=COUNTRIES)
+    cycle = invoice_cycle(load_invoices(engine), as_of, fx=fx, countries=COUNTRIES)
     work = load_work_items(engine)
     wip = unbilled_aging(work, as_of, fx=fx)
     months = [date(2026, m, 1) for m in (2, 5, 8, 10)]
@@ -146,7 +100,31 @@ def _kpis(engine: Engine, demo: Demo) -> dict[str, Any]:
         "unbilled_wip": wip,
         "wip_over_time": wip_over_time(work, months, fx=fx),
         "cash_impact": cash_impact(setup, cycle, wip),
+        "sync_errors": sync_error_trends(load_sync(engine), as_of, countries=COUNTRIES),
     }
+
+
+@dataclass(frozen=True)
+class Demo:
+    path: Path
+    as_of: datetime
+    written: tuple[int, int]
+    rows: Rows
+    report: dict[str, Any]
+    results: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def demo(demo_year_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:  # noqa: F811
+    """The demo year's store read once and exported as OCEL 2.0 JSON."""
+    engine = make_engine(f"sqlite:///{demo_year_file}")
+    path = tmp_path_factory.mktemp("ocel") / "demo.ocel.json"
+    as_of = reporting_time(engine)
+    with path.open("w", encoding="utf-8") as out:
+        written = write_ocel(engine, out, as_of=as_of)
+    report = kpi_report(engine, as_of, countries=COUNTRIES)
+    yield Demo(path, as_of, written, rows(engine), report, results(engine, as_of))
+    engine.dispose()
 
 
 def _frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,41 +150,65 @@ def assert_same(mine: Any, theirs: Any, where: str) -> None:
         assert mine == theirs, where
 
 
-def test_the_demo_year_round_trips_through_ocel_with_identical_kpis_and_imports_once(
+def test_the_export_is_ocel_2_with_sync_attempts_fx_rates_and_event_sources(demo: Demo) -> None:
+    with demo.path.open("rb") as handle:
+        exported_at = next(ijson.items(handle, "throughline:asOf"))
+    assert exported_at == demo.as_of.isoformat().replace("+00:00", "Z")
+    with demo.path.open("rb") as handle:
+        event_types = {t["name"]: t for t in ijson.items(handle, "eventTypes.item")}
+    with demo.path.open("rb") as handle:
+        fx = [o for o in ijson.items(handle, "objects.item") if o["type"] == "fx_rate"]
+    sync = {a["name"]: a["type"] for a in event_types["sync.attempt"]["attributes"]}
+    assert sync["attempt_number"] == "integer" and sync["source_updated_at"] == "time"
+    won = {a["name"] for a in event_types["deal.won"]["attributes"]}
+    assert {"source_system", "source_key"} <= won
+    assert [o["id"] for o in fx] == ["fx_rate:EUR/USD", "fx_rate:GBP/USD"]
+    rates = [a for a in fx[0]["attributes"] if a["name"] == "rate"]
+    assert len(rates) == 364 and rates[0]["time"] == "2025-11-01T00:00:00Z"
+    tables = demo.rows
+    assert demo.written == (
+        len(tables["objects"]) + 2, len(tables["events"]) + len(tables["sync_attempts"])
+    )  # fmt: skip
+
+
+def test_the_demo_year_round_trips_through_ocel_row_for_row_with_identical_kpis(
     demo: Demo, engine: Engine
 ) -> None:
     report = import_ocel(engine, demo.path, progress=False)
 
-    source_counts = counts(demo.engine)
-    assert source_counts["objects"] > 10_000 and source_counts["events"] > 15_000
-    assert counts(engine) == source_counts
-    assert report.status == "success" and report.quarantined == 0 and report.skipped == 0
-    assert report.rows_read == source_counts["objects"] + source_counts["events"]
-    assert (report.written.objects, report.written.events, report.written.links) == (
-        source_counts["objects"], source_counts["events"], source_counts["object_links"],
-    )  # fmt: skip
-    assert _objects(engine) == _objects(demo.engine)
-    assert _events(engine) == _events(demo.engine)
-    assert _relations(engine) == _relations(demo.engine)
-    assert _facts(engine) == _facts(demo.engine)
+    source = demo.rows
+    assert len(source["objects"]) > 10_000 and len(source["events"]) > 15_000
+    assert len(source["sync_attempts"]) == 6_702 and len(source["fx_rates"]) == 728
+    assert report.status == "success" and report.quarantined == report.skipped == 0
+    assert report.rows_read == sum(demo.written)
+    w = report.written
+    assert (w.objects, w.events, w.event_objects, w.links, w.sync_attempts, w.fx_rates) == tuple(
+        len(source[t.__tablename__]) for t in LOG
+    )
+    imported = rows(engine)
+    for table in source:
+        assert imported[table] == source[table], table
 
-    mine, theirs = _kpis(engine, demo), _kpis(demo.engine, demo)
-    assert mine["setup_latency"].stats.cases > 100
-    assert mine["invoice_cycle"].stats.cases > 100 and mine["unbilled_wip"].total.items > 10
+    # reported at the source's instant (the export's `throughline:asOf`), as `throughline kpis`
+    assert reporting_time(engine) == demo.as_of
+    figures = kpi_report(engine, reporting_time(engine), countries=COUNTRIES)
+    assert figures == demo.report
+    sync = figures["kpis"]["sync_error_rate"]["figures"]
+    assert sync["attempts"] == 6_702 and sync["failed_first_attempts"] > 0
+    assert figures["kpis"]["sync_time_to_resolve"]["figures"]["resolved"] > 0
+    mine = results(engine, demo.as_of)
+    assert mine["setup_latency"].stats.cases > 100 and mine["unbilled_wip"].total.items > 10
     for name in mine:
-        assert_same(mine[name], theirs[name], name)
-    with engine.connect() as conn:  # not in OCEL: the sync error KPIs have nothing to compare
-        assert conn.execute(select(func.count()).select_from(SyncAttempt)).scalar_one() == 0
+        assert_same(mine[name], demo.results[name], name)
 
     # again, in other batches: nothing new, and the run log says so
-    before, facts = counts(engine), _facts(engine)
     again = import_ocel(engine, demo.path, progress=False, batch_rows=4_000)
-    assert counts(engine) == before and _facts(engine) == facts
     assert again.written.total == 0 and again.rows_read == report.rows_read
+    assert rows(engine) == imported
     log = runs(engine, "import-ocel:demo.ocel.json")
     assert [(r["kind"], r["status"]) for r in log] == [("import", "success")] * 2
-    assert log[0]["rows_in"] == report.written.total > 0
+    assert log[0]["rows_in"] == w.total > 0
     assert log[1]["rows_in"] == 0 and log[1]["rows_quarantined"] == 0
     saved = cursor(engine, "import-ocel:demo.ocel.json", "ocel")
     assert saved is not None and saved["complete"] is True
-    assert (saved["objects"], saved["events"]) == (before["objects"], before["events"])
+    assert (saved["objects"], saved["events"]) == demo.written

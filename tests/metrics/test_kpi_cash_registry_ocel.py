@@ -96,8 +96,12 @@ def test_export_ocel_writes_the_event_log_as_ocel_2(
     created = next(e for e in log["events"] if e["type"] == "project.created")
     assert created["time"] == "2026-01-07T16:00:00Z"
     assert {r["qualifier"] for r in created["relationships"]} == {"deal", "project"}
+    assert {a["name"] for a in created["attributes"]} >= {"source_system", "source_key"}
     d1 = next(o for o in log["objects"] if o["id"] == "deal:crm:D1")
-    assert d1["relationships"] == [{"objectId": "project:psa:P1", "qualifier": "provisions"}]
+    # the PSA asserts the link (the CRM deal id on the project): its system travels with it
+    assert d1["relationships"] == [
+        {"objectId": "project:psa:P1", "qualifier": "provisions", "sourceSystem": "psa"}
+    ]
     attrs = {a["name"]: a["value"] for a in d1["attributes"]}
     assert attrs["legal_entity"] == "US" and attrs["amount"] == 1000.0
 

@@ -9,11 +9,16 @@ whose object ids are ``<type>:<source system>:<source key>``. A log from another
 mapping with ``object_ids: plain`` (the OCEL id is the key, the system is `source_system`).
 
 An event is stored with the source system of the object it is about and its OCEL id as its
-source key (or with the system and key its `event_source` attributes carry), so importing the
-same file again adds nothing. An object or event that cannot be mapped is quarantined with its
-position in the file and id (``object 12 (id o12)``) and the reason; names the mapping lists under
-`skip_*` are left out and counted. Objects are stored before events. With plain ids a
-first pass notes each object's type (memory grows with the number of objects, not events).
+source key (or with the system and key its `event_source` attributes carry: Throughline's export
+writes them, so each event gets its original id back), so importing the same file again adds
+nothing. Events of the mapping's `sync_attempts` type are integration sync attempts, objects of
+its `fx_rates` type daily exchange rates (see `ocel_extra`); both are upserted like a collector's
+rows. The log's ``throughline:asOf`` (when the export was taken) becomes the import's source
+time, so the imported store reports at the same instant as the one exported. An object or event
+that cannot be mapped is quarantined with its position in the file and id (``object 12 (id
+o12)``) and the reason; names the mapping lists under `skip_*` are left out and counted. Objects
+are stored before events. With plain ids a first pass notes each object's type (memory grows
+with the number of objects, not events).
 """
 
 from __future__ import annotations
@@ -32,14 +37,19 @@ from metrics.canonical import (
     Batch,
     EventObject,
     EventRow,
+    FxRateRow,
     LinkQualifier,
     LinkRow,
     ObjectRow,
     ObjectType,
+    SyncAttemptRow,
 )
+from metrics.ocel import AS_OF, LINK_SOURCE
+from throughline.importers.ocel_extra import fx_rates, sync_attempt
 from throughline.importers.ocel_read import Item, JsonOcel, SqliteOcel, open_ocel
 from throughline.importers.run import (
     BATCH_ROWS,
+    ImportFailed,
     ImportReport,
     ImportRun,
     Strict,
@@ -88,6 +98,8 @@ class OcelMapping(Strict):
     event_qualifiers: Literal["keep", "type"] = "keep"
     json_attributes: bool = False
     event_source: EventSource | None = None
+    sync_attempts: str | None = None  # event type whose events are sync attempts
+    fx_rates: str | None = None  # object type whose objects are daily FX rates
 
 
 def load_ocel_mapping(path: Path | None = None) -> OcelMapping:
@@ -140,6 +152,27 @@ class OcelMapper:
         type_ = self.object_type(parts[0])
         return None if type_ is None else (parts[1], type_, parts[2])
 
+    def is_sync(self, item: Item) -> bool:
+        """Whether an OCEL event is a sync attempt."""
+        return self.m.sync_attempts is not None and item.get("type") == self.m.sync_attempts
+
+    def is_fx(self, item: Item) -> bool:
+        """Whether an OCEL object is an FX rate (a currency pair)."""
+        return self.m.fx_rates is not None and item.get("type") == self.m.fx_rates
+
+    def sync_attempt(self, item: Item) -> SyncAttemptRow:
+        """An OCEL sync attempt event → its row."""
+        refs: list[Ref] = []
+        for rel in item.get("relationships") or []:
+            ref = self.ref(rel.get("objectId"))
+            if ref is not None and ref not in refs:
+                refs.append(ref)
+        return sync_attempt(item, refs, self.zone, self.m.source_system)
+
+    def fx_rates(self, item: Item) -> list[FxRateRow]:
+        """An OCEL FX rate object → its daily rates."""
+        return fx_rates(item, self.zone, self.m.source_system)
+
     def _value(self, value: Any) -> Any:
         return decode_json(value) if self.m.json_attributes else value
 
@@ -180,7 +213,8 @@ class OcelMapper:
             if target is None:
                 continue
             qualifier = self.link_qualifier(rel.get("qualifier"))
-            links.append(check_link(LinkRow(*source, *target, qualifier, source[0])))
+            system = text(rel.get(LINK_SOURCE)) or source[0]
+            links.append(check_link(LinkRow(*source, *target, qualifier, system)))
         return links
 
     def link_qualifier(self, name: Any) -> LinkQualifier:
@@ -265,6 +299,12 @@ def import_ocel(
     try:
         with import_run(engine, name, "ocel", total=log.size * (passes if by_bytes else 1),
                         unit="B" if by_bytes else "items", progress=progress) as run:  # fmt: skip
+            exported_at = log.header(AS_OF)
+            if exported_at is not None:
+                try:
+                    run.reached(parse_time(exported_at, AS_OF, UTC))
+                except MappingError as exc:
+                    raise ImportFailed(f"{path}: {exc.reason}") from exc
             base = 0
             if mapping.object_ids == "plain":
                 for item in log.objects():
@@ -283,11 +323,17 @@ def import_ocel(
 def _add(mapper: OcelMapper, kind: str, item: Item, batch: Batch) -> bool:
     """Map one item into `batch`; False when the mapping skips it."""
     if kind == "objects":
+        if mapper.is_fx(item):
+            batch.fx_rates.extend(mapper.fx_rates(item))
+            return True
         found = mapper.object(item)
         if found is not None:
             batch.objects.append(found[0])
             batch.links.extend(found[1])
         return found is not None
+    if mapper.is_sync(item):
+        batch.sync_attempts.append(mapper.sync_attempt(item))
+        return True
     event = mapper.event(item)
     if event is not None:
         batch.events.append(event)

@@ -44,6 +44,21 @@ class JsonOcel:
         """Bytes read in the current pass."""
         return self._handle.tell() if self._handle is not None else 0
 
+    def header(self, key: str) -> Any:
+        """The value of `key` when it is the document's first key (as the export writes it)."""
+        with self.path.open("rb") as handle:
+            try:
+                parser = ijson.parse(handle)
+                for prefix, event, value in parser:
+                    if event == "map_key" and prefix == "":
+                        if value != key:
+                            return None
+                        _, event, value = next(parser)
+                        return value if event in ("string", "number", "boolean") else None
+            except ijson.JSONError as exc:
+                raise ImportFailed(f"{self.path}: not valid JSON ({exc})") from exc
+        return None
+
     def objects(self) -> Iterator[Item]:
         return self._items("objects.item")
 
@@ -120,6 +135,10 @@ class SqliteOcel:
     def position(self) -> int:
         """Objects and events read so far."""
         return self._read
+
+    def header(self, key: str) -> Any:
+        """The OCEL SQLite layout has no place for extra keys: always None."""
+        return None
 
     def _typed_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
         """(id, type, time, changed field, {column: value}) of every `<kind>_<map>` table,

@@ -111,10 +111,15 @@ class ImportReport:
         """One sentence for the command line."""
         w = self.written
         skipped = f", {self.skipped} skipped by the mapping" if self.skipped else ""
+        extra = "".join(
+            f", {n} {label}"
+            for n, label in ((w.sync_attempts, "sync attempts"), (w.fx_rates, "FX rates"))
+            if n
+        )
         return (
             f"{self.rows_read} rows read; new or changed: {w.events} events, {w.objects} "
-            f"objects, {w.event_objects} event-object and {w.links} object-object relations; "
-            f"{self.quarantined} quarantined{skipped}"
+            f"objects, {w.event_objects} event-object and {w.links} object-object "
+            f"relations{extra}; {self.quarantined} quarantined{skipped}"
         )
 
 
@@ -145,12 +150,19 @@ class ImportRun:
         name = self.report.collector
         batch.quarantined.append(QuarantineRow(name, self.stream, f"{where}: {reason}", raw, where))
 
+    def reached(self, at: datetime) -> None:
+        """Note a source time the file has reached; the cursor's `since` is the newest (capped
+        at the run's start), which is when the store reports at."""
+        if self._since is None or at > self._since:
+            self._since = at
+
     def write(self, batch: Batch, rows: int, cursor: dict[str, Any]) -> None:
         """Store `batch` (`rows` input rows) and the cursor reached, in one transaction."""
         batch.events = merge_events(batch.events)
         for event in batch.events:
-            if self._since is None or event.occurred_at > self._since:
-                self._since = event.occurred_at
+            self.reached(event.occurred_at)
+        for attempt in batch.sync_attempts:
+            self.reached(attempt.started_at)
         if self._since is not None:
             cursor = {**cursor, "since": min(self._since, self.started).isoformat()}
         update = CursorUpdate(self.report.collector, self.stream, cursor)

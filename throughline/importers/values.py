@@ -91,7 +91,8 @@ def decode_json(value: Any) -> Any:
     return value
 
 
-def _limits(table: Any) -> dict[str, int]:
+def limits(table: Any) -> dict[str, int]:
+    """Length limit of each bounded text column of `table`."""
     return {
         c.name: int(c.type.length)
         for c in table.c
@@ -99,13 +100,14 @@ def _limits(table: Any) -> dict[str, int]:
     }
 
 
-_OBJECT = _limits(Object.__table__)
-_EVENT = _limits(Event.__table__)
-_QUALIFIER = _limits(EventObjectTable.__table__)["qualifier"]
-_LINK = _limits(ObjectLink.__table__)
+_OBJECT = limits(Object.__table__)
+_EVENT = limits(Event.__table__)
+_QUALIFIER = limits(EventObjectTable.__table__)["qualifier"]
+_LINK = limits(ObjectLink.__table__)
 
 
-def _fits(value: str | None, limit: int, name: str) -> None:
+def fits(value: str | None, limit: int, name: str) -> None:
+    """Refuse text longer than its column (PostgreSQL would fail the whole batch)."""
     if value is not None and len(value) > limit:
         raise MappingError(f"{name} is longer than {limit} characters: {value[:40]!r}…")
 
@@ -114,25 +116,25 @@ def check_object(row: ObjectRow) -> ObjectRow:
     """Refuse values the `objects` table cannot hold (PostgreSQL would fail the whole batch)."""
     for name, limit in _OBJECT.items():
         if name in ("type", "source_system", "source_key") or name in DIMENSIONS:
-            _fits(getattr(row, name), limit, name)
+            fits(getattr(row, name), limit, name)
     return row
 
 
 def check_event(row: EventRow) -> EventRow:
     """Like `check_object`, for an event and its object references."""
-    _fits(row.source_system, _EVENT["source_system"], "event source system")
-    _fits(row.source_key, _EVENT["source_key"], "event id")
+    fits(row.source_system, _EVENT["source_system"], "event source system")
+    fits(row.source_key, _EVENT["source_key"], "event id")
     for ref in row.objects:
-        _fits(ref.source_system, _OBJECT["source_system"], f"{ref.type} source system")
-        _fits(ref.source_key, _OBJECT["source_key"], f"{ref.type} key")
-        _fits(ref.qualifier, _QUALIFIER, "qualifier")
+        fits(ref.source_system, _OBJECT["source_system"], f"{ref.type} source system")
+        fits(ref.source_key, _OBJECT["source_key"], f"{ref.type} key")
+        fits(ref.qualifier, _QUALIFIER, "qualifier")
     return row
 
 
 def check_link(row: LinkRow) -> LinkRow:
     """Like `check_object`, for an object-to-object link."""
-    _fits(row.source_system, _LINK["source_system"], "link source system")
+    fits(row.source_system, _LINK["source_system"], "link source system")
     for system, key in ((row.from_system, row.from_key), (row.to_system, row.to_key)):
-        _fits(system, _OBJECT["source_system"], "source system")
-        _fits(key, _OBJECT["source_key"], "object key")
+        fits(system, _OBJECT["source_system"], "source system")
+        fits(key, _OBJECT["source_key"], "object key")
     return row
