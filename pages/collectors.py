@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.views.admin import CollectorsView, collectors_view
+from metrics.views.admin import CollectorsView, collectors_view, runnable
 from metrics.views.run_requests import request_run
 from throughline import ui
 
@@ -17,6 +17,8 @@ HEALTH_ICON = {
     "failing": "🔴 failing",
     "running": "🔄 running",
     "never run": "⚪ never run",
+    "imported": "📥 imported",
+    "import failed": "🔴 import failed",
 }
 
 
@@ -55,7 +57,7 @@ if view.empty:
     )
 
 st.subheader("Run now", help="Queues a run; the worker picks it up within a few seconds.")
-names = list(view.health["collector"])
+names = runnable(view.health)
 with st.form("run_now"):
     chosen = st.selectbox("Collector", names, disabled=not names)
     if st.form_submit_button("▶️ Run now", disabled=not names) and chosen:

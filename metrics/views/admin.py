@@ -143,6 +143,12 @@ def collector_health(
     return table
 
 
+def runnable(health: pd.DataFrame) -> list[str]:
+    """The collectors "run now" can ask the worker for: every one but file imports."""
+    return [str(name) for name, kind in zip(health["collector"], health["kind"], strict=True)
+            if kind != IMPORT]  # fmt: skip
+
+
 def quarantined(engine: Engine, limit: int = 500) -> pd.DataFrame:
     """Quarantined records, most recently seen first (raw records are masked in the store)."""
     q = Quarantine

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from collectors.runner import RunReport, finish_run, start_run
-from metrics.views.admin import collector_health
+from metrics.views.admin import collector_health, runnable
 from metrics.views.common import ViewConfig
 from tests.importers.conftest import FIXTURES
 from throughline.importers import ImportFailed, import_events, import_ocel
@@ -49,6 +49,7 @@ def test_an_import_shows_its_rows_and_quarantine_and_never_goes_stale(
     failed = health.loc["import-ocel:broken.json"]
     assert (failed["health"], failed["rows_written"]) == ("import failed", 0)
     assert failed["last_error"].startswith("ImportFailed: ") and pd.isna(failed["lag_minutes"])
+    assert runnable(health.reset_index()) == ["demo_crm"]  # "run now" never offers an import
     # a collector that last ran as long ago is stale
     assert health.loc["demo_crm", "health"] == "stale"
     assert health.loc["demo_crm", "lag_minutes"] == pytest.approx(2 * 24 * 60, abs=1)
