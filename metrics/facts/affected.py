@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from metrics.canonical import Activity, Batch, LinkQualifier, ObjectType
-from metrics.facts.common import chunked, links_from, links_to
+from metrics.facts.common import among, links_from, links_to
 from metrics.facts.sync import Group
 from metrics.models import CaseInvoice, SyncAttempt, SyncTrace
 
@@ -82,9 +82,8 @@ def _invoices(conn: Connection, t: dict[str, set[int]], projects: set[int]) -> s
     invoices |= {i for i, _ in links_to(conn, t[ObjectType.PAYMENT], Q.SETTLED_BY)}
     invoices |= {i for _, i in links_from(conn, t[ObjectType.WORK_ITEM], Q.BILLED_ON)}
     invoices |= {i for i, _ in links_to(conn, projects, Q.BILLS)}
-    for part in chunked(sorted(t[ObjectType.MILESTONE])):
-        query = select(CaseInvoice.invoice_id).where(CaseInvoice.milestone_id.in_(part))
-        invoices |= set(conn.execute(query).scalars())
+    for condition in among(conn, CaseInvoice.milestone_id, t[ObjectType.MILESTONE]):
+        invoices |= set(conn.execute(select(CaseInvoice.invoice_id).where(condition)).scalars())
     return invoices
 
 
@@ -106,17 +105,14 @@ def _sync(conn: Connection, batch: Batch) -> tuple[set[Group], set[str]]:
             traces.add(a.trace_key)
     # Objects that arrive after the attempts about them change those attempts' dimensions.
     about: set[str] = set()
-    for part in chunked(sorted({o.id for o in batch.objects})):
-        query = select(SyncTrace.trace_key).where(SyncTrace.object_id.in_(part))
-        about.update(conn.execute(query).scalars())
+    for condition in among(conn, SyncTrace.object_id, {o.id for o in batch.objects}):
+        about.update(conn.execute(select(SyncTrace.trace_key).where(condition)).scalars())
     return groups | _days_of(conn, about), traces | about
 
 
 def _days_of(conn: Connection, trace_keys: Iterable[str]) -> set[Group]:
     out: set[Group] = set()
-    for part in chunked(sorted(set(trace_keys))):
-        query = select(SyncAttempt.integration, SyncAttempt.flow, SyncAttempt.started_at).where(
-            SyncAttempt.trace_key.in_(part)
-        )
-        out.update((i, f, at.date()) for i, f, at in conn.execute(query))
+    columns = select(SyncAttempt.integration, SyncAttempt.flow, SyncAttempt.started_at)
+    for condition in among(conn, SyncAttempt.trace_key, set(trace_keys)):
+        out.update((i, f, at.date()) for i, f, at in conn.execute(columns.where(condition)))
     return out

@@ -1,7 +1,8 @@
 """Set-shaped reads of the canonical store shared by the case-fact builders.
 
 Every reader takes ``ids=None`` to mean *all* (the full rebuild) or a collection of ids (the
-incremental refresh), which it reads in chunks of bound parameters.
+incremental refresh), which it reads in chunks (`among`): SQLite binds each chunk's values, and
+PostgreSQL gets one array parameter per chunk, so every chunk is the same statement to prepare.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Table, any_, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.models import Event, EventObject, Object, ObjectLink
 
 CHUNK = 500
+PG_CHUNK = 10_000
 _T = TypeVar("_T")
 Ids = Collection[int] | None
 
@@ -50,12 +54,22 @@ def chunked(values: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
         yield items[i : i + size]
 
 
-def _filtered(query: Any, column: Any, ids: Ids) -> Iterator[Any]:
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> Iterator[ColumnElement[bool]]:
+    """Conditions "`column` is one of `values`", one per chunk of the sorted values."""
+    if conn.dialect.name == "postgresql":
+        for part in chunked(sorted(values), PG_CHUNK):
+            yield column == any_(bindparam(None, part, type_=ARRAY(column.type)))
+        return
+    for part in chunked(sorted(values)):
+        yield column.in_(part)
+
+
+def _filtered(conn: Connection, query: Any, column: Any, ids: Ids) -> Iterator[Any]:
     if ids is None:
         yield query
         return
-    for part in chunked(sorted(ids)):
-        yield query.where(column.in_(part))
+    for condition in among(conn, column, ids):
+        yield query.where(condition)
 
 
 def objects(conn: Connection, ids: Ids, type_: str | None = None) -> dict[int, Obj]:
@@ -68,7 +82,7 @@ def objects(conn: Connection, ids: Ids, type_: str | None = None) -> dict[int, O
     if type_ is not None:
         query = query.where(Object.type == str(type_))
     out: dict[int, Obj] = {}
-    for q in _filtered(query, Object.id, ids):
+    for q in _filtered(conn, query, Object.id, ids):
         for row in conn.execute(q):
             m = row._mapping
             out[m["id"]] = Obj(
@@ -100,14 +114,14 @@ def event_times(
             EventObject.qualifier == str(qualifier)
         )
         owners: dict[int, list[int]] = defaultdict(list)
-        for q in _filtered(refs, EventObject.object_id, ids):
+        for q in _filtered(conn, refs, EventObject.object_id, ids):
             for event_id, object_id in conn.execute(q):
                 owners[event_id].append(object_id)
         # By primary key only, the activity checked here: with an `activity IN` term SQLite
         # drives the lookup from the activity index, scanning all of history per chunk.
         wanted = {str(a) for a in activities}
         events = select(Event.id, Event.activity, Event.occurred_at)
-        for q in _filtered(events, Event.id, owners):
+        for q in _filtered(conn, events, Event.id, owners):
             for event_id, activity, at in conn.execute(q):
                 if activity in wanted:
                     for object_id in owners[event_id]:
@@ -124,7 +138,9 @@ def links_from(conn: Connection, ids: Ids, qualifier: str) -> list[tuple[int, in
         ObjectLink.qualifier == str(qualifier)
     )
     return [
-        (a, b) for q in _filtered(query, ObjectLink.from_object_id, ids) for a, b in conn.execute(q)
+        (a, b)
+        for q in _filtered(conn, query, ObjectLink.from_object_id, ids)
+        for a, b in conn.execute(q)
     ]
 
 
@@ -134,7 +150,9 @@ def links_to(conn: Connection, ids: Ids, qualifier: str) -> list[tuple[int, int]
         ObjectLink.qualifier == str(qualifier)
     )
     return [
-        (a, b) for q in _filtered(query, ObjectLink.to_object_id, ids) for a, b in conn.execute(q)
+        (a, b)
+        for q in _filtered(conn, query, ObjectLink.to_object_id, ids)
+        for a, b in conn.execute(q)
     ]
 
 
@@ -156,8 +174,8 @@ def replace_rows(
     if ids is None:
         conn.execute(delete(table))
     else:
-        for part in chunked(sorted(ids)):
-            conn.execute(delete(table).where(column.in_(part)))
+        for condition in among(conn, column, ids):
+            conn.execute(delete(table).where(condition))
     bulk_insert(conn, table, rows)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from metrics.canonical import SyncStatus
-from metrics.facts.common import bulk_insert, chunked
+from metrics.facts.common import among, bulk_insert
 from metrics.facts.dims import NO_DIMS, Dims, object_dims
 from metrics.models import SyncAttempt, SyncDaily, SyncFailure, SyncTrace
 
@@ -93,11 +93,8 @@ def attempts_of(conn: Connection, trace_keys: Collection[str] | None) -> list[At
     if trace_keys is None:
         return [Attempt(**row._mapping) for row in conn.execute(query)]
     out: list[Attempt] = []
-    for part in chunked(sorted(trace_keys)):
-        out.extend(
-            Attempt(**row._mapping)
-            for row in conn.execute(query.where(SyncAttempt.trace_key.in_(part)))
-        )
+    for condition in among(conn, SyncAttempt.trace_key, trace_keys):
+        out.extend(Attempt(**row._mapping) for row in conn.execute(query.where(condition)))
     return out
 
 
@@ -223,18 +220,17 @@ def _delete_groups(conn: Connection, groups: Collection[Group] | None) -> None:
         for integration, flow, day in groups:
             days[(integration, flow)].append(day)
         for (integration, flow), flow_days in sorted(days.items()):
-            for part in chunked(sorted(flow_days)):
+            for condition in among(conn, table.day, flow_days):
                 conn.execute(
                     delete(table).where(
-                        table.integration == integration, table.flow == flow,
-                        table.day.in_(part),
+                        table.integration == integration, table.flow == flow, condition
                     )
-                )  # fmt: skip
+                )
 
 
 def _delete_traces(conn: Connection, trace_keys: Collection[str] | None) -> None:
     if trace_keys is None:
         conn.execute(delete(SyncTrace))
         return
-    for part in chunked(sorted(trace_keys)):
-        conn.execute(delete(SyncTrace).where(SyncTrace.trace_key.in_(part)))
+    for condition in among(conn, SyncTrace.trace_key, trace_keys):
+        conn.execute(delete(SyncTrace).where(condition))
