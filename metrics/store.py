@@ -200,10 +200,20 @@ def write_batch_in(
         quarantined=loader.load(QUARANTINE, _quarantine_rows(batch.quarantined, stamp)),
         fx_rates=loader.load(FX_RATES, _fx_rows(batch.fx_rates, stamp)),
     )
-    mark_affected(conn, batch)  # the cases this batch touches, queued in its transaction
+    mark_affected(conn, _changed(batch, result))  # queued in the same transaction
     for cursor in [cursors] if isinstance(cursors, CursorUpdate) else cursors:
         save_cursor(conn, cursor, now=stamp)
     return result
+
+
+def _changed(batch: Batch, result: WriteResult) -> Batch:
+    """The parts of `batch` that changed the store: a re-delivered page queues no case."""
+    return Batch(
+        objects=batch.objects if result.objects else [],
+        events=batch.events if result.events or result.event_objects else [],
+        links=batch.links if result.links else [],
+        sync_attempts=batch.sync_attempts if result.sync_attempts else [],
+    )
 
 
 def save_cursor(conn: Connection, cursor: CursorUpdate, *, now: datetime | None = None) -> None:

@@ -44,7 +44,7 @@ def _serialize(conn: Connection, *, shared: bool = False) -> None:
 
 
 LARGE_BATCH = 5_000
-CHUNK_CASES = 20_000  # cases per refresh transaction: bounds its memory on a large backfill
+CHUNK_CASES = 5_000  # cases per refresh transaction: bounds its memory on a large backfill
 
 
 def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:

@@ -18,6 +18,7 @@ from metrics.facts.sync import Group
 
 SEPARATOR = "\x1f"
 KINDS = ("deal", "invoice", "work_item", "sync_group", "sync_trace")
+GROUP_WEIGHT = 50  # a sync group reads a whole day of one flow's attempts
 
 
 def _group_key(group: Group) -> str:
@@ -51,24 +52,27 @@ def mark(conn: Connection, affected: Affected) -> int:
 
 
 def take(conn: Connection, limit: int) -> Affected:
-    """Remove up to `limit` queued cases and return them (the caller's transaction restores
-    them if the refresh fails)."""
+    """Remove up to `limit` queued cases of each kind — a sync group (a flow's day) counts as
+    `GROUP_WEIGHT` cases, as it reads every attempt of that day — and return them (the
+    caller's transaction restores them if the refresh fails)."""
     query = text(
-        "DELETE FROM facts_pending WHERE (kind, key) IN "
-        "(SELECT kind, key FROM facts_pending ORDER BY kind, key LIMIT :n) RETURNING kind, key"
-    ).bindparams(bindparam("n", limit))
+        "DELETE FROM facts_pending WHERE kind = :kind AND key IN "
+        "(SELECT key FROM facts_pending WHERE kind = :kind ORDER BY key LIMIT :n) RETURNING key"
+    ).bindparams(bindparam("kind"), bindparam("n"))
     out = Affected()
-    for kind, key in conn.execute(query):
+    for kind in KINDS:
+        n = max(1, limit // GROUP_WEIGHT) if kind == "sync_group" else limit
+        keys = conn.execute(query, {"kind": kind, "n": n}).scalars().all()
         if kind == "deal":
-            out.deals.add(int(key))
+            out.deals.update(int(k) for k in keys)
         elif kind == "invoice":
-            out.invoices.add(int(key))
+            out.invoices.update(int(k) for k in keys)
         elif kind == "work_item":
-            out.work_items.add(int(key))
+            out.work_items.update(int(k) for k in keys)
         elif kind == "sync_group":
-            out.sync_groups.add(_group(key))
+            out.sync_groups.update(_group(k) for k in keys)
         else:
-            out.sync_traces.add(key)
+            out.sync_traces.update(keys)
     return out
 
 

@@ -96,3 +96,15 @@ def test_a_refresh_waits_for_an_open_ingest_and_then_includes_it(pg_engine: Engi
 def pg_engine(pg_schema_engine: Engine) -> Engine:
     upgrade(pg_schema_engine)
     return pg_schema_engine
+
+
+def test_a_redelivered_batch_queues_no_case(engine: Engine) -> None:
+    batch = won("D1", at(2026, 3, 2, 9), at(2026, 3, 3, 9))
+    write_batch(engine, batch)
+    assert queued(engine) == 0
+    again = write_batch(engine, batch, refresh=False)
+    assert again.total == 0 and queued(engine) == 0  # nothing changed, nothing to recompute
+    write_batch(
+        engine, merge(batch, stage("D1", Activity.DEAL_LOST, at(2026, 3, 9))), refresh=False
+    )
+    assert queued(engine) >= 1  # a new event on the deal queues it
