@@ -33,7 +33,10 @@ class FetchWindow:
 
 
 class Stream(Protocol):
-    """One kind of record of one source, read incrementally."""
+    """One kind of record of one source, read incrementally.
+
+    A stream may also define ``locate(record) -> str`` (a log file's "line 7 of sync.log"):
+    the runner puts it before the reason of a record whose rows the store refuses."""
 
     @property
     def name(self) -> str: ...
@@ -99,7 +102,10 @@ def record_cursor(stream: Stream, record: Record) -> datetime:
 
 
 def parse_timestamp(value: Any, field: str) -> datetime:
-    """Parse the timestamp shapes sources send (ISO 8601 with `Z`, `+0000` or an offset)."""
+    """Parse the timestamp shapes sources send (ISO 8601 with `Z`, `+0000` or an offset; an
+    aware datetime that a client already decoded, as Tryton's does)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
     if not isinstance(value, str) or not value:
         raise MappingError(f"{field} is missing or not a timestamp: {value!r:.80}")
     text = value.strip().replace("Z", "+00:00")

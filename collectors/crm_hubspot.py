@@ -17,6 +17,10 @@ Won time: HubSpot's stage-calculated property ``hs_v2_date_entered_<stage id>`` 
 ``hs_date_entered_<stage id>`` was sunset) of the won stage(s) — never the editable close date. A
 deal whose current stage is open but that has left a closed stage (``hs_v2_date_exited_…``) was
 reopened then. Which property carries the PSA project code is configuration.
+
+Owners: a deal's ``hubspot_owner_id`` is resolved to the owner's name (else email) through the
+owners API, read once a run (`collectors.crm_hubspot_owners`); an owner the API does not list
+(deactivated, or unknown) stays its id, kept in the deal's attributes either way.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
+from collectors.crm_hubspot_owners import OWNER_KEY, OwnerDirectory
 from collectors.errors import MappingError, SchemaDrift
 from collectors.http import json_body, raise_for_source_status
 from collectors.mapping import amount, flag, required_text, text
@@ -102,7 +107,10 @@ def _at(props: Mapping[str, Any], name: str) -> datetime | None:
     except MappingError:
         value = props.get(name)
         if isinstance(value, str) and value.isdigit():  # some date properties come as epoch ms
-            return datetime.fromtimestamp(int(value) / 1000, UTC)
+            try:
+                return datetime.fromtimestamp(int(value) / 1000, UTC)
+            except (ValueError, OverflowError, OSError) as exc:
+                raise MappingError(f"{name} is not a valid timestamp: {value!r:.40}") from exc
         raise
 
 
@@ -124,6 +132,9 @@ def map_deal(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
     primary = next((c for c in companies if c.get("primary")), companies[0] if companies else {})
     stage = text(p, "dealstage")
     project = text(p, f.project_code) if f.project_code else None
+    owner_id = text(p, "hubspot_owner_id")
+    resolved = r.get(OWNER_KEY)
+    owner: Record = resolved if isinstance(resolved, dict) else {}
     batch = Batch(
         objects=[
             ObjectRow(
@@ -131,12 +142,12 @@ def map_deal(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
                 customer=text(primary, "name") or text(primary, "id"),
                 legal_entity=text(p, f.legal_entity) if f.legal_entity else None,
                 practice=text(p, f.practice) if f.practice else None,
-                owner=text(p, "hubspot_owner_id"), currency=text(p, "deal_currency_code"),
+                owner=text(owner, "label") or owner_id, currency=text(p, "deal_currency_code"),
                 amount=amount(p, "amount"),
                 attributes={
                     "name": text(p, "dealname"), "stage": stage, "pipeline": text(p, "pipeline"),
                     "account_id": text(primary, "id"), "close_date": text(p, "closedate"),
-                    "project_code": project,
+                    "project_code": project, "owner_id": owner_id,
                     "no_project_required": flag(p, f.no_project_required)
                     if f.no_project_required else False,
                 },
@@ -204,6 +215,7 @@ class SearchStream:
     limit: int = 100
     max_results: int = SEARCH_RESULT_CAP
     with_companies: bool = False
+    with_owners: bool = False  # resolve hubspot_owner_id through the owners API
     primary_key: str = "id"
     cursor_field: str = "updatedAt"
     sorted_by_cursor: bool = True
@@ -225,6 +237,7 @@ class SearchStream:
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         path = f"crm/v3/objects/{self.object_type}/search"
         since = window.since
+        owners = OwnerDirectory(client) if self.with_owners else None  # read once a run
         while True:
             read, newest, restart = 0, None, False
             paginator = PageTokenPaginator("paging.next.after", "after", in_body=True)
@@ -234,6 +247,8 @@ class SearchStream:
                     raise SchemaDrift(f"{self.object_type} search page has no 'results' list")
                 if self.with_companies and results:
                     attach_companies(client, results)
+                if owners is not None and results:
+                    owners.attach(results)
                 yield results
                 read += len(results)
                 newest = max([newest, *(_modified(r) for r in results)], key=_order)
@@ -321,12 +336,12 @@ class HubSpotConfig:
 
 
 def streams(config: HubSpotConfig) -> list[SearchStream]:
-    """Companies, then deals (with their associated companies)."""
+    """Companies, then deals (with their associated companies and owners)."""
     f, s, n, cap = config.fields, config.system, config.limit, config.max_results
     return [
         SearchStream("companies", "companies", tuple(f.company_properties()), s, f, n, cap),
         SearchStream("deals", "deals", tuple(f.deal_properties()), s, f, n, cap,
-                     with_companies=True),
+                     with_companies=True, with_owners=True),
     ]  # fmt: skip
 
 

@@ -7,17 +7,31 @@ API: https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_15790
 omitted. Order: `ORDER BY lastmodifieddate, id` (sorted by the cursor). Limits: concurrency per
 account; 429 is retried by the shared client.
 
+Dates: SuiteQL answers a plain DATE or date-time column in the integration user's date
+preference ("11/24/2026", "24.11.2026"; date-times as "11/24/2026 3:05 pm" in the user's time
+zone), so every query names its columns and formats the date ones itself:
+``TO_CHAR(col, 'YYYY-MM-DD')`` for dates and ``TO_CHAR(col, 'YYYY-MM-DD"T"HH24:MI:SS')`` for
+date-times (Oracle format models; SuiteQL supports TO_CHAR/TO_DATE,
+https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_158513731864.html). The
+date-times are wall-clock times in the user's time zone preference, so they are read in
+`NetSuiteConfig.timezone` (default UTC) and handed on as ISO 8601 UTC; the cursor filter is
+``lastmodifieddate >= TO_DATE('<wall clock>', 'YYYY-MM-DD HH24:MI:SS')`` in that zone. A value in
+another shape (a column that was not formatted) is quarantined, never guessed.
+
 A real account authenticates with token-based authentication (OAuth 1.0a, HMAC-SHA256; see
 `collectors.auth.NetSuiteTokenAuth`). With `NetSuiteConfig.projects` the collector also reads
 projects (the `job` table) and time bills (`timebill`); which custom entity field on the job holds
-the CRM opportunity id (deal → project `provisions`) is configuration.
+the CRM opportunity id (deal → project `provisions`) is configuration. Every column a query names
+must exist in the account: a custom field the firm does not have is set to null in `fields`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -40,25 +54,31 @@ from metrics.canonical import (
 SYSTEM = "erp"
 LOOKBACK = timedelta(minutes=5)
 QUERY_PATH = "services/rest/query/v1/suiteql"
+DATE_MASK = "YYYY-MM-DD"
+DATETIME_MASK = 'YYYY-MM-DD"T"HH24:MI:SS'  # "T" is quoted text in an Oracle format model
+FILTER_MASK = "YYYY-MM-DD HH24:MI:SS"
+_WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"  # what DATETIME_MASK produces
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class NetSuiteFields:
-    """Custom body fields that carry Throughline's links (configurable per account)."""
+    """Custom fields that carry Throughline's links (configurable per account; None: the
+    account has no such field, it is not queried)."""
 
-    project_code: str = "custbody_tl_project_code"
-    billing_type: str = "custbody_tl_billing_type"
-    milestone: str = "custbody_tl_milestone_id"
-    period_end: str = "custbody_tl_period_end"
-    posted_at: str = "custbody_tl_posted_at"
-    sent_at: str = "custbody_tl_sent_at"
-    voided_at: str = "custbody_tl_voided_at"
-    replaces: str = "custbody_tl_replaces"
-    credits: str = "custbody_tl_credits"
-    applied_invoice: str = "custbody_tl_applied_invoice"
-    tax_id: str = "custentity_tax_id"
+    project_code: str | None = "custbody_tl_project_code"
+    billing_type: str | None = "custbody_tl_billing_type"
+    milestone: str | None = "custbody_tl_milestone_id"
+    period_end: str | None = "custbody_tl_period_end"  # a date
+    posted_at: str | None = "custbody_tl_posted_at"  # date-times from here to voided_at
+    sent_at: str | None = "custbody_tl_sent_at"
+    voided_at: str | None = "custbody_tl_voided_at"
+    replaces: str | None = "custbody_tl_replaces"
+    credits: str | None = "custbody_tl_credits"
+    applied_invoice: str | None = "custbody_tl_applied_invoice"
+    tax_id: str | None = "custentity_tax_id"
     project_system: str = "psa"
-    job_opportunity: str = "custentity_tl_crm_opportunity_id"  # CRM opportunity id on the job
+    job_opportunity: str | None = "custentity_tl_crm_opportunity_id"  # CRM opportunity id
     job_system: str = SYSTEM  # the source system of NetSuite's projects
     crm_system: str = "crm"
     integration_users: frozenset[str] = frozenset()  # who creates projects automatically
@@ -66,39 +86,112 @@ class NetSuiteFields:
     timebill_approved_at: str | None = "custcol_tl_approved_at"  # when it was approved
     timebill_invoice: str | None = "custcol_tl_invoice"  # the invoice that billed it
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_system") or not isinstance(value, str):
+                continue
+            if not _COLUMN.fullmatch(value):
+                raise ValueError(f"fields.{f.name}: {value!r:.40} is not a SuiteQL column name")
+
+
+def _columns(*names: str | None) -> tuple[str, ...]:
+    """The configured columns among ``names``, each once, in order."""
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def wall_clock(at: datetime, zone: ZoneInfo) -> str:
+    """``at`` as a wall-clock time in ``zone`` for a TO_DATE literal (``FILTER_MASK``). In the
+    hour a change to standard time repeats, an hour earlier, so nothing in it is skipped."""
+    local = at.astimezone(zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        local -= timedelta(hours=1)
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def localize(record: Record, datetimes: Iterable[str], zone: ZoneInfo) -> Record:
+    """The record with each date-time column (a ``DATETIME_MASK`` wall-clock time in ``zone``)
+    as ISO 8601 UTC. A value in another shape is left as it is, for the mapper to refuse."""
+    if not isinstance(record, dict):
+        return record
+    out = dict(record)
+    for column in datetimes:
+        value = out.get(column)
+        if not isinstance(value, str):
+            continue
+        try:
+            naive = datetime.strptime(value, _WALL_CLOCK)
+        except ValueError:
+            continue
+        out[column] = naive.replace(tzinfo=zone).astimezone(UTC).isoformat()
+    return out
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"timezone {name!r:.60} is not an IANA time zone name") from exc
+
 
 @dataclass(frozen=True)
 class SuiteQLStream:
-    """One SuiteQL table (optionally one transaction type)."""
+    """One SuiteQL table (optionally one transaction type), its columns named explicitly."""
 
     name: str
     table: str
     mapper: Callable[[Record], Batch]
+    columns: tuple[str, ...]  # sent as they are: ids, text, numbers, T/F
+    dates: tuple[str, ...] = ()  # DATE columns, formatted YYYY-MM-DD
+    datetimes: tuple[str, ...] = ("lastmodifieddate",)  # read in `timezone`
     transaction_type: str | None = None
+    timezone: str = "UTC"  # the integration user's time zone preference
     limit: int = 200
     primary_key: str = "id"
     cursor_field: str = "lastmodifieddate"
     sorted_by_cursor: bool = True
     lookback: timedelta = LOOKBACK
 
+    def select_list(self) -> str:
+        """The columns, with TO_CHAR around the date and date-time ones (same names)."""
+        items = [*self.columns]
+        items += [f"TO_CHAR({c}, '{DATE_MASK}') AS {c}" for c in self.dates]
+        items += [f"TO_CHAR({c}, '{DATETIME_MASK}') AS {c}" for c in self.datetimes]
+        return ", ".join(items)
+
     def suiteql(self, window: FetchWindow) -> str:
-        """The query for one window; only literals this module formats are interpolated."""
+        """The query for one window; only names checked by `NetSuiteFields` and literals this
+        module formats are interpolated."""
         where = []
         if self.transaction_type:
             where.append(f"type = '{self.transaction_type}'")
         if window.since is not None:
-            where.append(f"lastmodifieddate >= '{window.since.astimezone(UTC).isoformat()}'")
+            since = wall_clock(window.since, _zone(self.timezone))
+            where.append(f"lastmodifieddate >= TO_DATE('{since}', '{FILTER_MASK}')")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return f"SELECT * FROM {self.table}{clause} ORDER BY lastmodifieddate, id"  # noqa: S608
+        return (
+            f"SELECT {self.select_list()} FROM {self.table}{clause}"  # noqa: S608
+            " ORDER BY lastmodifieddate, id"
+        )
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
-        yield from iter_records(
+        zone = _zone(self.timezone)
+        for page in iter_records(
             client, OffsetPaginator(self.limit), "POST", QUERY_PATH, "items",
             json={"q": self.suiteql(window)},
-        )  # fmt: skip
+        ):  # fmt: skip
+            yield [localize(r, self.datetimes, zone) for r in page]
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
+
+
+def _text(r: Record, column: str | None) -> str | None:
+    return text(r, column) if column else None
+
+
+def _time(r: Record, column: str | None) -> datetime | None:
+    return optional_timestamp(r, column) if column else None
 
 
 def map_customer(r: Record, f: NetSuiteFields) -> Batch:
@@ -110,7 +203,7 @@ def map_customer(r: Record, f: NetSuiteFields) -> Batch:
                 customer=text(r, "companyname"), legal_entity=text(r, "subsidiary"),
                 currency=text(r, "currency"),
                 attributes={"entity_id": text(r, "entityid"), "name": text(r, "companyname"),
-                            "has_tax_id": text(r, f.tax_id) is not None},
+                            "has_tax_id": _text(r, f.tax_id) is not None},
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
@@ -124,9 +217,9 @@ def _invoice_ref(key: str) -> EventObject:
 def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
     """Invoice or credit note → `invoice`, its lifecycle events and links."""
     key = required_text(r, "id")
-    project = text(r, f.project_code)
-    replaces = text(r, f.replaces)
-    credits = text(r, f.credits)
+    project = _text(r, f.project_code)
+    replaces = _text(r, f.replaces)
+    credits = _text(r, f.credits)
     batch = Batch(
         objects=[
             ObjectRow(
@@ -136,8 +229,8 @@ def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
                 attributes={
                     "kind": kind, "tranid": text(r, "tranid"), "status": text(r, "status"),
                     "customer_id": text(r, "entity"), "project_code": project,
-                    "billing_type": text(r, f.billing_type), "milestone_id": text(r, f.milestone),
-                    "period_end": text(r, f.period_end), "trandate": text(r, "trandate"),
+                    "billing_type": _text(r, f.billing_type), "milestone_id": _text(r, f.milestone),
+                    "period_end": _text(r, f.period_end), "trandate": text(r, "trandate"),
                     "replaces": replaces, "credits": credits,
                 },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
@@ -167,7 +260,7 @@ def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
         (Activity.INVOICE_SENT, f.sent_at),
         (Activity.INVOICE_VOIDED, f.voided_at),
     ):
-        at = optional_timestamp(r, column)
+        at = _time(r, column)
         if at is not None:
             batch.events.append(EventRow(activity, at, SYSTEM, key, tuple(related)))
     return batch
@@ -176,7 +269,7 @@ def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
 def map_payment(r: Record, f: NetSuiteFields) -> Batch:
     """Customer payment → `payment`, `payment.received`, invoice → payment `settled_by`."""
     key = required_text(r, "id")
-    invoice = text(r, f.applied_invoice)
+    invoice = _text(r, f.applied_invoice)
     batch = Batch(
         objects=[
             ObjectRow(
@@ -224,7 +317,7 @@ def map_currency_rate(r: Record) -> Batch:
 def map_job(r: Record, f: NetSuiteFields) -> Batch:
     """A project (job) → `project`, `project.created`, deal → project `provisions`."""
     key = required_text(r, "id")
-    opportunity = text(r, f.job_opportunity)
+    opportunity = _text(r, f.job_opportunity)
     created_by = text(r, "createdby")
     batch = Batch(
         objects=[
@@ -262,7 +355,7 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
     """A time bill → `work_item`, `work.logged` (and `work.approved`), → project `part_of`."""
     key = required_text(r, "id")
     project = text(r, "customer")  # a time bill's customer:project is the job
-    invoice = text(r, f.timebill_invoice) if f.timebill_invoice else None
+    invoice = _text(r, f.timebill_invoice)
     status = text(r, "approvalstatus")
     batch = Batch(
         objects=[
@@ -293,7 +386,7 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
     logged = optional_timestamp(r, "datecreated")
     if logged is not None:
         batch.events.append(EventRow(Activity.WORK_LOGGED, logged, SYSTEM, key, tuple(related)))
-    approved = optional_timestamp(r, f.timebill_approved_at) if f.timebill_approved_at else None
+    approved = _time(r, f.timebill_approved_at)
     if approved is not None and status in f.timebill_approved:
         batch.events.append(EventRow(Activity.WORK_APPROVED, approved, SYSTEM, key,
                                      tuple(related)))  # fmt: skip
@@ -302,29 +395,60 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
 
 @dataclass(frozen=True)
 class NetSuiteConfig:
-    """Where the account's REST API lives and how its custom fields are named."""
+    """Where the account's REST API lives, how its custom fields are named, and the time zone
+    of its integration user (Set Preferences → Time Zone; SuiteQL answers date-times in it)."""
 
     base_url: str
     fields: NetSuiteFields = field(default_factory=NetSuiteFields)
     limit: int = 200
     projects: bool = False  # also read projects (jobs) and time bills
+    timezone: str = "UTC"  # an IANA name, e.g. America/Los_Angeles
+
+    def __post_init__(self) -> None:
+        _zone(self.timezone)
 
 
 def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
-    """The ERP streams."""
-    f, n = config.fields, config.limit
+    """The ERP streams, each with the columns its mapper reads."""
+    f = config.fields
+
+    def stream(
+        name: str, table: str, mapper: Callable[[Record], Batch], columns: tuple[str, ...],
+        dates: tuple[str, ...] = (), datetimes: tuple[str, ...] = ("lastmodifieddate",),
+        kind: str | None = None,
+    ) -> SuiteQLStream:  # fmt: skip
+        return SuiteQLStream(name, table, mapper, columns, dates, datetimes, kind,
+                             config.timezone, config.limit)  # fmt: skip
+
+    invoice = _columns("id", "tranid", "entity", "subsidiary", "currency", "foreigntotal",
+                       "status", f.project_code, f.billing_type, f.milestone, f.replaces,
+                       f.credits)  # fmt: skip
+    invoice_dates = _columns("trandate", f.period_end)
+    invoice_times = _columns("createddate", f.posted_at, f.sent_at, f.voided_at,
+                             "lastmodifieddate")  # fmt: skip
+    payment = _columns("id", "tranid", "entity", "currency", "foreigntotal", f.applied_invoice)
+    created = ("createddate", "lastmodifieddate")
     return [
-        SuiteQLStream("customers", "customer", lambda r: map_customer(r, f), limit=n),
-        SuiteQLStream("invoices", "transaction", lambda r: map_invoice(r, f),
-                      transaction_type="CustInvc", limit=n),
-        SuiteQLStream("credit_notes", "transaction", lambda r: map_invoice(r, f, "credit_note"),
-                      transaction_type="CustCred", limit=n),
-        SuiteQLStream("payments", "transaction", lambda r: map_payment(r, f),
-                      transaction_type="CustPymt", limit=n),
-        SuiteQLStream("currency_rates", "currencyrate", map_currency_rate, limit=n),
+        stream("customers", "customer", lambda r: map_customer(r, f),
+               _columns("id", "entityid", "companyname", "subsidiary", "currency", f.tax_id)),
+        stream("invoices", "transaction", lambda r: map_invoice(r, f), invoice, invoice_dates,
+               invoice_times, "CustInvc"),
+        stream("credit_notes", "transaction", lambda r: map_invoice(r, f, "credit_note"),
+               invoice, invoice_dates, invoice_times, "CustCred"),
+        stream("payments", "transaction", lambda r: map_payment(r, f), payment, ("trandate",),
+               created, "CustPymt"),
+        stream("currency_rates", "currencyrate", map_currency_rate,
+               ("id", "basecurrency", "transactioncurrency", "exchangerate"), ("effectivedate",)),
         *(
-            [SuiteQLStream("projects", "job", lambda r: map_job(r, f), limit=n),
-             SuiteQLStream("time_bills", "timebill", lambda r: map_timebill(r, f), limit=n)]
+            [stream("projects", "job", lambda r: map_job(r, f),
+                    _columns("id", "entityid", "companyname", "parent", "subsidiary", "currency",
+                             "entitystatus", "projectmanager", "createdby", f.job_opportunity),
+                    ("startdate",), ("datecreated", "lastmodifieddate")),
+             stream("time_bills", "timebill", lambda r: map_timebill(r, f),
+                    _columns("id", "employee", "customer", "subsidiary", "hours", "isbillable",
+                             "approvalstatus", f.timebill_invoice),
+                    ("trandate",),
+                    _columns("datecreated", f.timebill_approved_at, "lastmodifieddate"))]
             if config.projects else []
         ),
     ]  # fmt: skip

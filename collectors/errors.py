@@ -9,6 +9,8 @@
     ├── SchemaDrift           the response is not in the expected shape (not JSON, a member missing)
     ├── PaginationLoop        the same page requested twice in one walk, or the page cap exceeded
     ├── RequestRejected       any other 4xx: the source refused this request (status, body excerpt)
+    ├── DataLost              records were gone before they could be read (a rotated log file
+    │                         deleted too soon); what could be read is stored
     └── MappingError          one record cannot be mapped to canonical rows (it is quarantined)
 
 Messages are sentences for the run log and the admin page. They never contain credentials:
@@ -56,6 +58,10 @@ class RequestRejected(CollectorError):
         super().__init__(message)
         self.status = status
         self.excerpt = excerpt
+
+
+class DataLost(CollectorError):
+    """Source records were gone before they could be read; the rest of the stream was stored."""
 
 
 class MappingError(CollectorError):

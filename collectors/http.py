@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 import httpx
 
 from collectors.errors import AuthFailed, RequestRejected, SchemaDrift, SourceUnavailable
+from collectors.salvage import salvage_json
 from throughline.retry import DEFAULT_RETRY, USER_AGENT, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -258,10 +259,16 @@ def raise_for_source_status(response: httpx.Response) -> None:
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The parsed JSON body; SchemaDrift naming the (redacted) URL if it is not JSON."""
+    """The parsed JSON body; SchemaDrift naming the (redacted) URL if it is not JSON.
+
+    A body the parser refuses only because some records hold bytes that are not UTF-8 or nest
+    too deeply is read with those records marked for quarantine (`collectors.salvage`)."""
     try:
         return response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        salvaged = salvage_json(response.content)
+        if salvaged is not None:
+            return salvaged
         content_type = response.headers.get("Content-Type", "no content type")
         raise SchemaDrift(
             f"{_target(response.request)} did not return JSON ({content_type}): "

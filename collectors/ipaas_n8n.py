@@ -49,6 +49,7 @@ from metrics.sync_errors import classify, signature
 SYSTEM = "n8n"
 MAX_LIMIT = 250
 LINEAGE_KEPT = 1000  # retries whose lineage the cursor remembers
+MAX_ID = 2**63 - 1
 STATUS = {
     "success": SyncStatus.SUCCESS,
     "error": SyncStatus.FAILED,
@@ -93,13 +94,14 @@ class N8nConfig:
 
 
 def _number(value: Any) -> int | None:
-    """An execution id as a number (n8n sends strings of digits), or None."""
+    """An execution id as a number (n8n sends strings of digits), or None (also past the
+    largest id a database counter holds: taken as the high-water id it would hide the rest)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_ID:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 
@@ -126,6 +128,8 @@ def _http_code(value: Any) -> int | None:
 def map_execution(r: Record, config: N8nConfig) -> Batch:
     """One execution → one sync attempt (error class, signature, failing node, lineage)."""
     key = required_text(r, "id")
+    if _number(key) is None:
+        raise MappingError(f"id is not an n8n execution id (digits): {key!r:.40}")
     status = _status(r)
     started = parse_timestamp(r.get("startedAt"), "startedAt")
     stopped = optional_timestamp(r, "stoppedAt")

@@ -8,10 +8,13 @@ offset is just past the last complete line stored. A run:
 * reads the file at ``path`` from the saved offset when its first ``fp_bytes`` still hash to the
   fingerprint; if it is now shorter than the offset it was truncated in place, and is read again
   from the start (deterministic ids mean nothing is stored twice);
-* otherwise the file was rotated (or replaced): the old file is looked for under the rotated
-  names (``{path}.1`` by default, glob patterns allowed) by its fingerprint and finished from the
-  saved offset, then the new file is read from the start. If the old file is gone, what was
-  written to it after the last run is lost, and the run log says so.
+* otherwise the file was rotated (or replaced), maybe several times since the last run: the
+  file it was reading is looked for by its fingerprint among the rotated generations (see
+  `collectors.log_generations`: ``{path}.1``, ``{path}.2``, … and gzip'd ``.gz`` ones, plus the
+  configured glob patterns) and finished from the saved offset; then every newer generation is
+  read, oldest first, and the live file last — each exactly once, each page saving the cursor
+  (a crash resumes mid-generation). If that file is gone, what was written to it after the last
+  run is lost: the run fails with `DataLost` naming it, after storing everything else.
 
 Only complete (newline-terminated) lines are consumed, except at the end of a rotated file, which
 is complete by definition; one record per line (CSV fields with embedded newlines are not
@@ -25,10 +28,10 @@ row twice.
 from __future__ import annotations
 
 import csv
-import glob
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,8 +42,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from collectors import log_generations
 from collectors.base import Cursor, FetchWindow, Record, parse_timestamp
-from collectors.errors import MappingError
+from collectors.errors import DataLost, MappingError, SchemaDrift
 from collectors.mapping import nested
 from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from metrics.sync_errors import classify, signature
@@ -58,6 +62,7 @@ DEFAULT_STATUS: dict[str, SyncStatus] = {
     **dict.fromkeys(("running", "in_progress", "started", "pending", "retrying"),
                     SyncStatus.RUNNING),
 }  # fmt: skip
+REQUIRED_FIELDS = ("integration", "flow", "status", "started_at")
 CANONICAL_FIELDS = (
     "integration", "flow", "status", "started_at", "error_message", "trace_key", "record_id",
     "attempt", "retry_of", "duration_ms", "direction", "error_code", "http_status", "object_key",
@@ -86,8 +91,7 @@ class FieldMap:
         if unknown:
             raise ValueError(f"unknown log fields {unknown}; known: {', '.join(CANONICAL_FIELDS)}")
         missing = [
-            f for f in ("integration", "flow", "status", "started_at")
-            if f not in self.columns and f not in self.defaults
+            f for f in REQUIRED_FIELDS if f not in self.columns and f not in self.defaults
         ]  # fmt: skip
         if missing:
             raise ValueError(f"the log field mapping needs {', '.join(missing)}")
@@ -139,7 +143,7 @@ def _whole(value: str | None, name: str) -> int | None:
         return None
     try:
         return int(float(value)) if "." in value else int(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise MappingError(f"{name} is not a whole number: {value!r:.40}") from exc
 
 
@@ -181,18 +185,13 @@ class LogSource:
     path: str
     format: Literal["jsonl", "csv"]
     fields: FieldMap
-    rotated: tuple[str, ...] = ("{path}.1",)
+    rotated: tuple[str, ...] = ()  # glob patterns of rotated copies besides {path}.1, {path}.2…
     system: str | None = None  # source system of its sync attempts (default: the name)
     delimiter: str = ","
 
-    def candidates(self) -> list[Path]:
-        """Where a rotated copy of the file may be, newest name first."""
-        found: list[Path] = []
-        for pattern in self.rotated:
-            for name in sorted(glob.glob(pattern.format(path=self.path))):
-                if Path(name) not in found and Path(name) != Path(self.path):
-                    found.append(Path(name))
-        return found
+    def generations(self) -> list[Path]:
+        """The file's rotated copies, oldest first (`collectors.log_generations`)."""
+        return log_generations.generations(self.path, self.rotated)
 
 
 @dataclass(frozen=True)
@@ -210,6 +209,31 @@ def fingerprint(handle: BufferedReader, size: int | None = None) -> Fingerprint:
     head = handle.read(FINGERPRINT_BYTES if size is None else size)
     handle.seek(position)
     return Fingerprint(hashlib.sha256(head).hexdigest(), len(head))
+
+
+def _fingerprinted(saved: Cursor) -> bool:
+    """Whether the saved cursor identifies its file (an empty file's fingerprint matches any)."""
+    return int(saved.get("fp_bytes", 0)) > 0
+
+
+def _identity(handle: BufferedReader, where: Path, lines: int) -> dict[str, Any]:
+    """The read file's first-line hash and modification time (the ``.gz``'s when gzip'd)."""
+    first = _first_line(handle, lines)
+    try:
+        found = where.stat() if where.suffix == ".gz" else os.fstat(handle.fileno())
+    except OSError:
+        return {"first_line": first, "mtime_ns": 0}
+    return {"first_line": first, "mtime_ns": found.st_mtime_ns}
+
+
+def _first_line(handle: BufferedReader, lines: int) -> str:
+    """SHA-256 (32 hex digits) of the file's first ``lines`` lines (2 for CSV: the header and
+    the first record), each read up to 1 KiB."""
+    position = handle.tell()
+    handle.seek(0)
+    head = b"".join(handle.readline(FINGERPRINT_BYTES) for _ in range(lines))
+    handle.seek(position)
+    return hashlib.sha256(head).hexdigest()[:32]
 
 
 def _same_file(handle: BufferedReader, saved: Cursor) -> bool:
@@ -237,6 +261,11 @@ class LogStream:
     def system(self) -> str:
         return self.source.system or self.source.name
 
+    @property
+    def _head_lines(self) -> int:
+        """How many first lines tell this file from another (CSV: the header and a record)."""
+        return 2 if self.source.format == "csv" else 1
+
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         for page, _ in self.fetch_pages(client, window, None):
             yield page
@@ -252,7 +281,7 @@ class LogStream:
                 if current is not None:  # first run, or a backfill: the file from its start
                     yield from self._read(current, path, 0, 0, window, since, guard=saved)
                 return
-            if current is not None and _same_file(current, saved):
+            if current is not None and _fingerprinted(saved) and _same_file(current, saved):
                 offset, line = int(saved["offset"]), int(saved.get("line", 0))
                 if current.seek(0, 2) >= offset:
                     yield from self._read(current, path, offset, line, window, since, guard=saved)
@@ -260,33 +289,83 @@ class LogStream:
                     log.warning("%s was truncated; reading it again from the start", path)
                     yield from self._read(current, path, 0, 0, window, since, guard=None)
                 return
-            old = self._find_rotated(saved)
-            if old is not None:
-                with old[1]:
-                    since = yield from self._read(
-                        old[1], old[0], int(saved["offset"]), int(saved.get("line", 0)), window,
-                        since, guard=saved, final=True,
-                    )  # fmt: skip
-            else:
-                log.warning(
-                    "%s was rotated and its old file is not under %s any more: lines written"
-                    " to it after the last run are lost", path, ", ".join(self.source.rotated),
-                )  # fmt: skip
+            since, lost = yield from self._catch_up(saved, window, since)
             if current is not None:
                 yield from self._read(current, path, 0, 0, window, since, guard=None)
+            if lost:
+                raise DataLost("; ".join(lost))
         finally:
             if current is not None:
                 current.close()
 
-    def _find_rotated(self, saved: Cursor) -> tuple[Path, BufferedReader] | None:
-        for candidate in self.source.candidates():
-            handle = _open(candidate)
-            if handle is None:
-                continue
-            if _same_file(handle, saved):
-                return candidate, handle
-            handle.close()
-        return None
+    def _catch_up(
+        self, saved: Cursor, window: FetchWindow, since: Any
+    ) -> Generator[tuple[list[Record], Cursor | None], None, tuple[Any, list[str]]]:
+        """After rotation: finish the generation the saved cursor is in, then read each newer one,
+        oldest first. Returns the newest start time seen and what could not be read."""
+        found = self.source.generations()
+        at = log_generations.tracked(found, saved)
+        lost: list[str] = []
+        if at is None:  # gone: every generation written since the cursor was saved is newer
+            if _fingerprinted(saved) and not self._truncated_in_place(saved):
+                lost.append(self._gone(saved))
+            floor = int(saved.get("mtime_ns", 0))
+            newer = [g for g in found if log_generations.modified_ns(g) >= floor]
+        else:
+            newer = found[at + 1 :]
+            start = (found[at], int(saved["offset"]), int(saved.get("line", 0)))
+            since = yield from self._read_generation(*start, window, since, saved, lost)
+        for generation in newer:
+            since = yield from self._read_generation(generation, 0, 0, window, since, None, lost)
+        return since, lost
+
+    def _read_generation(
+        self, where: Path, offset: int, line: int, window: FetchWindow, since: Any,
+        guard: Cursor | None, lost: list[str],
+    ) -> Generator[tuple[list[Record], Cursor | None], None, Any]:  # fmt: skip
+        """`_read` over one rotated generation (complete, so its last line counts)."""
+        handle = log_generations.open_generation(where)
+        if handle is None:
+            which = f"its lines after line {line}" if line else "its lines"
+            lost.append(f"{where} could not be read: {which} are lost")
+            log.warning("%s: %s", self.name, lost[-1])
+            return since
+        with handle:
+            return (
+                yield from self._read(handle, where, offset, line, window, since, guard=guard,
+                                      final=True)
+            )  # fmt: skip
+
+    def _patterns(self) -> list[str]:
+        """Where rotated generations are looked for, as glob patterns."""
+        patterns = (log_generations.NUMBERED, *self.source.rotated)
+        return [p.format(path=self.source.path) for p in patterns]
+
+    def _truncated_in_place(self, saved: Cursor) -> bool:
+        """The live file starts with the saved file's first line but no longer matches its
+        fingerprint (it is now shorter than that): truncated in place, read from the start."""
+        live = _open(Path(self.source.path))
+        if live is None:
+            return False
+        with live:
+            first = _first_line(live, self._head_lines)
+        same = saved.get("first_line") is not None and first == saved["first_line"]
+        if same:
+            log.warning("%s was truncated in place; reading it again from the start",
+                        self.source.path)  # fmt: skip
+        return same
+
+    def _gone(self, saved: Cursor) -> str:
+        """The run-log sentence for a generation deleted before it was finished (logged too)."""
+        where = Path(self.source.path)
+        message = (
+            f"the file read as {where.name} up to line {saved.get('line', 0)} (byte"
+            f" {saved.get('offset', 0)}; first {saved.get('fp_bytes')} bytes SHA-256"
+            f" {str(saved.get('fingerprint'))[:12]}…) was rotated and is no longer among"
+            f" {', '.join(self._patterns())}: lines written to it after the last run are lost"
+        )  # fmt: skip
+        log.warning("%s: %s", self.name, message)
+        return message
 
     def _read(
         self,
@@ -305,6 +384,7 @@ class LogStream:
         Each page comes with the cursor just past it, or None while that is behind ``guard``
         (the saved cursor of a file being read again). Returns the newest start time seen."""
         header: list[str] | None = None
+        identity = _identity(handle, where, self._head_lines)
         if self.source.format == "csv":
             found = self._header(handle)
             if found is None:
@@ -322,13 +402,13 @@ class LogStream:
                 line += 1
                 since = self._add(page, raw, line, where, header, since, window)
                 if len(page) >= self.page_lines:
-                    yield page, self._cursor(handle, offset, line, since, guard)
+                    yield page, self._cursor(handle, offset, line, since, guard, identity)
                     page = []
         if final and pending.strip():  # a rotated file is complete: its last line counts
             offset += len(pending)
             line += 1
             since = self._add(page, pending, line, where, header, since, window)
-        cursor = self._cursor(handle, offset, line, since, guard)
+        cursor = self._cursor(handle, offset, line, since, guard, identity)
         if page or (cursor is not None and cursor != guard):
             yield page, cursor
         return since
@@ -344,12 +424,17 @@ class LogStream:
         return self._since(record, since, window)
 
     def _cursor(
-        self, handle: BufferedReader, offset: int, line: int, since: Any, guard: Cursor | None
-    ) -> Cursor | None:
+        self, handle: BufferedReader, offset: int, line: int, since: Any, guard: Cursor | None,
+        identity: Mapping[str, Any],
+    ) -> Cursor | None:  # fmt: skip
+        """The cursor just past ``offset``, with the hash of the file's ``first_line`` (the same
+        first line, other content: truncated in place) and its ``mtime_ns`` when read
+        (generations modified since are newer, should this file be deleted before it is
+        finished)."""
         here = fingerprint(handle)
         cursor: Cursor = {
             "path": self.source.path, "fingerprint": here.digest, "fp_bytes": here.size,
-            "offset": offset, "line": line, "since": since,
+            "offset": offset, "line": line, "since": since, **identity,
         }  # fmt: skip
         if guard is not None and _is_behind(cursor, guard, handle):
             return None  # re-reading what is already stored: keep the saved cursor
@@ -362,7 +447,25 @@ class LogStream:
         if not first.endswith(b"\n"):
             return None
         text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-        return next(csv.reader([text], delimiter=self.source.delimiter)), len(first)
+        header = next(csv.reader([text], delimiter=self.source.delimiter))
+        name = Path(self.source.path).name
+        twice = sorted({column for column in header if header.count(column) > 1})
+        if twice:
+            raise SchemaDrift(
+                f"the CSV header of {name} names {', '.join(twice)} twice: which column is meant"
+                " is unclear; fix the export"
+            )
+        m = self.source.fields
+        lacking = [
+            f"{m.columns[f]} ({f})" for f in REQUIRED_FIELDS
+            if f in m.columns and m.columns[f] not in header and f not in m.defaults
+        ]  # fmt: skip
+        if lacking:
+            raise SchemaDrift(
+                f"the CSV header of {name} lacks {', '.join(lacking)}: every line would be"
+                " refused; fix the export or the field mapping"
+            )
+        return header, len(first)
 
     def _record(
         self, raw: bytes, line: int, where: Path, header: list[str] | None
@@ -381,9 +484,11 @@ class LogStream:
         envelope["text"] = decoded
         if self.source.format == "jsonl":
             try:
-                parsed = json.loads(decoded)
+                parsed = json.loads(decoded.removeprefix("\ufeff"))  # a BOM at the file's start
             except json.JSONDecodeError as exc:
                 return {**envelope, "error": f"not valid JSON ({exc.msg})"}
+            except RecursionError:
+                return {**envelope, "error": "not valid JSON (nested too deeply)"}
             if not isinstance(parsed, dict):
                 return {**envelope, "error": "not a JSON object"}
             return {**envelope, "fields": parsed}
@@ -410,18 +515,21 @@ class LogStream:
             return at.isoformat()
         return since
 
+    def locate(self, record: Record) -> str:
+        """Where a record is, for quarantine reasons: ``line 7 of sync.log``."""
+        return f"line {record.get('line')} of {record.get('file')}"
+
     def map(self, record: Record) -> Batch:
-        line = record.get("line")
         if record.get("error"):
-            raise MappingError(f"line {line} of {record.get('file')}: {record['error']}")
+            raise MappingError(f"{self.locate(record)}: {record['error']}")
         fields = record.get("fields")
         if not isinstance(fields, dict):
-            raise MappingError(f"line {line} of {record.get('file')}: no fields")
+            raise MappingError(f"{self.locate(record)}: no fields")
         try:
             return map_line(fields, self.source.fields, self.system, str(record["id"]))
         except (MappingError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, MappingError) else str(exc)
-            raise MappingError(f"line {line} of {record.get('file')}: {reason}") from exc
+            raise MappingError(f"{self.locate(record)}: {reason}") from exc
 
 
 def _is_behind(cursor: Cursor, saved: Cursor, handle: BufferedReader) -> bool:

@@ -3,8 +3,10 @@
 Cursor rules (after the Singer SDK and dlt): a stream reads from its saved cursor minus the
 stream's look-back, boundary included; re-delivered records are absorbed by the idempotent
 upsert. The new cursor is the highest cursor value stored, capped at the run's start time, and
-never moves back. A stream sorted by its cursor saves it with every page, in the page's
-transaction; an unsorted one saves it only when the whole walk completed. A record that cannot
+never moves back. A stream sorted by its cursor saves, in each page's transaction, the highest
+value of the pages before it capped at the page's lowest, so a page the source sends out of order
+never carries the cursor past records not stored yet; the walk's highest value is saved when the
+walk completes. An unsorted stream saves its cursor only then. A record that cannot
 be mapped is quarantined with its reason and the rest of its page is stored. A failing stream
 records its reason and the other streams still run.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,14 +40,19 @@ from collectors.base import (
 )
 from collectors.errors import CollectorError, MappingError
 from collectors.locks import collector_lock
-from metrics.canonical import Batch, QuarantineRow
+from collectors.salvage import DEFECT_KEY
+from metrics.canonical import Batch, InvalidRow, QuarantineRow, check_batch
 from metrics.facts import refresh_pending
 from metrics.models import CollectorRun
 from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
 
 log = logging.getLogger("throughline.collectors")
 
-MAPPING_FAILURES = (MappingError, KeyError, ValueError, TypeError, InvalidOperation)
+MAPPING_FAILURES = (
+    MappingError, KeyError, ValueError, TypeError, InvalidOperation, OverflowError, RecursionError,
+)  # fmt: skip
+_RAW = reprlib.Repr()  # how a record that is not a JSON object is kept in quarantine
+_RAW.maxstring = _RAW.maxother = 2000
 Progress = Callable[[str, int], None]
 
 
@@ -150,17 +158,19 @@ def _run_stream(
     report = StreamReport(stream.name, cursor_before=saved_at.isoformat() if saved_at else None)
     since = since_override if since_override is not None else saved_at
     window = FetchWindow(since=since - stream.lookback if since else None, until=started)
-    high = saved_at
+    high = current = saved_at
     try:
         for page in stream.fetch(client, window):
-            batch, page_high = _map_page(collector.name, stream, page)
-            if page_high is not None:
-                high = max(high, min(page_high, started)) if high else min(page_high, started)
+            batch, page_high = _map_page(collector.name, stream, page, now=started)
+            safe = _capped(high, _page_low(stream, page))  # what the pages before this one cover
             cursor = (
-                [_cursor_update(collector.name, stream.name, high)]
-                if stream.sorted_by_cursor and high is not None and high != saved_at
+                [_cursor_update(collector.name, stream.name, safe)]
+                if stream.sorted_by_cursor and safe is not None and (not current or safe > current)
                 else []
             )
+            current = safe if cursor else current
+            if page_high is not None:
+                high = max(high, min(page_high, started)) if high else min(page_high, started)
             result: WriteResult = write_batch(engine, batch, cursor, now=started, refresh=False)
             report.pages += 1
             report.records_read += len(page)
@@ -168,7 +178,7 @@ def _run_stream(
             report.quarantined += len(batch.quarantined)
             if progress:
                 progress(stream.name, len(page))
-        if not stream.sorted_by_cursor and high is not None and high != saved_at:
+        if high is not None and high != current:  # the walk completed
             write_batch(
                 engine, Batch(), _cursor_update(collector.name, stream.name, high), refresh=False
             )
@@ -197,7 +207,7 @@ def _run_stateful(
     try:
         pages = cast(StatefulStream, stream).fetch_pages(client, FetchWindow(since, started), saved)
         for page, cursor in pages:
-            batch, _ = _map_page(collector.name, stream, page, time_cursor=False)
+            batch, _ = _map_page(collector.name, stream, page, time_cursor=False, now=started)
             update = (
                 [CursorUpdate(collector.name, stream.name, cursor)]
                 if cursor is not None and cursor != current else []
@@ -222,27 +232,61 @@ def _cursor_text(cursor: Cursor | None) -> str | None:
 
 
 def _map_page(
-    collector: str, stream: Stream, page: list[Record], *, time_cursor: bool = True
+    collector: str,
+    stream: Stream,
+    page: list[Record],
+    *,
+    time_cursor: bool = True,
+    now: datetime | None = None,
 ) -> tuple[Batch, datetime | None]:
     """Map a page; unmappable records go to quarantine. Returns the rows and the max cursor.
 
-    With ``time_cursor`` False (stateful streams) a record's cursor field is not required."""
+    With ``time_cursor`` False (stateful streams) a record's cursor field is not required. With
+    ``now`` (the run's start) the rows are checked by `metrics.canonical.check_batch` too: a
+    record whose rows the store must not keep is quarantined with the reason."""
     batch = Batch()
     high: datetime | None = None
     for record in page:
         try:
+            if not isinstance(record, dict):
+                raise MappingError(f"the record is not a JSON object: {type(record).__name__}")
+            if record.get(DEFECT_KEY):  # marked by `collectors.salvage`
+                raise MappingError(str(record[DEFECT_KEY]))
             at = record_cursor(stream, record) if time_cursor else None
             if record_key(stream, record) is None:
                 raise MappingError(f"the record has no {stream.primary_key}")
-            batch.extend(stream.map(record))
+            rows = stream.map(record)
+            if now is not None:
+                check_batch(rows, now=now)
+            batch.extend(rows)
         except MAPPING_FAILURES as exc:
-            reason = str(exc) if isinstance(exc, MappingError) else _describe(exc)
+            reason = str(exc) if isinstance(exc, MappingError | InvalidRow) else _describe(exc)
+            locate = getattr(stream, "locate", None)  # e.g. a log file's "line 7 of sync.log"
+            if isinstance(exc, InvalidRow) and locate is not None:
+                reason = f"{locate(record)}: {reason}"
             key = record_key(stream, record) if isinstance(record, dict) else None
-            batch.quarantined.append(QuarantineRow(collector, stream.name, reason, record, key))
+            raw = record if isinstance(record, dict) else _RAW.repr(record)
+            batch.quarantined.append(QuarantineRow(collector, stream.name, reason, raw, key))
             continue
         if at is not None:
             high = at if high is None or at > high else high
     return batch, high
+
+
+def _page_low(stream: Stream, page: list[Record]) -> datetime | None:
+    """The lowest cursor value on a page (records without a readable one are left out)."""
+    low: datetime | None = None
+    for record in page:
+        try:
+            at = record_cursor(stream, record) if isinstance(record, dict) else None
+        except MappingError:
+            continue
+        low = at if low is None or (at is not None and at < low) else low
+    return low
+
+
+def _capped(high: datetime | None, low: datetime | None) -> datetime | None:
+    return high if high is None or low is None else min(high, low)
 
 
 def _describe(exc: Exception) -> str:

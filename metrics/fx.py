@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, select
 
-from metrics.canonical import Batch, FxRateRow
+from metrics.canonical import CURRENCIES, MAX_RATE, Batch, FxRateRow
 from metrics.models import FxRate
 from metrics.store import write_batch
 
@@ -146,30 +147,82 @@ class FxCsvError(ValueError):
     """A rates file that cannot be read; the message names the file and the line."""
 
 
-def read_fx_csv(path: Path, source_system: str = "csv") -> list[FxRateRow]:
-    """Rates from a CSV file with the header `day,base,quote,rate` (one `base` = `rate` `quote`)."""
+def read_fx_csv(
+    path: Path, source_system: str = "csv", today: date | None = None
+) -> list[FxRateRow]:
+    """Rates from a CSV file with the header `day,base,quote,rate` (one `base` = `rate` `quote`).
+
+    Anything unusable is an `FxCsvError` naming the file, the line and the field; nothing is
+    read from a file with an error. Refused: text that is not UTF-8 (a BOM is fine), a header
+    without those columns or with one twice, a row with more or fewer fields, a day that is not
+    a date or lies before 1970 or more than a year after `today`, a rate that is not a positive
+    number that fits (10 digits before the point), a currency that is not an ISO 4217 code, a
+    base equal to its quote, and a day and pair given twice with different rates."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FxCsvError(
+            f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#04x})"
+        ) from exc
+    latest = (today or date.today()) + timedelta(days=366)
+    reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[FxRateRow] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"day", "base", "quote", "rate"} - set(reader.fieldnames or ())
+    seen: dict[tuple[date, str, str], tuple[int, Decimal]] = {}
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        missing = {"day", "base", "quote", "rate"} - set(header)
         if missing:
             raise FxCsvError(f"{path}: the header lacks {', '.join(sorted(missing))}")
-        for line, record in enumerate(reader, start=2):
-            try:
-                day = date.fromisoformat((record["day"] or "").strip())
-                rate = Decimal((record["rate"] or "").strip())
-            except (ValueError, InvalidOperation) as exc:
-                raise FxCsvError(f"{path}, line {line}: day or rate is not valid") from exc
-            base, quote = (
-                (record["base"] or "").strip().upper(),
-                (record["quote"] or "").strip().upper(),
-            )
-            if len(base) != 3 or len(quote) != 3 or not rate.is_finite() or rate <= 0:
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:
+            raise FxCsvError(f"{path}, line 1: the header names {', '.join(twice)} twice")
+        for values in reader:
+            line = reader.line_num
+            if not values:
+                continue
+            if len(values) != len(header):
                 raise FxCsvError(
-                    f"{path}, line {line}: need 3-letter currency codes and a positive rate"
+                    f"{path}, line {line}: {len(values)} fields, the header has {len(header)}"
                 )
-            rows.append(FxRateRow(day, base, quote, rate, source_system))
+            record = dict(zip(header, (v.strip() for v in values), strict=True))
+            row = _fx_row(record, source_system, latest, f"{path}, line {line}")
+            key = (row.day, row.base, row.quote)
+            earlier = seen.setdefault(key, (line, row.rate))
+            if earlier[1] != row.rate:
+                raise FxCsvError(
+                    f"{path}, line {line}: {row.day} {row.base}/{row.quote} has rate {row.rate}"
+                    f" here and {earlier[1]} on line {earlier[0]}"
+                )
+            rows.append(row)
+    except csv.Error as exc:
+        raise FxCsvError(f"{path}, line {reader.line_num}: not valid CSV ({exc})") from exc
     return rows
+
+
+def _fx_row(record: dict[str, str], source_system: str, latest: date, where: str) -> FxRateRow:
+    try:
+        day = date.fromisoformat(record["day"])
+    except ValueError as exc:
+        raise FxCsvError(f"{where}: day {record['day']!r:.40} is not a date (YYYY-MM-DD)") from exc
+    if not date(1970, 1, 1) < day <= latest:
+        raise FxCsvError(f"{where}: day {day} is before 1970 or more than a year ahead")
+    try:
+        rate = Decimal(record["rate"])
+    except InvalidOperation as exc:
+        raise FxCsvError(f"{where}: rate {record['rate']!r:.40} is not a number") from exc
+    if not (rate.is_finite() and 0 < rate < MAX_RATE):
+        raise FxCsvError(
+            f"{where}: rate {record['rate']!r:.40} must be a positive number below 1e10"
+        )
+    base, quote = record["base"].upper(), record["quote"].upper()
+    for name, code in (("base", base), ("quote", quote)):
+        if code not in CURRENCIES:
+            raise FxCsvError(f"{where}: {name} {code!r:.40} is not an ISO 4217 currency code")
+    if base == quote:
+        raise FxCsvError(f"{where}: base and quote are both {base}")
+    return FxRateRow(day, base, quote, rate, source_system)
 
 
 def import_fx_csv(engine: Engine, path: Path, source_system: str = "csv") -> int:

@@ -312,7 +312,8 @@ def _quarantine_rows(rows: list[QuarantineRow], now: datetime) -> list[Row]:
     unique = {q.id: q for q in rows}
     return [
         (
-            q.id, q.collector, q.stream, q.source_key, q.reason,
+            q.id, q.collector, q.stream,
+            None if q.source_key is None else _storable(q.source_key)[:200], _storable(q.reason),
             _raw_text(q.raw), now, now, 1,
         )
         for q in unique.values()
@@ -326,7 +327,14 @@ def _fx_rows(rates: list[FxRateRow], now: datetime) -> list[Row]:
 
 def _raw_text(raw: dict[str, Any] | str) -> str:
     masked = mask_sensitive(raw)
-    return masked if isinstance(masked, str) else json.dumps(masked, default=str, sort_keys=True)
+    if isinstance(masked, str):
+        return _storable(masked)
+    return json.dumps(masked, default=str, sort_keys=True)  # ASCII: \u escapes for the rest
+
+
+def _storable(text: str) -> str:
+    """Quarantined text as any database keeps it: NUL and lone surrogates as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 @lru_cache(maxsize=65536)

@@ -12,6 +12,9 @@ import re
 from metrics.canonical import ErrorClass
 
 MAX_SIGNATURE = 300
+#: Only the start of a message is read: a signature keeps 300 characters, and some patterns
+#: take time quadratic in the length of a long run of word characters.
+MAX_READ = 2000
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
@@ -31,7 +34,7 @@ def signature(message: str | None) -> str | None:
     """The message with ids, numbers and quoted values normalised away (None stays None)."""
     if not message:
         return None
-    text = message.strip()
+    text = message[:MAX_READ].strip()
     for pattern, placeholder in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return _SPACE.sub(" ", text)[:MAX_SIGNATURE]
@@ -85,6 +88,6 @@ def classify(code: str | None, http_status: int | None, message: str | None) -> 
         if http_status in (400, 404, 422):
             return ErrorClass.VALIDATION
     for pattern, error_class in _BY_WORDS:
-        if message and pattern.search(message):
+        if message and pattern.search(message[:MAX_READ]):
             return error_class
     return ErrorClass.UNKNOWN

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from throughline.settings import Settings, get_settings
+from throughline.settings import Settings, explain_settings_error, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 NOT_YET = 2
@@ -353,8 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
-    except ValueError as exc:
-        print(f"throughline: configuration error: {exc}", file=sys.stderr)
+    except (ValueError, RecursionError) as exc:
+        print(f"throughline: configuration error: {explain_settings_error(exc)}", file=sys.stderr)
         return 2
     handler: Handler = args.handler
     return handler(args, settings)

@@ -7,18 +7,22 @@ use `__` in variable names, e.g. `THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SEC
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from metrics.canonical import CURRENCIES
 
 SETTINGS_FILE_ENV = "THROUGHLINE_SETTINGS_FILE"
 SECRET_FIELDS = frozenset({"demo_token", "secrets"})
@@ -35,22 +39,38 @@ def default_database_url() -> str:
     return f"sqlite:///{user_data_dir() / 'throughline.db'}"
 
 
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in CURRENCIES:
+        raise ValueError(f"{code!r:.40} is not an ISO 4217 currency code")
+    return code
+
+
 class LegalEntity(BaseModel):
     """A legal entity: its country drives the holiday calendar, its currency the books."""
+
+    model_config = ConfigDict(extra="forbid")
 
     code: str
     name: str
     country: str = Field(description="ISO 3166 alpha-2 code, used for public holidays")
     currency: str = Field(description="ISO 4217 code of the entity's books")
 
-    @field_validator("country", "currency")
+    @field_validator("country")
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        return _currency(value)
+
 
 class CollectorSettings(BaseModel):
     """Per-collector scheduling and connection settings (no secrets here)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     interval_seconds: int = Field(default=300, ge=5)
@@ -66,6 +86,8 @@ class AuthSettings(BaseModel):
     The client secret and the session-cookie secret are secrets:
     `THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET`, `THROUGHLINE_SECRETS__OIDC_COOKIE_SECRET`.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     server_metadata_url: str | None = Field(
         default=None, description="The provider's .well-known/openid-configuration URL"
@@ -109,13 +131,24 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         if path:
             file = Path(path)
             try:
-                self._data = tomllib.loads(file.read_text(encoding="utf-8"))
+                raw = file.read_bytes()
             except FileNotFoundError as exc:
                 raise ValueError(
                     f"{SETTINGS_FILE_ENV} points to {file}, which does not exist"
                 ) from exc
+            except OSError as exc:
+                raise ValueError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+            try:
+                self._data = tomllib.loads(raw.decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise ValueError(
+                    f"{file}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})"
+                ) from exc
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"{file}: not valid TOML: {exc}") from exc
+            except RecursionError as exc:
+                raise ValueError(f"{file}: not valid TOML: nested too deeply") from exc
             leaked = sorted(SECRET_FIELDS & self._data.keys())
             if leaked:
                 raise ValueError(
@@ -142,8 +175,8 @@ class Settings(BaseSettings):
     legal_entities: list[LegalEntity] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
     collectors: dict[str, CollectorSettings] = Field(default_factory=dict)
     demo_seed: int = 7
-    demo_port: int = 8765
-    dashboard_port: int = 8501
+    demo_port: int = Field(default=8765, ge=1, le=65535)
+    dashboard_port: int = Field(default=8501, ge=1, le=65535)
     slo_file: str | None = Field(default=None, description="SLO YAML; default: shipped SLOs")
     slo_interval_seconds: int = Field(
         default=300, ge=10, description="How often the worker evaluates SLOs and sends alerts"
@@ -162,8 +195,15 @@ class Settings(BaseSettings):
 
     @field_validator("reporting_currency")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _iso_currency(cls, value: str) -> str:
+        return _currency(value)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, value: Any) -> Any:
+        if isinstance(value, str) and _SURROGATE.search(value):  # undecodable environment bytes
+            raise ValueError("is not valid UTF-8 text")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -191,6 +231,62 @@ class Settings(BaseSettings):
         data["demo_token"] = "***" if self.demo_token else None
         data["secrets"] = {name: "***" for name in self.secrets}
         return data
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ENV_PARSE = re.compile(r'error parsing value for field "(\w+)" from source "EnvSettingsSource"')
+
+
+def explain_settings_error(exc: BaseException) -> str:
+    """A configuration error as sentences: each problem with its field and where it is set (the
+    environment variable or the settings file). The values given are not repeated: one may be
+    a secret."""
+    if isinstance(exc, RecursionError):
+        deep = [n for n, v in sorted(os.environ.items()) if n.upper().startswith("THROUGHLINE_")
+                and _nests_too_deeply(v)]  # fmt: skip
+        return f"{deep[0] if deep else 'a THROUGHLINE_ variable'} holds JSON nested too deeply"
+    if isinstance(exc, ValidationError):
+        problems = [
+            f"  {'.'.join(map(str, e['loc']))}: {_problem(e['type'], e['msg'])} "
+            f"({_set_where(e['loc'])})"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        count = len(problems)
+        return "\n".join([f"{count} problem{'s' if count != 1 else ''} in the settings", *problems])
+    parsed = _ENV_PARSE.fullmatch(str(exc))
+    if parsed:
+        return f"THROUGHLINE_{parsed.group(1).upper()} is not valid JSON ({exc.__cause__})"
+    return str(exc)
+
+
+def _problem(kind: str, message: str) -> str:
+    if kind == "extra_forbidden":
+        return "not a setting (a typo?)"
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _set_where(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets `loc` (if one does), else the settings file."""
+    names = [str(p) for p in loc[: next((i for i, p in enumerate(loc) if isinstance(p, int)),
+                                        len(loc))]]  # fmt: skip
+    env = {n.upper() for n in os.environ}
+    for k in range(len(names), 0, -1):
+        variable = "THROUGHLINE_" + "__".join(names[:k]).upper()
+        if variable in env:
+            return variable
+    file = os.environ.get(SETTINGS_FILE_ENV)
+    return f"in {file}" if file else "THROUGHLINE_" + "__".join(names).upper()
+
+
+def _nests_too_deeply(value: str) -> bool:
+    try:
+        json.loads(value)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 def mask_url_password(url: str) -> str:

@@ -44,7 +44,17 @@ class TrytonModelMissing(SchemaDrift):
 
 
 def _decode(obj: dict[str, Any]) -> Any:
-    """`json.loads` object hook: Tryton's `__class__` objects to Python values."""
+    """`json.loads` object hook: Tryton's `__class__` objects to Python values.
+
+    A value that cannot be decoded (February 30th, an hour of 25) stays the object it was, for
+    the mapper to refuse with the field's name."""
+    try:
+        return _decoded(obj)
+    except (KeyError, TypeError, ValueError, OverflowError, ArithmeticError):
+        return obj
+
+
+def _decoded(obj: dict[str, Any]) -> Any:
     kind = obj.get("__class__")
     if kind is None:
         return obj
@@ -146,9 +156,8 @@ def rpc(client: httpx.Client, method: str, params: Sequence[Any]) -> Any:
     raise_for_source_status(response)
     try:
         payload = decode(response.content)
-    except ValueError:
-        json_body(response)  # raises SchemaDrift naming the URL and the content type
-        raise
+    except (ValueError, RecursionError):  # salvaged (see `collectors.salvage`) or SchemaDrift
+        payload = decode_value(json_body(response))
     return result_of(method, payload)
 
 

@@ -84,7 +84,7 @@ class TrytonStream:
     enrich: Enrich | None = None
     page_size: int = 200
     primary_key: str = "id"
-    cursor_field: str = "_cursor"
+    cursor_field: str = "last_modified_at"  # decoded: an aware datetime
     sorted_by_cursor: bool = True
     lookback: timedelta = LOOKBACK
 
@@ -109,14 +109,9 @@ class TrytonStream:
             records = records_of(self.model, decode_value(result_of(method, payload)))
             if not records:
                 return
-            for record in records:
-                at = record.get("last_modified_at")
-                if not isinstance(at, datetime) or not isinstance(record.get("id"), int):
-                    raise SchemaDrift(f"{self.model} rows lack last_modified_at or id")
-                record["_cursor"] = at.isoformat()
-            if self.enrich is not None:
+            if self.enrich is not None:  # rows without an id are quarantined, not enriched
                 try:
-                    self.enrich(client, records)
+                    self.enrich(client, [r for r in records if _keyed(r)])
                 except (KeyError, TypeError, ValueError) as exc:
                     raise SchemaDrift(
                         f"{self.model}: related records are not in the expected shape"
@@ -150,6 +145,11 @@ class KeysetPaginator(Paginator):
                  [["last_modified_at", "=", at], ["id", ">", ident]]]  # fmt: skip
         params = [[*self.domain, after], *current.json["params"][1:]]
         return replace(current, json={**current.json, "params": params})
+
+
+def _keyed(record: Record) -> bool:
+    ident = record.get("id")
+    return isinstance(ident, int) and not isinstance(ident, bool)
 
 
 # ------------------------------------------------------------------------------ enrichment

@@ -54,6 +54,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ GroupDimension = Literal[
 ]
 GROUP_DIMENSIONS: tuple[str, ...] = get_args(GroupDimension)
 
+_SHORT = reprlib.Repr()  # a value quoted in a message: short even when an alias made it huge
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxstring = 2, 4, 60
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ROLLING = re.compile(r"^(\d+)([dw])$")
 
@@ -414,10 +417,19 @@ def load_slos(
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise SloConfigError(str(path), [f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return parse_slos(text, source=str(path), kpis=kpis, windows=windows)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problem = f"{path}: not UTF-8 text (byte {data[exc.start]:#04x}) (line {line})"
+        raise SloConfigError(str(path), [problem]) from exc
+    slos = parse_slos(text, source=str(path), kpis=kpis, windows=windows)
+    if not slos:
+        raise SloConfigError(str(path), [f"{path}: defines no SLOs (an empty file?)"])
+    return slos
 
 
 def load_default_slos(
@@ -442,6 +454,8 @@ def parse_slos(
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise SloConfigError(source, [f"{label}: not valid YAML: {_yaml_problem(exc)}"]) from exc
+    except RecursionError as exc:
+        raise SloConfigError(source, [f"{label}: not valid YAML: nested too deeply"]) from exc
 
     problems: list[str] = []
     documents: list[tuple[Any, yaml.Node]] = []
@@ -578,7 +592,7 @@ def _message(error: ErrorDetails) -> str:
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '')} (got {error.get('input')!r})"
+        return f"must be one of {ctx.get('expected', '')} (got {_SHORT.repr(error.get('input'))})"
     message = error["msg"]
     return message[:1].lower() + message[1:]
 
@@ -629,8 +643,12 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def _lines(node: yaml.Node) -> dict[tuple[str | int, ...], int]:
     """1-based line of every key path in a composed document."""
     lines: dict[tuple[str | int, ...], int] = {(): node.start_mark.line + 1}
+    seen: set[int] = set()  # an alias repeats a node: walk it once (a "billion laughs" file)
 
     def walk(current: yaml.Node, path: tuple[str | int, ...]) -> None:
+        if id(current) in seen:
+            return
+        seen.add(id(current))
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
@@ -659,8 +677,12 @@ def _where(lines: Mapping[tuple[str | int, ...], int], loc: tuple[Any, ...]) -> 
 def _duplicate_keys(node: yaml.Node) -> list[tuple[tuple[str | int, ...], int]]:
     """Keys given twice in one mapping (YAML loaders silently keep the last)."""
     found: list[tuple[tuple[str | int, ...], int]] = []
+    visited: set[int] = set()  # an alias repeats a node: walk it once
 
     def walk(current: yaml.Node, path: tuple[str | int, ...]) -> None:
+        if id(current) in visited:
+            return
+        visited.add(id(current))
         if isinstance(current, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in current.value:

@@ -201,7 +201,9 @@ class FakeSalesforce(FakeApi):
 
 
 class FakeHubSpot(FakeApi):
-    """A HubSpot account behind a private-app token; CRM search paged by ``paging.next.after``."""
+    """A HubSpot account behind a private-app token; CRM search and the owners list paged by
+    ``paging.next.after``. ``owners_forbidden`` answers the owners API 403 (a token without
+    the crm.objects.owners.read scope); ``owner_pages`` counts the owners pages served."""
 
     api_prefix = "/crm/"
     PAGE = 2
@@ -212,6 +214,9 @@ class FakeHubSpot(FakeApi):
         self.search_bodies: list[dict[str, Any]] = []
         self.deals: list[dict[str, Any]] = fixture("hubspot", "deals_search.json")["results"]
         self.companies = fixture("hubspot", "companies_search.json")["results"]
+        self.owners: list[dict[str, Any]] = fixture("hubspot", "owners.json")["results"]
+        self.owners_forbidden = False
+        self.owner_pages = 0
 
     def authorized(self, request: httpx.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -236,12 +241,34 @@ class FakeHubSpot(FakeApi):
             return httpx.Response(200, json={"status": "COMPLETE", "results": results,
                                              "startedAt": "2026-03-05T08:00:00.101Z",
                                              "completedAt": "2026-03-05T08:00:00.164Z"})  # fmt: skip
+        if path in ("/crm/v3/owners", "/crm/v3/owners/") and request.method == "GET":
+            return self._owners(request.url.params)
         if path == "/crm/v3/objects/companies/batch/read":
             wanted = {i["id"] for i in body["inputs"]}
             results = [r for r in fixture("hubspot", "companies_batch_read.json")["results"]
                        if r["id"] in wanted]  # fmt: skip
             return httpx.Response(200, json={"status": "COMPLETE", "results": results})
         return httpx.Response(404, json={"status": "error", "message": path})
+
+    def _owners(self, params: httpx.QueryParams) -> httpx.Response:
+        if self.owners_forbidden:
+            return httpx.Response(403, json={
+                "status": "error", "category": "MISSING_SCOPES",
+                "message": "This app hasn't been granted all required scopes to make this call.",
+                "correlationId": "5e1b2f0a-0000-4000-8000-000000000000",
+                "errors": [{"message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}],
+            })  # fmt: skip
+        self.owner_pages += 1
+        archived = params.get("archived") == "true"
+        found = [o for o in self.owners if bool(o.get("archived")) == archived]
+        start = int(params.get("after", 0))
+        size = min(int(params.get("limit", 100)), 500, self.PAGE)
+        answer: dict[str, Any] = {"results": found[start : start + size]}
+        if start + size < len(found):
+            after = str(start + size)
+            answer["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+        return httpx.Response(200, json=answer)
 
     def _search(self, records: list[dict[str, Any]], body: dict[str, Any]) -> httpx.Response:
         found = list(records)
@@ -275,7 +302,12 @@ NS_FIXTURES = {
 
 class FakeNetSuite(FakeApi):
     """An account behind token-based authentication: each request's OAuth 1.0a HMAC-SHA256
-    signature is recomputed and compared; SuiteQL paged with ``hasMore``/offset."""
+    signature is recomputed and compared; SuiteQL paged with ``hasMore``/offset.
+
+    Its integration user's preferences are time zone ``NS_TIMEZONE`` and date format M/D/YYYY:
+    the fixtures hold what a query with ``TO_CHAR`` gets (wall-clock times in that zone), a
+    plain date column comes back as ``4/2/2026 6:05 am``, and the cursor filter must be
+    ``lastmodifieddate >= TO_DATE('<wall clock>', 'YYYY-MM-DD HH24:MI:SS')``."""
 
     api_prefix = "/services/rest/"
 
@@ -287,6 +319,7 @@ class FakeNetSuite(FakeApi):
         self.realm, self.consumer_key, self.consumer_secret = realm, consumer_key, consumer_secret
         self.token_id, self.token_secret = token_id, token_secret
         self.nonces: set[str] = set()
+        self.queries: list[str] = []
 
     def authorized(self, request: httpx.Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -318,22 +351,94 @@ class FakeNetSuite(FakeApi):
         if request.url.path != "/services/rest/query/v1/suiteql" or request.method != "POST":
             return httpx.Response(404, json={"title": "Not Found", "status": 404})
         query = json.loads(request.content)["q"]
-        table = re.search(r"\bFROM (\w+)", query)
+        self.queries.append(query)
+        select = re.match(r"\s*SELECT\s+(.+?)\s+FROM\s+(\w+)", query, re.IGNORECASE | re.DOTALL)
         kind = re.search(r"type = '(\w+)'", query)
-        name = NS_FIXTURES.get((table.group(1), kind.group(1) if kind else None)) if table else None
-        if name is None:
-            return httpx.Response(400, json={"title": "Bad Request", "status": 400})
+        name = (
+            NS_FIXTURES.get((select.group(2), kind.group(1) if kind else None)) if select else None
+        )
+        if select is None or name is None:
+            return self._bad_request(f"Invalid search query: {query[:80]}")
         items = fixture("netsuite", name)["items"]
-        since = re.search(r"lastmodifieddate >= '([^']+)'", query)
-        if since:
-            items = [i for i in items if _time(i["lastmodifieddate"]) >= _time(since.group(1))]
-        items.sort(key=lambda i: (_time(i["lastmodifieddate"]), int(i["id"])))
+        if "lastmodifieddate >=" in query:
+            since = re.search(r"lastmodifieddate >= TO_DATE\('([^']+)', 'YYYY-MM-DD HH24:MI:SS'\)",
+                              query)  # fmt: skip
+            if since is None:  # a string literal is read in the user's date format: refused
+                return self._bad_request("Invalid search query. Invalid date value.")
+            items = [i for i in items if i["lastmodifieddate"] >= since.group(1).replace(" ", "T")]
+        items.sort(key=lambda i: (i["lastmodifieddate"], int(i["id"])))
+        try:
+            items = [self._answer(i, select.group(1)) for i in items]
+        except ValueError as exc:
+            return self._bad_request(f"Invalid search query. {exc}")
         limit, offset = int(request.url.params["limit"]), int(request.url.params["offset"])
         page = items[offset : offset + limit]
         return httpx.Response(200, json={
             "links": [], "count": len(page), "hasMore": offset + limit < len(items),
             "offset": offset, "totalResults": len(items), "items": page,
         })  # fmt: skip
+
+    @staticmethod
+    def _bad_request(detail: str) -> httpx.Response:
+        return httpx.Response(400, json={
+            "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
+            "title": "Bad Request", "status": 400,
+            "o:errorDetails": [{"detail": detail, "o:errorCode": "INVALID_PARAMETER"}],
+        })  # fmt: skip
+
+    def _answer(self, item: dict[str, Any], select: str) -> dict[str, Any]:
+        """The item as NetSuite answers the select list: TO_CHAR'd columns in their format model,
+        plain date columns in the user's date preference (M/D/YYYY, h:mm am), nulls left out."""
+        wanted = list(item) if select.strip() == "*" else _select_items(select)
+        out: dict[str, Any] = {"links": []}
+        for entry in wanted:
+            formatted = re.fullmatch(r"TO_CHAR\((\w+), '([^']*)'\) AS (\w+)", entry)
+            column, alias = (
+                (formatted.group(1), formatted.group(3)) if formatted else (entry, entry)
+            )
+            value = item.get(column)
+            if value is None or column == "links":
+                continue
+            out[alias] = _to_char(value, formatted.group(2)) if formatted else _user_format(value)
+        return out
+
+
+NS_MASKS = {'YYYY-MM-DD"T"HH24:MI:SS': "%Y-%m-%dT%H:%M:%S", "YYYY-MM-DD": "%Y-%m-%d"}
+NS_TIMEZONE = "America/New_York"  # the recorded account's integration user's time zone
+
+
+def _select_items(select: str) -> list[str]:
+    """A select list split at its top-level commas."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(select):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            items.append(select[start:i].strip())
+            start = i + 1
+    return [*items, select[start:].strip()]
+
+
+def _stored(value: str) -> datetime:
+    """A fixture value: ``YYYY-MM-DD`` (a DATE) or ``YYYY-MM-DDTHH:MM:SS`` (wall clock)."""
+    return datetime.fromisoformat(value)
+
+
+def _to_char(value: str, mask: str) -> str:
+    if mask not in NS_MASKS:
+        raise ValueError(f"Unsupported format model {mask!r} (the fake knows {sorted(NS_MASKS)})")
+    return _stored(value).strftime(NS_MASKS[mask])
+
+
+def _user_format(value: Any) -> Any:
+    """How NetSuite writes a plain DATE or date-time column for a user whose date format is
+    M/D/YYYY and time format h:mm a; other values unchanged."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d)?", value):
+        return value
+    at = _stored(value)
+    day = f"{at.month}/{at.day}/{at.year}"
+    if "T" not in value:
+        return day
+    return f"{day} {at.hour % 12 or 12}:{at.minute:02d} {'pm' if at.hour >= 12 else 'am'}"
 
 
 # --- n8n ----------------------------------------------------------------------------------------

@@ -18,7 +18,14 @@ from pydantic import SecretStr
 from collectors.base import Collector
 from collectors.registry import build_collector
 from tests.collectors.conftest import settings_for
-from tests.collectors.fake_apis import FakeApi, FakeHubSpot, FakeN8n, FakeNetSuite, FakeSalesforce
+from tests.collectors.fake_apis import (
+    NS_TIMEZONE,
+    FakeApi,
+    FakeHubSpot,
+    FakeN8n,
+    FakeNetSuite,
+    FakeSalesforce,
+)
 from throughline.settings import CollectorSettings, Settings
 
 BAD_SECRET = "wrong-token"
@@ -57,7 +64,7 @@ SAAS: dict[str, dict[str, Any]] = {
     },
     "netsuite": {
         "fake": FakeNetSuite, "url": "https://1234567-sb1.suitetalk.api.netsuite.com",
-        "options": {"account_id": "1234567_sb1", "limit": 2,
+        "options": {"account_id": "1234567_sb1", "limit": 2, "timezone": NS_TIMEZONE,
                     "fields": {"integration_users": ["svc-integration"]}},
         "secrets": {"netsuite_consumer_key": "ck-test", "netsuite_consumer_secret": "cs-test",
                     "netsuite_token_id": "tk-test", "netsuite_token_secret": "ts-test"},

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from collectors.crm_salesforce import (
     map_opportunity,
     map_project_object,
 )
-from collectors.erp_netsuite import NetSuiteFields, map_job, map_timebill
+from collectors.erp_netsuite import NetSuiteFields, localize, map_job, map_timebill
 from collectors.errors import SchemaDrift
 from collectors.http import make_client
 from collectors.ipaas_n8n import N8nConfig, map_execution
@@ -43,7 +44,7 @@ from metrics.canonical import (
     SyncStatus,
     object_id,
 )
-from tests.collectors.fake_apis import FakeHubSpot, FakeN8n, fixture
+from tests.collectors.fake_apis import NS_TIMEZONE, FakeHubSpot, FakeN8n, fixture
 from tests.collectors.sources import SAAS, saas_settings
 from throughline.settings import CollectorSettings, Settings
 
@@ -202,8 +203,16 @@ def test_projects_and_invoices_kept_in_salesforce_objects_are_mapped() -> None:
 # --- NetSuite -----------------------------------------------------------------------------------
 
 
+def ns_items(name: str) -> list[dict[str, Any]]:
+    """Recorded SuiteQL items as the stream hands them on: date-times read in the account's
+    time zone, as ISO 8601 UTC."""
+    zone = ZoneInfo(NS_TIMEZONE)
+    times = ("datecreated", "lastmodifieddate", "custcol_tl_approved_at")
+    return [localize(i, times, zone) for i in fixture("netsuite", name)["items"]]
+
+
 def test_a_netsuite_job_carries_the_crm_opportunity_id_as_configured() -> None:
-    jobs = fixture("netsuite", "suiteql_job.json")["items"]
+    jobs = ns_items("suiteql_job.json")
     fields = NetSuiteFields(integration_users=frozenset({"svc-integration"}))
     batch = map_job(jobs[0], fields)
     (obj,) = batch.objects
@@ -218,7 +227,7 @@ def test_a_netsuite_job_carries_the_crm_opportunity_id_as_configured() -> None:
 
 
 def test_a_time_bill_is_logged_approved_and_billed_when_the_fields_say_so() -> None:
-    first, second = fixture("netsuite", "suiteql_timebill.json")["items"]
+    first, second = ns_items("suiteql_timebill.json")
     batch = map_timebill(first, NetSuiteFields())
     assert [e.activity for e in batch.events] == [Activity.WORK_LOGGED, Activity.WORK_APPROVED]
     assert {link.qualifier for link in batch.links} == {LinkQualifier.PART_OF,

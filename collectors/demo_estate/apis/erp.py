@@ -6,7 +6,8 @@ Modelled on SuiteQL over REST web services
 Needs header ``Prefer: transient`` and body ``{"q": "<SuiteQL>"}``; ``limit`` 1-1000 (default
 100), ``offset`` a multiple of ``limit``. Answer: ``{"links", "count", "hasMore", "items",
 "offset", "totalResults"}``; each item is ``{"links": [], <column>: "<string>", ...}`` with every
-value a string (datetimes ``2026-01-05T14:03:00Z``, booleans ``T``/``F``) and nulls omitted.
+value a string (datetimes ``2026-01-05T14:03:00Z``, booleans ``T``/``F``; a ``TO_CHAR`` column
+as its format model writes it, in UTC) and nulls omitted.
 Tables: ``customer``, ``transaction`` (``type`` ``CustInvc``, ``CustCred``, ``CustPymt``) and
 ``currencyrate``. A request with ``offset > 0`` continues the result set that the same token's
 ``offset=0`` request for the same query fixed (else the query runs at the current time).
@@ -20,7 +21,7 @@ import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -36,7 +37,7 @@ from collectors.demo_estate.apis.base import (
     iso_z,
     parse_iso,
 )
-from collectors.demo_estate.apis.suiteql import SuiteQlError, SuiteQuery, parse_suiteql
+from collectors.demo_estate.apis.suiteql import SuiteQlError, SuiteQuery, parse_suiteql, to_char
 from collectors.demo_estate.model import Estate, Record, Version
 
 PATH = "/services/rest/query/v1/suiteql"
@@ -202,10 +203,11 @@ class ErpApi:
                 f"occurred: Record '{query.table}' was not found.",
             )
         kinds, columns = TABLES[query.table]
+        aliases = {alias: column for alias, column, _ in query.to_char}
         for name in (
             [c.column for c in query.where]
-            + [o for o, _ in query.order_by]
-            + list(query.columns or ())
+            + [o for o, _ in query.order_by if o not in aliases]
+            + [aliases.get(c, c) for c in query.columns or ()]
         ):
             if name not in columns:
                 raise ApiError(
@@ -248,11 +250,19 @@ class ErpApi:
 
     def _render(self, query: SuiteQuery, record: Record, version: Version) -> dict[str, Any]:
         columns = query.columns or TABLES[query.table][1]
+        formats = {alias: (column, mask) for alias, column, mask in query.to_char}
         out: dict[str, Any] = {"links": []}
         for name in columns:
-            value = _column(record, version, name)
-            if value is not None:
+            column, mask = formats.get(name, (name, None))
+            value = _column(record, version, column)
+            if value is None:
+                continue
+            if mask is None:
                 out[name] = _string(value)
+            elif isinstance(value, date):  # a datetime is a date too
+                out[name] = to_char(value, mask)
+            else:
+                raise ApiError(400, "INVALID_PARAMETER", f"TO_CHAR of {column}: not a date")
         return apply_corruption(self.estate, record, out)
 
 
