@@ -14,7 +14,6 @@ and its next runs catch up to the same truth.
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
 import sys
@@ -26,38 +25,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
-from collectors.registry import COLLECTORS
 from metrics.db import make_engine
 from metrics.migrate import upgrade
 from metrics.models import CollectorRun, Event
 from tests.collectors.conftest import TOKEN
 from tests.collectors.store_truth import nonzero, store_summary
 from tests.resilience.private_postgres import private_postgres
+from tests.resilience.workers import DEMO, all_succeeded_since, last_run_id, worker_env
 
-DEMO = sorted(name for name in COLLECTORS if name.startswith("demo_"))
 INTERVAL_SECONDS = 5  # the shortest the settings allow
 CATCH_UP_SECONDS = 120
-
-
-def worker_env(engine: Engine, server: DemoEstateServer, interval: int) -> dict[str, str]:
-    """The environment of a worker collecting `server` into `engine`'s store."""
-    env = dict(os.environ)
-    env["THROUGHLINE_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
-    env["THROUGHLINE_DEMO_TOKEN"] = TOKEN
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
-        env["PGOPTIONS"] = f"-c search_path={schema}"
-    for name in COLLECTORS:
-        env[f"THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL"] = server.base_url
-        env[f"THROUGHLINE_COLLECTORS__{name.upper()}__INTERVAL_SECONDS"] = str(interval)
-    return env
 
 
 @dataclass
@@ -123,32 +106,17 @@ def runs_by_collector(engine: Engine) -> dict[str, list[CollectorRun]]:
     return grouped
 
 
-def every_collector_succeeded_since(engine: Engine, start: int) -> bool:
-    """Every demo collector has a successful run with an id above `start`."""
-    return all(
-        any(r.status == "success" and r.id > start for r in runs)
-        for runs in (runs_by_collector(engine).get(name, []) for name in DEMO)
-    )
-
-
-def last_run_id(engine: Engine) -> int:
-    with Session(engine) as s:
-        return int(s.scalar(select(func.coalesce(func.max(CollectorRun.id), 0))) or 0)
-
-
 @pytest.mark.parametrize("count", [2, 4])
 def test_workers_never_run_one_collector_at_once_and_store_each_row_once(
     engine: Engine, demo_server: DemoEstateServer, tmp_path: Path, count: int
 ) -> None:
-    env = worker_env(engine, demo_server, INTERVAL_SECONDS)
+    env = worker_env(engine, demo_server.base_url, INTERVAL_SECONDS)
     with workers(count, env, tmp_path) as running:
         wait_for(
             lambda: matches_truth(engine, demo_server), CATCH_UP_SECONDS, "catching up", running
         )
         settled = last_run_id(engine)  # one more round each, all workers contending again
-        wait_for(
-            lambda: every_collector_succeeded_since(engine, settled), 60, "another round", running
-        )
+        wait_for(lambda: all_succeeded_since(engine, settled), 60, "another round", running)
     grouped = runs_by_collector(engine)
     assert sorted(grouped) == DEMO
     for name, seq in grouped.items():
@@ -176,7 +144,7 @@ def test_a_worker_outlives_a_postgresql_crash_and_catches_up(
     engine = make_engine(cluster.url)
     try:
         upgrade(engine)
-        env = worker_env(engine, lagging_server, INTERVAL_SECONDS)
+        env = worker_env(engine, lagging_server.base_url, INTERVAL_SECONDS)
         with workers(1, env, tmp_path) as running:
             wait_for(lambda: _events(engine) > 0, 60, "the backfill starting", running)
             engine.dispose()
@@ -190,7 +158,7 @@ def test_a_worker_outlives_a_postgresql_crash_and_catches_up(
         assert "crashed; the run log has the reason" in log  # the outage, logged, survived
         statuses = {r.status for runs in runs_by_collector(engine).values() for r in runs}
         assert "interrupted" in statuses or "failed" in statuses, statuses
-        assert every_collector_succeeded_since(engine, 0)
+        assert all_succeeded_since(engine, 0)
     finally:
         engine.dispose()
         cluster.remove()
