@@ -22,7 +22,7 @@ import logging
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import InvalidOperation
 from typing import Any, cast
 
@@ -45,6 +45,7 @@ from metrics.canonical import Batch, InvalidRow, QuarantineRow, check_batch
 from metrics.facts import refresh_pending
 from metrics.models import CollectorRun
 from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
+from throughline.settings import get_settings
 
 log = logging.getLogger("throughline.collectors")
 
@@ -257,7 +258,7 @@ def _map_page(
                 raise MappingError(f"the record has no {stream.primary_key}")
             rows = stream.map(record)
             if now is not None:
-                check_batch(rows, now=now)
+                check_batch(rows, now=now, tolerance=future_tolerance())
             batch.extend(rows)
         except MAPPING_FAILURES as exc:
             reason = str(exc) if isinstance(exc, MappingError | InvalidRow) else _describe(exc)
@@ -287,6 +288,11 @@ def _page_low(stream: Stream, page: list[Record]) -> datetime | None:
 
 def _capped(high: datetime | None, low: datetime | None) -> datetime | None:
     return high if high is None or low is None else min(high, low)
+
+
+def future_tolerance() -> timedelta:
+    """How far after a run's start a source time may lie (`future_tolerance_days`)."""
+    return timedelta(days=get_settings().future_tolerance_days)
 
 
 def _describe(exc: Exception) -> str:

@@ -539,32 +539,32 @@ def check_text(value: str, field_name: str, limit: int | None = None) -> None:
         raise InvalidRow(f"{field_name} is not valid Unicode text (it holds a lone surrogate)")
 
 
-def check_batch(batch: Batch, *, now: datetime) -> None:
+def check_batch(batch: Batch, *, now: datetime, tolerance: timedelta = FUTURE_TOLERANCE) -> None:
     """Raise `InvalidRow` for the first row of `batch` the store must not keep.
 
     Refused: text a column cannot hold (too long for it, NUL characters, lone surrogates, also
     inside JSON attributes and payloads), non-finite numbers in JSON, amounts and rates past
     their column's precision, currencies that are not ISO 4217 codes, whole numbers out of
-    range, timestamps at or before 1970-01-01 or more than `FUTURE_TOLERANCE` after `now` (the
+    range, timestamps at or before 1970-01-01 or more than `tolerance` after `now` (the
     run's start: a year-9999 event would skew every KPI, and an object version dated there would
     never be overwritten by the real next version), and rates dated more than a year ahead.
     """
-    latest = now + FUTURE_TOLERANCE
+    latest, days = now + tolerance, tolerance / timedelta(days=1)
     for o in batch.objects:
         check_currency(o.currency, "currency")
         _check_texts(o, "objects")
         if o.amount is not None and (not o.amount.is_finite() or abs(o.amount) >= MAX_MONEY):
             raise InvalidRow(f"amount {o.amount!s:.40} is out of range")
-        _check_time(o.source_updated_at, "source_updated_at", latest)
+        _check_time(o.source_updated_at, "source_updated_at", latest, days)
         _check_json(o.attributes, "attributes")
     for e in batch.events:
         _check_texts(e, "events")
-        _check_time(e.occurred_at, f"{e.activity} occurred_at", latest)
+        _check_time(e.occurred_at, f"{e.activity} occurred_at", latest, days)
         _check_json(e.attributes, "attributes")
     for a in batch.sync_attempts:
         _check_texts(a, "sync_attempts")
-        _check_time(a.started_at, "started_at", latest)
-        _check_time(a.source_updated_at, "source_updated_at", latest)
+        _check_time(a.started_at, "started_at", latest, days)
+        _check_time(a.source_updated_at, "source_updated_at", latest, days)
         if not 1 <= a.attempt_number <= MAX_INT:
             raise InvalidRow(f"attempt number {a.attempt_number!s:.40} is out of range")
         if a.duration_ms is not None and not 0 <= a.duration_ms <= MAX_INT:
@@ -605,7 +605,9 @@ def _column_limits() -> dict[tuple[str, str], int]:
     }
 
 
-def _check_time(value: datetime | None, field_name: str, latest: datetime) -> None:
+def _check_time(
+    value: datetime | None, field_name: str, latest: datetime, tolerance_days: float = 1
+) -> None:
     if value is None:
         return
     if value <= EPOCH:
@@ -613,7 +615,7 @@ def _check_time(value: datetime | None, field_name: str, latest: datetime) -> No
     if value > latest:
         raise InvalidRow(
             f"{field_name} {value.isoformat()} is in the future (more than "
-            f"{FUTURE_TOLERANCE.days} day after the run started)"
+            f"{tolerance_days:g} day after the run started)"
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from throughline import settings as settings_module
 from throughline.cli import main
 from throughline.settings import Settings, default_database_url, mask_url_password
 
@@ -60,7 +61,6 @@ def test_config_prints_the_effective_settings_with_secrets_masked(
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", "postgresql://app:s3cret@db:5432/tl")
     monkeypatch.setenv("THROUGHLINE_DEMO_TOKEN", "tok-123")
     monkeypatch.setenv("THROUGHLINE_SECRETS__SALESFORCE_CLIENT_SECRET", "sf-secret")
-    from throughline import settings as settings_module
 
     settings_module.get_settings.cache_clear()
     try:
@@ -79,3 +79,24 @@ def test_url_passwords_are_masked() -> None:
     assert mask_url_password("sqlite:///x.db") == "sqlite:///x.db"
     assert mask_url_password("postgresql://u@h/db") == "postgresql://u@h/db"
     assert mask_url_password("postgresql://u:p@ss@h/db") == "postgresql://u:***@h/db"
+
+
+def test_the_demo_faster_than_real_time_accepts_records_ahead_of_our_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collectors.runner import future_tolerance
+    from throughline.demo import demo_environment
+
+    settings = settings_module.Settings()
+    assert "THROUGHLINE_FUTURE_TOLERANCE_DAYS" not in demo_environment(settings, "http://x", "t")
+    fast = demo_environment(settings, "http://x", "t", live_speed=3600)
+    monkeypatch.setenv(
+        "THROUGHLINE_FUTURE_TOLERANCE_DAYS", fast["THROUGHLINE_FUTURE_TOLERANCE_DAYS"]
+    )
+    settings_module.get_settings.cache_clear()
+    try:
+        assert future_tolerance().days == 36_500  # what the demo's worker checks records with
+    finally:
+        monkeypatch.undo()
+        settings_module.get_settings.cache_clear()
+    assert future_tolerance().days == 1

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     demo_port: int = Field(default=8765, ge=1, le=65535)
     dashboard_port: int = Field(default=8501, ge=1, le=65535)
     slo_file: str | None = Field(default=None, description="SLO YAML; default: shipped SLOs")
+    future_tolerance_days: float = Field(
+        default=1.0, gt=0, le=36_500,
+        description="How far after a collector run's start a source time may lie before its "
+        "record is quarantined as in the future (clock skew)",
+    )  # fmt: skip
     slo_interval_seconds: int = Field(
         default=300, ge=10, description="How often the worker evaluates SLOs and sends alerts"
     )
