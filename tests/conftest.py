@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -51,22 +52,32 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def pg_schema_engine() -> Iterator[Engine]:
-    """An engine on a fresh, empty PostgreSQL schema of its own (not migrated)."""
+@contextmanager
+def postgres_schema(prefix: str = "t", *, migrated: bool = False) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema of its own, dropped afterwards (skips locally,
+    fails in CI, when PostgreSQL is missing)."""
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = make_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
     try:
+        if migrated:
+            upgrade(engine)
         yield engine
     finally:
         engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_engine() -> Iterator[Engine]:
+    """An engine on a fresh, empty PostgreSQL schema of its own (not migrated)."""
+    with postgres_schema() as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ runs are `make bench` (bench/RESULTS.md).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bench.duck import duckdb_report, export_parquet
 from bench.generate import CUT, Scale, batches, rows_in
@@ -22,7 +21,7 @@ from metrics.facts import rebuild_case_facts
 from metrics.migrate import upgrade
 from metrics.report import differences, kpi_report
 from metrics.store import CursorUpdate, write_batch
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import postgres_schema
 from tests.test_kpis_command import EXPECTED, golden_firm
 
 SMOKE_DEALS = 10_000
@@ -44,20 +43,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    require_postgres()
-    schema = f"b_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
-    try:
-        upgrade(engine)
+    with postgres_schema("b", migrated=True) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _load_then_rebuild(engine: Engine, log: list[tuple[Batch, CursorUpdate]]) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from metrics.db import make_engine
 from metrics.migrate import upgrade
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import postgres_schema
 
 
 @pytest.fixture(
@@ -27,17 +26,5 @@ def module_engine(
         yield engine
         engine.dispose()
         return
-    require_postgres()
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
-    try:
-        upgrade(engine)
+    with postgres_schema("m", migrated=True) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

@@ -37,7 +37,7 @@ from metrics.migrate import upgrade
 from metrics.models import Base, FxRate, Quarantine
 from metrics.slo.service import KPI_NAMES
 from metrics.slo.spec import load_slos
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import postgres_schema
 from tests.resilience.bad_input.harness import (
     NOW,
     TIMES,
@@ -93,22 +93,8 @@ def store(template_db: Path, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def pg_schema() -> Iterator[Engine]:
     """One migrated PostgreSQL schema for this module (emptied before each case)."""
-    require_postgres()
-    import uuid
-
-    schema = f"t_bad_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
-    try:
-        upgrade(engine)
+    with postgres_schema("t_bad", migrated=True) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

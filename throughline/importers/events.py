@@ -67,6 +67,7 @@ from throughline.importers.values import (
     parse_time,
     subject_type,
     text,
+    vocabulary,
     zone,
 )
 
@@ -181,15 +182,7 @@ class RowMapper:
         word = text(value)
         if word is None:
             raise MappingError(f"activity ({self.m.activity}) is missing")
-        found = self.m.activities.get(word)
-        if found is not None:
-            return found
-        try:
-            return Activity(word)
-        except ValueError:
-            raise MappingError(
-                f"unknown activity {word!r:.60}: not under `activities` in the mapping"
-            ) from None
+        return vocabulary(word, self.m.activities, Activity, "activity", "activities")
 
     def system(self, type_: ObjectType) -> str:
         return self.m.objects[type_].system or self.m.source_system

@@ -67,6 +67,7 @@ from throughline.importers.values import (
     parse_time,
     subject_type,
     text,
+    vocabulary,
     zone,
 )
 
@@ -121,15 +122,7 @@ class OcelMapper:
         word = str(name or "")
         if word in self.skip_types:
             return None
-        found = self.m.object_types.get(word)
-        if found is not None:
-            return found
-        try:
-            return ObjectType(word)
-        except ValueError:
-            raise MappingError(
-                f"unknown object type {word!r:.60}: not under `object_types` in the mapping"
-            ) from None
+        return vocabulary(word, self.m.object_types, ObjectType, "object type", "object_types")
 
     def remember(self, item: Item) -> None:
         """Note a plain object id's type (first pass over the objects)."""
@@ -234,15 +227,7 @@ class OcelMapper:
         word = str(name or "")
         if word in self.m.skip_activities:
             return None
-        found = self.m.activities.get(word)
-        if found is not None:
-            return found
-        try:
-            return Activity(word)
-        except ValueError:
-            raise MappingError(
-                f"unknown activity {word!r:.60}: not under `activities` in the mapping"
-            ) from None
+        return vocabulary(word, self.m.activities, Activity, "activity", "activities")
 
     def event(self, item: Item) -> EventRow | None:
         """An OCEL event → its row (None when its activity is skipped)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import String
@@ -24,6 +26,23 @@ _SUBJECT = {
     "work": ObjectType.WORK_ITEM, "milestone": ObjectType.MILESTONE,
     "invoice": ObjectType.INVOICE, "payment": ObjectType.PAYMENT,
 }  # fmt: skip
+
+
+_V = TypeVar("_V", bound=StrEnum)
+
+
+def vocabulary(word: str, mapped: Mapping[str, _V], kind: type[_V], what: str, key: str) -> _V:
+    """`word` as Throughline's `kind`: through the mapping file's `key` section, else by its own
+    name; `MappingError` naming the section when neither knows it."""
+    found = mapped.get(word)
+    if found is not None:
+        return found
+    try:
+        return kind(word)
+    except ValueError:
+        raise MappingError(
+            f"unknown {what} {word!r:.60}: not under `{key}` in the mapping"
+        ) from None
 
 
 def subject_type(activity: Activity) -> ObjectType:
