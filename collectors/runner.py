@@ -247,6 +247,7 @@ def _map_page(
     record whose rows the store must not keep is quarantined with the reason."""
     batch = Batch()
     high: datetime | None = None
+    tolerance = future_tolerance()  # read once per page, not per record
     for record in page:
         try:
             if not isinstance(record, dict):
@@ -258,7 +259,7 @@ def _map_page(
                 raise MappingError(f"the record has no {stream.primary_key}")
             rows = stream.map(record)
             if now is not None:
-                check_batch(rows, now=now, tolerance=future_tolerance())
+                check_batch(rows, now=now, tolerance=tolerance)
             batch.extend(rows)
         except MAPPING_FAILURES as exc:
             reason = str(exc) if isinstance(exc, MappingError | InvalidRow) else _describe(exc)
