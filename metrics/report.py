@@ -167,7 +167,8 @@ def kpi_report(
     cycle = invoice_cycle(
         load_invoices(engine, filters), at, filters=filters, countries=countries, fx=fx
     )
-    wip = unbilled_aging(load_work_items(engine, filters, until=at), at, fx=fx)
+    work = load_work_items(engine, filters, until=at, since=filters.start_at)
+    wip = unbilled_aging(work, at, fx=fx)
     sync = sync_error_trends(load_sync(engine, filters), at, filters=filters, countries=countries)
     kpis = figures(setup, cycle, wip, sync, cash_impact(setup, cycle, wip))
     return {

@@ -51,7 +51,11 @@ if view.empty:
 cols = st.columns(5)
 cols[0].metric("Unbilled work", ui.fmt(kpi.total.amount_rc, "money", currency))
 cols[1].metric("Items", ui.fmt(kpi.total.items, "count"))
-cols[2].metric("Written off", ui.fmt(kpi.write_offs.amount_rc, "money", currency))
+cols[2].metric(
+    "Written off",
+    ui.fmt(kpi.write_offs.amount_rc, "money", currency),
+    help="Approved work written off from the start of the period to its end.",
+)
 cols[3].metric("On hold", ui.fmt(kpi.holds.amount_rc, "money", currency))
 cols[4].metric("Without an FX rate", ui.fmt(kpi.unconverted, "count"))
 if kpi.fx_issues:

@@ -39,8 +39,10 @@ EndEvent = Literal["posted", "sent"]
 TIMES = ("trigger_at", "created_at", "posted_at", "sent_at", "voided_at", "paid_at")
 
 
-def load_invoices(conn: Connection | Engine, filters: Filters = ALL) -> pd.DataFrame:
-    """Invoice facts that can end, wait or be paid in the period (dimension-filtered)."""
+def load_invoices(
+    conn: Connection | Engine, filters: Filters = ALL, end_event: EndEvent = "posted"
+) -> pd.DataFrame:
+    """Invoice facts that can end, wait or be voided in the period (dimension-filtered)."""
     t = CaseInvoice
     query = select(
         t.invoice_key, t.kind, t.billing_type, t.legal_entity, t.practice, t.customer,
@@ -50,10 +52,8 @@ def load_invoices(conn: Connection | Engine, filters: Filters = ALL) -> pd.DataF
     if filters.end_at is not None:
         query = query.where(or_(t.trigger_at < filters.end_at, t.created_at < filters.end_at))
     if filters.start_at is not None:
-        s = filters.start_at
-        query = query.where(
-            or_(t.posted_at.is_(None), t.sent_at.is_(None), t.posted_at >= s, t.sent_at >= s)
-        )
+        s, end = filters.start_at, t.__table__.c[f"{end_event}_at"]
+        query = query.where(or_(end.is_(None), end >= s, t.voided_at >= s))
     return read_frame(conn, query.order_by(t.invoice_key), TIMES)
 
 

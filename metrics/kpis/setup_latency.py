@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, and_, or_, select
 
 from metrics.fx import FxIssue, FxTable
 from metrics.kpis.common import (
@@ -34,7 +34,8 @@ TIMES = ("won_at", "project_created_at")
 
 
 def load_handoffs(conn: Connection | Engine, filters: Filters = ALL) -> pd.DataFrame:
-    """Handoff facts that can be closed in, or open during, the period (dimension-filtered)."""
+    """Handoff facts that can be closed in, or open during, the period, and the excluded deals
+    won in it (dimension-filtered)."""
     t = CaseHandoff
     query = select(
         t.deal_key, t.legal_entity, t.practice, t.customer, t.owner, t.currency, t.amount,
@@ -43,8 +44,15 @@ def load_handoffs(conn: Connection | Engine, filters: Filters = ALL) -> pd.DataF
     if filters.end_at is not None:
         query = query.where(t.won_at < filters.end_at)
     if filters.start_at is not None:
+        start = filters.start_at
         query = query.where(
-            or_(t.project_created_at.is_(None), t.project_created_at >= filters.start_at)
+            or_(
+                and_(
+                    t.excluded.is_(None),
+                    or_(t.project_created_at.is_(None), t.project_created_at >= start),
+                ),
+                and_(t.excluded.is_not(None), t.won_at >= start),
+            )
         )
     return read_frame(conn, query.order_by(t.won_at, t.deal_key), TIMES)
 
@@ -105,7 +113,8 @@ def setup_latency(
             [as_of.date()] * len(stuck),
         )  # fmt: skip
     touchless = int((closed["touchless"] == True).sum())  # noqa: E712 (nullable column)
-    excluded = f[f["excluded"].notna() & (f["won_at"] <= now)]["excluded"].value_counts()
+    excluded = f[f["excluded"].notna() & (f["won_at"] <= now) & filters.in_period(f["won_at"])]
+    excluded = excluded["excluded"].value_counts()
     return SetupLatency(
         as_of=as_of,
         target_days=target_days,

@@ -4,8 +4,9 @@ As of D: billable work items approved by D, not written off by D, and not on an 
 was posted by D and not voided by D (a work item moved from a voided invoice to its re-issue is
 billed once the re-issue is posted). Aged in calendar days from the work date (configurable:
 approval date; items without a work date are aged from approval and reported) to D's UTC date,
-in buckets 0–30, 31–60, 61–90, 91–120 and 120+. Written-off work (by D) and billable work on
-hold (never approved, status `on_hold`, logged by D) are shown apart. Money is converted at
+in buckets 0–30, 31–60, 61–90, 91–120 and 120+. Written-off work (by D; for items loaded for
+a period, written off since its start) and billable work on hold (never approved, status
+`on_hold`, logged by D) are shown apart. Money is converted at
 D's rate; an amount with no rate stays NaN (so does every total it is part of) and is reported.
 """
 
@@ -18,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, and_, or_, select
 
 from metrics.fx import FxIssue, FxTable
 from metrics.kpis.common import (
@@ -48,23 +49,40 @@ ITEM_DIMENSIONS = ("legal_entity", "practice", "customer")
 
 @dataclass(frozen=True)
 class WorkItems:
-    """Billable work item facts and the invoices each was billed on."""
+    """Billable work item facts and the invoices each was billed on; `since` is the instant
+    they were loaded from (items settled before it left out)."""
 
     items: pd.DataFrame
     billing: pd.DataFrame
+    since: datetime | None = None
 
 
 def load_work_items(
-    conn: Connection | Engine, filters: Filters = ALL, until: datetime | None = None
+    conn: Connection | Engine,
+    filters: Filters = ALL,
+    until: datetime | None = None,
+    since: datetime | None = None,
 ) -> WorkItems:
-    """Billable work approved by `until` (or on hold) with its billing history."""
+    """Billable work approved by `until` (or on hold) with its billing history.
+
+    With `since`, only the items that can count at some instant from `since` on: work billed
+    for good (its current invoice posted, never voided) or written off before `since` is left
+    out, so the rows read grow with the period and the open work, not with the history.
+    """
     t, b = CaseWorkItem, CaseWorkBilling
     where = [t.billable.is_(True), *filters.dims(t)]
     if until is not None:
         where.append(or_(t.approved_at <= until, t.status == "on_hold"))
+    if since is not None:
+        open_since = and_(
+            or_(t.billed_at.is_(None), t.billed_at >= since, t.written_off_at >= since),
+            or_(t.written_off_at.is_(None), t.written_off_at >= since),
+        )
+        where.append(or_(open_since, t.status == "on_hold"))
     query = select(
         t.work_item_id, t.work_item_key, t.kind, t.legal_entity, t.practice, t.customer,
-        t.currency, t.amount, t.status, t.work_date, *(t.__table__.c[n] for n in ITEM_TIMES),
+        t.currency, t.amount, t.status, t.work_date, t.project_id,
+        *(t.__table__.c[n] for n in ITEM_TIMES),
     ).where(*where)  # fmt: skip
     billing = (
         select(b.work_item_id, b.posted_at, b.voided_at)
@@ -72,7 +90,7 @@ def load_work_items(
         .where(*where, b.posted_at.is_not(None))
     )
     items = read_frame(conn, query.order_by(t.work_item_key), ITEM_TIMES)
-    return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")))
+    return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")), since)
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,9 @@ def unbilled_aging(
     day = as_of.date()
     approved = f["approved_at"] <= now
     written_off = approved & (f["written_off_at"] <= now)
+    reported_offs = written_off
+    if work.since is not None:
+        reported_offs = written_off & (f["written_off_at"] >= pd.Timestamp(work.since))
     wip = f[approved & ~written_off & ~_billed(work, now)].copy()
     approval_day = wip["approved_at"].dt.tz_convert(None).dt.date
     start = (
@@ -149,7 +170,7 @@ def unbilled_aging(
     wip["age_days"] = [(day - d).days for d in start]
     wip["bucket"] = [bucket_of(a) for a in wip["age_days"]]
     wip["amount_rc"], issues = _convert(wip, fx, day)
-    offs = f[written_off].copy()
+    offs = f[reported_offs].copy()
     holds = f[(f["status"] == "on_hold") & ~approved & ~(f["logged_at"] > now)].copy()
     for part in (offs, holds):
         part["amount_rc"], more = _convert(part, fx, day)

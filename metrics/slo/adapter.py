@@ -7,6 +7,7 @@ the legal entity's business calendar. Loaders read only the SLO windows (plus a 
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,13 @@ class Context:
 
     def calendar(self, group: Mapping[str, str]) -> BusinessCalendar:
         """The business calendar of a group's legal entity (weekends only when unknown)."""
-        return BusinessCalendar(self.countries.get(group.get("legal_entity", "")))
+        return _calendar_of(self.countries.get(group.get("legal_entity", "")))
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar_of(country: str | None) -> BusinessCalendar:
+    """One calendar per country: building one loads its holiday rules, asking one is cheap."""
+    return BusinessCalendar(country)
 
 
 def is_good(threshold: Threshold | None, business_days: float, hours: float) -> bool:
@@ -136,9 +143,9 @@ def sync_inputs(engine: Engine, slo: Slo, as_of: datetime) -> SloInputs:
 
 def unbilled_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> SloInputs:
     """Daily value-weighted snapshots (good while ≤ 60 days old) and items past 60 days."""
-    work = load_work_items(engine, until=as_of)
-    fx = load_fx(engine, ctx.reporting_currency, (as_of - MARGIN).date(), as_of.date())
     days = [as_of.date() - timedelta(days=n) for n in range(int(MARGIN.days), -1, -1)]
+    work = load_work_items(engine, until=as_of, since=_midnight(days[0]))
+    fx = load_fx(engine, ctx.reporting_currency, days[0], as_of.date())
     daily = wip_daily(work, days, fx=fx)
     daily = daily[daily["amount_rc"] > 0]  # NaN (no FX rate) is reported by the KPI
     daily = daily.assign(good=daily["age_days"] <= UNBILLED_LIMIT_DAYS)

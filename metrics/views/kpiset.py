@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from metrics.canonical import ObjectType
+from metrics.facts.common import among
 from metrics.fx import FxTable, load_fx
 from metrics.kpis.cash_impact import CashImpact, cash_impact
 from metrics.kpis.common import Filters
@@ -16,8 +16,8 @@ from metrics.kpis.invoice_cycle import InvoiceCycle, invoice_cycle, load_invoice
 from metrics.kpis.setup_latency import SetupLatency, load_handoffs, setup_latency
 from metrics.kpis.sync_trends import SyncErrorTrends, load_sync, sync_error_trends
 from metrics.kpis.unbilled import UnbilledAging, WorkItems, load_work_items, unbilled_aging
-from metrics.models import CaseWorkItem, Object
-from metrics.views.common import ViewConfig, frame, period_as_of
+from metrics.models import Object
+from metrics.views.common import ViewConfig, period_as_of
 
 
 def fx_table(engine: Engine, config: ViewConfig) -> FxTable:
@@ -52,17 +52,21 @@ def cycle(
 
 
 def work_items(engine: Engine, filters: Filters, as_of: datetime) -> WorkItems:
-    """Billable work items with their project's key (``project_key``) for grouping."""
-    work = load_work_items(engine, filters, until=period_as_of(filters, as_of))
-    w, p = CaseWorkItem, Object
-    ids = frame(
-        engine, select(w.work_item_id, w.project_id).where(w.billable.is_(True), *filters.dims(w))
+    """Billable work items that can count in the period, with their project's key
+    (``project_key``) for grouping."""
+    work = load_work_items(
+        engine, filters, until=period_as_of(filters, as_of), since=filters.start_at
     )
-    keys = frame(engine, select(p.id, p.source_key).where(p.type == str(ObjectType.PROJECT)))
-    project_key = ids["project_id"].map(dict(zip(keys["id"], keys["source_key"], strict=True)))
-    lookup = dict(zip(ids["work_item_id"], project_key, strict=True))
-    items = work.items.assign(project_key=work.items["work_item_id"].map(lookup))
-    return WorkItems(items, work.billing)
+    ids = sorted({int(i) for i in work.items["project_id"].dropna()})
+    p = Object
+    keys: dict[int, str] = {}
+    with engine.connect() as conn:
+        for condition in among(conn, p.id, ids):
+            keys.update(
+                (i, k) for i, k in conn.execute(select(p.id, p.source_key).where(condition))
+            )
+    items = work.items.assign(project_key=work.items["project_id"].map(keys))
+    return WorkItems(items, work.billing, work.since)
 
 
 def unbilled(

@@ -166,7 +166,7 @@ def _tiles(k: KpiSet, slos: pd.DataFrame) -> tuple[Tile, ...]:
             (
                 Fact("items", u.total.items, "count"),
                 Fact("older than 60 days", old_share, "share"),
-                Fact("written off", u.write_offs.amount_rc, "money"),
+                Fact("written off in the period", u.write_offs.amount_rc, "money"),
             ),
             (),
         ),
