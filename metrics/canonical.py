@@ -115,8 +115,10 @@ def stable_id(*parts: object) -> int:
     return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
+@lru_cache(maxsize=1 << 16)
 def object_id(source_system: str, type_: str, source_key: str) -> int:
-    """Id of the object with this natural key; collectors use it to link across systems."""
+    """Id of the object with this natural key; collectors use it to link across systems.
+    Cached: a batch names the same object about a dozen times (its events, links, facts)."""
     return stable_id("object", source_system, type_, source_key)
 
 

@@ -13,9 +13,11 @@ cursors and its queued cases are stored, or nothing is.
 
 from __future__ import annotations
 
+import gc
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -188,7 +190,30 @@ def write_batch_in(
 ) -> WriteResult:
     """`write_batch` inside a transaction the caller owns: the cases it touches are queued,
     not refreshed (`metrics.facts.refresh_pending` does that once the transaction commits)."""
-    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    with _no_cyclic_gc():
+        return _write(conn, batch, cursors, (now or datetime.now(UTC)).astimezone(UTC))
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cycle collector while a batch is written: the rows are plain tuples (no
+    cycles; reference counting frees them), and the collector would otherwise walk every
+    live object over and over as tens of thousands of them are made — a third of the write."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _write(
+    conn: Connection,
+    batch: Batch,
+    cursors: CursorUpdate | Sequence[CursorUpdate],
+    stamp: datetime,
+) -> WriteResult:
     loader = _loader_for(conn)
     events = events_by_id(batch.events)
     result = WriteResult(

@@ -54,6 +54,11 @@ def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:
     if len(batch) < LARGE_BATCH:
         return
     if conn.dialect.name == "postgresql":
+        # Only while the batch is large against what the statistics last saw (a young store):
+        # once they know a table is large, its plans by id stay right as it grows.
+        seen = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass"))
+        if (seen.scalar_one() or 0) >= 4 * len(batch):
+            return
         conn.execute(text("ANALYZE objects, events, event_objects, object_links, sync_attempts"))
     elif conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit = 400")

@@ -31,7 +31,7 @@ def _group(key: str) -> Group:
     return integration, flow, date.fromisoformat(day)
 
 
-def _rows(affected: Affected) -> list[dict[str, str]]:
+def _rows(affected: Affected) -> list[tuple[str, str]]:
     keys = {
         "deal": (str(i) for i in affected.deals),
         "invoice": (str(i) for i in affected.invoices),
@@ -39,15 +39,27 @@ def _rows(affected: Affected) -> list[dict[str, str]]:
         "sync_group": (_group_key(g) for g in affected.sync_groups),
         "sync_trace": iter(affected.sync_traces),
     }
-    return [{"kind": kind, "key": key} for kind, values in keys.items() for key in values]
+    return [(kind, key) for kind, values in keys.items() for key in values]
 
 
 def mark(conn: Connection, affected: Affected) -> int:
     """Queue `affected`'s cases (already queued ones stay queued once); how many were given."""
     rows = _rows(affected)
-    if rows:
-        insert = "INSERT INTO facts_pending (kind, key) VALUES (:kind, :key) ON CONFLICT DO NOTHING"
-        conn.execute(text(insert), rows)
+    if not rows:
+        return 0
+    # A batch queues tens of thousands of cases: one statement (PostgreSQL, two array
+    # parameters) or the driver's executemany (SQLite), never a statement per row.
+    if conn.dialect.name == "postgresql":
+        kinds, keys = (list(column) for column in zip(*rows, strict=True))
+        conn.exec_driver_sql(
+            "INSERT INTO facts_pending (kind, key) SELECT * FROM unnest(%s::text[], %s::text[]) "
+            "ON CONFLICT DO NOTHING",
+            (kinds, keys),
+        )
+    else:
+        conn.exec_driver_sql(
+            "INSERT INTO facts_pending (kind, key) VALUES (?, ?) ON CONFLICT DO NOTHING", rows
+        )
     return len(rows)
 
 
