@@ -13,11 +13,9 @@ cursors and its queued cases are stored, or nothing is.
 
 from __future__ import annotations
 
-import gc
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -38,6 +36,7 @@ from metrics.canonical import (
     SyncAttemptRow,
 )
 from metrics.facts import mark_affected, refresh_pending
+from metrics.facts.common import no_cyclic_gc
 from metrics.masking import mask_sensitive
 from metrics.models import Base, CollectorState, UTCDateTime
 
@@ -190,22 +189,8 @@ def write_batch_in(
 ) -> WriteResult:
     """`write_batch` inside a transaction the caller owns: the cases it touches are queued,
     not refreshed (`metrics.facts.refresh_pending` does that once the transaction commits)."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _write(conn, batch, cursors, (now or datetime.now(UTC)).astimezone(UTC))
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cycle collector while a batch is written: the rows are plain tuples (no
-    cycles; reference counting frees them), and the collector would otherwise walk every
-    live object over and over as tens of thousands of them are made — a third of the write."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _write(

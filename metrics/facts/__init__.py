@@ -3,8 +3,11 @@
 The ingest transaction marks the cases its batch touches (`mark_affected`, see
 `metrics.facts.pending`); `refresh_pending(engine)` then recomputes only those cases, in chunks,
 each case once however many batches touched it (its cost grows with the new data, not with
-history). `rebuild_case_facts(engine)` recomputes everything with the same builders, so both
-give the same rows. Tables: `case_handoffs` (per won deal),
+history). `rebuild_case_facts(engine)` recomputes everything at once, by DuckDB in process
+(`metrics.facts.columnar`), giving the same rows as the builders (`columnar=False` runs the
+builders over every case instead: the reference the columnar path is tested against). A queue
+too large for case-by-case work — a first backfill — is served by one columnar rebuild too
+(`BACKFILL_CASES`). Tables: `case_handoffs` (per won deal),
 `case_invoices` (per invoice), `case_work_items` and `case_work_billing` (per work item and the
 invoices it was billed on), `sync_daily`, `sync_failures` and `sync_traces` (sync rollups).
 
@@ -23,6 +26,7 @@ from sqlalchemy import Connection, Engine, text
 from metrics.canonical import Batch, stable_id
 from metrics.facts import pending
 from metrics.facts.affected import Affected, affected_by
+from metrics.facts.common import no_cyclic_gc
 from metrics.facts.handoffs import refresh_handoffs
 from metrics.facts.invoices import refresh_invoices
 from metrics.facts.sync import refresh_sync
@@ -45,6 +49,12 @@ def _serialize(conn: Connection, *, shared: bool = False) -> None:
 
 LARGE_BATCH = 5_000
 CHUNK_CASES = 5_000  # cases per refresh transaction: bounds its memory on a large backfill
+# A queue of more than BACKFILL_CASES cases that is also more than BACKFILL_SHARE of the case
+# rows already stored (a first backfill, years of history re-delivered) is served by one
+# columnar rebuild: recomputing everything then costs less than case-by-case work.
+BACKFILL_CASES = 50_000
+BACKFILL_SHARE = 0.25
+CASE_TABLES = ("case_handoffs", "case_invoices", "case_work_items", "sync_traces")
 
 
 def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:
@@ -94,12 +104,32 @@ def mark_affected(conn: Connection, batch: Batch) -> int:
     return pending.mark(conn, affected_by(conn, batch))
 
 
+def _backfill(conn: Connection) -> bool:
+    """Whether the queue is large enough that one full rebuild beats the per-case refresh."""
+    waiting = pending.queued(conn)
+    if waiting <= BACKFILL_CASES:
+        return False
+    stored = sum(
+        int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
+        for t in CASE_TABLES
+    )
+    return waiting > BACKFILL_SHARE * stored
+
+
 def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
-    """Recompute every queued case, `chunk` cases per transaction, until none is queued."""
+    """Recompute every queued case, `chunk` cases per transaction, until none is queued; a
+    backfill-sized queue (`BACKFILL_CASES`) is served by one columnar full rebuild instead."""
     started = time.perf_counter()
     cases = rows = 0
+    with engine.begin() as conn:
+        _serialize(conn)
+        if _backfill(conn):
+            cases = pending.queued(conn)
+            conn.execute(text("DELETE FROM facts_pending"))
+            rows = _columnar(conn)
+            return RefreshReport(cases, rows, time.perf_counter() - started)
     while True:
-        with engine.begin() as conn:
+        with engine.begin() as conn, no_cyclic_gc():
             _serialize(conn)
             affected = pending.take(conn, chunk)
             if not len(affected):
@@ -109,17 +139,27 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
     return RefreshReport(cases, rows, time.perf_counter() - started)
 
 
-def rebuild_case_facts(target: Engine | Connection) -> RefreshReport:
+def _columnar(conn: Connection) -> int:
+    """The columnar rebuild, imported when first used: DuckDB is not loaded by every page."""
+    from metrics.facts.columnar import rebuild_columnar
+
+    return rebuild_columnar(conn)
+
+
+def _rebuild(conn: Connection, columnar: bool) -> int:
+    _serialize(conn)
+    conn.execute(text("DELETE FROM facts_pending"))
+    return _columnar(conn) if columnar else _refresh(conn, None)
+
+
+def rebuild_case_facts(target: Engine | Connection, *, columnar: bool = True) -> RefreshReport:
     """Recompute every case fact from the event log (backfill, definition change, nightly);
-    the queue of pending cases is emptied with it."""
+    the queue of pending cases is emptied with it. `columnar=False` runs the per-case Python
+    builders over everything instead (the reference; same rows, slower)."""
     started = time.perf_counter()
     if isinstance(target, Engine):
         with target.begin() as conn:
-            _serialize(conn)
-            conn.execute(text("DELETE FROM facts_pending"))
-            rows = _refresh(conn, None)
+            rows = _rebuild(conn, columnar)
     else:
-        _serialize(target)
-        target.execute(text("DELETE FROM facts_pending"))
-        rows = _refresh(target, None)
+        rows = _rebuild(target, columnar)
     return RefreshReport(rows, rows, time.perf_counter() - started)

@@ -1,0 +1,246 @@
+"""The columnar full rebuild: every case-fact table recomputed by DuckDB in process.
+
+`rebuild_columnar(conn)` reads the canonical tables the builders need into an in-memory DuckDB
+(`arrow_io`), derives the seven fact tables in SQL (`columnar_sql`) with the same rules as the
+per-case Python builders, and replaces the store's fact rows on `conn`, in its transaction. The
+Python builders stay the incremental path and the reference: the tests compare both row for
+row. Values whose Python semantics SQL would only approximate — `str()` and truthiness of JSON
+attributes, `date.fromisoformat`, the `object_id` hash — are computed in Python over the
+distinct inputs and joined back.
+"""
+
+# SQL here is built from this module's own table and column names; values are bound or mapped.
+# ruff: noqa: S608
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Connection, Table, delete
+
+from metrics.canonical import object_id
+from metrics.facts import arrow_io, columnar_sql
+from metrics.facts.arrow_io import Source
+from metrics.facts.invoices import period_end_instant
+from metrics.facts.work_items import work_date
+from metrics.models import (
+    CaseHandoff,
+    CaseInvoice,
+    CaseWorkBilling,
+    CaseWorkItem,
+    SyncDaily,
+    SyncFailure,
+    SyncTrace,
+)
+
+THREADS = 2
+MEMORY_LIMIT = "1GB"  # DuckDB's own; the process adds the driver's chunks and Python's
+ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
+_FRAGMENTS = ", ".join(
+    f"json_extract(attributes, '$.{name}')::VARCHAR AS f_{name}" for name in columnar_sql.FRAGMENTS
+)
+_OBJ_COLUMNS = (
+    "id, type, source_system, source_key, customer, legal_entity, practice, owner, currency, amount"
+)
+
+
+def _in(values: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+SOURCES: dict[str, Source] = {
+    "obj": Source(
+        "objects",
+        (("id", "int"), ("type", "text"), ("source_system", "text"), ("source_key", "text"),
+         ("customer", "text"), ("legal_entity", "text"), ("practice", "text"), ("owner", "text"),
+         ("currency", "text"), ("amount", "amount"), ("attributes", "json")),
+        exprs={"attributes": f"CASE WHEN type IN {_in(ATTRIBUTE_TYPES)} THEN attributes END"},
+        select=f"{_OBJ_COLUMNS}, {_FRAGMENTS}",
+    ),
+    "ev": Source("events", (("id", "int"), ("activity", "text"), ("occurred_at", "ts")),
+                 f"WHERE activity IN {_in(columnar_sql.ACTIVITIES)}"),
+    "eo": Source("event_objects",
+                 (("event_id", "int"), ("object_id", "int"), ("qualifier", "text")),
+                 f"WHERE qualifier IN {_in(columnar_sql.QUALIFIERS)}"),
+    "lk": Source("object_links",
+                 (("from_object_id", "int"), ("to_object_id", "int"), ("qualifier", "text")),
+                 f"WHERE qualifier IN {_in(columnar_sql.LINKS)}",
+                 "from_object_id AS from_id, to_object_id AS to_id, qualifier"),
+    "att": Source(
+        "sync_attempts",
+        (("source_key", "text"), ("integration", "text"), ("flow", "text"), ("status", "text"),
+         ("attempt_number", "int"), ("error_class", "text"), ("error_signature", "text"),
+         ("trace_key", "text"), ("started_at", "ts"), ("object_id", "int")),
+    ),
+}  # fmt: skip
+OUTPUTS: tuple[tuple[Table, str], ...] = tuple(
+    (cast(Table, model.__table__), result)
+    for model, result in (
+        (CaseHandoff, "f_handoffs"), (CaseInvoice, "f_invoices"), (CaseWorkItem, "f_work_items"),
+        (CaseWorkBilling, "f_work_billing"), (SyncDaily, "f_sync_daily"),
+        (SyncFailure, "f_sync_failures"), (SyncTrace, "f_sync_traces"),
+    )
+)  # fmt: skip
+
+
+# --- Python semantics over distinct values ------------------------------------------------------
+
+
+def _value(fragment: str) -> Any:
+    return json.loads(fragment)
+
+
+def _naive(at: datetime | None) -> datetime | None:
+    return None if at is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _stored_text(value: Any, dialect: str) -> str | None:
+    """A non-string JSON value as the store keeps it in a text column (driver adaptation)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return ("t" if value else "f") if dialect == "postgresql" else str(int(value))
+    if isinstance(value, float) and dialect != "postgresql":
+        text = format(value, ".15g")
+        return text if any(c in text for c in ".enai") else text + ".0"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def _truthy_id(type_: str) -> Callable[[str, str], tuple[bool, int | None]]:
+    def compute(system: str, fragment: str) -> tuple[bool, int | None]:
+        value = _value(fragment)
+        return (True, object_id(system, type_, str(value))) if value else (False, None)
+
+    return compute
+
+
+def _mapping(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    query: str,
+    compute: Callable[..., Any],
+    columns: dict[str, pa.DataType],
+) -> None:
+    """Create table `name`: each row of `query` (distinct inputs) followed by `compute(*row)`
+    (a tuple when several output columns follow the inputs)."""
+    rows = arrow_io.rows_of(con, query)
+    width = len(rows[0]) if rows else len(columns) - 1
+    outputs = len(columns) - width
+    values: list[list[Any]] = [[] for _ in columns]
+    for row in rows:
+        result = compute(*row)
+        for i, value in enumerate([*row, *(result if outputs > 1 else (result,))]):
+            values[i].append(value)
+    arrays = [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)]
+    con.register(f"{name}_arrow", pa.Table.from_arrays(arrays, names=list(columns)))
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
+
+
+def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
+    s, t = pa.string(), pa.timestamp("us")
+    _mapping(
+        con,
+        "kind_map",
+        "SELECT DISTINCT f_kind FROM obj WHERE type = 'invoice' AND f_kind IS NOT NULL",
+        lambda f: str(_value(f) or "invoice"),
+        {"fragment": s, "value": s},
+    )
+    passthrough = " UNION ".join(
+        f"SELECT DISTINCT f_{c} AS f FROM obj WHERE type = '{type_}'"
+        for type_, c in (("invoice", "billing_type"), ("work_item", "kind"),
+                         ("work_item", "status"))
+    )  # fmt: skip
+    _mapping(
+        con,
+        "pass_map",
+        f"SELECT f FROM ({passthrough}) WHERE f IS NOT NULL AND f <> 'null' "
+        "AND json_type(f) <> 'VARCHAR'",
+        lambda f: _stored_text(_value(f), dialect),
+        {"fragment": s, "value": s},
+    )
+    _mapping(
+        con,
+        "instant_map",
+        "SELECT DISTINCT f_period_end FROM obj WHERE type = 'invoice' AND f_period_end IS NOT NULL",
+        lambda f: _naive(period_end_instant(_value(f))),
+        {"fragment": s, "at": t},
+    )
+    _mapping(
+        con,
+        "date_map",
+        "SELECT DISTINCT f_work_date FROM obj WHERE type = 'work_item' AND f_work_date IS NOT NULL",
+        lambda f: work_date(_value(f)),
+        {"fragment": s, "day": pa.date32()},
+    )
+    ids = {"system": s, "fragment": s, "truthy": pa.bool_(), "id": pa.int64()}
+    _mapping(
+        con,
+        "pid_map",
+        "SELECT DISTINCT source_system, f_project_id FROM obj WHERE type = 'work_item' "
+        "AND f_project_id IS NOT NULL",
+        _truthy_id("project"),
+        ids,
+    )
+    _mapping(con, "mid_map",
+             "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
+             "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
+             "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
+             _truthy_id("milestone"), ids)  # fmt: skip
+
+
+# --- the rebuild ---------------------------------------------------------------------------------
+
+
+def _run(con: duckdb.DuckDBPyConnection, script: str) -> None:
+    for statement in columnar_sql.statements(script):
+        con.execute(statement)
+
+
+def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) -> int:
+    """Replace every case-fact row on `conn` by the columnar computation; rows written.
+
+    `timings`, when given, receives the seconds spent reading, computing and writing."""
+    clock = time.perf_counter()
+    spent = timings if timings is not None else {}
+    con = duckdb.connect()
+    spill = tempfile.TemporaryDirectory(prefix="throughline-rebuild-")
+    try:
+        con.execute(f"SET threads = {THREADS}")
+        con.execute("SET preserve_insertion_order = false")
+        # Bounded: past the limit DuckDB spills to disk, so a rebuild of years of history
+        # does not need memory in proportion to it.
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = '{}'".format(spill.name.replace("'", "''")))
+        for name, source in SOURCES.items():
+            arrow_io.load(conn, con, source, name)
+        spent["read"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
+        _python_maps(con, conn.dialect.name)
+        for script in (columnar_sql.HANDOFFS, columnar_sql.INVOICES, columnar_sql.WORK_ITEMS,
+                       columnar_sql.SYNC_DIMS, columnar_sql.SYNC):  # fmt: skip
+            _run(con, script)
+        for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
+            con.execute(f"DROP TABLE {scratch}")
+        spent["compute"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        rows = 0
+        for table, result in OUTPUTS:
+            conn.execute(delete(table))
+            written = arrow_io.write(conn, con, table, result)
+            if table.name != "case_work_billing":  # as the builders count: cases, not links
+                rows += written
+        spent["write"] = time.perf_counter() - clock
+        return rows
+    finally:
+        con.close()
+        spill.cleanup()
