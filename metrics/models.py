@@ -281,11 +281,22 @@ class CaseInvoice(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+WORK_SETTLED_AT = (
+    "(CASE WHEN status = 'on_hold' THEN NULL ELSE coalesce(written_off_at, billed_at) END)"
+)
+
+
 class CaseWorkItem(Base):
     """One time entry or expense: logged → approved → billed (or written off / on hold)."""
 
     __tablename__ = "case_work_items"
-    __table_args__ = (Index(None, "approved_at"),)
+    __table_args__ = (
+        Index(None, "approved_at"),
+        # When the item stopped counting for good (written off, else billed on an invoice
+        # never voided; never while on hold): a period's loader reads the items unsettled by
+        # its start (`metrics.kpis.unbilled`).
+        Index("ix_case_work_items_settled_at", text(WORK_SETTLED_AT)),
+    )
 
     work_item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     work_item_key: Mapped[str] = mapped_column(String(200))

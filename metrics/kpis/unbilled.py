@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, literal_column, or_, select
 
 from metrics.fx import FxIssue, FxTable
 from metrics.kpis.common import (
@@ -32,7 +32,7 @@ from metrics.kpis.common import (
     read_frame,
     utc,
 )
-from metrics.models import CaseWorkBilling, CaseWorkItem
+from metrics.models import WORK_SETTLED_AT, CaseWorkBilling, CaseWorkItem
 
 BUCKETS: tuple[tuple[int | None, str], ...] = (
     (30, "0-30"),
@@ -57,6 +57,31 @@ class WorkItems:
     since: datetime | None = None
 
 
+def _conditions(
+    filters: Filters, until: datetime | None, since: datetime | None
+) -> list[ColumnElement[bool]]:
+    t = CaseWorkItem
+    where = [t.billable.is_(True), *filters.dims(t)]
+    if until is not None:
+        where.append(or_(t.approved_at <= until, t.status == "on_hold"))
+    if since is not None:
+        settled: ColumnElement[Any] = literal_column(WORK_SETTLED_AT)  # the index's, verbatim
+        where.append(or_(settled.is_(None), settled >= since))
+    return where
+
+
+def items_query(
+    filters: Filters = ALL, until: datetime | None = None, since: datetime | None = None
+) -> Select[*tuple[Any, ...]]:
+    """The work item facts `load_work_items` reads."""
+    t = CaseWorkItem
+    return select(
+        t.work_item_id, t.work_item_key, t.kind, t.legal_entity, t.practice, t.customer,
+        t.currency, t.amount, t.status, t.work_date, t.project_id,
+        *(t.__table__.c[n] for n in ITEM_TIMES),
+    ).where(*_conditions(filters, until, since))  # fmt: skip
+
+
 def load_work_items(
     conn: Connection | Engine,
     filters: Filters = ALL,
@@ -70,26 +95,13 @@ def load_work_items(
     out, so the rows read grow with the period and the open work, not with the history.
     """
     t, b = CaseWorkItem, CaseWorkBilling
-    where = [t.billable.is_(True), *filters.dims(t)]
-    if until is not None:
-        where.append(or_(t.approved_at <= until, t.status == "on_hold"))
-    if since is not None:
-        open_since = and_(
-            or_(t.billed_at.is_(None), t.billed_at >= since, t.written_off_at >= since),
-            or_(t.written_off_at.is_(None), t.written_off_at >= since),
-        )
-        where.append(or_(open_since, t.status == "on_hold"))
-    query = select(
-        t.work_item_id, t.work_item_key, t.kind, t.legal_entity, t.practice, t.customer,
-        t.currency, t.amount, t.status, t.work_date, t.project_id,
-        *(t.__table__.c[n] for n in ITEM_TIMES),
-    ).where(*where)  # fmt: skip
     billing = (
         select(b.work_item_id, b.posted_at, b.voided_at)
         .join(t, t.work_item_id == b.work_item_id)
-        .where(*where, b.posted_at.is_not(None))
+        .where(*_conditions(filters, until, since), b.posted_at.is_not(None))
     )
-    items = read_frame(conn, query.order_by(t.work_item_key), ITEM_TIMES)
+    query = items_query(filters, until, since).order_by(t.work_item_key)
+    items = read_frame(conn, query, ITEM_TIMES)
     return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")), since)
 
 
