@@ -96,12 +96,17 @@ def objects(conn: Connection, ids: Ids, type_: str | None = None) -> dict[int, O
         Object.legal_entity, Object.practice, Object.owner, Object.currency, Object.amount,
         Object.attributes,
     )  # fmt: skip
-    if type_ is not None:
+    if type_ is not None and ids is None:
         query = query.where(Object.type == str(type_))
+    # By id, the type is checked here: with a `type =` term SQLite probes the (type, entity)
+    # index and reads every object of the type per chunk instead of the ids' rows.
+    wanted = str(type_) if type_ is not None else None
     out: dict[int, Obj] = {}
     for q in _filtered(conn, query, Object.id, ids):
         for row in conn.execute(q):
             m = row._mapping
+            if wanted is not None and m["type"] != wanted:
+                continue
             out[m["id"]] = Obj(
                 m["id"], m["type"], m["source_system"], m["source_key"], m["customer"],
                 m["legal_entity"], m["practice"], m["owner"], m["currency"], m["amount"],
