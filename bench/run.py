@@ -530,22 +530,28 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def _saved() -> dict[str, Any]:
+    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"scales": {}}
+
+
 def run(opts: argparse.Namespace) -> dict[str, Any]:
     from bench.generate import label
 
-    results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"scales": {}}
+    results = _saved()
     for deals in opts.deals:
-        scale: dict[str, Any] = {"deals": deals, "measured_at": datetime.now(UTC).isoformat(
-            timespec="seconds"), "command": opts.command}  # fmt: skip
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         for db in opts.dbs:
             print(f"{label(deals)} deals on {db}", flush=True)
-            r: dict[str, Any] = {"load_average_before": os.getloadavg()}
+            r: dict[str, Any] = {"load_average_before": os.getloadavg(), "measured_at": started}
             for phase in PHASES + (EXTRA_PHASES if deals == min(opts.deals) else ()):
                 r.update(run_phase(phase, db, deals, opts))
             r["load_average_after"] = os.getloadavg()
             r["ratios"] = ratios(r)
-            scale[db] = r
-            results["scales"][label(deals)] = scale  # saved per database: a long run keeps its part
+            # Saved per database, merged into the file as it is now: a long run keeps its part,
+            # and runs of other scales or databases beside it keep theirs.
+            results = _saved()
+            scale = results["scales"].setdefault(label(deals), {})
+            scale.update({"deals": deals, "measured_at": started, "command": opts.command, db: r})
             results["machine"] = machine()
             RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
             RESULTS_MD.write_text(markdown(results))
