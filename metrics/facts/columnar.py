@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import duckdb
@@ -40,7 +41,7 @@ from metrics.models import (
 )
 
 THREADS = 2
-MEMORY_LIMIT = "1GB"  # DuckDB's own; the process adds the driver's chunks and Python's
+MEMORY_LIMIT = "2GB"  # DuckDB's own; the process adds the driver's chunks and Python's
 ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
 _FRAGMENTS = ", ".join(
     f"json_extract(attributes, '$.{name}')::VARCHAR AS f_{name}" for name in columnar_sql.FRAGMENTS
@@ -211,8 +212,10 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
     `timings`, when given, receives the seconds spent reading, computing and writing."""
     clock = time.perf_counter()
     spent = timings if timings is not None else {}
-    con = duckdb.connect()
     spill = tempfile.TemporaryDirectory(prefix="throughline-rebuild-")
+    # A database file rather than memory: past the limit DuckDB evicts table blocks to it (an
+    # in-memory database cannot), so years of history need disk, not memory, in proportion.
+    con = duckdb.connect(str(Path(spill.name) / "rebuild.duckdb"))
     try:
         con.execute(f"SET threads = {THREADS}")
         con.execute("SET preserve_insertion_order = false")
