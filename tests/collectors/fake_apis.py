@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from collectors.auth import hmac_sha256_signature, signature_base_string
+from collectors.demo_estate.apis.suiteql import format_model, select_items
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "http"
 
@@ -389,7 +390,7 @@ class FakeNetSuite(FakeApi):
     def _answer(self, item: dict[str, Any], select: str) -> dict[str, Any]:
         """The item as NetSuite answers the select list: TO_CHAR'd columns in their format model,
         plain date columns in the user's date preference (M/D/YYYY, h:mm am), nulls left out."""
-        wanted = list(item) if select.strip() == "*" else _select_items(select)
+        wanted = list(item) if select.strip() == "*" else select_items(select)
         out: dict[str, Any] = {"links": []}
         for entry in wanted:
             formatted = re.fullmatch(r"TO_CHAR\((\w+), '([^']*)'\) AS (\w+)", entry)
@@ -403,19 +404,7 @@ class FakeNetSuite(FakeApi):
         return out
 
 
-NS_MASKS = {'YYYY-MM-DD"T"HH24:MI:SS': "%Y-%m-%dT%H:%M:%S", "YYYY-MM-DD": "%Y-%m-%d"}
 NS_TIMEZONE = "America/New_York"  # the recorded account's integration user's time zone
-
-
-def _select_items(select: str) -> list[str]:
-    """A select list split at its top-level commas."""
-    items, depth, start = [], 0, 0
-    for i, ch in enumerate(select):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            items.append(select[start:i].strip())
-            start = i + 1
-    return [*items, select[start:].strip()]
 
 
 def _stored(value: str) -> datetime:
@@ -424,9 +413,7 @@ def _stored(value: str) -> datetime:
 
 
 def _to_char(value: str, mask: str) -> str:
-    if mask not in NS_MASKS:
-        raise ValueError(f"Unsupported format model {mask!r} (the fake knows {sorted(NS_MASKS)})")
-    return _stored(value).strftime(NS_MASKS[mask])
+    return _stored(value).strftime(format_model(mask))
 
 
 def _user_format(value: Any) -> Any:

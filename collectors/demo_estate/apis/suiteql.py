@@ -100,7 +100,7 @@ def to_date(value: str, mask: str) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _items(text: str) -> list[str]:
+def select_items(text: str) -> list[str]:
     """The select list split at its top-level commas (not those inside parentheses)."""
     items, depth, start = [], 0, 0
     for i, ch in enumerate(text):
@@ -115,7 +115,7 @@ def _items(text: str) -> list[str]:
 def _select(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
     names: list[str] = []
     formats: list[tuple[str, str, str]] = []
-    for item in _items(text):
+    for item in select_items(text):
         formatted = _TO_CHAR.match(item)
         if formatted:
             format_model(formatted["mask"])  # refuse an unsupported model now
