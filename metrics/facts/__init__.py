@@ -104,16 +104,17 @@ def mark_affected(conn: Connection, batch: Batch) -> int:
     return pending.mark(conn, affected_by(conn, batch))
 
 
-def _backfill(conn: Connection) -> bool:
-    """Whether the queue is large enough that one full rebuild beats the per-case refresh."""
+def _backfill(conn: Connection) -> int:
+    """The queued cases when the queue is large enough that one full rebuild beats the
+    per-case refresh, else 0."""
     waiting = pending.queued(conn)
     if waiting <= BACKFILL_CASES:
-        return False
+        return 0
     stored = sum(
         int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
         for t in CASE_TABLES
     )
-    return waiting > BACKFILL_SHARE * stored
+    return waiting if waiting > BACKFILL_SHARE * stored else 0
 
 
 def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
@@ -123,8 +124,8 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
     cases = rows = 0
     with engine.begin() as conn:
         _serialize(conn)
-        if _backfill(conn):
-            cases = pending.queued(conn)
+        cases = _backfill(conn)
+        if cases:
             conn.execute(text("DELETE FROM facts_pending"))
             rows = _columnar(conn)
             return RefreshReport(cases, rows, time.perf_counter() - started)
