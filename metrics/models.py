@@ -318,6 +318,17 @@ class CaseWorkItem(Base):
     billed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CaseDimension(Base):
+    """A value the sidebar filters offer: a legal entity, practice or customer that a deal,
+    invoice or work item has carried. The refresh adds values as cases arrive; a full rebuild
+    recomputes the set, dropping values no case carries any more."""
+
+    __tablename__ = "case_dimensions"
+
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class CaseWorkBilling(Base):
     """An invoice a work item was billed on (its re-issue chain included), posted and voided."""
 

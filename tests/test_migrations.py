@@ -70,3 +70,45 @@ def test_the_unbilled_loader_reads_a_period_through_the_settled_index(engine: En
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # an empty table: force it
             plan = " ".join(str(r) for r in conn.exec_driver_sql(f"EXPLAIN {sql}"))
     assert "ix_case_work_items_settled_at" in plan, plan
+
+
+def test_the_filter_values_are_filled_from_the_case_facts_already_stored(
+    empty_engine: Engine,
+) -> None:
+    """A store migrated past 0008 offers the values its case facts carry, without a rebuild."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from metrics.models import CaseDimension, CaseHandoff, CaseInvoice, CaseWorkItem
+
+    upgrade(empty_engine, "0007")
+    won = datetime(2026, 3, 2, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        conn.execute(insert(CaseHandoff), [
+            {"deal_id": 1, "legal_entity": "DE01", "practice": "Data", "customer": "Acme",
+             "won_at": won, "wins": 1, "projects": 0},
+            {"deal_id": 2, "legal_entity": "", "practice": None, "customer": "Acme",
+             "won_at": won, "wins": 1, "projects": 0},
+        ])  # fmt: skip
+        conn.execute(
+            insert(CaseInvoice),
+            [
+                {
+                    "invoice_id": 3,
+                    "invoice_key": "I3",
+                    "kind": "invoice",
+                    "work_items": 0,
+                    "customer": "Globex",
+                }
+            ],
+        )
+        conn.execute(
+            insert(CaseWorkItem),
+            [{"work_item_id": 4, "work_item_key": "W4", "billable": True, "legal_entity": "US01"}],
+        )
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        offered = set(conn.execute(select(CaseDimension.dimension, CaseDimension.value)).all())
+    assert offered == {("legal_entity", "DE01"), ("legal_entity", "US01"),
+                       ("practice", "Data"), ("customer", "Acme"), ("customer", "Globex")}  # fmt: skip

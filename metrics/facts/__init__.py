@@ -150,6 +150,7 @@ def _columnar(conn: Connection) -> int:
 def _rebuild(conn: Connection, columnar: bool) -> int:
     _serialize(conn)
     conn.execute(text("DELETE FROM facts_pending"))
+    conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
     return _columnar(conn) if columnar else _refresh(conn, None)
 
 

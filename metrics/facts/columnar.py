@@ -31,6 +31,7 @@ from metrics.facts.arrow_io import Source
 from metrics.facts.invoices import period_end_instant
 from metrics.facts.work_items import work_date
 from metrics.models import (
+    CaseDimension,
     CaseHandoff,
     CaseInvoice,
     CaseWorkBilling,
@@ -86,8 +87,11 @@ OUTPUTS: tuple[tuple[Table, str], ...] = tuple(
         (CaseHandoff, "f_handoffs"), (CaseInvoice, "f_invoices"), (CaseWorkItem, "f_work_items"),
         (CaseWorkBilling, "f_work_billing"), (SyncDaily, "f_sync_daily"),
         (SyncFailure, "f_sync_failures"), (SyncTrace, "f_sync_traces"),
+        (CaseDimension, "f_case_dimensions"),
     )
 )  # fmt: skip
+# Tables whose rows the rebuild reports, as the builders count them: one per case.
+COUNTED = frozenset(t.name for t, _ in OUTPUTS) - {"case_work_billing", "case_dimensions"}
 
 
 # --- Python semantics over distinct values ------------------------------------------------------
@@ -230,7 +234,8 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
         _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
         _python_maps(con, conn.dialect.name)
         for script in (columnar_sql.HANDOFFS, columnar_sql.INVOICES, columnar_sql.WORK_ITEMS,
-                       columnar_sql.SYNC_DIMS, columnar_sql.SYNC):  # fmt: skip
+                       columnar_sql.FILTER_VALUES, columnar_sql.SYNC_DIMS,
+                       columnar_sql.SYNC):  # fmt: skip
             _run(con, script)
         for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
             con.execute(f"DROP TABLE {scratch}")
@@ -240,7 +245,7 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
         for table, result in OUTPUTS:
             conn.execute(delete(table))
             written = arrow_io.write(conn, con, table, result)
-            if table.name != "case_work_billing":  # as the builders count: cases, not links
+            if table.name in COUNTED:  # as the builders count: cases, not links or values
                 rows += written
         spent["write"] = time.perf_counter() - clock
         return rows

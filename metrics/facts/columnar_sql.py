@@ -228,6 +228,22 @@ LEFT JOIN f_work_billing b ON b.work_item_id = w.id AND b.invoice_id = cu.invoic
 LEFT JOIN date_map wd ON wd.fragment = w.f_work_date;
 """.replace("{kind}", passthrough("w.f_kind")).replace("{status}", passthrough("w.f_status"))
 
+# The values the sidebar filters offer (`filter_values.offered`).
+FILTER_VALUES = """
+CREATE TABLE f_case_dimensions AS
+SELECT DISTINCT dimension, value FROM (
+  SELECT 'legal_entity' AS dimension, legal_entity AS value FROM f_handoffs
+  UNION ALL SELECT 'practice', practice FROM f_handoffs
+  UNION ALL SELECT 'customer', customer FROM f_handoffs
+  UNION ALL SELECT 'legal_entity', legal_entity FROM f_invoices
+  UNION ALL SELECT 'practice', practice FROM f_invoices
+  UNION ALL SELECT 'customer', customer FROM f_invoices
+  UNION ALL SELECT 'legal_entity', legal_entity FROM f_work_items
+  UNION ALL SELECT 'practice', practice FROM f_work_items
+  UNION ALL SELECT 'customer', customer FROM f_work_items)
+WHERE value <> '';
+"""
+
 # Dimensions of the objects sync attempts concern (`dims.object_dims`).
 SYNC_DIMS = """
 CREATE TABLE sdims AS

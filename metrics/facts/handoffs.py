@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from metrics.canonical import Activity, LinkQualifier, ObjectType
 from metrics.facts.common import Ids, Obj, event_times, first, links_from, objects, replace_rows
+from metrics.facts.filter_values import offer
 from metrics.models import CaseHandoff
 
 STAGES = (Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPENED)
@@ -98,4 +99,5 @@ def refresh_handoffs(conn: Connection, deal_ids: Ids) -> int:
         if (row := handoff_row(d, deals.get(d), stages[d], starts[d])) is not None
     ]
     replace_rows(conn, CaseHandoff.__table__, "deal_id", deal_ids, rows)  # type: ignore[arg-type]
+    offer(conn, rows)
     return len(rows)

@@ -28,6 +28,7 @@ from metrics.facts.common import (
     replace_rows,
 )
 from metrics.facts.dims import own_dims, with_project
+from metrics.facts.filter_values import offer
 from metrics.models import CaseInvoice
 
 LIFECYCLE = (
@@ -165,6 +166,7 @@ def refresh_invoices(conn: Connection, invoice_ids: Ids) -> int:
             )
         )  # fmt: skip
     replace_rows(conn, CaseInvoice.__table__, "invoice_id", invoice_ids, rows)  # type: ignore[arg-type]
+    offer(conn, rows)
     return len(rows)
 
 

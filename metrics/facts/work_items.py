@@ -28,6 +28,7 @@ from metrics.facts.common import (
     replace_rows,
 )
 from metrics.facts.dims import own_dims, with_project
+from metrics.facts.filter_values import offer
 from metrics.models import CaseWorkBilling, CaseWorkItem
 
 WORK = (Activity.WORK_LOGGED, Activity.WORK_APPROVED, Activity.WORK_WRITTEN_OFF)
@@ -113,6 +114,7 @@ def refresh_work_items(conn: Connection, item_ids: Ids) -> int:
                 "voided_at": first(by.get(Activity.INVOICE_VOIDED)),
             })  # fmt: skip
     replace_rows(conn, CaseWorkItem.__table__, "work_item_id", item_ids, rows)  # type: ignore[arg-type]
+    offer(conn, rows)
     replace_rows(conn, CaseWorkBilling.__table__, "work_item_id", item_ids, billing)  # type: ignore[arg-type]
     return len(rows)
 

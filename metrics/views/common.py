@@ -14,14 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, func, select, union
+from sqlalchemy import Engine, func, select
 
 from metrics.calendar import DEFAULT_COUNTRIES
+from metrics.facts.filter_values import DIMENSIONS
 from metrics.kpis.common import Filters, utc
 from metrics.models import (
-    CaseHandoff,
-    CaseInvoice,
-    CaseWorkItem,
+    CaseDimension,
     CollectorRun,
     CollectorState,
     RunRequest,
@@ -154,19 +153,14 @@ class Dimensions:
 
 
 def dimensions(engine: Engine) -> Dimensions:
-    """Legal entities, practices and customers that appear in the case facts."""
-    out: list[tuple[str, ...]] = []
-    for name in ("legal_entity", "practice", "customer"):
-        query = union(
-            *(
-                select(t.__table__.c[name].label("v")).where(t.__table__.c[name].is_not(None))
-                for t in (CaseHandoff, CaseInvoice, CaseWorkItem)
-            )
-        )
-        with engine.connect() as conn:
-            values = conn.execute(query).scalars().all()
-        out.append(tuple(sorted(str(v) for v in values if v)))
-    return Dimensions(*out)
+    """Legal entities, practices and customers that appear in the case facts
+    (`metrics.facts.filter_values`)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(CaseDimension.dimension, CaseDimension.value)).all()
+    by_name: dict[str, list[str]] = {name: [] for name in DIMENSIONS}
+    for name, value in rows:
+        by_name.setdefault(name, []).append(value)
+    return Dimensions(*(tuple(sorted(by_name[name])) for name in DIMENSIONS))
 
 
 Preset = Literal["4w", "13w", "26w", "12m", "ytd", "custom"]

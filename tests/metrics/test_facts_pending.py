@@ -108,3 +108,23 @@ def test_a_redelivered_batch_queues_no_case(engine: Engine) -> None:
         engine, merge(batch, stage("D1", Activity.DEAL_LOST, at(2026, 3, 9))), refresh=False
     )
     assert queued(engine) >= 1  # a new event on the deal queues it
+
+
+def test_the_filters_offer_each_value_cases_carry_from_their_refresh_on(engine: Engine) -> None:
+    """The sidebar's values come from `case_dimensions`: the refresh adds a new case's values;
+    a value no case carries any more is offered until the next full rebuild drops it."""
+    from metrics.views.common import Dimensions, dimensions
+
+    write_batch(engine, merge(deal("D1", "DE", practice="Data", customer="Acme"),
+                              stage("D1", Activity.DEAL_WON, at(2026, 3, 2, 9))))  # fmt: skip
+    assert dimensions(engine) == Dimensions(("DE",), ("Data",), ("Acme",))
+    write_batch(engine, merge(deal("D2", "US", practice="", customer="Globex"),
+                              stage("D2", Activity.DEAL_WON, at(2026, 3, 3, 9))))  # fmt: skip
+    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme", "Globex"))
+
+    write_batch(engine, deal("D1", "DE", practice="Data", customer="Acme Corp"))  # renamed
+    assert dimensions(engine).customers == ("Acme", "Acme Corp", "Globex")
+    rebuild_case_facts(engine)
+    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
+    rebuild_case_facts(engine, columnar=False)
+    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))

@@ -38,7 +38,7 @@ from tests.metrics import independent
 
 pytestmark = pytest.mark.slow
 FACT_TABLES = ("case_handoffs", "case_invoices", "case_work_items", "case_work_billing",
-               "sync_daily", "sync_failures", "sync_traces")  # fmt: skip
+               "case_dimensions", "sync_daily", "sync_failures", "sync_traces")  # fmt: skip
 APPEND_DAYS = 4
 DAY, MONEY = 0.01, 0.01
 
