@@ -540,6 +540,23 @@ def _saved() -> dict[str, Any]:
     return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"scales": {}}
 
 
+def _remeasure(
+    results: dict[str, Any], scale: str, db: str, deals: int, opts: argparse.Namespace, at: str
+) -> dict[str, Any]:
+    """An earlier run's figures with the phases in `opts.only` measured again on the store it
+    left (e.g. the pages after a change to them), each marked with when it was."""
+    try:
+        r: dict[str, Any] = dict(results["scales"][scale][db])
+    except KeyError:
+        raise SystemExit(f"--only needs an earlier full run of {scale} on {db}") from None
+    again = dict(r.get("remeasured", {}))
+    for phase in opts.only:
+        r.update(run_phase(phase, db, deals, opts))
+        again[phase] = {"at": at, "load_average": os.getloadavg()}
+    r["remeasured"] = again
+    return r
+
+
 def run(opts: argparse.Namespace) -> dict[str, Any]:
     from bench.generate import label
 
@@ -548,16 +565,21 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         started = datetime.now(UTC).isoformat(timespec="seconds")
         for db in opts.dbs:
             print(f"{label(deals)} deals on {db}", flush=True)
-            r: dict[str, Any] = {"load_average_before": os.getloadavg(), "measured_at": started}
-            for phase in PHASES + (EXTRA_PHASES if deals == min(opts.deals) else ()):
-                r.update(run_phase(phase, db, deals, opts))
-            r["load_average_after"] = os.getloadavg()
+            if opts.only:
+                r = _remeasure(results, label(deals), db, deals, opts, started)
+            else:
+                r = {"load_average_before": os.getloadavg(), "measured_at": started}
+                for phase in PHASES + (EXTRA_PHASES if deals == min(opts.deals) else ()):
+                    r.update(run_phase(phase, db, deals, opts))
+                r["load_average_after"] = os.getloadavg()
             r["ratios"] = ratios(r)
             # Saved per database, merged into the file as it is now: a long run keeps its part,
             # and runs of other scales or databases beside it keep theirs.
             results = _saved()
             scale = results["scales"].setdefault(label(deals), {})
-            scale.update({"deals": deals, "measured_at": started, "command": opts.command, db: r})
+            if not opts.only:
+                scale.update({"deals": deals, "measured_at": started, "command": opts.command})
+            scale[db] = r
             results["machine"] = machine()
             RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
             RESULTS_MD.write_text(markdown(results))
@@ -569,6 +591,12 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
 
 def _f(value: Any, fmt: str = ",.0f") -> str:
     return "—" if value is None else format(value, fmt)
+
+
+def _when(scale: str, db: str, r: dict[str, Any]) -> str:
+    """When a column was measured, and which of its phases again later (`--only`)."""
+    again = ", ".join(f"{p} again {v['at']}" for p, v in r.get("remeasured", {}).items())
+    return f"{scale} {db} {r.get('measured_at', '?')}" + (f" ({again})" if again else "")
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -606,8 +634,8 @@ def markdown(results: dict[str, Any]) -> str:
         *[f"    {c}" for c in commands],
         "",
         f"Machine: {m.get('cpus')} CPUs, Python {m.get('python')}, SQLite {m.get('sqlite')}, "
-        f"PostgreSQL {m.get('postgresql')}, DuckDB {m.get('duckdb')}. Deals: "
-        + ", ".join(f"{s} measured {results['scales'][s]['measured_at']}" for s in scales) + ".",
+        f"PostgreSQL {m.get('postgresql')}, DuckDB {m.get('duckdb')}. Measured: "
+        + "; ".join(_when(s, db, results["scales"][s][db]) for s, db in cols) + ".",
         "",
         "## Figures",
         "",
@@ -705,6 +733,9 @@ def parser() -> argparse.ArgumentParser:
                    help="share of the batches delivered a second time")  # fmt: skip
     p.add_argument("--markdown-only", action="store_true",
                    help="rewrite bench/RESULTS.md from bench/results.json and stop")  # fmt: skip
+    p.add_argument("--only", default="",
+                   help="measure only these phases again (e.g. pages,profile) on the stores "
+                   "an earlier run left, keeping its other figures")  # fmt: skip
     p.add_argument("--phase", choices=PHASES + EXTRA_PHASES, help=argparse.SUPPRESS)
     return p
 
@@ -715,6 +746,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser().parse_args(argv)
     opts.deals = [parse_scale(s) for s in opts.scales.split(",") if s.strip()]
     opts.dbs = [d.strip() for d in opts.databases.split(",") if d.strip()]
+    opts.only = [p.strip() for p in opts.only.split(",") if p.strip()]
+    if unknown := set(opts.only) - set(PHASES + EXTRA_PHASES):
+        parser().error(f"unknown phases: {', '.join(sorted(unknown))}")
     if opts.markdown_only:
         RESULTS_MD.write_text(markdown(json.loads(RESULTS_JSON.read_text())))
         return 0
