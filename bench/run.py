@@ -549,6 +549,11 @@ def _remeasure(
         r: dict[str, Any] = dict(results["scales"][scale][db])
     except KeyError:
         raise SystemExit(f"--only needs an earlier full run of {scale} on {db}") from None
+    from metrics.migrate import ensure_current
+
+    engine = open_store(db, scale, out=opts.out, pg_url=opts.postgres_url)
+    ensure_current(engine)  # the code measured now may need a newer schema
+    engine.dispose()
     again = dict(r.get("remeasured", {}))
     for phase in opts.only:
         r.update(run_phase(phase, db, deals, opts))
