@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Column, ColumnElement, Connection, DateTime, Engine, Select, type_coerce
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Select,
+    func,
+    type_coerce,
+)
 from sqlalchemy.types import NullType
 
 from metrics.calendar import DEFAULT_COUNTRIES, business_days_by_entity
@@ -88,7 +97,7 @@ def read_frame(conn: Connection | Engine, query: Any, times: Sequence[str] = ())
     if isinstance(conn, Engine):
         with conn.connect() as c:
             return read_frame(c, query, times)
-    result = conn.execute(_raw_times(query, times))
+    result = conn.execute(_raw_times(query, times, conn.dialect.name))
     columns = list(result.keys())
     rows = result.all()
     # Column by column: pandas infers each column once instead of inspecting every row.
@@ -99,17 +108,21 @@ def read_frame(conn: Connection | Engine, query: Any, times: Sequence[str] = ())
     return frame
 
 
-def _raw_times(query: Any, times: Sequence[str]) -> Any:
-    """`query` with its `times` timestamp columns read as the driver returns them (SQLite's
-    ISO text, PostgreSQL's datetimes): `utc` converts them a column at a time, far faster than
-    the column type's conversion of every value into an aware datetime."""
+def _raw_times(query: Any, times: Sequence[str], dialect: str) -> Any:
+    """`query` with its `times` timestamp columns read as plain UTC values the driver makes
+    cheaply (SQLite's ISO text; PostgreSQL's naive datetimes — an aware one carries a zoneinfo
+    that pandas converts ten times slower): `utc` converts them a column at a time, far faster
+    than the column type's conversion of every value into an aware datetime."""
     if not times or not isinstance(query, Select):
         return query
     wanted = set(times)
+
+    def raw(column: Any) -> Any:
+        plain = func.timezone("UTC", column) if dialect == "postgresql" else column
+        return type_coerce(plain, NullType()).label(column.key)
+
     columns = [
-        type_coerce(c, NullType()).label(c.key)
-        if c.key in wanted and isinstance(c.type, (DateTime, UTCDateTime))
-        else c
+        raw(c) if c.key in wanted and isinstance(c.type, (DateTime, UTCDateTime)) else c
         for c in query.selected_columns
     ]
     return query.with_only_columns(*columns, maintain_column_froms=True)
