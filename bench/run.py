@@ -186,6 +186,24 @@ class WriteTimer:
 # --- phases (each runs in its own process) ------------------------------------------------------
 
 
+def saved_cursor(engine: Any, cursor: Any) -> Any:
+    """The cursor a re-delivery saves: the stream's cursor as stored, not the older one the
+    batch first came with. A collector retrying a batch does not read backwards, and a cursor
+    moved back would move the pages' reporting clock (`reporting_time`) with it."""
+    from sqlalchemy import select
+
+    from metrics.models import CollectorState
+    from metrics.store import CursorUpdate
+
+    state = CollectorState
+    query = select(state.cursor).where(
+        state.collector == cursor.collector, state.stream == cursor.stream
+    )
+    with engine.connect() as conn:
+        saved = conn.execute(query).scalar_one_or_none()
+    return CursorUpdate(cursor.collector, cursor.stream, saved) if saved else cursor
+
+
 def phase_ingest(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
     from bench.generate import Scale, batches
 
@@ -211,7 +229,7 @@ def phase_ingest(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any
         for n, (batch, cursor) in enumerate(batches(scale, "base", opts.batch_rows)):
             if n >= share:
                 break
-            again.write(engine, batch, cursor)
+            again.write(engine, batch, saved_cursor(engine, cursor))
         again.refresh_facts(engine)
     engine.dispose()
     return {"ingest": first.figures(), "reingest": again.figures(), "generate_seconds": generated,
@@ -453,7 +471,8 @@ def phase_profile(db: str, deals: int, opts: argparse.Namespace) -> dict[str, An
     engine = open_store(db, scale.label, out=opts.out, pg_url=opts.postgres_url)
     batch, cursor = next(batches(scale, "base", opts.batch_rows))
     write = cProfile.Profile()
-    write.runcall(write_batch, engine, batch, cursor)  # stored, then its cases refreshed
+    # stored, then its cases refreshed
+    write.runcall(write_batch, engine, batch, saved_cursor(engine, cursor))
     rebuild = cProfile.Profile()
     rebuild.runcall(rebuild_case_facts, engine)
     pages = {}

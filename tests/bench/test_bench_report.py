@@ -1,13 +1,19 @@
 """`bench/RESULTS.md` says when each column was measured, and which phases `--only` measured
-again later on the store a full run left."""
+again later on the store a full run left; re-delivered batches keep the stored cursor."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine
 
-from bench.run import _remeasure, markdown
+from bench.generate import cursor
+from bench.run import _remeasure, markdown, saved_cursor
+from metrics.canonical import Batch
+from metrics.store import write_batch
+from metrics.views.common import reporting_time
 
 
 def test_a_remeasured_phase_is_named_with_its_time_in_the_report() -> None:
@@ -30,3 +36,15 @@ def test_remeasuring_needs_an_earlier_full_run() -> None:
     opts = argparse.Namespace(only=["pages"])
     with pytest.raises(SystemExit, match="earlier full run of 1m on postgresql"):
         _remeasure({"scales": {}}, "1m", "postgresql", 1_000_000, opts, "T")
+
+
+def test_a_redelivered_batch_keeps_the_stream_s_cursor_and_the_reporting_clock(
+    engine: Engine,
+) -> None:
+    late, early = datetime(2026, 1, 8, tzinfo=UTC), datetime(2023, 8, 2, tzinfo=UTC)
+    assert saved_cursor(engine, cursor(early)) == cursor(early)  # nothing stored yet
+    write_batch(engine, Batch(), cursor(late))
+    again = saved_cursor(engine, cursor(early))
+    assert again == cursor(late)
+    write_batch(engine, Batch(), again)
+    assert reporting_time(engine, now=datetime(2026, 11, 24, tzinfo=UTC)) == late
