@@ -128,3 +128,29 @@ def test_the_filters_offer_each_value_cases_carry_from_their_refresh_on(engine: 
     assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
     rebuild_case_facts(engine, columnar=False)
     assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
+
+
+@pytest.mark.postgres
+def test_taking_a_chunk_reads_the_first_keys_once_whatever_the_statistics(
+    pg_schema_engine: Engine,
+) -> None:
+    """Statistics taken while the queue was empty must not turn the take into a rescan of the
+    first keys for every queued row (the plan computes them once, as an init plan)."""
+    from metrics.facts.affected import Affected
+    from metrics.facts.pending import TAKE
+
+    engine = pg_schema_engine
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE facts_pending")  # empty: the planner expects one row
+        pending.mark(conn, Affected(deals=set(range(1, 3_001))))
+    with engine.begin() as conn:
+        plan = "\n".join(
+            conn.exec_driver_sql(
+                "EXPLAIN " + TAKE[1].replace(":kind", "'deal'").replace(":n", "100")
+            ).scalars()
+        )
+        assert "InitPlan" in plan and "SubPlan" not in plan and "Nested Loop" not in plan, plan
+        taken = pending.take(conn, 100)
+    assert taken.deals == {int(k) for k in sorted(str(i) for i in range(1, 3_001))[:100]}
+    assert queued(engine) == 2_900
