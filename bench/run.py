@@ -564,12 +564,12 @@ def _remeasure(
 ) -> dict[str, Any]:
     """An earlier run's figures with the phases in `opts.only` measured again on the store it
     left (e.g. the pages after a change to them), each marked with when it was."""
+    from metrics.migrate import ensure_current
+
     try:
         r: dict[str, Any] = dict(results["scales"][scale][db])
     except KeyError:
         raise SystemExit(f"--only needs an earlier full run of {scale} on {db}") from None
-    from metrics.migrate import ensure_current
-
     engine = open_store(db, scale, out=opts.out, pg_url=opts.postgres_url)
     ensure_current(engine)  # the code measured now may need a newer schema
     engine.dispose()

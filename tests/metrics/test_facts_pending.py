@@ -137,7 +137,7 @@ def test_taking_a_chunk_reads_the_first_keys_once_whatever_the_statistics(
     """Statistics taken while the queue was empty must not turn the take into a rescan of the
     first keys for every queued row (the plan computes them once, as an init plan)."""
     from metrics.facts.affected import Affected
-    from metrics.facts.pending import TAKE
+    from metrics.facts.pending import TAKE_ANY_ARRAY
 
     engine = pg_schema_engine
     upgrade(engine)
@@ -147,7 +147,7 @@ def test_taking_a_chunk_reads_the_first_keys_once_whatever_the_statistics(
     with engine.begin() as conn:
         plan = "\n".join(
             conn.exec_driver_sql(
-                "EXPLAIN " + TAKE[1].replace(":kind", "'deal'").replace(":n", "100")
+                "EXPLAIN " + TAKE_ANY_ARRAY.replace(":kind", "'deal'").replace(":n", "100")
             ).scalars()
         )
         assert "InitPlan" in plan and "SubPlan" not in plan and "Nested Loop" not in plan, plan
