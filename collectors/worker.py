@@ -6,8 +6,9 @@ lock, or a file lock beside a SQLite database) keeps two workers from running on
 once. A second job polls the admin page's "run now" requests every few seconds and runs each
 requested collector through the same runner; a third evaluates the SLOs every
 `slo_interval_seconds`, opens and resolves alert episodes and sends their notifications to the
-configured webhooks (undelivered ones are retried on the next evaluation). SIGTERM and SIGINT
-stop the scheduler after the running jobs finish.
+configured webhooks (undelivered ones are retried on the next evaluation); a fourth keeps the
+SLO board the pages read current at the reporting clock (`metrics.slo.stored_board`). SIGTERM
+and SIGINT stop the scheduler after the running jobs finish.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from collectors.runner import RunReport, run_collector
 from metrics.db import make_engine
 from metrics.slo.alerts import Transition
 from metrics.slo.notify import WebhookNotifier
-from metrics.slo.service import evaluate_and_notify, webhook_targets
+from metrics.slo.service import current_board, evaluate_and_notify, webhook_targets
 from metrics.views import run_requests
+from metrics.views.common import reporting_time
 from throughline.settings import Settings, get_settings
 
 log = logging.getLogger("throughline.worker")
 MISFIRE_GRACE_SECONDS = 60
 REQUEST_POLL_SECONDS = 5
+BOARD_POLL_SECONDS = 30
 
 
 @lru_cache(maxsize=4)
@@ -102,9 +105,22 @@ def alert_job(as_of: datetime | None = None) -> list[Transition] | None:
     return transitions
 
 
+def board_job() -> bool:
+    """The SLO board job: store the board at the reporting clock unless the stored one is still
+    current (then this is a lookup); False when it could not be evaluated."""
+    settings = get_settings()
+    engine = _engine(settings.database_url)
+    try:
+        current_board(engine, settings, reporting_time(engine), collector_sources(settings))
+    except Exception:
+        log.exception("SLO board not evaluated; the pages evaluate it themselves")
+        return False
+    return True
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    """One job per enabled collector (each first run immediately), the run-request poller and
-    the SLO alert job."""
+    """One job per enabled collector (each first run immediately), the run-request poller, the
+    SLO alert job and the SLO board job."""
     scheduler = BackgroundScheduler(
         timezone="UTC",
         job_defaults={
@@ -126,6 +142,10 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     scheduler.add_job(
         alert_job, "interval", id="slo-alerts", name="evaluate SLOs and send alerts",
         seconds=settings.slo_interval_seconds, replace_existing=True,
+    )  # fmt: skip
+    scheduler.add_job(
+        board_job, "interval", id="slo-board", name="store the SLO board for the pages",
+        seconds=BOARD_POLL_SECONDS, replace_existing=True,
     )  # fmt: skip
     return scheduler
 

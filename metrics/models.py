@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -444,6 +445,21 @@ class AlertDelivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StoredSloBoard(Base):
+    """The SLO board last evaluated for one SLO configuration, kept for the pages to read
+    (`metrics.slo.stored_board`): valid while the reporting clock and the collector runs are
+    those it was evaluated at. A change of the case facts deletes it."""
+
+    __tablename__ = "slo_boards"
+
+    config: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+    data_version: Mapped[str] = mapped_column(String(200))
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seconds: Mapped[float] = mapped_column(Float)
+    rows: Mapped[str] = mapped_column(Text)
 
 
 # --- dashboard: what the pages persist (PMO work-queue actions, admin run requests) -------------

@@ -22,8 +22,6 @@ from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import JSON, Connection, Date, Engine, Numeric, String, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeEngine
 
 from metrics.canonical import (
@@ -35,6 +33,7 @@ from metrics.canonical import (
     QuarantineRow,
     SyncAttemptRow,
 )
+from metrics.db import upsert_insert
 from metrics.facts import mark_affected, refresh_pending
 from metrics.facts.common import no_cyclic_gc
 from metrics.masking import mask_sensitive
@@ -234,7 +233,7 @@ def save_cursor(conn: Connection, cursor: CursorUpdate, *, now: datetime | None 
         "cursor": cursor.value,
         "updated_at": (now or datetime.now(UTC)),
     }
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(conn)
     stmt = insert(CollectorState).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["collector", "stream"],

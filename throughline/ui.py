@@ -299,16 +299,17 @@ def _dimensions(url: str) -> Dimensions:
 
 @st.cache_data(ttl=SLO_TTL, show_spinner="Evaluating the SLOs…")
 def _slo_board(url: str) -> pd.DataFrame:
-    """The SLO board of `url`, evaluated at the reporting clock when first asked for."""
-    from metrics.slo.service import slo_board as board
+    """The SLO board of `url` at the reporting clock: the one the worker stored, else evaluated
+    now (and stored)."""
+    from metrics.slo.service import current_board as board
 
     cfg = _config_for(url)
     return board(_engine_for(url), cfg.settings, as_of(), cfg.collectors)
 
 
 def slo_board() -> tuple[pd.DataFrame, str | None]:
-    """The SLO board (evaluated at most every five minutes: it reads every SLO's window) and,
-    when the SLOs cannot be evaluated, a sentence saying why."""
+    """The SLO board (looked up at most every five minutes) and, when the SLOs cannot be
+    evaluated, a sentence saying why."""
     from metrics.slo.spec import SloConfigError
 
     try:

@@ -127,6 +127,7 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
         cases = _backfill(conn)
         if cases:
             conn.execute(text("DELETE FROM facts_pending"))
+            _facts_changed(conn)
             rows = _columnar(conn)
             return RefreshReport(cases, rows, time.perf_counter() - started)
     while True:
@@ -136,8 +137,15 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
             if not len(affected):
                 break
             cases += len(affected)
+            _facts_changed(conn)
             rows += _refresh(conn, affected)
     return RefreshReport(cases, rows, time.perf_counter() - started)
+
+
+def _facts_changed(conn: Connection) -> None:
+    """What is derived from the case facts and stored (the SLO board, `metrics.slo.stored_board`)
+    is deleted in the transaction that changes them: the next read derives it again."""
+    conn.execute(text("DELETE FROM slo_boards"))
 
 
 def _columnar(conn: Connection) -> int:
@@ -151,6 +159,7 @@ def _rebuild(conn: Connection, columnar: bool) -> int:
     _serialize(conn)
     conn.execute(text("DELETE FROM facts_pending"))
     conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
+    _facts_changed(conn)
     return _columnar(conn) if columnar else _refresh(conn, None)
 
 

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from metrics.db import upsert_insert
 from metrics.models import CaseDimension
 
 DIMENSIONS = ("legal_entity", "practice", "customer")
@@ -25,7 +24,7 @@ def offer(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     pairs = sorted(offered(rows))
     if not pairs:
         return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(conn)
     conn.execute(
         insert(CaseDimension).on_conflict_do_nothing(),
         [{"dimension": d, "value": v} for d, v in pairs],

@@ -6,9 +6,11 @@ collector's name to its (source system, interval in seconds) — the caller know
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -20,6 +22,7 @@ from metrics.slo.evaluate import EvaluationRun, evaluate_all, history
 from metrics.slo.notify import WebhookNotifier, WebhookTarget, process
 from metrics.slo.spec import Slo, load_default_slos, load_slos
 from metrics.slo.sql_store import SqlAlertStore
+from metrics.slo.stored_board import board_key, load_board, save_board
 from throughline.settings import Settings
 
 Collectors = Mapping[str, tuple[str, int]]
@@ -58,12 +61,10 @@ def evaluate(
     )  # fmt: skip
 
 
-def slo_board(
-    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
-) -> pd.DataFrame:
-    """One row per SLO and scope (overall, then groups), worst budget first."""
+def board_rows(run: EvaluationRun) -> list[dict[str, Any]]:
+    """One row per SLO and scope (overall, then groups), as the evaluation ordered them."""
     rows = []
-    for report in evaluate(engine, settings, as_of, collectors).reports:
+    for report in run.reports:
         slo = report.slo
         for scope in (report.overall, *report.groups):
             fast = max((b.long_rate or 0.0 for b in scope.burns), default=0.0)
@@ -80,8 +81,35 @@ def slo_board(
                 "burn_long": fast, "burn_short": short,
                 "paused_by": ", ".join(report.paused_by),
             })  # fmt: skip
+    return rows
+
+
+def board_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The board's rows as a frame, worst budget first."""
     board = pd.DataFrame(rows)
     return board.sort_values("budget_remaining", kind="stable") if len(board) else board
+
+
+def slo_board(
+    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
+) -> pd.DataFrame:
+    """The SLO board evaluated now: one row per SLO and scope, worst budget first."""
+    return board_frame(board_rows(evaluate(engine, settings, as_of, collectors)))
+
+
+def current_board(
+    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
+) -> pd.DataFrame:
+    """The SLO board at `as_of` as stored (`metrics.slo.stored_board`) when it is still current,
+    else evaluated now and stored for the next draw."""
+    slos = configured_slos(settings)
+    key = board_key(engine, slos, context(settings), collectors, as_of)
+    rows = load_board(engine, key)
+    if rows is None:
+        started = time.perf_counter()
+        rows = board_rows(evaluate(engine, settings, as_of, collectors))
+        save_board(engine, key, rows, time.perf_counter() - started)
+    return board_frame(rows)
 
 
 def burn_history(

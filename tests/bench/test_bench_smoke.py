@@ -105,3 +105,25 @@ def test_the_generator_is_deterministic_and_appends_about_one_percent() -> None:
     assert 0.003 < extra / base < 0.03
     everything = sum(len(b.events) for b, _ in batches(scale, "all"))
     assert base + extra == everything
+
+
+@pytest.mark.parametrize("store", DATABASES, indirect=True)
+def test_the_pages_read_the_slo_board_the_worker_stored(
+    store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.run import _store_slo_board, page_calls
+    from metrics.slo import service
+
+    write_batch(
+        store, golden_firm(), CursorUpdate("erp", "events", {"since": "2026-03-02T00:00:00+00:00"})
+    )
+    stored = _store_slo_board(store)
+    assert stored["rows"] >= 4 and stored["seconds"] > 0
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a page evaluated the SLO board")
+
+    monkeypatch.setattr(service, "evaluate", refuse)
+    draws = page_calls(store)
+    draws["overview"]()
+    draws["slos"]()

@@ -1,0 +1,101 @@
+"""The SLO board stored for the pages: evaluated by the worker (or by the first page draw that
+finds none), then read by every draw until the reporting clock, the collector runs, the case
+facts or the SLO configuration move.
+
+Evaluating the board reads every SLO's window (at 1 M deals, seconds of work); reading the
+stored one is a primary-key lookup. A stored board is keyed by
+
+- `config`: a digest of the SLOs, the entities' countries, the reporting currency and the
+  collectors (the inputs the evaluation takes besides the store), one row per configuration;
+- `as_of`: the reporting clock it was evaluated at;
+- `data_version`: the collector runs' version (`metrics.views.common.data_version`), which moves
+  when a run starts or ends (a run refreshes the case facts before it ends).
+
+A refresh or rebuild of the case facts deletes the stored boards in its own transaction
+(`metrics.facts`), so facts changed outside a collector run (a CLI rebuild) are seen too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from metrics.db import upsert_insert
+from metrics.models import StoredSloBoard
+from metrics.slo.adapter import Context
+from metrics.slo.spec import Slo
+from metrics.views.common import data_version
+
+#: Bumped when a board row's fields change, so that boards stored by older code are not read.
+BOARD_FORMAT = 1
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardKey:
+    """What a stored board must match to be served."""
+
+    config: str
+    as_of: datetime
+    data_version: str
+
+
+def config_digest(slos: Sequence[Slo], ctx: Context, collectors: Mapping[str, Any]) -> str:
+    """A digest of everything the evaluation takes besides the store."""
+    document = {
+        "format": BOARD_FORMAT,
+        "slos": [s.model_dump(mode="json", by_alias=True) for s in slos],
+        "countries": sorted(ctx.countries.items()),
+        "currency": ctx.reporting_currency,
+        "collectors": sorted((name, list(v)) for name, v in collectors.items()),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def board_key(
+    engine: Engine, slos: Sequence[Slo], ctx: Context, collectors: Mapping[str, Any],
+    as_of: datetime,
+) -> BoardKey:  # fmt: skip
+    """The key a board evaluated now, at `as_of`, is stored under."""
+    config = config_digest(slos, ctx, collectors)
+    return BoardKey(config, as_of.astimezone(UTC), data_version(engine))
+
+
+def load_board(engine: Engine, key: BoardKey) -> list[Row] | None:
+    """The stored board's rows when one matches `key`, else None."""
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(StoredSloBoard.as_of, StoredSloBoard.data_version, StoredSloBoard.rows).where(
+                StoredSloBoard.config == key.config
+            )
+        ).first()
+    if stored is None or stored.as_of != key.as_of or stored.data_version != key.data_version:
+        return None
+    rows: list[Row] = json.loads(stored.rows)
+    return rows
+
+
+def save_board(engine: Engine, key: BoardKey, rows: Sequence[Row], seconds: float) -> None:
+    """Store `rows` under `key`, replacing the configuration's previous board. The rows are
+    JSON in a text column: Python's json keeps the non-finite floats a board holds (an overspent
+    budget is -inf), which the database's JSON types refuse."""
+    values = {
+        "config": key.config, "as_of": key.as_of, "data_version": key.data_version,
+        "evaluated_at": datetime.now(UTC), "seconds": seconds,
+        "rows": json.dumps(list(rows), allow_nan=True),
+    }  # fmt: skip
+    with engine.begin() as conn:
+        statement = upsert_insert(conn)(StoredSloBoard).values(values)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["config"],
+                set_={k: statement.excluded[k] for k in values if k != "config"},
+            )
+        )

@@ -1,0 +1,158 @@
+"""The SLO board stored for the pages: the same board as evaluated, served only while its key
+holds, forgotten when the case facts change, kept current by the worker."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from slo_demo import DemoYear
+from sqlalchemy import Engine, delete, func, select
+
+from collectors import worker
+from metrics.facts import pending, rebuild_case_facts, refresh_pending
+from metrics.facts.affected import Affected
+from metrics.models import CollectorRun, StoredSloBoard
+from metrics.slo import service
+from metrics.slo.service import configured_slos, context, current_board, slo_board
+from metrics.slo.stored_board import BoardKey, board_key, load_board, save_board
+from metrics.views.common import reporting_time
+
+AT = datetime(2026, 6, 23, 14, tzinfo=UTC)
+ROWS = [
+    {"slo": "a", "attainment": 0.975, "cases": 40, "budget_remaining": -math.inf,
+     "burn_long": math.nan, "paused_by": "", "status": None},
+    {"slo": "b", "attainment": None, "cases": 0, "budget_remaining": 1.0, "burn_long": 0.0,
+     "paused_by": "erp", "status": "ok"},
+]  # fmt: skip
+
+
+def stored_boards(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(StoredSloBoard)).scalar_one())
+
+
+def forbid_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("the board was evaluated, not read")
+
+    monkeypatch.setattr(service, "evaluate", refuse)
+
+
+@pytest.fixture
+def demo(demo_year: DemoYear) -> DemoYear:
+    """The demo year with no board stored by an earlier test."""
+    with demo_year.engine.begin() as conn:
+        conn.execute(delete(StoredSloBoard))
+    return demo_year
+
+
+def test_rows_round_trip_with_non_finite_floats_and_a_new_board_replaces_the_old(
+    engine: Engine,
+) -> None:
+    key = BoardKey("c" * 64, AT, "7|2026-06-23")
+    save_board(engine, key, ROWS, 1.5)
+    back = load_board(engine, key)
+    assert back is not None and back[1] == ROWS[1]
+    assert back[0]["budget_remaining"] == -math.inf and math.isnan(back[0]["burn_long"])
+    assert back[0]["status"] is None and back[0]["cases"] == 40
+    save_board(engine, BoardKey(key.config, AT + timedelta(hours=1), key.data_version), ROWS[1:], 2)
+    assert stored_boards(engine) == 1
+    assert load_board(engine, key) is None  # the clock moved: the old board is gone
+    assert load_board(engine, BoardKey(key.config, AT + timedelta(hours=1), "7|2026-06-23")) == [
+        ROWS[1]
+    ]
+
+
+def test_a_board_is_served_only_at_its_clock_data_version_and_configuration(
+    engine: Engine,
+) -> None:
+    key = BoardKey("c" * 64, AT, "7|x")
+    save_board(engine, key, ROWS, 1.0)
+    for other in (
+        BoardKey("d" * 64, AT, "7|x"),
+        BoardKey(key.config, AT + timedelta(seconds=1), "7|x"),
+        BoardKey(key.config, AT, "8|x"),
+    ):
+        assert load_board(engine, other) is None
+    assert load_board(engine, key) is not None
+
+
+@pytest.mark.parametrize("change", ["refresh", "rebuild"])
+def test_a_change_of_the_case_facts_forgets_the_stored_board(engine: Engine, change: str) -> None:
+    save_board(engine, BoardKey("c" * 64, AT, "v"), ROWS, 1.0)
+    if change == "refresh":
+        with engine.begin() as conn:
+            pending.mark(conn, Affected(deals={123}))
+        assert refresh_pending(engine).cases == 1
+    else:
+        rebuild_case_facts(engine)
+    assert stored_boards(engine) == 0
+
+
+def test_an_empty_refresh_keeps_the_stored_board(engine: Engine) -> None:
+    save_board(engine, BoardKey("c" * 64, AT, "v"), ROWS, 1.0)
+    assert refresh_pending(engine).cases == 0
+    assert stored_boards(engine) == 1
+
+
+def test_the_stored_board_is_the_evaluated_board_and_is_read_not_evaluated_again(
+    demo: DemoYear, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, settings, sources = demo.engine, demo.settings, demo.sources()
+    live = slo_board(engine, settings, AT, sources)
+    first = current_board(engine, settings, AT, sources)
+    pd.testing.assert_frame_equal(first, live)
+    assert stored_boards(engine) == 1
+    forbid_evaluation(monkeypatch)
+    pd.testing.assert_frame_equal(current_board(engine, settings, AT, sources), live)
+    assert list(live["budget_remaining"]) == sorted(live["budget_remaining"])
+    assert len(live) > 4  # overall rows and groups
+
+
+def test_the_board_is_evaluated_again_when_a_collector_run_or_the_configuration_moves(
+    demo: DemoYear,
+) -> None:
+    engine, settings, sources = demo.engine, demo.settings, demo.sources()
+    current_board(engine, settings, AT, sources)
+    slos, ctx = configured_slos(settings), context(settings)
+    stale = board_key(engine, slos, ctx, sources, AT)
+    with engine.begin() as conn:  # a run starts: the data version moves
+        conn.execute(CollectorRun.__table__.insert().values(
+            collector="demo_crm", kind="collect", started_at=AT, status="running",
+        ))  # fmt: skip
+    try:
+        moved = board_key(engine, slos, ctx, sources, AT)
+        assert moved.data_version != stale.data_version
+        assert load_board(engine, moved) is None
+        current_board(engine, settings, AT, sources)
+        assert load_board(engine, moved) is not None
+        euro = settings.model_copy(update={"reporting_currency": "GBP"})
+        current_board(engine, euro, AT, sources)
+        assert stored_boards(engine) == 2  # one per configuration
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(CollectorRun).where(CollectorRun.status == "running"))
+
+
+def test_the_worker_stores_the_board_at_the_reporting_clock(
+    demo: DemoYear, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "get_settings", lambda: demo.settings)
+    monkeypatch.setattr(worker, "collector_sources", lambda _s: demo.sources())
+    assert worker.board_job() is True
+    engine = demo.engine
+    as_of = reporting_time(engine)
+    key = board_key(
+        engine, configured_slos(demo.settings), context(demo.settings), demo.sources(), as_of
+    )
+    rows = load_board(engine, key)
+    assert rows is not None and {r["slo"] for r in rows} == {
+        s.name for s in configured_slos(demo.settings)
+    }
+    forbid_evaluation(monkeypatch)
+    assert worker.board_job() is True  # current: a lookup
+    job = worker.build_scheduler(demo.settings).get_job("slo-board")
+    assert job is not None and job.trigger.interval == timedelta(seconds=worker.BOARD_POLL_SECONDS)
