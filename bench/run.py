@@ -387,7 +387,7 @@ def _view_config() -> Any:
 
 def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
     """Each page's server-side work: what it asks `metrics` for on a cold draw."""
-    from metrics.slo.service import alert_history, burn_history, configured_slos, current_board
+    from metrics.slo.service import alert_history, configured_slos, current_views
     from metrics.views.admin import collectors_view
     from metrics.views.common import (
         data_version,
@@ -416,14 +416,14 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
         dimensions(engine)
 
     def slos() -> Any:  # as stored by the worker's board job (`phase_pages` runs it first)
-        return current_board(engine, config.settings, as_of, config.collectors)
+        return current_views(engine, config.settings, as_of, config.collectors)
 
     return {
-        "overview": lambda: (common(), board(engine, config, filters, as_of, slos(), top=200)),
+        "overview": lambda: (common(), board(engine, config, filters, as_of, slos().board,
+                                             top=200)),
         "invoice_cycle": lambda: (common(), invoice_view(engine, config, filters, as_of)),
         "unbilled": lambda: (common(), unbilled_view(engine, config, filters, as_of, "customer")),
-        "slos": lambda: (common(), slos(), alert_history(engine),
-                         burn_history(engine, config.settings, slo, as_of, config.collectors)),
+        "slos": lambda: (common(), slos().histories[slo], alert_history(engine)),
         "handoffs": lambda: (common(), handoff_view(engine, config, filters, as_of)),
         "sync_errors": lambda: (common(), sync_view(engine, config, filters, as_of)),
         "case_trace": lambda: (common(), find_cases(engine, "D0000012"),
@@ -454,17 +454,18 @@ def phase_pages(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]
 
 def _store_slo_board(engine: Any) -> dict[str, Any]:
     """What the worker's board job does after the data moved (`collectors.worker.board_job`):
-    the SLO board evaluated at the reporting clock and stored for the pages, timed."""
+    the SLO board and the SLOs' weekly histories evaluated at the reporting clock and stored
+    for the pages, timed."""
     from metrics.models import StoredSloBoard
-    from metrics.slo.service import current_board
+    from metrics.slo.service import current_views
     from metrics.views.common import reporting_time
 
     config = _view_config()
     with engine.begin() as conn:
         conn.execute(StoredSloBoard.__table__.delete())  # evaluated here, not found stored
     started = time.perf_counter()
-    board = current_board(engine, config.settings, reporting_time(engine), config.collectors)
-    return {"seconds": time.perf_counter() - started, "rows": len(board)}
+    views = current_views(engine, config.settings, reporting_time(engine), config.collectors)
+    return {"seconds": time.perf_counter() - started, "rows": len(views.board)}
 
 
 def _top(profile: Any, n: int = 12) -> list[dict[str, Any]]:

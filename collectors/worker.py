@@ -28,7 +28,7 @@ from collectors.runner import RunReport, run_collector
 from metrics.db import make_engine
 from metrics.slo.alerts import Transition
 from metrics.slo.notify import WebhookNotifier
-from metrics.slo.service import current_board, evaluate_and_notify, webhook_targets
+from metrics.slo.service import current_views, evaluate_and_notify, webhook_targets
 from metrics.views import run_requests
 from metrics.views.common import reporting_time
 from throughline.settings import Settings, get_settings
@@ -106,12 +106,13 @@ def alert_job(as_of: datetime | None = None) -> list[Transition] | None:
 
 
 def board_job() -> bool:
-    """The SLO board job: store the board at the reporting clock unless the stored one is still
-    current (then this is a lookup); False when it could not be evaluated."""
+    """The SLO board job: store the board and the SLOs' weekly histories at the reporting clock
+    unless the stored ones are still current (then this is a lookup); False when they could not
+    be evaluated."""
     settings = get_settings()
     engine = _engine(settings.database_url)
     try:
-        current_board(engine, settings, reporting_time(engine), collector_sources(settings))
+        current_views(engine, settings, reporting_time(engine), collector_sources(settings))
     except Exception:
         log.exception("SLO board not evaluated; the pages evaluate it themselves")
         return False

@@ -448,9 +448,9 @@ class AlertDelivery(Base):
 
 
 class StoredSloBoard(Base):
-    """The SLO board last evaluated for one SLO configuration, kept for the pages to read
-    (`metrics.slo.stored_board`): valid while the reporting clock and the collector runs are
-    those it was evaluated at. A change of the case facts deletes it."""
+    """The SLO board and each SLO's weekly history last evaluated for one SLO configuration,
+    kept for the pages to read (`metrics.slo.stored_board`): valid while the reporting clock and
+    the collector runs are those it was evaluated at. A change of the case facts deletes it."""
 
     __tablename__ = "slo_boards"
 
@@ -459,7 +459,7 @@ class StoredSloBoard(Base):
     data_version: Mapped[str] = mapped_column(String(200))
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seconds: Mapped[float] = mapped_column(Float)
-    rows: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
 
 
 # --- dashboard: what the pages persist (PMO work-queue actions, admin run requests) -------------

@@ -3,13 +3,11 @@ and the alert history."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.slo.service import alert_history, burn_history
+from metrics.slo.service import alert_history
 from throughline import ui
 
 ui.ensure_entrypoint("slos")
@@ -25,12 +23,6 @@ STATUS_ICON = {
     "paused": "⏸️ paused",
     "no_data": "⚪ no data",
 }
-
-
-@st.cache_data(ttl=ui.TTL, show_spinner=False)
-def history(url: str, slo: str, as_of: datetime) -> pd.DataFrame:
-    cfg = ui.config()
-    return burn_history(ui.engine(), cfg.settings, slo, as_of, cfg.collectors)
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
@@ -107,7 +99,7 @@ with right:
         help="Share of good cases per week (red: the week alone "
         "missed the target); the table below has each week's budget consumed.",
     )
-    weekly = ui.load(history, ui.db_url(), slo, ui.as_of())
+    weekly = ui.load(ui.slo_history, slo)
     target = float(scopes["target"].iloc[0])
     met = weekly["met"].map({True: "#2ca02c", False: "#d62728"}).fillna("#c7c7c7")
     fig = go.Figure(

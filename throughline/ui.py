@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -43,6 +43,9 @@ from metrics.views.common import (
 )
 from metrics.views.export import csv_bytes, excel_bytes
 from throughline.settings import get_settings, mask_url_password
+
+if TYPE_CHECKING:
+    from metrics.slo.service import SloViews
 
 log = logging.getLogger("throughline.ui")
 P = ParamSpec("P")
@@ -298,13 +301,13 @@ def _dimensions(url: str) -> Dimensions:
 
 
 @st.cache_data(ttl=SLO_TTL, show_spinner="Evaluating the SLOs…")
-def _slo_board(url: str) -> pd.DataFrame:
-    """The SLO board of `url` at the reporting clock: the one the worker stored, else evaluated
-    now (and stored)."""
-    from metrics.slo.service import current_board as board
+def _slo_views(url: str) -> SloViews:
+    """The SLO board and weekly histories of `url` at the reporting clock: those the worker
+    stored, else evaluated now (and stored)."""
+    from metrics.slo.service import current_views
 
     cfg = _config_for(url)
-    return board(_engine_for(url), cfg.settings, as_of(), cfg.collectors)
+    return current_views(_engine_for(url), cfg.settings, as_of(), cfg.collectors)
 
 
 def slo_board() -> tuple[pd.DataFrame, str | None]:
@@ -313,9 +316,14 @@ def slo_board() -> tuple[pd.DataFrame, str | None]:
     from metrics.slo.spec import SloConfigError
 
     try:
-        return _slo_board(db_url()), None
+        return _slo_views(db_url()).board, None
     except SloConfigError as exc:
         return pd.DataFrame(), f"The SLO configuration cannot be used: {exc}"
+
+
+def slo_history(slo: str) -> pd.DataFrame:
+    """The weekly attainment and budget consumed of one SLO (the board's companion)."""
+    return _slo_views(db_url()).histories[slo]
 
 
 # --- errors ----------------------------------------------------------------------------------

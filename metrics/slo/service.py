@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from metrics.registry import KPIS
 from metrics.slo.adapter import Context, feeds, freshness, slo_inputs
 from metrics.slo.alerts import Transition
 from metrics.slo.evaluate import EvaluationRun, evaluate_all, history
+from metrics.slo.inputs import SloInputs
 from metrics.slo.notify import WebhookNotifier, WebhookTarget, process
 from metrics.slo.spec import Slo, load_default_slos, load_slos
 from metrics.slo.sql_store import SqlAlertStore
@@ -27,6 +29,8 @@ from throughline.settings import Settings
 
 Collectors = Mapping[str, tuple[str, int]]
 KPI_NAMES = frozenset(k.name for k in KPIS)
+HISTORY_WEEKS = 12
+HISTORY_COLUMNS = ["period", "attainment", "budget_consumed", "met"]
 
 
 def configured_slos(settings: Settings) -> list[Slo]:
@@ -53,11 +57,19 @@ def evaluate(
 ) -> EvaluationRun:
     """Every configured SLO evaluated on the store at `as_of`."""
     slos = configured_slos(settings)
-    ctx = context(settings)
+    return _evaluate_on(
+        engine, settings, slos, slo_inputs(engine, slos, as_of, context(settings)), as_of,
+        collectors,
+    )  # fmt: skip
+
+
+def _evaluate_on(
+    engine: Engine, settings: Settings, slos: list[Slo], inputs: Mapping[str, SloInputs],
+    as_of: datetime, collectors: Collectors,
+) -> EvaluationRun:  # fmt: skip
     return evaluate_all(
-        slos, slo_inputs(engine, slos, as_of, ctx), as_of=as_of,
-        freshness=freshness(engine, collectors), feeds=feeds(slos, collectors),
-        calendars=ctx.calendar,
+        slos, inputs, as_of=as_of, freshness=freshness(engine, collectors),
+        feeds=feeds(slos, collectors), calendars=context(settings).calendar,
     )  # fmt: skip
 
 
@@ -97,40 +109,74 @@ def slo_board(
     return board_frame(board_rows(evaluate(engine, settings, as_of, collectors)))
 
 
-def current_board(
-    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
-) -> pd.DataFrame:
-    """The SLO board at `as_of` as stored (`metrics.slo.stored_board`) when it is still current,
-    else evaluated now and stored for the next draw."""
-    slos = configured_slos(settings)
-    key = board_key(engine, slos, context(settings), collectors, as_of)
-    rows = load_board(engine, key)
-    if rows is None:
-        started = time.perf_counter()
-        rows = board_rows(evaluate(engine, settings, as_of, collectors))
-        save_board(engine, key, rows, time.perf_counter() - started)
-    return board_frame(rows)
+def history_rows(
+    slo: Slo, inputs: SloInputs | None, as_of: datetime, ctx: Context, weeks: int = HISTORY_WEEKS
+) -> list[dict[str, Any]]:
+    """Weekly attainment and budget consumed of `slo` over the `weeks` weeks before `as_of`,
+    each week's start in UTC ISO form (the rows are stored as JSON)."""
+    if inputs is None:
+        return []
+    periods = history(
+        slo, inputs.occurrences, inputs.open_items, start=as_of - timedelta(weeks=weeks),
+        end=as_of, period="week", calendars=ctx.calendar,
+    )  # fmt: skip
+    return [
+        {"period": p.start.astimezone(UTC).isoformat(), "attainment": p.attainment.sli,
+         "budget_consumed": 1 - p.cases.remaining_fraction, "met": p.met} for p in periods
+    ]  # fmt: skip
+
+
+def history_frame(slo: Slo, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """`history_rows` as a frame, each week's start in the SLO's calendar zone."""
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    zone = slo.window.tz
+    return frame.assign(
+        period=[datetime.fromisoformat(v).astimezone(zone) for v in frame["period"]]
+    )
 
 
 def burn_history(
     engine: Engine, settings: Settings, slo_name: str, as_of: datetime, collectors: Collectors,
-    *, weeks: int = 12,
+    *, weeks: int = HISTORY_WEEKS,
 ) -> pd.DataFrame:  # fmt: skip
     """Weekly attainment and budget consumed of one SLO over the last `weeks` weeks."""
     slo = next(s for s in configured_slos(settings) if s.name == slo_name)
     ctx = context(settings)
-    start = as_of - timedelta(weeks=weeks)
     inputs = slo_inputs(engine, [slo], as_of, ctx).get(slo.name)
-    if inputs is None:
-        return pd.DataFrame(columns=["period", "attainment", "budget_consumed", "met"])
-    periods = history(
-        slo, inputs.occurrences, inputs.open_items, start=start, end=as_of, period="week",
-        calendars=ctx.calendar,
-    )  # fmt: skip
-    return pd.DataFrame(
-        [{"period": p.start, "attainment": p.attainment.sli,
-          "budget_consumed": 1 - p.cases.remaining_fraction, "met": p.met} for p in periods]
-    )  # fmt: skip
+    return history_frame(slo, history_rows(slo, inputs, as_of, ctx, weeks))
+
+
+@dataclass(frozen=True)
+class SloViews:
+    """What the pages show of the SLOs at one reporting clock."""
+
+    board: pd.DataFrame
+    histories: dict[str, pd.DataFrame]  # the weekly burn history of each SLO, by name
+
+
+def current_views(
+    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
+) -> SloViews:
+    """The SLO board and each SLO's weekly history at `as_of`, as stored
+    (`metrics.slo.stored_board`) when still current, else evaluated now, on one read of each
+    SLO's inputs, and stored for the next draw."""
+    slos = configured_slos(settings)
+    ctx = context(settings)
+    key = board_key(engine, slos, ctx, collectors, as_of)
+    stored = load_board(engine, key)
+    if stored is None:
+        started = time.perf_counter()
+        inputs = slo_inputs(engine, slos, as_of, ctx)
+        run = _evaluate_on(engine, settings, slos, inputs, as_of, collectors)
+        stored = {
+            "board": board_rows(run),
+            "histories": {s.name: history_rows(s, inputs.get(s.name), as_of, ctx) for s in slos},
+        }
+        save_board(engine, key, stored, time.perf_counter() - started)
+    return SloViews(
+        board_frame(stored["board"]),
+        {s.name: history_frame(s, stored["histories"].get(s.name, [])) for s in slos},
+    )
 
 
 def alert_history(engine: Engine, limit: int = 200) -> pd.DataFrame:

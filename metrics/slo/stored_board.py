@@ -1,9 +1,10 @@
-"""The SLO board stored for the pages: evaluated by the worker (or by the first page draw that
-finds none), then read by every draw until the reporting clock, the collector runs, the case
-facts or the SLO configuration move.
+"""The SLO board and each SLO's weekly history, stored for the pages: evaluated by the worker
+(or by the first page draw that finds none), then read by every draw until the reporting clock,
+the collector runs, the case facts or the SLO configuration move.
 
-Evaluating the board reads every SLO's window (at 1 M deals, seconds of work); reading the
-stored one is a primary-key lookup. A stored board is keyed by
+Evaluating them reads every SLO's window (at 1 M deals, tens of seconds of work); reading the
+stored ones is a primary-key lookup. What is stored is a JSON document (`metrics.slo.service`
+writes and reads its fields), keyed by
 
 - `config`: a digest of the SLOs, the entities' countries, the reporting currency and the
   collectors (the inputs the evaluation takes besides the store), one row per configuration;
@@ -35,7 +36,7 @@ from metrics.views.common import data_version
 #: Bumped when a board row's fields change, so that boards stored by older code are not read.
 BOARD_FORMAT = 1
 
-Row = dict[str, Any]
+Document = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,28 +69,27 @@ def board_key(
     return BoardKey(config, as_of.astimezone(UTC), data_version(engine))
 
 
-def load_board(engine: Engine, key: BoardKey) -> list[Row] | None:
-    """The stored board's rows when one matches `key`, else None."""
+def load_board(engine: Engine, key: BoardKey) -> Document | None:
+    """The stored document when one matches `key`, else None."""
+    b = StoredSloBoard
     with engine.connect() as conn:
         stored = conn.execute(
-            select(StoredSloBoard.as_of, StoredSloBoard.data_version, StoredSloBoard.rows).where(
-                StoredSloBoard.config == key.config
-            )
+            select(b.as_of, b.data_version, b.content).where(b.config == key.config)
         ).first()
     if stored is None or stored.as_of != key.as_of or stored.data_version != key.data_version:
         return None
-    rows: list[Row] = json.loads(stored.rows)
-    return rows
+    document: Document = json.loads(stored.content)
+    return document
 
 
-def save_board(engine: Engine, key: BoardKey, rows: Sequence[Row], seconds: float) -> None:
-    """Store `rows` under `key`, replacing the configuration's previous board. The rows are
-    JSON in a text column: Python's json keeps the non-finite floats a board holds (an overspent
-    budget is -inf), which the database's JSON types refuse."""
+def save_board(engine: Engine, key: BoardKey, document: Document, seconds: float) -> None:
+    """Store `document` under `key`, replacing the configuration's previous one. It is JSON in
+    a text column: Python's json keeps the non-finite floats a board holds (an overspent budget
+    is -inf), which the database's JSON types refuse."""
     values = {
         "config": key.config, "as_of": key.as_of, "data_version": key.data_version,
         "evaluated_at": datetime.now(UTC), "seconds": seconds,
-        "rows": json.dumps(list(rows), allow_nan=True),
+        "content": json.dumps(document, allow_nan=True),
     }  # fmt: skip
     with engine.begin() as conn:
         statement = upsert_insert(conn)(StoredSloBoard).values(values)

@@ -1,5 +1,5 @@
-"""The SLO board stored for the pages: the same board as evaluated, served only while its key
-holds, forgotten when the case facts change, kept current by the worker."""
+"""The SLO board and weekly histories stored for the pages: the same as evaluated, served only
+while their key holds, forgotten when the case facts change, kept current by the worker."""
 
 from __future__ import annotations
 
@@ -16,17 +16,18 @@ from metrics.facts import pending, rebuild_case_facts, refresh_pending
 from metrics.facts.affected import Affected
 from metrics.models import CollectorRun, StoredSloBoard
 from metrics.slo import service
-from metrics.slo.service import configured_slos, context, current_board, slo_board
+from metrics.slo.service import burn_history, configured_slos, context, current_views, slo_board
 from metrics.slo.stored_board import BoardKey, board_key, load_board, save_board
 from metrics.views.common import reporting_time
 
 AT = datetime(2026, 6, 23, 14, tzinfo=UTC)
-ROWS = [
+BOARD = [
     {"slo": "a", "attainment": 0.975, "cases": 40, "budget_remaining": -math.inf,
      "burn_long": math.nan, "paused_by": "", "status": None},
     {"slo": "b", "attainment": None, "cases": 0, "budget_remaining": 1.0, "burn_long": 0.0,
      "paused_by": "erp", "status": "ok"},
 ]  # fmt: skip
+DOCUMENT = {"board": BOARD, "histories": {"a": [{"period": "2026-06-01T00:00:00+00:00"}]}}
 
 
 def stored_boards(engine: Engine) -> int:
@@ -36,9 +37,9 @@ def stored_boards(engine: Engine) -> int:
 
 def forbid_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> None:
-        raise AssertionError("the board was evaluated, not read")
+        raise AssertionError("the SLOs' inputs were read: the board was evaluated, not read")
 
-    monkeypatch.setattr(service, "evaluate", refuse)
+    monkeypatch.setattr(service, "slo_inputs", refuse)
 
 
 @pytest.fixture
@@ -49,28 +50,28 @@ def demo(demo_year: DemoYear) -> DemoYear:
     return demo_year
 
 
-def test_rows_round_trip_with_non_finite_floats_and_a_new_board_replaces_the_old(
+def test_a_document_round_trips_with_non_finite_floats_and_replaces_the_previous_one(
     engine: Engine,
 ) -> None:
     key = BoardKey("c" * 64, AT, "7|2026-06-23")
-    save_board(engine, key, ROWS, 1.5)
+    save_board(engine, key, DOCUMENT, 1.5)
     back = load_board(engine, key)
-    assert back is not None and back[1] == ROWS[1]
-    assert back[0]["budget_remaining"] == -math.inf and math.isnan(back[0]["burn_long"])
-    assert back[0]["status"] is None and back[0]["cases"] == 40
-    save_board(engine, BoardKey(key.config, AT + timedelta(hours=1), key.data_version), ROWS[1:], 2)
+    assert back is not None and back["histories"] == DOCUMENT["histories"]
+    first, second = back["board"]
+    assert second == BOARD[1] and first["cases"] == 40 and first["status"] is None
+    assert first["budget_remaining"] == -math.inf and math.isnan(first["burn_long"])
+    later = BoardKey(key.config, AT + timedelta(hours=1), key.data_version)
+    save_board(engine, later, {"board": BOARD[1:]}, 2.0)
     assert stored_boards(engine) == 1
-    assert load_board(engine, key) is None  # the clock moved: the old board is gone
-    assert load_board(engine, BoardKey(key.config, AT + timedelta(hours=1), "7|2026-06-23")) == [
-        ROWS[1]
-    ]
+    assert load_board(engine, key) is None  # the clock moved: the old one is gone
+    assert load_board(engine, later) == {"board": BOARD[1:]}
 
 
 def test_a_board_is_served_only_at_its_clock_data_version_and_configuration(
     engine: Engine,
 ) -> None:
     key = BoardKey("c" * 64, AT, "7|x")
-    save_board(engine, key, ROWS, 1.0)
+    save_board(engine, key, DOCUMENT, 1.0)
     for other in (
         BoardKey("d" * 64, AT, "7|x"),
         BoardKey(key.config, AT + timedelta(seconds=1), "7|x"),
@@ -82,7 +83,7 @@ def test_a_board_is_served_only_at_its_clock_data_version_and_configuration(
 
 @pytest.mark.parametrize("change", ["refresh", "rebuild"])
 def test_a_change_of_the_case_facts_forgets_the_stored_board(engine: Engine, change: str) -> None:
-    save_board(engine, BoardKey("c" * 64, AT, "v"), ROWS, 1.0)
+    save_board(engine, BoardKey("c" * 64, AT, "v"), DOCUMENT, 1.0)
     if change == "refresh":
         with engine.begin() as conn:
             pending.mark(conn, Affected(deals={123}))
@@ -93,30 +94,40 @@ def test_a_change_of_the_case_facts_forgets_the_stored_board(engine: Engine, cha
 
 
 def test_an_empty_refresh_keeps_the_stored_board(engine: Engine) -> None:
-    save_board(engine, BoardKey("c" * 64, AT, "v"), ROWS, 1.0)
+    save_board(engine, BoardKey("c" * 64, AT, "v"), DOCUMENT, 1.0)
     assert refresh_pending(engine).cases == 0
     assert stored_boards(engine) == 1
 
 
-def test_the_stored_board_is_the_evaluated_board_and_is_read_not_evaluated_again(
+def test_the_stored_views_are_the_evaluated_ones_and_are_read_not_evaluated_again(
     demo: DemoYear, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, settings, sources = demo.engine, demo.settings, demo.sources()
     live = slo_board(engine, settings, AT, sources)
-    first = current_board(engine, settings, AT, sources)
-    pd.testing.assert_frame_equal(first, live)
+    histories = {
+        s.name: burn_history(engine, settings, s.name, AT, sources)
+        for s in configured_slos(settings)
+    }
+    first = current_views(engine, settings, AT, sources)
     assert stored_boards(engine) == 1
     forbid_evaluation(monkeypatch)
-    pd.testing.assert_frame_equal(current_board(engine, settings, AT, sources), live)
+    for views in (first, current_views(engine, settings, AT, sources)):
+        pd.testing.assert_frame_equal(views.board, live)
+        assert views.histories.keys() == histories.keys()
+        for name, weekly in histories.items():
+            pd.testing.assert_frame_equal(views.histories[name], weekly)
     assert list(live["budget_remaining"]) == sorted(live["budget_remaining"])
     assert len(live) > 4  # overall rows and groups
+    weekly = histories["invoice-cycle-time"]
+    assert len(weekly) >= 12 and weekly["attainment"].dropna().between(0, 1).all()
+    assert weekly["period"].dt.tz is not None
 
 
 def test_the_board_is_evaluated_again_when_a_collector_run_or_the_configuration_moves(
     demo: DemoYear,
 ) -> None:
     engine, settings, sources = demo.engine, demo.settings, demo.sources()
-    current_board(engine, settings, AT, sources)
+    current_views(engine, settings, AT, sources)
     slos, ctx = configured_slos(settings), context(settings)
     stale = board_key(engine, slos, ctx, sources, AT)
     with engine.begin() as conn:  # a run starts: the data version moves
@@ -127,17 +138,17 @@ def test_the_board_is_evaluated_again_when_a_collector_run_or_the_configuration_
         moved = board_key(engine, slos, ctx, sources, AT)
         assert moved.data_version != stale.data_version
         assert load_board(engine, moved) is None
-        current_board(engine, settings, AT, sources)
+        current_views(engine, settings, AT, sources)
         assert load_board(engine, moved) is not None
         euro = settings.model_copy(update={"reporting_currency": "GBP"})
-        current_board(engine, euro, AT, sources)
+        current_views(engine, euro, AT, sources)
         assert stored_boards(engine) == 2  # one per configuration
     finally:
         with engine.begin() as conn:
             conn.execute(delete(CollectorRun).where(CollectorRun.status == "running"))
 
 
-def test_the_worker_stores_the_board_at_the_reporting_clock(
+def test_the_worker_stores_the_board_and_histories_at_the_reporting_clock(
     demo: DemoYear, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(worker, "get_settings", lambda: demo.settings)
@@ -148,10 +159,10 @@ def test_the_worker_stores_the_board_at_the_reporting_clock(
     key = board_key(
         engine, configured_slos(demo.settings), context(demo.settings), demo.sources(), as_of
     )
-    rows = load_board(engine, key)
-    assert rows is not None and {r["slo"] for r in rows} == {
-        s.name for s in configured_slos(demo.settings)
-    }
+    stored = load_board(engine, key)
+    names = {s.name for s in configured_slos(demo.settings)}
+    assert stored is not None and {r["slo"] for r in stored["board"]} == names
+    assert set(stored["histories"]) == names
     forbid_evaluation(monkeypatch)
     assert worker.board_job() is True  # current: a lookup
     job = worker.build_scheduler(demo.settings).get_job("slo-board")

@@ -1,4 +1,5 @@
-"""The SLO board stored for the pages (`slo_boards`), one row per SLO configuration.
+"""The SLO board and the SLOs' weekly histories stored for the pages (`slo_boards`), one row per
+SLO configuration.
 
 Revision ID: 0009
 Revises: 0008
@@ -26,7 +27,7 @@ def upgrade() -> None:
         sa.Column("data_version", sa.String(length=200), nullable=False),
         sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
-        sa.Column("rows", sa.Text(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("config", name=op.f("pk_slo_boards")),
     )
 
