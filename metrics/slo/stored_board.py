@@ -33,7 +33,7 @@ from metrics.slo.adapter import Context
 from metrics.slo.spec import Slo
 from metrics.views.common import data_version
 
-#: Bumped when a board row's fields change, so that boards stored by older code are not read.
+#: Bumped when the stored document changes shape, so that what older code stored is not read.
 BOARD_FORMAT = 1
 
 Document = dict[str, Any]
