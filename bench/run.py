@@ -388,6 +388,7 @@ def _view_config() -> Any:
 def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
     """Each page's server-side work: what it asks `metrics` for on a cold draw."""
     from metrics.slo.service import alert_history, configured_slos, current_views
+    from metrics.slo.stored_board import BOARD_MAX_AGE
     from metrics.views.admin import collectors_view
     from metrics.views.common import (
         data_version,
@@ -416,7 +417,7 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
         dimensions(engine)
 
     def slos() -> Any:  # as stored by the worker's board job (`phase_pages` runs it first)
-        return current_views(engine, config.settings, as_of, config.collectors)
+        return current_views(engine, config.settings, as_of, config.collectors, BOARD_MAX_AGE)
 
     return {
         "overview": lambda: (common(), board(engine, config, filters, as_of, slos().board,

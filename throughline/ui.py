@@ -303,11 +303,12 @@ def _dimensions(url: str) -> Dimensions:
 @st.cache_data(ttl=SLO_TTL, show_spinner="Evaluating the SLOs…")
 def _slo_views(url: str) -> SloViews:
     """The SLO board and weekly histories of `url` at the reporting clock: those the worker
-    stored, else evaluated now (and stored)."""
+    stored (up to `BOARD_MAX_AGE` old), else evaluated now (and stored)."""
     from metrics.slo.service import current_views
+    from metrics.slo.stored_board import BOARD_MAX_AGE
 
     cfg = _config_for(url)
-    return current_views(_engine_for(url), cfg.settings, as_of(), cfg.collectors)
+    return current_views(_engine_for(url), cfg.settings, as_of(), cfg.collectors, BOARD_MAX_AGE)
 
 
 def slo_board() -> tuple[pd.DataFrame, str | None]:

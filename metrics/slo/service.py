@@ -155,15 +155,16 @@ class SloViews:
 
 
 def current_views(
-    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors
-) -> SloViews:
+    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors,
+    max_age: timedelta | None = None,
+) -> SloViews:  # fmt: skip
     """The SLO board and each SLO's weekly history at `as_of`, as stored
-    (`metrics.slo.stored_board`) when still current, else evaluated now, on one read of each
-    SLO's inputs, and stored for the next draw."""
+    (`metrics.slo.stored_board`) when still current (or evaluated within `max_age`), else
+    evaluated now, on one read of each SLO's inputs, and stored for the next draw."""
     slos = configured_slos(settings)
     ctx = context(settings)
     key = board_key(engine, slos, ctx, collectors, as_of)
-    stored = load_board(engine, key)
+    stored = load_board(engine, key, max_age)
     if stored is None:
         started = time.perf_counter()
         inputs = slo_inputs(engine, slos, as_of, ctx)

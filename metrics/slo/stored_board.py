@@ -1,10 +1,9 @@
 """The SLO board and each SLO's weekly history, stored for the pages: evaluated by the worker
-(or by the first page draw that finds none), then read by every draw until the reporting clock,
-the collector runs, the case facts or the SLO configuration move.
+(or by the first page draw that finds none), then read by every draw.
 
-Evaluating them reads every SLO's window (at 1 M deals, tens of seconds of work); reading the
-stored ones is a primary-key lookup. What is stored is a JSON document (`metrics.slo.service`
-writes and reads its fields), keyed by
+Evaluating them reads every SLO's window (at 1 M deals, seconds of work); reading the stored
+ones is a primary-key lookup. What is stored is a JSON document (`metrics.slo.service` writes
+and reads its fields), keyed by
 
 - `config`: a digest of the SLOs, the entities' countries, the reporting currency and the
   collectors (the inputs the evaluation takes besides the store), one row per configuration;
@@ -12,8 +11,11 @@ writes and reads its fields), keyed by
 - `data_version`: the collector runs' version (`metrics.views.common.data_version`), which moves
   when a run starts or ends (a run refreshes the case facts before it ends).
 
-A refresh or rebuild of the case facts deletes the stored boards in its own transaction
-(`metrics.facts`), so facts changed outside a collector run (a CLI rebuild) are seen too.
+A refresh or rebuild of the case facts marks the stored documents out of date in its own
+transaction (`metrics.facts`), so facts changed outside a collector run (a CLI rebuild) count.
+The worker serves only a document that matches the key exactly, and evaluates again otherwise;
+a page also takes one evaluated within `BOARD_MAX_AGE` (the staleness its cache already
+allows), so that a visitor does not wait for an evaluation the worker is about to make.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -37,6 +39,9 @@ from metrics.views.common import data_version
 BOARD_FORMAT = 1
 
 Document = dict[str, Any]
+#: How old a stored document a page takes when the data moved since (the worker checks every
+#: 30 s and evaluates again within its evaluation time).
+BOARD_MAX_AGE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +74,19 @@ def board_key(
     return BoardKey(config, as_of.astimezone(UTC), data_version(engine))
 
 
-def load_board(engine: Engine, key: BoardKey) -> Document | None:
-    """The stored document when one matches `key`, else None."""
+def load_board(engine: Engine, key: BoardKey, max_age: timedelta | None = None) -> Document | None:
+    """The stored document when it matches `key`, or, given `max_age`, when it was evaluated
+    that recently for the same configuration; else None."""
     b = StoredSloBoard
     with engine.connect() as conn:
         stored = conn.execute(
-            select(b.as_of, b.data_version, b.content).where(b.config == key.config)
+            select(b.as_of, b.data_version, b.evaluated_at, b.content).where(b.config == key.config)
         ).first()
-    if stored is None or stored.as_of != key.as_of or stored.data_version != key.data_version:
+    if stored is None:
+        return None
+    current = stored.as_of == key.as_of and stored.data_version == key.data_version
+    recent = max_age is not None and stored.evaluated_at >= datetime.now(UTC) - max_age
+    if not (current or recent):
         return None
     document: Document = json.loads(stored.content)
     return document

@@ -3,13 +3,14 @@ while their key holds, forgotten when the case facts change, kept current by the
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 from slo_demo import DemoYear
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 
 from collectors import worker
 from metrics.facts import pending, rebuild_case_facts, refresh_pending
@@ -17,7 +18,7 @@ from metrics.facts.affected import Affected
 from metrics.models import CollectorRun, StoredSloBoard
 from metrics.slo import service
 from metrics.slo.service import burn_history, configured_slos, context, current_views, slo_board
-from metrics.slo.stored_board import BoardKey, board_key, load_board, save_board
+from metrics.slo.stored_board import BOARD_MAX_AGE, BoardKey, board_key, load_board, save_board
 from metrics.views.common import reporting_time
 
 AT = datetime(2026, 6, 23, 14, tzinfo=UTC)
@@ -28,6 +29,16 @@ BOARD = [
      "paused_by": "erp", "status": "ok"},
 ]  # fmt: skip
 DOCUMENT = {"board": BOARD, "histories": {"a": [{"period": "2026-06-01T00:00:00+00:00"}]}}
+
+
+class _SameDocument:
+    """Equal to DOCUMENT read back (its NaN included, which `==` on dicts would refuse)."""
+
+    def __eq__(self, other: object) -> bool:
+        return json.dumps(other, sort_keys=True) == json.dumps(DOCUMENT, sort_keys=True)
+
+
+SAME = _SameDocument()
 
 
 def stored_boards(engine: Engine) -> int:
@@ -81,22 +92,42 @@ def test_a_board_is_served_only_at_its_clock_data_version_and_configuration(
     assert load_board(engine, key) is not None
 
 
+def test_a_page_takes_a_recent_board_after_the_data_moved_and_the_worker_does_not(
+    engine: Engine,
+) -> None:
+    key = BoardKey("c" * 64, AT, "7|x")
+    save_board(engine, key, DOCUMENT, 1.0)
+    moved = BoardKey(key.config, AT + timedelta(minutes=1), "8|x")
+    assert load_board(engine, moved) is None  # the worker evaluates again
+    assert load_board(engine, moved, BOARD_MAX_AGE) == SAME  # a page shows it meanwhile
+    other = BoardKey("d" * 64, AT, "7|x")
+    assert load_board(engine, other, BOARD_MAX_AGE) is None  # never another configuration's
+    with engine.begin() as conn:
+        conn.execute(update(StoredSloBoard).values(evaluated_at=datetime.now(UTC) - BOARD_MAX_AGE))
+    assert load_board(engine, moved, BOARD_MAX_AGE) is None  # too old even for a page
+
+
 @pytest.mark.parametrize("change", ["refresh", "rebuild"])
-def test_a_change_of_the_case_facts_forgets_the_stored_board(engine: Engine, change: str) -> None:
-    save_board(engine, BoardKey("c" * 64, AT, "v"), DOCUMENT, 1.0)
+def test_a_change_of_the_case_facts_marks_the_stored_board_out_of_date(
+    engine: Engine, change: str
+) -> None:
+    key = BoardKey("c" * 64, AT, "v")
+    save_board(engine, key, DOCUMENT, 1.0)
     if change == "refresh":
         with engine.begin() as conn:
             pending.mark(conn, Affected(deals={123}))
         assert refresh_pending(engine).cases == 1
     else:
         rebuild_case_facts(engine)
-    assert stored_boards(engine) == 0
+    assert load_board(engine, key) is None
+    assert load_board(engine, key, BOARD_MAX_AGE) == SAME
 
 
-def test_an_empty_refresh_keeps_the_stored_board(engine: Engine) -> None:
-    save_board(engine, BoardKey("c" * 64, AT, "v"), DOCUMENT, 1.0)
+def test_an_empty_refresh_keeps_the_stored_board_current(engine: Engine) -> None:
+    key = BoardKey("c" * 64, AT, "v")
+    save_board(engine, key, DOCUMENT, 1.0)
     assert refresh_pending(engine).cases == 0
-    assert stored_boards(engine) == 1
+    assert load_board(engine, key) == SAME
 
 
 def test_the_stored_views_are_the_evaluated_ones_and_are_read_not_evaluated_again(
