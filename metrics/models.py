@@ -449,8 +449,9 @@ class AlertDelivery(Base):
 
 class StoredSloBoard(Base):
     """The SLO board and each SLO's weekly history last evaluated for one SLO configuration,
-    kept for the pages to read (`metrics.slo.stored_board`): valid while the reporting clock and
-    the collector runs are those it was evaluated at. A change of the case facts deletes it."""
+    kept for the pages to read (`metrics.slo.stored_board`): current while the reporting clock
+    and the collector runs are those it was evaluated at. A change of the case facts marks it
+    out of date (`data_version` emptied)."""
 
     __tablename__ = "slo_boards"
 
