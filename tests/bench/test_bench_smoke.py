@@ -123,7 +123,7 @@ def test_the_pages_read_the_slo_board_the_worker_stored(
     def refuse(*_args: object) -> None:
         raise AssertionError("a page evaluated the SLO board")
 
-    monkeypatch.setattr(service, "evaluate", refuse)
+    monkeypatch.setattr(service, "slo_inputs", refuse)  # what an evaluation reads first
     draws = page_calls(store)
     draws["overview"]()
     draws["slos"]()
