@@ -145,7 +145,7 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
 def _facts_changed(conn: Connection) -> None:
     """What is derived from the case facts and stored (the SLO board, `metrics.slo.stored_board`)
     is marked out of date in the transaction that changes them: the worker derives it again."""
-    conn.execute(text("UPDATE slo_boards SET data_version = ''"))
+    conn.execute(text("UPDATE slo_boards SET data_version = '' WHERE data_version <> ''"))
 
 
 def _columnar(conn: Connection) -> int:

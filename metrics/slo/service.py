@@ -57,19 +57,17 @@ def evaluate(
 ) -> EvaluationRun:
     """Every configured SLO evaluated on the store at `as_of`."""
     slos = configured_slos(settings)
-    return _evaluate_on(
-        engine, settings, slos, slo_inputs(engine, slos, as_of, context(settings)), as_of,
-        collectors,
-    )  # fmt: skip
+    ctx = context(settings)
+    return _evaluate_on(engine, ctx, slos, slo_inputs(engine, slos, as_of, ctx), as_of, collectors)
 
 
 def _evaluate_on(
-    engine: Engine, settings: Settings, slos: list[Slo], inputs: Mapping[str, SloInputs],
+    engine: Engine, ctx: Context, slos: list[Slo], inputs: Mapping[str, SloInputs],
     as_of: datetime, collectors: Collectors,
 ) -> EvaluationRun:  # fmt: skip
     return evaluate_all(
         slos, inputs, as_of=as_of, freshness=freshness(engine, collectors),
-        feeds=feeds(slos, collectors), calendars=context(settings).calendar,
+        feeds=feeds(slos, collectors), calendars=ctx.calendar,
     )  # fmt: skip
 
 
@@ -168,7 +166,7 @@ def current_views(
     if stored is None:
         started = time.perf_counter()
         inputs = slo_inputs(engine, slos, as_of, ctx)
-        run = _evaluate_on(engine, settings, slos, inputs, as_of, collectors)
+        run = _evaluate_on(engine, ctx, slos, inputs, as_of, collectors)
         stored = {
             "board": board_rows(run),
             "histories": {s.name: history_rows(s, inputs.get(s.name), as_of, ctx) for s in slos},
