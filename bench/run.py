@@ -43,6 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from metrics.access import ANONYMOUS
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS_JSON = ROOT / "bench" / "results.json"
@@ -386,8 +388,10 @@ def _view_config() -> Any:
 
 
 def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
-    """Each page's server-side work: what it asks `metrics` for on a cold draw."""
-    from metrics.slo.service import alert_history, configured_slos, current_views
+    """Each page's server-side work: what it asks `metrics` for on a cold draw (as the admin,
+    who sees everything unmasked)."""
+    who = ANONYMOUS
+    from metrics.slo.service import configured_slos, current_views
     from metrics.slo.stored_board import BOARD_MAX_AGE
     from metrics.views.admin import collectors_view
     from metrics.views.common import (
@@ -401,6 +405,7 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
     from metrics.views.handoffs import handoff_view
     from metrics.views.invoices import invoice_view
     from metrics.views.overview import board
+    from metrics.views.slos import alert_history
     from metrics.views.sync import sync_view
     from metrics.views.trace import case_trace, find_cases
     from metrics.views.unbilled import unbilled_view
@@ -414,22 +419,23 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
         reporting_time(engine)
         freshness(engine)
         data_version(engine)
-        dimensions(engine)
+        dimensions(who, engine)
 
     def slos() -> Any:  # as stored by the worker's board job (`phase_pages` runs it first)
         return current_views(engine, config.settings, as_of, config.collectors, BOARD_MAX_AGE)
 
     return {
-        "overview": lambda: (common(), board(engine, config, filters, as_of, slos().board,
+        "overview": lambda: (common(), board(who, engine, config, filters, as_of, slos().board,
                                              top=200)),
-        "invoice_cycle": lambda: (common(), invoice_view(engine, config, filters, as_of)),
-        "unbilled": lambda: (common(), unbilled_view(engine, config, filters, as_of, "customer")),
-        "slos": lambda: (common(), slos().histories[slo], alert_history(engine)),
-        "handoffs": lambda: (common(), handoff_view(engine, config, filters, as_of)),
-        "sync_errors": lambda: (common(), sync_view(engine, config, filters, as_of)),
-        "case_trace": lambda: (common(), find_cases(engine, "D0000012"),
-                               case_trace(engine, config, "deal", "D00000123", as_of)),
-        "collectors": lambda: (common(), collectors_view(engine, config)),
+        "invoice_cycle": lambda: (common(), invoice_view(who, engine, config, filters, as_of)),
+        "unbilled": lambda: (common(), unbilled_view(who, engine, config, filters, as_of,
+                                                     "customer")),
+        "slos": lambda: (common(), slos().histories[slo], alert_history(who, engine)),
+        "handoffs": lambda: (common(), handoff_view(who, engine, config, filters, as_of)),
+        "sync_errors": lambda: (common(), sync_view(who, engine, config, filters, as_of)),
+        "case_trace": lambda: (common(), find_cases(who, engine, "D0000012"),
+                               case_trace(who, engine, config, "deal", "D00000123", as_of)),
+        "collectors": lambda: (common(), collectors_view(who, engine, config)),
     }  # fmt: skip
 
 

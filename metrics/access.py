@@ -1,10 +1,13 @@
 """Who may see what: roles, the pages each role opens, row scoping by practice, and masking.
 
 A signed-in user's role comes from an ID-token claim mapped through ``settings.auth.roles``;
-a PMO user may be limited to practices by another claim. The dashboard asks `Access.can_open`
-before drawing a page and passes everything it loads through `mask`, so a page and its CSV and
-Excel exports show the same values: payloads, tax ids, bank details and e-mail addresses are
-masked for roles that need not see them (on top of the masking applied before storage).
+a PMO user is limited to the practices another claim names — and, without that claim, to none
+(deny by default; ``auth.pmo_without_practices = "all"`` opens them). The dashboard asks
+`Access.can_open` before drawing a page; every read a page makes goes through a view declared
+with `metrics.views.guard.view`, which scopes it with `Access.scope` / `Access.allows` and
+passes the result through `mask`, so a page and its CSV and Excel exports show the same values:
+payloads, tax ids, bank details and e-mail addresses are masked for roles that need not see
+them, in named fields and inside free text (on top of what is removed before storage).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 import pandas as pd
+from sqlalchemy import ColumnElement, false
 
 from metrics.kpis.common import Filters
-from metrics.masking import EMAIL, MASK
+from metrics.masking import MASK, mask_free_text
 from throughline.settings import AuthSettings, Role
 
 Sensitive = Literal["payload", "email", "tax_id", "bank"]
@@ -53,12 +57,14 @@ _KINDS: tuple[tuple[Sensitive, re.Pattern[str]], ...] = (
 
 @dataclass(frozen=True)
 class Access:
-    """One visitor's role, name and the practices they are limited to (None: all)."""
+    """One visitor: role, name (the provider's subject and e-mail when signed in) and the
+    practices they are limited to (None: all; empty: none)."""
 
     role: Role
     user: str
     practices: tuple[str, ...] | None = None
     signed_in: bool = True
+    subject: str = ""
 
     def can_open(self, page: str) -> bool:
         """Whether this role may open the page (a key of `throughline.ui.PAGES`)."""
@@ -72,12 +78,36 @@ class Access:
     def sees_everything(self) -> bool:
         return SEES[self.role] == SEES["admin"]
 
+    @property
+    def limited(self) -> bool:
+        """Whether this visitor sees only some practices."""
+        return self.practices is not None
+
     def scope(self, filters: Filters) -> Filters:
-        """The filters limited to this user's practices (all of them when none is chosen)."""
+        """The filters limited to this user's practices (all of theirs when none is chosen;
+        nothing when they have none)."""
         if self.practices is None:
             return filters
-        chosen = [p for p in filters.practices if p in self.practices]
-        return dataclasses.replace(filters, practices=tuple(chosen) or self.practices or ("",))
+        chosen = tuple(p for p in filters.practices if p in self.practices)
+        return dataclasses.replace(
+            filters, practices=chosen or self.practices, practices_limited=True
+        )
+
+    def allows(self, practice: object) -> bool:
+        """Whether a record of `practice` is in this visitor's scope (an unknown practice is
+        not, for a limited visitor)."""
+        return self.practices is None or (isinstance(practice, str) and practice in self.practices)
+
+    def practice_clause(self, column: Any) -> ColumnElement[bool] | None:
+        """A WHERE clause keeping rows of this visitor's practices (None: no limit)."""
+        if self.practices is None:
+            return None
+        return column.in_(list(self.practices)) if self.practices else false()
+
+    @property
+    def hidden(self) -> frozenset[Sensitive]:
+        """The kinds of values this visitor's role sees masked."""
+        return frozenset(k for k in SEES["admin"] if k not in SEES[self.role])
 
 
 #: A visitor of a dashboard without sign-in (the demo, or `auth.allow_anonymous`).
@@ -86,15 +116,22 @@ ANONYMOUS = Access("admin", "demo visitor", signed_in=False)
 
 def access_from_claims(claims: Mapping[str, Any], auth: AuthSettings) -> Access | None:
     """The access of a signed-in user from their ID-token claims; None when no claim value maps
-    to a role (the no-access page). With several roles the most capable one counts."""
+    to a role (the no-access page). With several roles the most capable one counts. A PMO is
+    limited to the practices of the practice claim; without it, to none unless
+    ``auth.pmo_without_practices`` is ``"all"``."""
     mapped = {auth.roles[v] for v in _values(claims.get(auth.role_claim)) if v in auth.roles}
     if not mapped:
         return None
     role = max(mapped, key=ROLES.index)
-    user = str(claims.get("email") or claims.get("name") or claims.get("sub") or "signed-in user")
-    practices = _values(claims.get(auth.practice_claim))
-    limited = role == "pmo" and auth.practice_claim in claims
-    return Access(role, user, tuple(practices) if limited else None)
+    subject = str(claims.get("sub") or "")
+    user = str(claims.get("email") or claims.get("name") or subject or "signed-in user")
+    practices: tuple[str, ...] | None = None
+    if role == "pmo":
+        if auth.practice_claim in claims:
+            practices = tuple(_values(claims.get(auth.practice_claim)))
+        elif auth.pmo_without_practices == "none":
+            practices = ()
+    return Access(role, user, practices, subject=subject)
 
 
 def _values(claim: Any) -> list[str]:
@@ -115,7 +152,9 @@ def kind_of(name: str) -> Sensitive | None:
 
 def mask(value: T, access: Access) -> T:
     """`value` with what `access` may not see masked: data frames, dataclasses (field by field,
-    payload fields emptied), mappings, sequences and text (e-mail addresses)."""
+    payload fields emptied), mappings, sequences and text (e-mail addresses, IBANs and tax ids
+    inside any string; card numbers and secrets too, for what was stored before they were
+    removed on the way in). The admin sees everything as stored."""
     if access.sees_everything:
         return value
     return cast("T", _mask(value, access))
@@ -136,8 +175,8 @@ def _mask(value: Any, access: Access, name: str = "") -> Any:
         return {k: _mask(v, access, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
         return type(value)(_mask(v, access) for v in value)
-    if isinstance(value, str) and not access.sees("email"):
-        return EMAIL.sub(MASK, value)
+    if isinstance(value, str):
+        return mask_free_text(value, access.hidden)
     return value
 
 

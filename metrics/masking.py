@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 MASK = "***"
@@ -29,6 +30,11 @@ def mask_text(text: str) -> str:
     while masked != text:  # an address right after a masked one starts a new run: mask it too
         text, masked = masked, EMAIL.sub(MASK, masked)
     return IBAN.sub(MASK, masked)
+
+
+def mask_free_text(text: str, hidden: Collection[str]) -> str:
+    """`text` with the e-mail addresses masked when "email" is `hidden`."""
+    return EMAIL.sub(MASK, text) if "email" in hidden else text
 
 
 def mask_sensitive(value: Any, _depth: int = 0) -> Any:

@@ -509,13 +509,16 @@ class RunRequest(Base):
 
 
 class AuditEntry(Base):
-    """One audited act on the dashboard: a sign-in, an export or a work-queue action."""
+    """One audited act on the dashboard: a sign-in (or a refused one), a role change seen at
+    sign-in, an export, a work-queue action or a "run now" request. A signed-in user is
+    identified by the provider's `subject` (``sub``); `actor` is their e-mail or name."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index(None, "at"),)
+    __table_args__ = (Index(None, "at"), Index(None, "subject"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(255))
     actor: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(32))

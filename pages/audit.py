@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from metrics.access import Access
 from metrics.audit import audit_log
 from throughline import ui
 
@@ -12,12 +13,12 @@ ui.ensure_entrypoint("audit")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, version: str) -> pd.DataFrame:
-    return audit_log(ui.engine())
+def load(url: str, who: Access, version: str) -> pd.DataFrame:
+    return audit_log(who, ui.engine())
 
 
 ui.header("Audit log", "Who signed in, exported a table or changed the work queue, and when.")
-log = ui.load(load, ui.db_url(), ui.version())
+log = ui.load(load, ui.db_url(), ui.access(), ui.version())
 if log.empty:
     ui.empty("Nothing audited yet: sign-ins, exports and work-queue actions appear here.")
     st.stop()

@@ -8,6 +8,7 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.views.trace import CaseTrace, case_trace, find_cases, parse_case_ref
 from throughline import ui
 
@@ -18,8 +19,8 @@ COLOURS = {"success": "#2ca02c", "failed": "#d62728", "running": "#7f7f7f", "": 
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, case_type: str, case_key: str, as_of: datetime) -> CaseTrace | None:
-    return case_trace(ui.engine(), ui.config(), case_type, case_key, as_of)
+def load(url: str, who: Access, case_type: str, case_key: str, as_of: datetime) -> CaseTrace | None:
+    return case_trace(who, ui.engine(), ui.config(), case_type, case_key, as_of)
 
 
 ui.header(
@@ -31,7 +32,7 @@ text = st.text_input(
     "Find a deal, project or invoice", placeholder="key or customer name", key="trace_search"
 )
 if text:
-    hits = ui.load(find_cases, ui.engine(), text)
+    hits = ui.load(find_cases, ui.access(), ui.engine(), text)
     if hits.empty:
         ui.empty(
             f"Nothing matches “{ui.safe(text)}”. Try part of a key (e.g. PRJ-003) or a customer."
@@ -41,8 +42,7 @@ if text:
         if row is not None:
             st.query_params["case"] = f"{hits.iloc[row]['type']}:{hits.iloc[row]['source_key']}"
 
-ref = ui.param("case")
-parsed = parse_case_ref(ref) if ref else None
+parsed = ui.param("case", parse_case_ref)
 if parsed is None:
     ui.empty(
         "Pick a case: search above, or click a row on another page (stuck deals, slow "
@@ -50,7 +50,7 @@ if parsed is None:
     )
     st.stop()
 
-trace = ui.load(load, ui.db_url(), parsed[0], parsed[1], ui.as_of())
+trace = ui.load(load, ui.db_url(), ui.access(), parsed[0], parsed[1], ui.as_of())
 if trace is None:
     ui.empty(
         f"There is no {parsed[0]} {ui.safe(parsed[1])} in the store. It may not have been "

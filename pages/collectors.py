@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics.access import Access
 from metrics.views.admin import CollectorsView, collectors_view, runnable
 from metrics.views.run_requests import request_run
 from throughline import ui
@@ -23,8 +24,8 @@ HEALTH_ICON = {
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, version: str) -> CollectorsView:
-    return collectors_view(ui.engine(), ui.config())
+def load(url: str, who: Access, version: str) -> CollectorsView:
+    return collectors_view(who, ui.engine(), ui.config())
 
 
 ui.header(
@@ -32,7 +33,7 @@ ui.header(
     "Each source's collector: how it last ran, how far behind it is, what it "
     "stored and what it could not map. Runs happen in the worker, never in this page.",
 )
-view = ui.load(load, ui.db_url(), ui.version())
+view = ui.load(load, ui.db_url(), ui.access(), ui.version())
 health = view.health.assign(
     health=view.health["health"].map(HEALTH_ICON).fillna(view.health["health"])
 )
@@ -61,7 +62,7 @@ names = runnable(view.health)
 with st.form("run_now"):
     chosen = st.selectbox("Collector", names, disabled=not names)
     if st.form_submit_button("▶️ Run now", disabled=not names) and chosen:
-        request_id = request_run(ui.engine(), str(chosen), ui.actor())
+        request_id = ui.load(request_run, ui.access(), ui.engine(), str(chosen))
         load.clear()
         st.toast(
             f"Run of {chosen} requested (request {request_id}); the worker will start it.",

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.views.handoffs import (
     ActionRefused,
@@ -18,14 +19,14 @@ from metrics.views.handoffs import (
     record_action,
     visible_queue,
 )
-from throughline import ui
+from throughline import params, ui
 
 ui.ensure_entrypoint("handoffs")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, filters: Filters, as_of: datetime) -> HandoffView:
-    return handoff_view(ui.engine(), ui.config(), filters, as_of)
+def load(url: str, who: Access, filters: Filters, as_of: datetime) -> HandoffView:
+    return handoff_view(who, ui.engine(), ui.config(), filters, as_of)
 
 
 ui.header(
@@ -34,7 +35,7 @@ ui.header(
     "project, and the won deals still waiting for one: who owns each and what blocks it.",
 )
 as_of = ui.as_of()
-view = ui.load(load, ui.db_url(), ui.filters(), as_of)
+view = ui.load(load, ui.db_url(), ui.access(), ui.filters(), as_of)
 kpi = view.kpi
 if view.empty:
     ui.empty(
@@ -111,13 +112,13 @@ if len(chosen):
             if st.form_submit_button("Save"):
                 try:
                     record_action(
+                        ui.access(),
                         ui.engine(),
                         case_type="deal",
                         case_id=deal_id,
                         case_key=deal,
                         action=action,
-                        actor=ui.actor() if signed_in else who,
-                        role=ui.access().role,
+                        actor=who,
                         assignee=assignee,
                         snoozed_until=until if isinstance(until, date) else None,
                         note=note,
@@ -130,7 +131,7 @@ if len(chosen):
                     ui.hold("deal", "queue")
                     st.toast(f"Saved: {action} on deal {ui.safe(deal)}.", icon="✅")
                     st.rerun()
-        history = action_history(ui.engine(), "deal", deal_id)
+        history = ui.load(action_history, ui.access(), ui.engine(), "deal", deal_id)
         if history.empty:
             st.caption("No action taken on this deal yet.")
         else:
@@ -147,13 +148,10 @@ fig = go.Figure(
 fig.add_hline(y=kpi.target_days, line_dash="dot", annotation_text="target")
 ui.layout(fig, 280, yaxis_title="business days")
 picked = st.plotly_chart(fig, key="weeks", on_select="rerun", selection_mode="points")
-week = ui.pick("week", str(ui.chart_pick(picked, "x") or "")[:10] or None)
+week = ui.pick("week", str(ui.chart_pick(picked, "x") or "")[:10] or None, parse=params.day)
 if week:
-    try:
-        closed = closed_in_week(view, date.fromisoformat(week))
-    except ValueError:
-        closed = view.closed.iloc[0:0]
-    st.caption(f"Handoffs closed in the week of {ui.safe(week)}.")
+    closed = closed_in_week(view, week)
+    st.caption(f"Handoffs closed in the week of {week:%Y-%m-%d}.")
     if st.button("Clear the week", key="clear_week"):
         ui.clear_param("week")
         st.rerun()

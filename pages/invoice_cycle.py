@@ -3,21 +3,22 @@ entity, the slowest invoices and those still waiting."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.views.invoices import InvoiceView, invoice_view, invoices_in_group, invoices_in_week
-from throughline import ui
+from throughline import params, ui
 
 ui.ensure_entrypoint("invoices")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, filters: Filters, as_of: datetime) -> InvoiceView:
-    return invoice_view(ui.engine(), ui.config(), filters, as_of)
+def load(url: str, who: Access, filters: Filters, as_of: datetime) -> InvoiceView:
+    return invoice_view(who, ui.engine(), ui.config(), filters, as_of)
 
 
 ui.header(
@@ -25,7 +26,7 @@ ui.header(
     "Business days from the billing trigger (period end or last approval "
     "for time and materials, milestone acceptance for fixed fee) to the posted invoice.",
 )
-view = ui.load(load, ui.db_url(), ui.filters(), ui.as_of())
+view = ui.load(load, ui.db_url(), ui.access(), ui.filters(), ui.as_of())
 kpi = view.kpi
 if view.empty:
     ui.empty(
@@ -63,17 +64,14 @@ with right:
     ui.layout(fig, 300, xaxis_title="business days", yaxis_title="invoices")
     st.plotly_chart(fig, key="histogram")
 
-week = ui.pick("week", str(ui.chart_pick(picked, "x") or "")[:10] or None)
+week = ui.pick("week", str(ui.chart_pick(picked, "x") or "")[:10] or None, parse=params.day)
 if week:
-    st.subheader(f"Invoices posted in the week of {ui.safe(week)}")
-    try:
-        shown = invoices_in_week(view, date.fromisoformat(week))
-    except ValueError:
-        shown = view.cases.iloc[0:0]
+    st.subheader(f"Invoices posted in the week of {week:%Y-%m-%d}")
+    shown = invoices_in_week(view, week)
     if st.button("Clear the week", key="clear_week"):
         ui.clear_param("week")
         st.rerun()
-    row = ui.table(shown, "week_cases", name=f"invoices-week-{week}", select=True)
+    row = ui.table(shown, "week_cases", name=f"invoices-week-{week:%Y-%m-%d}", select=True)
     if row is not None:
         ui.drill("trace", case=f"invoice:{shown.iloc[row]['invoice_key']}")
 
@@ -97,9 +95,13 @@ for column, frame, field in (
         if value is not None:
             choice = (field, str(value))
         ui.table(frame, f"table_{field}", name=f"invoice-cycle-by-{field}")
-group = ui.pick("group", f"{choice[0]}={choice[1]}" if choice else None)
-if group and "=" in group:
-    field, value = group.split("=", 1)
+group = ui.pick(
+    "group",
+    f"{choice[0]}={choice[1]}" if choice else None,
+    parse=params.pair("=", ("practice", "legal_entity")),
+)
+if group:
+    field, value = group
     st.subheader(f"Invoices of {ui.safe(field.replace('_', ' '))} {ui.safe(value)}")
     shown = invoices_in_group(view, field, value)
     row = ui.table(shown, "group_cases", name=f"invoices-{field}-{value}", select=True)

@@ -8,9 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.views.overview import Board, board
-from throughline import ui
+from throughline import params, ui
 
 ui.ensure_entrypoint("overview")
 
@@ -26,8 +27,8 @@ PART_COLOURS = {
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, filters: Filters, as_of: datetime, slos: pd.DataFrame) -> Board:
-    return board(ui.engine(), ui.config(), filters, as_of, slos, top=200)
+def load(url: str, who: Access, filters: Filters, as_of: datetime, slos: pd.DataFrame) -> Board:
+    return board(who, ui.engine(), ui.config(), filters, as_of, slos, top=200)
 
 
 ui.header(
@@ -36,7 +37,7 @@ ui.header(
     "waiting on delays. Click a tile's link, a bar or a row to see the records behind it.",
 )
 slos, slo_problem = ui.slo_board()
-view = ui.load(load, ui.db_url(), ui.filters(), ui.as_of(), slos)
+view = ui.load(load, ui.db_url(), ui.access(), ui.filters(), ui.as_of(), slos)
 if slo_problem:
     st.warning(slo_problem, icon="⚠️")
 if view.empty:
@@ -133,15 +134,20 @@ with right:
     ui.layout(fig, 260, barmode="stack", yaxis_title=f"{view.currency}·days")
     picked = st.plotly_chart(fig, key="cash", on_select="rerun", selection_mode="points")
     bar = ui.chart_pick(picked, "x"), ui.chart_pick(picked, "customdata")
-    focus = ui.pick("cash", f"{bar[0]}|{bar[1]}" if bar[0] and bar[1] else None, "cash")
+    focus = ui.pick(
+        "cash",
+        f"{bar[0]}|{bar[1]}" if bar[0] and bar[1] else None,
+        "cash",
+        parse=params.pair("|"),
+    )
 
 st.subheader(
     "Where the money waits",
     help="The cases holding the most money for the longest. Click a row to open its case trace.",
 )
 delays = view.delays.head(TOP)
-if focus and "|" in focus:
-    entity, part = focus.split("|", 1)
+if focus:
+    entity, part = focus
     delays = view.delays[
         (view.delays["legal_entity"].fillna("(none)") == entity)
         & (view.delays["case"] == CASE_OF_PART.get(part))

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.slo.service import alert_history
+from metrics.access import Access
+from metrics.views.slos import alert_history
 from throughline import ui
 
 ui.ensure_entrypoint("slos")
@@ -26,8 +27,8 @@ STATUS_ICON = {
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def alerts(url: str, version: str) -> pd.DataFrame:
-    return alert_history(ui.engine())
+def alerts(url: str, who: Access, version: str) -> pd.DataFrame:
+    return alert_history(who, ui.engine())
 
 
 ui.header(
@@ -112,7 +113,7 @@ with right:
 ui.table(weekly, "weekly", name=f"slo-history-{slo}")
 
 st.subheader("Alert history", help="Alert episodes, newest first.")
-episodes = ui.load(alerts, ui.db_url(), ui.version())
+episodes = ui.load(alerts, ui.db_url(), ui.access(), ui.version())
 if episodes.empty:
     ui.empty("No alert has fired yet.")
 else:

@@ -4,11 +4,12 @@ any point with their (masked) payload and retry lineage."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.views.sync import (
     AttemptQuery,
@@ -18,32 +19,30 @@ from metrics.views.sync import (
     sync_view,
 )
 from metrics.views.trace import case_of_object
-from throughline import ui
+from throughline import params, ui
 
 ui.ensure_entrypoint("sync")
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, filters: Filters, as_of: datetime) -> SyncView:
-    return sync_view(ui.engine(), ui.config(), filters, as_of)
+def load(url: str, who: Access, filters: Filters, as_of: datetime) -> SyncView:
+    return sync_view(who, ui.engine(), ui.config(), filters, as_of)
 
 
-def focus_query(focus: str) -> tuple[AttemptQuery, str] | None:
-    """The attempts a focus parameter stands for, and a title for them."""
-    kind, _, rest = focus.partition("|")
-    if kind == "point" and "|" in rest:
-        day, flow = rest.split("|", 1)
-        try:
-            return AttemptQuery(day=date.fromisoformat(day), flow=flow), f"{flow} on {day}"
-        except ValueError:
-            return None
-    if kind == "class" and rest:
+def focus_query(focus: str) -> tuple[AttemptQuery, str]:
+    """The attempts a focus parameter stands for, and a title for them (ValueError when it
+    stands for none)."""
+    kind, rest = params.pair("|", ("point", "class", "sig", "trace"))(focus)
+    if kind == "point":
+        day, flow = params.pair("|")(rest)
+        return AttemptQuery(day=params.day(day), flow=flow), f"{flow} on {day}"
+    if not rest:
+        raise ValueError("nothing chosen")
+    if kind == "class":
         return AttemptQuery(error_class=rest), f"error class {rest}"
-    if kind == "sig" and rest:
+    if kind == "sig":
         return AttemptQuery(error_signature=rest), f"signature “{rest}”"
-    if kind == "trace" and rest:
-        return AttemptQuery(trace_key=rest), f"record trace {rest}"
-    return None
+    return AttemptQuery(trace_key=rest), f"record trace {rest}"
 
 
 ui.header(
@@ -53,7 +52,7 @@ ui.header(
     "the failed attempts behind it.",
 )
 filters = ui.filters()
-view = ui.load(load, ui.db_url(), filters, ui.as_of())
+view = ui.load(load, ui.db_url(), ui.access(), filters, ui.as_of())
 kpi = view.kpi
 if view.empty:
     ui.empty("No sync attempt was recorded in this period for these filters.")
@@ -101,7 +100,8 @@ if len(spikes):
 ui.layout(fig, 320, yaxis={"tickformat": ".0%"})
 event = st.plotly_chart(fig, key="rate", on_select="rerun", selection_mode="points")
 day, flow = ui.chart_pick(event, "x"), ui.chart_pick(event, "customdata")
-focus = ui.pick("focus", f"point|{str(day)[:10]}|{flow}" if day and flow else None, "rate")
+point = f"point|{str(day)[:10]}|{flow}" if day and flow else None
+focus = ui.pick("focus", point, "rate", parse=focus_query)
 
 left, right = st.columns(2)
 with left:
@@ -117,7 +117,7 @@ with left:
     ui.layout(fig, 260, yaxis_title="failed attempts")
     event = st.plotly_chart(fig, key="classes", on_select="rerun", selection_mode="points")
     picked = ui.chart_pick(event, "x")
-    focus = ui.pick("focus", f"class|{picked}" if picked else None, "classes")
+    focus = ui.pick("focus", f"class|{picked}" if picked else None, "classes", parse=focus_query)
 with right:
     st.subheader("Time to resolve", help="First failure → first later success of a record.")
     ttr = kpi.time_to_resolve
@@ -140,7 +140,7 @@ st.subheader(
 signatures = kpi.top_signatures
 row = ui.table(signatures, "signatures", name="sync-top-signatures", select=True)
 picked = None if row is None else f"sig|{signatures.iloc[row]['error_signature']}"
-focus = ui.pick("focus", picked, "signatures")
+focus = ui.pick("focus", picked, "signatures", parse=focus_query)
 
 st.subheader("Open exceptions", help="Records whose latest attempt failed, oldest first.")
 open_ = kpi.open_exceptions
@@ -169,16 +169,15 @@ else:
         columns={"age_hours": st.column_config.NumberColumn("open (h)", format="%.1f")},
     )
     picked = None if row is None else f"trace|{shown.iloc[row]['trace_key']}"
-    focus = ui.pick("focus", picked, "open")
+    focus = ui.pick("focus", picked, "open", parse=focus_query)
 
-found = focus_query(focus) if focus else None
-if found is not None:
-    query, title = found
+if focus is not None:
+    query, title = focus
     st.subheader(f"Failed attempts: {ui.safe(title)}")
     if st.button("Clear", key="clear_focus"):
         ui.clear_param("focus", "attempt")
         st.rerun()
-    attempts = failed_attempts(ui.engine(), filters, query)
+    attempts = ui.load(failed_attempts, ui.access(), ui.engine(), filters, query)
     if attempts.empty:
         ui.empty("No failed attempt matches this point within the filters.")
     row = ui.table(
@@ -188,8 +187,17 @@ if found is not None:
         select=True,
         hide=("id", "retry_of_id", "object_id"),
     )
-    attempt = ui.pick("attempt", None if row is None else str(attempts.iloc[row]["id"]), "attempts")
-    lineage = attempt_lineage(ui.engine(), int(attempt)) if attempt and attempt.isdigit() else None
+    attempt_id = ui.pick(
+        "attempt",
+        None if row is None else str(attempts.iloc[row]["id"]),
+        "attempts",
+        parse=params.record_id,
+    )
+    lineage = (
+        None
+        if attempt_id is None
+        else ui.load(attempt_lineage, ui.access(), ui.engine(), attempt_id)
+    )
     if lineage is not None:
         left, right = st.columns([2, 3])
         with left:
@@ -199,7 +207,11 @@ if found is not None:
             st.markdown("**Retry lineage**: every attempt for this record, in order")
             ui.table(lineage.attempts, "lineage", name="sync-retry-lineage")
             object_id = lineage.attempt.get("object_id")
-            case = case_of_object(ui.engine(), int(object_id)) if object_id else None
+            case = (
+                ui.load(case_of_object, ui.access(), ui.engine(), int(object_id))
+                if object_id
+                else None
+            )
             if case and st.button(
                 f"🧭 Open the case trace of {case[0]} {case[1]}", key="attempt_trace"
             ):

@@ -8,10 +8,11 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.kpis.unbilled import LABELS
 from metrics.views.unbilled import GROUPINGS, UnbilledView, items_behind, unbilled_view
-from throughline import ui
+from throughline import params, ui
 
 ui.ensure_entrypoint("unbilled")
 
@@ -22,8 +23,8 @@ TOP = 15
 
 
 @st.cache_data(ttl=ui.TTL, show_spinner=False)
-def load(url: str, filters: Filters, as_of: datetime, group_by: str) -> UnbilledView:
-    return unbilled_view(ui.engine(), ui.config(), filters, as_of, group_by)
+def load(url: str, who: Access, filters: Filters, as_of: datetime, group_by: str) -> UnbilledView:
+    return unbilled_view(who, ui.engine(), ui.config(), filters, as_of, group_by)
 
 
 ui.header(
@@ -31,8 +32,7 @@ ui.header(
     "Approved, billable work not on a posted invoice, aged from the work "
     "date, in the reporting currency. Write-offs and holds are shown apart.",
 )
-group_by = ui.param("by") or "customer"
-group_by = group_by if group_by in GROUPINGS else "customer"
+group_by = ui.param("by", params.one_of(GROUPINGS)) or "customer"
 chosen = st.segmented_control(
     "Group by", list(GROUPINGS), format_func=GROUPINGS.__getitem__, default=group_by, key="group_by"
 )
@@ -41,7 +41,7 @@ if group_by != "customer":
     st.query_params["by"] = group_by
 elif "by" in st.query_params:
     del st.query_params["by"]
-view = ui.load(load, ui.db_url(), ui.filters(), ui.as_of(), group_by)
+view = ui.load(load, ui.db_url(), ui.access(), ui.filters(), ui.as_of(), group_by)
 kpi = view.kpi
 currency = kpi.reporting_currency
 if view.empty:
@@ -95,12 +95,14 @@ ui.layout(
 picked = st.plotly_chart(fig, key="groups", on_select="rerun", selection_mode="points")
 point = ui.chart_pick(picked, "y")
 bucket = ui.chart_pick(picked, "customdata")
-focus = ui.pick("focus", f"{point}|{bucket}" if point is not None else None, "groups")
+focus = ui.pick(
+    "focus", f"{point}|{bucket}" if point is not None else None, "groups", parse=params.pair("|")
+)
 money = {b: ui.money(f"{b} days") for b in LABELS} | {"amount_rc": ui.money(f"total ({currency})")}
 ui.table(view.groups, "groups_table", name=f"unbilled-by-{group_by}", columns=money)
 
-if focus and "|" in focus:
-    group, bucket_name = focus.split("|", 1)
+if focus:
+    group, bucket_name = focus
     items = items_behind(view, group, bucket_name or None)
     st.subheader(
         f"Work items: {label.lower()} {ui.safe(group)}, {ui.safe(bucket_name or 'all ages')} days"

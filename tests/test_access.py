@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from metrics import audit
 from metrics.access import ANONYMOUS, PAGES_BY_ROLE, Access, access_from_claims, mask
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.kpis.common import Filters
 from metrics.masking import MASK
 from metrics.views.export import csv_bytes, excel_bytes
@@ -61,8 +62,17 @@ def test_a_pmo_is_limited_to_the_practices_of_a_claim_and_others_are_not() -> No
     chosen = Filters(date(2026, 1, 1), None, ("UK",), ("Data", "Strategy"))
     assert pmo.scope(chosen).practices == ("Data",)  # what they asked for, within their own
     assert pmo.scope(Filters()).practices == ("Cloud", "Data")  # nothing chosen: their own
-    assert Access("pmo", "x", practices=()).scope(Filters()).practices == ("",)  # none: nothing
+    nobody = Access("pmo", "x", practices=()).scope(Filters())
+    assert nobody.practices == () and nobody.practices_limited  # none: nothing
     assert cfo.scope(chosen) == chosen
+
+
+def test_a_pmo_without_a_practices_claim_sees_no_practice_unless_a_setting_opens_them() -> None:
+    pmo = access_from_claims({"roles": "pmo", "sub": "p"}, AUTH)
+    assert pmo is not None and pmo.practices == () and not pmo.allows("Cloud")
+    opened = AUTH.model_copy(update={"pmo_without_practices": "all"})
+    pmo = access_from_claims({"roles": "pmo", "sub": "p"}, opened)
+    assert pmo is not None and pmo.practices is None and pmo.allows("Cloud")
 
 
 def test_each_role_opens_its_pages_and_the_admin_every_one() -> None:
@@ -157,18 +167,21 @@ def test_streamlit_gets_its_auth_secrets_in_a_private_file(tmp_path: Path) -> No
 
 def test_sign_ins_exports_and_work_queue_actions_are_audited(engine: Engine) -> None:
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    audit.record(engine, "ann@firm.example", "cfo", "sign_in", "signed in", at=at)
+    audit.record(engine, "ann@firm.example", "cfo", "sign_in", "signed in", subject="u-1", at=at)
     audit.record(engine, "ann@firm.example", "cfo", "export", "CSV export of queue (3 rows)")
+    pmo = Access("pmo", "pmo@firm.example", subject="u-2")
     record_action(
-        engine, case_type="deal", case_id=7, case_key="006A", action="note",
-        actor="pmo@firm.example", role="pmo", note="<script>alert(1)</script>",
+        pmo, engine, case_type="deal", case_id=7, case_key="006A", action="note",
+        actor="someone else", note="<script>alert(1)</script>",
     )  # fmt: skip
-    log = audit.audit_log(engine)
+    log = audit.audit_log(ADMIN, engine)
     assert list(log["action"]) == ["work_queue", "export", "sign_in"]
     assert log["detail"].iloc[0] == "note deal 006A"
+    assert list(log["subject"].fillna("")) == ["u-2", "", "u-1"]
+    assert log["actor"].iloc[0] == "pmo@firm.example", "a signed-in actor is never typed"
     assert log["role"].iloc[0] == "pmo" and log["at"].iloc[2] == pd.Timestamp(at)
-    assert audit.logged(engine, "ann@firm.example", "sign_in", "signed in")
-    assert not audit.logged(engine, "bo@firm.example", "sign_in", "signed in")
+    assert audit.logged(engine, "u-1", "sign_in", "signed in")
+    assert not audit.logged(engine, "u-3", "sign_in", "signed in")
 
 
 def test_throughline_serve_refuses_to_start_without_sign_in(

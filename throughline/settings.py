@@ -107,6 +107,11 @@ class AuthSettings(BaseModel):
     allow_anonymous: bool = Field(
         default=False, description="Serve a non-demo database without sign-in (everyone admin)"
     )
+    pmo_without_practices: Literal["none", "all"] = Field(
+        default="none",
+        description="What a PMO user whose token has no practice claim sees: no practice "
+        "(deny by default) or all of them",
+    )
 
     @property
     def configured(self) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from collectors.registry import COLLECTORS, collector_sources
 from metrics import audit
-from metrics.access import ANONYMOUS, Access, access_from_claims, mask
+from metrics.access import ANONYMOUS, Access, access_from_claims
 from metrics.db import make_engine
 from metrics.kpis.common import Filters
 from metrics.migrate import current_revision, head_revision
@@ -42,6 +42,8 @@ from metrics.views.common import (
     reporting_time,
 )
 from metrics.views.export import csv_bytes, excel_bytes
+from metrics.views.guard import AccessDenied
+from throughline import params
 from throughline.settings import get_settings, mask_url_password
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("throughline.ui")
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 TTL = timedelta(seconds=60)
 AS_OF_TTL = timedelta(seconds=60)
 SLO_TTL = timedelta(minutes=5)
@@ -220,9 +223,9 @@ def _audit_sign_in(who: Access, claims: Mapping[str, Any]) -> None:
     token = f"{claims.get('sub', '')}@{claims.get('iat', '')}"
     if st.session_state.get("_signed_in") == token:
         return
-    detail = f"signed in (subject {claims.get('sub', '?')}, token issued at {claims.get('iat')})"
-    if not audit.logged(engine(), who.user, "sign_in", detail):
-        audit.record(engine(), who.user, who.role, "sign_in", detail)
+    detail = f"signed in (token issued at {claims.get('iat')})"
+    if not audit.logged(engine(), who.subject, "sign_in", detail):
+        audit.record_for(engine(), who, "sign_in", detail)
     st.session_state["_signed_in"] = token
 
 
@@ -296,19 +299,19 @@ def as_of() -> datetime:
 
 
 @st.cache_data(ttl=timedelta(minutes=5), show_spinner=False)
-def _dimensions(url: str) -> Dimensions:
-    return dimensions(_engine_for(url))
+def _dimensions(url: str, who: Access) -> Dimensions:
+    return dimensions(who, _engine_for(url))
 
 
 @st.cache_data(ttl=SLO_TTL, show_spinner="Evaluating the SLOs…")
-def _slo_views(url: str) -> SloViews:
-    """The SLO board and weekly histories of `url` at the reporting clock: those the worker
-    stored (up to `BOARD_MAX_AGE` old), else evaluated now (and stored)."""
-    from metrics.slo.service import current_views
+def _slo_views(url: str, who: Access) -> SloViews:
+    """The SLO board and weekly histories of `url` at the reporting clock, in `who`'s scope:
+    those the worker stored (up to `BOARD_MAX_AGE` old), else evaluated now (and stored)."""
     from metrics.slo.stored_board import BOARD_MAX_AGE
+    from metrics.views.slos import slo_views
 
     cfg = _config_for(url)
-    return current_views(_engine_for(url), cfg.settings, as_of(), cfg.collectors, BOARD_MAX_AGE)
+    return slo_views(who, _engine_for(url), cfg.settings, as_of(), cfg.collectors, BOARD_MAX_AGE)
 
 
 def slo_board() -> tuple[pd.DataFrame, str | None]:
@@ -317,14 +320,14 @@ def slo_board() -> tuple[pd.DataFrame, str | None]:
     from metrics.slo.spec import SloConfigError
 
     try:
-        return _slo_views(db_url()).board, None
+        return _slo_views(db_url(), access()).board, None
     except SloConfigError as exc:
         return pd.DataFrame(), f"The SLO configuration cannot be used: {exc}"
 
 
 def slo_history(slo: str) -> pd.DataFrame:
     """The weekly attainment and budget consumed of one SLO (the board's companion)."""
-    return _slo_views(db_url()).histories[slo]
+    return _slo_views(db_url(), access()).histories[slo]
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -339,10 +342,12 @@ def check_store() -> None:
 
 
 def load(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call a (cached) metrics function and mask what the visitor's role may not see; a
-    failure becomes a sentence, not a traceback."""
+    """Call a (cached) page loader — which reads through the views of `metrics.views`, scoped
+    and masked for the visitor — and turn a failure into a sentence, not a traceback."""
     try:
-        return mask(fn(*args, **kwargs), access())
+        return fn(*args, **kwargs)
+    except AccessDenied:
+        st.error(f"Your role ({access().role}) cannot see this.", icon="⛔")
     except (OperationalError, ProgrammingError, DBAPIError):
         log.exception("database error while drawing a page")
         st.error(
@@ -369,10 +374,12 @@ def _valid(values: Sequence[str], options: Sequence[str]) -> list[str]:
     return [v for v in values if v in allowed]
 
 
-def _parse_day(value: str | None) -> date | None:
+def _parse_day(name: str) -> date | None:
+    value = st.query_params.get(name)
     try:
-        return date.fromisoformat(value) if value else None
+        return params.day(value) if value else None
     except ValueError:
+        _not_understood(name)
         return None
 
 
@@ -383,9 +390,9 @@ def _restore_from_url(dims: Dimensions, practices: Sequence[str]) -> None:
     if st.session_state.get("_filters_restored") and not arrived:
         return
     st.session_state["_filters_restored"] = True
-    params = st.query_params
-    preset = params.get("period", DEFAULT_PRESET)
-    start, end = _parse_day(params.get("from")), _parse_day(params.get("to"))
+    url = st.query_params
+    preset = url.get("period", DEFAULT_PRESET)
+    start, end = _parse_day("from"), _parse_day("to")
     if start and end:
         preset = "custom"
         st.session_state["f_range"] = (min(start, end), max(start, end))
@@ -395,15 +402,15 @@ def _restore_from_url(dims: Dimensions, practices: Sequence[str]) -> None:
         ("practice", practices),
         ("customer", dims.customers),
     ):
-        st.session_state[FILTER_KEYS[name]] = _valid(params.get_all(name), options)
+        st.session_state[FILTER_KEYS[name]] = _valid(url.get_all(name), options)
 
 
 def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar, mirror them in the URL and return them."""
-    dims = _dimensions(db_url())
-    now = as_of()
     who = access()
-    allowed = [p for p in dims.practices if who.practices is None or p in who.practices]
+    dims = _dimensions(db_url(), who)
+    now = as_of()
+    allowed = list(dims.practices)
     _restore_from_url(dims, allowed)
     sb = st.sidebar
     sb.subheader("Filters")
@@ -485,14 +492,36 @@ def drill(page: str, **params: str) -> None:
     st.switch_page(PAGES[page], query_params={**filter_params(), **params})
 
 
-def param(name: str) -> str | None:
-    """A page parameter from the URL."""
+def param(name: str, parse: Callable[[str], T] = params.text) -> T | None:  # type: ignore[assignment]
+    """A page parameter from the URL, checked by `parse` (`throughline.params`). A value that
+    does not parse is dropped from the URL and the page says so in one sentence, then goes on
+    with its default view."""
     value = st.query_params.get(name)
-    return value or None
+    if not value:
+        return None
+    try:
+        return parse(value)
+    except (ValueError, OverflowError):
+        _not_understood(name)
+        return None
 
 
-def pick(name: str, selected: str | None, source: str = "") -> str | None:
-    """A drill-down choice mirrored in the URL parameter `name`.
+def _not_understood(name: str) -> None:
+    if name in st.query_params:
+        del st.query_params[name]
+    st.info(
+        f"The link's “{safe(name)}” value was not understood, so the default view is shown.",
+        icon="🔗",
+    )
+
+
+def pick(
+    name: str,
+    selected: str | None,
+    source: str = "",
+    parse: Callable[[str], T] = params.text,  # type: ignore[assignment]
+) -> T | None:
+    """A drill-down choice mirrored in the URL parameter `name`, checked by `parse`.
 
     A new selection from `source` (a chart or table) sets the parameter; clearing that
     selection removes it again if it still holds that source's value; otherwise the URL's
@@ -505,7 +534,7 @@ def pick(name: str, selected: str | None, source: str = "") -> str | None:
     elif selected is None and before is not None and st.query_params.get(name) == before:
         del st.query_params[name]
     st.session_state[memory] = selected
-    return param(name)
+    return param(name, parse)
 
 
 def hold(name: str, source: str = "") -> None:
@@ -701,8 +730,7 @@ def downloads(frame: pd.DataFrame, key: str, name: str) -> None:
 
     def exported(kind: str, make: Callable[[], bytes]) -> Callable[[], bytes]:
         def build() -> bytes:
-            detail = f"{kind} export of {name} ({len(frame)} rows)"
-            audit.record(target, who.user, who.role, "export", detail)
+            audit.record_for(target, who, "export", f"{kind} export of {name} ({len(frame)} rows)")
             return make()
 
         return build

@@ -7,6 +7,7 @@ are UTC.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -47,13 +48,17 @@ def instant(value: date | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Filters:
-    """Period ``[start, end)`` (dates are 00:00 UTC) and dimension filters (empty: all)."""
+    """Period ``[start, end)`` (dates are 00:00 UTC) and dimension filters (empty: all).
+
+    `practices_limited` marks filters narrowed to a visitor's practices (`metrics.access`):
+    then `practices` is applied even when empty, and matches nothing."""
 
     start: date | None = None
     end: date | None = None
     legal_entities: tuple[str, ...] = ()
     practices: tuple[str, ...] = ()
     customers: tuple[str, ...] = ()
+    practices_limited: bool = False
 
     @property
     def start_at(self) -> datetime | None:
@@ -66,18 +71,18 @@ class Filters:
     def dims(self, table: Any) -> list[ColumnElement[bool]]:
         """WHERE clauses for the dimension filters on a fact table's columns."""
         out: list[ColumnElement[bool]] = []
-        for column, values in (
-            (table.legal_entity, self.legal_entities),
-            (table.practice, self.practices),
-            (table.customer, self.customers),
+        for column, values, always in (
+            (table.legal_entity, self.legal_entities, False),
+            (table.practice, self.practices, self.practices_limited),
+            (table.customer, self.customers, False),
         ):
-            if values:
+            if values or always:
                 out.append(column.in_(list(values)))
         return out
 
     def with_period(self, start: date | None, end: date | None) -> Filters:
         """The same dimension filters over another period."""
-        return Filters(start, end, self.legal_entities, self.practices, self.customers)
+        return dataclasses.replace(self, start=start, end=end)
 
     def in_period(self, at: pd.Series) -> pd.Series:
         """Which timestamps fall in ``[start, end)`` (missing ones never do)."""

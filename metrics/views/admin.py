@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from metrics.access import Access
 from metrics.models import CollectorRun, CollectorState, Quarantine
 from metrics.overview import activity_counts, object_counts, sync_attempt_count
 from metrics.views.common import ViewConfig, cursor_time, frame
+from metrics.views.guard import view
 from metrics.views.run_requests import recent_requests
 
 HEALTH_COLUMNS = [
@@ -170,8 +172,9 @@ def quarantined(engine: Engine, limit: int = 500) -> pd.DataFrame:
     )
 
 
+@view("collectors")
 def collectors_view(
-    engine: Engine, config: ViewConfig, now: datetime | None = None
+    access: Access, engine: Engine, config: ViewConfig, now: datetime | None = None
 ) -> CollectorsView:
     """Everything the collectors page draws."""
     return CollectorsView(

@@ -14,17 +14,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from metrics.access import Access
 from metrics.calendar import DEFAULT_COUNTRIES
 from metrics.facts.filter_values import DIMENSIONS
 from metrics.kpis.common import Filters, utc
 from metrics.models import (
     CaseDimension,
+    CaseHandoff,
+    CaseInvoice,
+    CaseWorkItem,
     CollectorRun,
     CollectorState,
     RunRequest,
 )
+from metrics.views.guard import view
 from throughline.settings import Settings
 
 #: Period presets of the sidebar: label → length (``None``: year to date).
@@ -152,15 +157,33 @@ class Dimensions:
     customers: tuple[str, ...]
 
 
-def dimensions(engine: Engine) -> Dimensions:
+@view()
+def dimensions(access: Access, engine: Engine) -> Dimensions:
     """Legal entities, practices and customers that appear in the case facts
-    (`metrics.facts.filter_values`)."""
+    (`metrics.facts.filter_values`); for a visitor limited to some practices, only those
+    practices and the customers with a case in them."""
     with engine.connect() as conn:
         rows = conn.execute(select(CaseDimension.dimension, CaseDimension.value)).all()
+        customers = None if not access.limited else customers_in_scope(conn, access)
     by_name: dict[str, list[str]] = {name: [] for name in DIMENSIONS}
     for name, value in rows:
+        if name == "practice" and not access.allows(value):
+            continue
+        if name == "customer" and customers is not None and value not in customers:
+            continue
         by_name.setdefault(name, []).append(value)
     return Dimensions(*(tuple(sorted(by_name[name])) for name in DIMENSIONS))
+
+
+def customers_in_scope(conn: Connection, access: Access) -> set[str]:
+    """The customers with a deal, invoice or work item in the visitor's practices."""
+    found: set[str] = set()
+    for table in (CaseHandoff, CaseInvoice, CaseWorkItem):
+        clause = access.practice_clause(table.practice)
+        query = select(table.customer).distinct().where(table.customer.is_not(None))
+        rows = conn.execute(query if clause is None else query.where(clause)).scalars()
+        found.update(str(c) for c in rows)
+    return found
 
 
 Preset = Literal["4w", "13w", "26w", "12m", "ytd", "custom"]

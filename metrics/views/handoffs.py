@@ -9,13 +9,15 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, false, insert, select
 
 from metrics import audit
+from metrics.access import Access
 from metrics.kpis.common import Filters, period_start
 from metrics.kpis.setup_latency import SetupLatency
 from metrics.models import CaseHandoff, SyncAttempt, SyncTrace, WorkQueueAction
 from metrics.views.common import ViewConfig, frame
+from metrics.views.guard import view
 from metrics.views.kpiset import setup
 
 Action = Literal["assign", "snooze", "note"]
@@ -134,8 +136,9 @@ def latest_actions(engine: Engine, case_type: str, case_ids: list[int]) -> pd.Da
     return out[columns]
 
 
+@view("handoffs")
 def handoff_view(
-    engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime
+    access: Access, engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime
 ) -> HandoffView:
     """Setup latency, its closed cases and the work queue of stuck handoffs."""
     kpi = setup(engine, config, filters, as_of)
@@ -181,15 +184,25 @@ class ActionRefused(ValueError):
     """An action the work queue cannot store; the message says what to fix."""
 
 
+def _in_scope(engine: Engine, access: Access, case_id: int) -> bool:
+    """Whether the deal `case_id` is one the visitor's practices cover."""
+    if not access.limited:
+        return True
+    query = select(CaseHandoff.practice).where(CaseHandoff.deal_id == case_id)
+    with engine.connect() as conn:
+        return access.allows(conn.execute(query).scalar())
+
+
+@view("handoffs")
 def record_action(
+    access: Access,
     engine: Engine,
     *,
     case_type: str,
     case_id: int,
     case_key: str | None,
     action: str,
-    actor: str,
-    role: str = "admin",
+    actor: str | None = None,
     assignee: str | None = None,
     snoozed_until: date | None = None,
     note: str | None = None,
@@ -197,14 +210,19 @@ def record_action(
     today: date | None = None,
 ) -> None:
     """Store one work-queue action and its audit entry (raises `ActionRefused` with a sentence
-    when incomplete).
+    when incomplete, or when the deal lies outside the visitor's practices).
 
+    The actor is the signed-in visitor; without sign-in (the demo), the name they typed.
     `now` stamps the action (default: the wall clock); `today` is the day a snooze must be
     after — the reporting clock's day, the one the queue hides snoozed deals by.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     today = today or now.date()
-    actor = (actor or "").strip()[:200]
+    actor = (access.user if access.signed_in else actor or "").strip()[:200]
+    if case_type != "deal":
+        raise ActionRefused("Only deals are in the work queue.")
+    if not _in_scope(engine, access, case_id):
+        raise ActionRefused("This deal is not in your practices' work queue.")
     if action not in ACTIONS:
         raise ActionRefused(f"Unknown action {action!r}: choose assign, snooze or note.")
     if not actor:
@@ -237,16 +255,19 @@ def record_action(
             )
         )
         detail = f"{action} {case_type} {case_key or case_id}"
-        audit.record(conn, actor, role, "work_queue", detail, at=now)
+        audit.record(conn, actor, access.role, "work_queue", detail, subject=access.subject, at=now)
 
 
-def action_history(engine: Engine, case_type: str, case_id: int) -> pd.DataFrame:
-    """Every action taken on one case, newest first."""
+@view("handoffs")
+def action_history(access: Access, engine: Engine, case_type: str, case_id: int) -> pd.DataFrame:
+    """Every action taken on one case, newest first (none for a case outside the visitor's
+    practices)."""
     w = WorkQueueAction
-    return frame(
-        engine,
+    query = (
         select(w.created_at, w.actor, w.action, w.assignee, w.snoozed_until, w.note)
         .where(w.case_type == case_type, w.case_id == case_id)
-        .order_by(w.created_at.desc(), w.id.desc()),
-        ("created_at",),
+        .order_by(w.created_at.desc(), w.id.desc())
     )
+    if not _in_scope(engine, access, case_id):
+        query = query.where(false())
+    return frame(engine, query, ("created_at",))

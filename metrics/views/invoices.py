@@ -8,9 +8,11 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Engine
 
+from metrics.access import Access
 from metrics.kpis.common import Filters, duration_stats, period_start
 from metrics.kpis.invoice_cycle import InvoiceCycle
 from metrics.views.common import ViewConfig
+from metrics.views.guard import view
 from metrics.views.kpiset import cycle
 
 CASE_COLUMNS = [
@@ -56,8 +58,9 @@ def by_group(cases: pd.DataFrame, column: str, target_days: float) -> pd.DataFra
     return pd.DataFrame(rows, columns=[column, *GROUP_COLUMNS])
 
 
+@view("invoices")
 def invoice_view(
-    engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime
+    access: Access, engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime
 ) -> InvoiceView:
     """The invoice cycle KPI with its breakdowns."""
     kpi = cycle(engine, config, filters, as_of)

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from metrics.access import Access
 from metrics.kpis.common import Filters, period_start
 from metrics.registry import KPIS
 from metrics.views.admin import collector_health
 from metrics.views.common import ViewConfig
+from metrics.views.guard import view
 from metrics.views.kpiset import KpiSet, kpi_set, money_days
 
 Unit = Literal["business_days", "hours", "days", "share", "money", "count", "money_days"]
@@ -299,7 +301,9 @@ def _unbilled_projects(items: pd.DataFrame) -> pd.DataFrame:
     return g.assign(case="project", why="work not billed")[DELAY_COLUMNS[:-1]]
 
 
+@view("overview")
 def board(
+    access: Access,
     engine: Engine,
     config: ViewConfig,
     filters: Filters,

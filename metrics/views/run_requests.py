@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
+from metrics import audit
+from metrics.access import Access
 from metrics.models import RunRequest
 from metrics.views.common import frame
+from metrics.views.guard import view
 
 OPEN = ("pending", "running")
 
@@ -26,10 +29,10 @@ class Claimed:
     collector: str
 
 
-def request_run(
-    engine: Engine, collector: str, requested_by: str, now: datetime | None = None
-) -> int:
-    """Queue a run of `collector` (or return the id of the one already waiting or running)."""
+@view("collectors")
+def request_run(access: Access, engine: Engine, collector: str, now: datetime | None = None) -> int:
+    """Queue a run of `collector` for the visitor (or return the id of the one already waiting
+    or running); the request is audited either way."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with engine.begin() as conn:
         waiting = conn.execute(
@@ -37,19 +40,20 @@ def request_run(
                 RunRequest.collector == collector, RunRequest.status.in_(OPEN)
             )
         ).scalar()
-        if waiting is not None:
-            return int(waiting)
-        result = conn.execute(
-            insert(RunRequest)
-            .values(
-                collector=collector,
-                requested_by=(requested_by or "unknown")[:200],
-                requested_at=now,
-                status="pending",
+        if waiting is None:
+            result = conn.execute(
+                insert(RunRequest)
+                .values(
+                    collector=collector,
+                    requested_by=(access.user or "unknown")[:200],
+                    requested_at=now,
+                    status="pending",
+                )
+                .returning(RunRequest.id)
             )
-            .returning(RunRequest.id)
-        )
-        return int(result.scalar_one())
+            waiting = result.scalar_one()
+        audit.record_for(conn, access, "run_now", f"run of {collector} (request {waiting})")
+        return int(waiting)
 
 
 def claim_next(engine: Engine, now: datetime | None = None) -> Claimed | None:

@@ -12,10 +12,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, String, and_, cast, select
 
+from metrics.access import Access
 from metrics.kpis.common import Filters, instant
 from metrics.kpis.sync_trends import SyncErrorTrends
 from metrics.models import SyncAttempt, SyncTrace
 from metrics.views.common import ViewConfig, frame
+from metrics.views.guard import view
 from metrics.views.kpiset import sync
 
 ATTEMPT_COLUMNS = [
@@ -53,7 +55,10 @@ class SyncView:
         return self.kpi.totals.attempts == 0 and self.kpi.open_exceptions.empty
 
 
-def sync_view(engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime) -> SyncView:
+@view("sync")
+def sync_view(
+    access: Access, engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime
+) -> SyncView:
     """Sync error trends over the period."""
     kpi = sync(engine, config, filters, as_of)
     daily = kpi.daily
@@ -73,8 +78,9 @@ class AttemptQuery:
     trace_key: str | None = None
 
 
+@view("sync")
 def failed_attempts(
-    engine: Engine, filters: Filters, query: AttemptQuery, limit: int = LIMIT
+    access: Access, engine: Engine, filters: Filters, query: AttemptQuery, limit: int = LIMIT
 ) -> pd.DataFrame:
     """Failed attempts matching `query` in the period (newest first), with the record's dims."""
     a, t = SyncAttempt, SyncTrace
@@ -132,12 +138,25 @@ class Lineage:
     attempts: pd.DataFrame
 
 
-def attempt_lineage(engine: Engine, attempt_id: int) -> Lineage | None:
-    """The attempt, its payload and its trace's attempts (retries linked by `retry_of_id`)."""
-    a = SyncAttempt
+@view("sync")
+def attempt_lineage(access: Access, engine: Engine, attempt_id: int) -> Lineage | None:
+    """The attempt, its payload and its trace's attempts (retries linked by `retry_of_id`);
+    None when there is no such attempt or its record lies outside the visitor's practices."""
+    a, t = SyncAttempt, SyncTrace
     with engine.connect() as conn:
         row = conn.execute(select(a).where(a.id == attempt_id)).mappings().first()
-    if row is None:
+        practice = (
+            None
+            if row is None or not access.limited
+            else conn.execute(
+                select(t.practice).where(
+                    t.trace_key == row["trace_key"],
+                    t.integration == row["integration"],
+                    t.flow == row["flow"],
+                )
+            ).scalar()
+        )
+    if row is None or not access.allows(practice):
         return None
     attempt = {k: v for k, v in dict(row).items() if k != "payload"}
     trail = frame(

@@ -17,8 +17,9 @@ from typing import Literal
 from urllib.parse import quote
 
 import pandas as pd
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
 
+from metrics.access import Access
 from metrics.canonical import LinkQualifier as Q
 from metrics.canonical import ObjectType as T
 from metrics.kpis.common import utc
@@ -33,6 +34,7 @@ from metrics.models import (
     SyncTrace,
 )
 from metrics.views.common import ViewConfig, frame
+from metrics.views.guard import view
 
 Direction = Literal["out", "in"]
 Step = tuple[str, Direction]
@@ -71,6 +73,7 @@ ACTIVITY_TYPE = {
 }
 CASE_TYPES = (T.DEAL, T.PROJECT, T.INVOICE)
 MAX_OBJECTS = 3000
+MAX_KEY = 200
 OBJECT_COLUMNS = [
     "id",
     "type",
@@ -103,11 +106,11 @@ def case_ref(type_: str, key: str) -> str:
     return f"{type_}:{key}"
 
 
-def parse_case_ref(ref: str) -> tuple[str, str] | None:
-    """``(type, key)`` of a case reference, None when it is not one."""
+def parse_case_ref(ref: str) -> tuple[str, str]:
+    """``(type, key)`` of a case reference (ValueError when it is not one)."""
     type_, sep, key = (ref or "").partition(":")
-    if not sep or not key or type_ not in {t.value for t in T}:
-        return None
+    if not sep or not key or type_ not in {t.value for t in T} or len(key) > MAX_KEY:
+        raise ValueError("not a case reference")
     return type_, key
 
 
@@ -119,15 +122,28 @@ def deep_link(source_urls: Mapping[str, str], system: str, type_: str, key: str)
     return f"{base.rstrip('/')}/{quote(type_, safe='')}/{quote(key, safe='')}"
 
 
-def find_cases(engine: Engine, text: str, limit: int = 25) -> pd.DataFrame:
-    """Deals, projects and invoices whose key or customer contains `text`."""
+@view("trace")
+def find_cases(access: Access, engine: Engine, text: str, limit: int = 25) -> pd.DataFrame:
+    """Deals, projects and invoices of the visitor's practices whose key or customer contains
+    `text` (a case's practice is the one its case facts resolved, else its record's)."""
     text = (text or "").strip()
     columns = ["type", "source_key", "customer", "legal_entity", "practice", "amount", "currency"]
     if not text:
         return pd.DataFrame(columns=columns)
-    o = Object
+    o, h, i = Object, CaseHandoff, CaseInvoice
+    practice = func.coalesce(h.practice, i.practice, o.practice)
     query = (
-        select(o.type, o.source_key, o.customer, o.legal_entity, o.practice, o.amount, o.currency)
+        select(
+            o.type,
+            o.source_key,
+            o.customer,
+            o.legal_entity,
+            practice.label("practice"),
+            o.amount,
+            o.currency,
+        )
+        .outerjoin(h, h.deal_id == o.id)
+        .outerjoin(i, i.invoice_id == o.id)
         .where(
             o.type.in_([str(t) for t in CASE_TYPES]),
             or_(
@@ -138,7 +154,8 @@ def find_cases(engine: Engine, text: str, limit: int = 25) -> pd.DataFrame:
         .order_by(o.type, o.source_key)
         .limit(limit)
     )
-    return frame(engine, query)
+    clause = access.practice_clause(practice)
+    return frame(engine, query if clause is None else query.where(clause))
 
 
 def _neighbours(engine: Engine, ids: set[int], steps: list[tuple[str, Direction]]) -> set[int]:
@@ -373,14 +390,28 @@ def _first_message(engine: Engine, trace: pd.Series) -> str | None:
     return str(message) if message else None
 
 
+@view("trace")
 def case_trace(
-    engine: Engine, config: ViewConfig, case_type: str, case_key: str, as_of: datetime
+    access: Access,
+    engine: Engine,
+    config: ViewConfig,
+    case_type: str,
+    case_key: str,
+    as_of: datetime,
 ) -> CaseTrace | None:
-    """The trace of the object `case_type` `case_key` (None when the store has no such object)."""
-    query = select(Object.id).where(Object.type == case_type, Object.source_key == case_key)
+    """The trace of the object `case_type` `case_key`: None when the store has no such object
+    or it lies outside the visitor's practices (the two look the same). Related records of
+    another practice are left out."""
+    query = select(Object.id, Object.practice).where(
+        Object.type == case_type, Object.source_key == case_key
+    )
     with engine.connect() as conn:
-        start = conn.execute(query.limit(1)).scalar_one_or_none()
-    if start is None:
+        found = conn.execute(query.limit(1)).first()
+    if found is None:
+        return None
+    start, own_practice = found
+    dims = _fact_dims(engine, case_type, int(start))
+    if not access.allows(dims.get("practice", own_practice)):
         return None
     types = {int(start): case_type}
     ancestors = _walk(engine, int(start), types, UP)
@@ -389,6 +420,9 @@ def case_trace(
     for type_, steps in BESIDE.items():
         beside |= _neighbours(engine, {i for i in ancestors if types.get(i) == type_}, steps)
     objects = _objects(engine, ancestors | descendants | beside, config)
+    if access.limited:  # a related record of another practice stays out of the trace
+        keep = objects["practice"].isna() | objects["practice"].map(access.allows)
+        objects = objects[keep.astype(bool) | (objects["id"] == int(start))]
     parts = [p for p in (_events(engine, objects), _attempts(engine, objects, config)) if len(p)]
     timeline = (
         pd.concat(parts, ignore_index=True).sort_values("at", kind="stable").reset_index(drop=True)
@@ -398,7 +432,7 @@ def case_trace(
     timeline["at"] = utc(timeline["at"])
     row = objects[objects["id"] == int(start)].iloc[0]
     case = {k: (None if _missing(v) else v) for k, v in row.to_dict().items()}
-    case.update(_fact_dims(engine, case_type, int(start)))
+    case.update(dims)
     case["id"] = str(case["id"])
     objects = objects.assign(id=objects["id"].astype(str)).sort_values(["type", "source_key"])
     return CaseTrace(
@@ -435,9 +469,14 @@ def _fact_dims(engine: Engine, case_type: str, object_id: int) -> dict[str, obje
     return {k: v for k, v in row._asdict().items() if v is not None}
 
 
-def case_of_object(engine: Engine, object_id: int) -> tuple[str, str] | None:
-    """``(type, key)`` of a stored object (to open its trace from a sync attempt)."""
-    query = select(Object.type, Object.source_key).where(Object.id == object_id)
+@view("sync", "trace")
+def case_of_object(access: Access, engine: Engine, object_id: int) -> tuple[str, str] | None:
+    """``(type, key)`` of a stored object in the visitor's practices (to open its trace from a
+    sync attempt)."""
+    o = Object
+    query = select(o.type, o.source_key, o.practice).where(o.id == object_id)
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return (str(row[0]), str(row[1])) if row else None
+    if row is None or not access.allows(row[2]):
+        return None
+    return str(row[0]), str(row[1])

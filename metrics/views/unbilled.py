@@ -9,9 +9,11 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Engine
 
+from metrics.access import Access
 from metrics.kpis.common import Filters
 from metrics.kpis.unbilled import LABELS, UnbilledAging, wip_over_time
 from metrics.views.common import ViewConfig
+from metrics.views.guard import view
 from metrics.views.kpiset import fx_table, unbilled, work_items
 
 GroupBy = Literal["customer", "project_key", "practice", "legal_entity"]
@@ -88,7 +90,9 @@ def _groups(kpi: UnbilledAging, column: str) -> pd.DataFrame:
     ].reset_index(drop=True)
 
 
+@view("unbilled")
 def unbilled_view(
+    access: Access,
     engine: Engine,
     config: ViewConfig,
     filters: Filters,

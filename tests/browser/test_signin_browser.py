@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from metrics import audit
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.canonical import Batch, ObjectRow, ObjectType
 from metrics.db import make_engine
 from metrics.migrate import upgrade
@@ -208,7 +209,7 @@ def test_each_role_signs_in_and_sees_its_pages_and_fields(
         assert errors == []
     finally:
         context.close()
-    entries = audit.audit_log(make_engine(served.database_url))
+    entries = audit.audit_log(ADMIN, make_engine(served.database_url))
     signed = entries[
         (entries["action"] == "sign_in") & (entries["actor"] == f"{role}@firm.example")
     ]

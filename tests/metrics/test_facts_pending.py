@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import metrics.facts
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.canonical import Activity, Batch
 from metrics.facts import pending, rebuild_case_facts, refresh_pending
 from metrics.migrate import upgrade
@@ -117,17 +118,17 @@ def test_the_filters_offer_each_value_cases_carry_from_their_refresh_on(engine: 
 
     write_batch(engine, merge(deal("D1", "DE", practice="Data", customer="Acme"),
                               stage("D1", Activity.DEAL_WON, at(2026, 3, 2, 9))))  # fmt: skip
-    assert dimensions(engine) == Dimensions(("DE",), ("Data",), ("Acme",))
+    assert dimensions(ADMIN, engine) == Dimensions(("DE",), ("Data",), ("Acme",))
     write_batch(engine, merge(deal("D2", "US", practice="", customer="Globex"),
                               stage("D2", Activity.DEAL_WON, at(2026, 3, 3, 9))))  # fmt: skip
-    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme", "Globex"))
+    assert dimensions(ADMIN, engine) == Dimensions(("DE", "US"), ("Data",), ("Acme", "Globex"))
 
     write_batch(engine, deal("D1", "DE", practice="Data", customer="Acme Corp"))  # renamed
-    assert dimensions(engine).customers == ("Acme", "Acme Corp", "Globex")
+    assert dimensions(ADMIN, engine).customers == ("Acme", "Acme Corp", "Globex")
     rebuild_case_facts(engine)
-    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
+    assert dimensions(ADMIN, engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
     rebuild_case_facts(engine, columnar=False)
-    assert dimensions(engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
+    assert dimensions(ADMIN, engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
 
 
 @pytest.mark.postgres

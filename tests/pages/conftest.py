@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -96,6 +96,15 @@ class Store:
     def slo_board(self) -> pd.DataFrame:
         """The SLO board at `as_of` (evaluated once per store: it takes seconds)."""
         return _slo_board(self.url, self.as_of)
+
+    def filters_values(self, dimension: str) -> tuple[str, ...]:
+        """The values a sidebar filter offers (every practice, say)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT value FROM case_dimensions WHERE dimension = :d ORDER BY value"),
+                {"d": dimension},
+            )
+            return tuple(str(v) for v in rows.scalars())
 
     def filters(self, preset: str = "13w", **dims: tuple[str, ...]) -> Any:
         first, last = period_bounds(preset, self.as_of)

@@ -115,7 +115,9 @@ def test_periods_snapshots_case_refs_and_deep_links() -> None:
     assert len(dates) <= 6 and dates[-1] == date(2026, 11, 1)
     assert all(d.weekday() == 0 for d in dates[:-1]) and dates == sorted(dates)
     assert parse_case_ref("deal:006Dn0000000064IAA") == ("deal", "006Dn0000000064IAA")
-    assert parse_case_ref("invoice:") is None and parse_case_ref("spaceship:1") is None
+    for bad in ("invoice:", "spaceship:1", "deal", "deal:" + "x" * 201):
+        with pytest.raises(ValueError):
+            parse_case_ref(bad)
     urls = {"crm": "http://127.0.0.1:8765/crm"}
     assert deep_link(urls, "crm", "deal", "006/x y") == "http://127.0.0.1:8765/crm/deal/006%2Fx%20y"
     assert deep_link(urls, "erp", "invoice", "1") is None

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.models import WorkQueueAction
 from metrics.views.handoffs import ActionRefused, handoff_view, record_action
 from tests.pages.conftest import Store, metrics, no_errors, open_page, select_row, table
@@ -20,7 +21,7 @@ def test_the_work_queue_lists_every_stuck_deal_with_owner_age_and_blocking_error
 ) -> None:
     at = open_page(PAGE)
     no_errors(at)
-    view = handoff_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = handoff_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     shown = metrics(at)
     assert shown["Stuck handoffs"] == str(len(view.queue)) == "6"
     assert shown["p90 setup latency"] == ui.fmt(view.kpi.stats.p90_days, "business_days")
@@ -82,13 +83,13 @@ def test_an_incomplete_action_is_refused_with_a_sentence(writable_demo: Store) -
     assert at.error[0].value == "Enter the person to assign this deal to."
     with pytest.raises(ActionRefused, match="after today"):
         record_action(
-            writable_demo.engine, case_type="deal", case_id=1, case_key="x", action="snooze",
+        ADMIN, writable_demo.engine, case_type="deal", case_id=1, case_key="x", action="snooze",
             actor="me", snoozed_until=writable_demo.as_of.date(), today=writable_demo.as_of.date(),
         )  # fmt: skip
 
 
 def test_clicking_a_week_of_the_latency_trend_lists_its_handoffs(demo: Store) -> None:
-    view = handoff_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = handoff_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     week = view.kpi.by_week["period"].iloc[-1]
     at = open_page(PAGE)
     at.session_state["weeks"] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.views.invoices import invoice_view, invoices_in_week
 from metrics.views.unbilled import items_behind, unbilled_view
 from tests.pages.conftest import (
@@ -26,7 +27,7 @@ UNBILLED = "pages/unbilled.py"
 def test_the_invoice_cycle_page_shows_what_the_kpi_returns(demo: Store) -> None:
     at = open_page(INVOICES)
     no_errors(at)
-    view = invoice_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = invoice_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     shown = metrics(at)
     assert shown["p50 cycle time"] == ui.fmt(view.kpi.stats.p50_days, "business_days")
     assert shown["p90 cycle time"] == ui.fmt(view.kpi.stats.p90_days, "business_days")
@@ -42,14 +43,14 @@ def test_the_invoice_cycle_page_shows_what_the_kpi_returns(demo: Store) -> None:
 
 
 def test_clicking_a_week_lists_its_invoices_and_keeps_it_in_the_url(demo: Store) -> None:
-    view = invoice_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = invoice_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     week = view.kpi.by_week["period"].iloc[-2]
     at = open_page(INVOICES, {"entity": ["UK", "DE"]})
     click_point(at, "weeks", x=week.isoformat(), y=1.0)
     no_errors(at)
     assert at.query_params["week"] == week.isoformat()
     scoped = invoice_view(
-        demo.engine, demo.config, demo.filters(legal_entities=("DE", "UK")), demo.as_of
+        ADMIN, demo.engine, demo.config, demo.filters(legal_entities=("DE", "UK")), demo.as_of
     )
     expected = invoices_in_week(scoped, week)
     assert list(table(at, "week_cases")["invoice_key"]) == list(expected["invoice_key"])
@@ -61,7 +62,7 @@ def test_clicking_a_week_lists_its_invoices_and_keeps_it_in_the_url(demo: Store)
 
 
 def test_a_shared_link_to_a_week_opens_with_that_week(demo: Store) -> None:
-    view = invoice_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = invoice_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     week = view.kpi.by_week["period"].iloc[0]
     at = open_page(INVOICES, {"week": week.isoformat()})
     no_errors(at)
@@ -72,7 +73,7 @@ def test_a_shared_link_to_a_week_opens_with_that_week(demo: Store) -> None:
 def test_the_unbilled_page_buckets_by_customer_and_by_project_from_the_url(demo: Store) -> None:
     at = open_page(UNBILLED)
     no_errors(at)
-    view = unbilled_view(demo.engine, demo.config, demo.filters(), demo.as_of, "customer")
+    view = unbilled_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of, "customer")
     shown = metrics(at)
     assert shown["Unbilled work"] == ui.fmt(view.kpi.total.amount_rc, "money", "USD")
     assert shown["Items"] == f"{view.kpi.total.items:,}"
@@ -84,13 +85,15 @@ def test_the_unbilled_page_buckets_by_customer_and_by_project_from_the_url(demo:
 
     at = open_page(UNBILLED, {"by": "project_key"})
     no_errors(at)
-    by_project = unbilled_view(demo.engine, demo.config, demo.filters(), demo.as_of, "project_key")
+    by_project = unbilled_view(
+        ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of, "project_key"
+    )
     shown = table_starting(at, "project_key", "items")
     assert list(shown["project_key"]) == list(by_project.groups["project_key"])
 
 
 def test_clicking_a_bar_segment_lists_the_work_items_behind_it(demo: Store) -> None:
-    view = unbilled_view(demo.engine, demo.config, demo.filters(), demo.as_of, "customer")
+    view = unbilled_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of, "customer")
     top = view.groups.iloc[1]
     bucket = next(b for b in ("120+", "91-120", "61-90", "31-60", "0-30") if top[b] > 0)
     at = open_page(UNBILLED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.registry import KPIS
 from metrics.views.overview import board
 from tests.pages.conftest import (
@@ -18,7 +19,13 @@ from throughline import ui
 
 def expected_board(store: Store, **dims: tuple[str, ...]):  # type: ignore[no-untyped-def]
     return board(
-        store.engine, store.config, store.filters(**dims), store.as_of, store.slo_board(), top=200
+        ADMIN,
+        store.engine,
+        store.config,
+        store.filters(**dims),
+        store.as_of,
+        store.slo_board(),
+        top=200,
     )
 
 
@@ -83,7 +90,7 @@ def test_filters_open_from_the_url_and_changes_go_back_into_it(demo: Store) -> N
     assert at.multiselect(key="f_entity").value == ["DE"]
     expected = expected_board(demo, legal_entities=("DE",))
     four_weeks = board(
-        demo.engine, demo.config, demo.filters("4w", legal_entities=("DE",)), demo.as_of,
+        ADMIN, demo.engine, demo.config, demo.filters("4w", legal_entities=("DE",)), demo.as_of,
         demo.slo_board(),
     )  # fmt: skip
     assert expected.tile("invoice_cycle").value != four_weeks.tile("invoice_cycle").value

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import streamlit as st
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.views.admin import collectors_view
 from metrics.views.handoffs import handoff_view
 from metrics.views.invoices import invoice_view
@@ -37,14 +38,14 @@ def test_every_page_draws_on_the_demo_year_and_its_times_are_recorded(demo: Stor
     e, c, f, t = demo.engine, demo.config, demo.filters(), demo.as_of
     slos = demo.slo_board()
     calls: dict[str, Callable[[], Any]] = {
-        "overview": lambda: board(e, c, f, t, slos),
-        "invoice_cycle": lambda: invoice_view(e, c, f, t),
-        "handoffs": lambda: handoff_view(e, c, f, t),
-        "unbilled": lambda: unbilled_view(e, c, f, t),
-        "sync_errors": lambda: sync_view(e, c, f, t),
-        "case_trace": lambda: case_trace(e, c, "project", "PRJ-00349", t),
+        "overview": lambda: board(ADMIN, e, c, f, t, slos),
+        "invoice_cycle": lambda: invoice_view(ADMIN, e, c, f, t),
+        "handoffs": lambda: handoff_view(ADMIN, e, c, f, t),
+        "unbilled": lambda: unbilled_view(ADMIN, e, c, f, t),
+        "sync_errors": lambda: sync_view(ADMIN, e, c, f, t),
+        "case_trace": lambda: case_trace(ADMIN, e, c, "project", "PRJ-00349", t),
         "slos": lambda: None,  # the SLO board, timed on its own below
-        "collectors": lambda: collectors_view(e, c),
+        "collectors": lambda: collectors_view(ADMIN, e, c),
     }
     started = time.perf_counter()
     at = open_app()  # the server process's first script run: imports, then the overview

@@ -10,6 +10,7 @@ from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
 from collectors.worker import run_requests_job
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.canonical import Batch, QuarantineRow
 from metrics.models import CollectorRun, RunRequest
 from metrics.slo.service import burn_history
@@ -120,8 +121,8 @@ def test_run_now_queues_a_request_that_the_worker_job_runs(
 def test_a_request_for_an_unknown_collector_fails_with_its_reason(writable_demo: Store) -> None:
     from metrics.views.run_requests import recent_requests, request_run
 
-    request_run(writable_demo.engine, "no_such_collector", "admin")
-    assert request_run(writable_demo.engine, "no_such_collector", "admin again") == int(
+    request_run(ADMIN, writable_demo.engine, "no_such_collector")
+    assert request_run(ADMIN, writable_demo.engine, "no_such_collector") == int(
         recent_requests(writable_demo.engine)["id"].iloc[0]
     ), "a second click while one waits does not queue another"
     assert run_requests_job() == 1

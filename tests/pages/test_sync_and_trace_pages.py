@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.views.sync import AttemptQuery, failed_attempts, sync_view
 from metrics.views.trace import case_trace
 from tests.pages.conftest import (
@@ -31,7 +32,7 @@ SPIKES = "26w"
 def test_the_sync_page_shows_the_trends_the_kpi_returns(demo: Store) -> None:
     at = open_page(SYNC, {"period": SPIKES})
     no_errors(at)
-    view = sync_view(demo.engine, demo.config, demo.filters(SPIKES), demo.as_of)
+    view = sync_view(ADMIN, demo.engine, demo.config, demo.filters(SPIKES), demo.as_of)
     t = view.kpi.totals
     shown = metrics(at)
     assert shown["First-attempt error rate"] == ui.fmt(t.first_attempt_error_rate, "share")
@@ -48,14 +49,14 @@ def test_the_sync_page_shows_the_trends_the_kpi_returns(demo: Store) -> None:
 
 
 def test_clicking_a_spike_lists_its_failed_attempts_with_payload_and_lineage(demo: Store) -> None:
-    view = sync_view(demo.engine, demo.config, demo.filters(SPIKES), demo.as_of)
+    view = sync_view(ADMIN, demo.engine, demo.config, demo.filters(SPIKES), demo.as_of)
     spike = view.kpi.spikes.iloc[0]
     at = open_page(SYNC, {"period": SPIKES})
     click_point(at, "rate", x=spike["day"].isoformat(), y=0.5, customdata=spike["flow"])
     no_errors(at)
     assert at.query_params["focus"] == f"point|{spike['day'].isoformat()}|{spike['flow']}"
     expected = failed_attempts(
-        demo.engine, demo.filters(SPIKES), AttemptQuery(day=spike["day"], flow=spike["flow"])
+        ADMIN, demo.engine, demo.filters(SPIKES), AttemptQuery(day=spike["day"], flow=spike["flow"])
     )
     attempts = table(at, "attempts")
     assert len(attempts) == len(expected) >= spike["failed_first_attempts"]
@@ -73,7 +74,7 @@ def test_clicking_a_spike_lists_its_failed_attempts_with_payload_and_lineage(dem
 
 
 def test_a_signature_row_lists_its_attempts(demo: Store) -> None:
-    view = sync_view(demo.engine, demo.config, demo.filters(), demo.as_of)
+    view = sync_view(ADMIN, demo.engine, demo.config, demo.filters(), demo.as_of)
     top = view.kpi.top_signatures.iloc[0]
     at = open_page(SYNC)
     select_row(at, "signatures", 0)
@@ -86,7 +87,7 @@ def test_a_signature_row_lists_its_attempts(demo: Store) -> None:
 def test_a_stuck_deal_traces_across_systems_with_the_failure_that_holds_it(demo: Store) -> None:
     at = open_page(TRACE, {"case": f"deal:{STUCK_DEAL}"})
     no_errors(at)
-    trace = case_trace(demo.engine, demo.config, "deal", STUCK_DEAL, demo.as_of)
+    trace = case_trace(ADMIN, demo.engine, demo.config, "deal", STUCK_DEAL, demo.as_of)
     assert trace is not None and trace.delay is not None
     assert plain(at.subheader[0].value) == f"Deal {STUCK_DEAL}"
     warning = plain(at.warning[0].value)
