@@ -134,6 +134,27 @@ def access_from_claims(claims: Mapping[str, Any], auth: AuthSettings) -> Access 
     return Access(role, user, practices, subject=subject)
 
 
+def session_end(claims: Mapping[str, Any], now: float, max_hours: float) -> str | None:
+    """Why a sign-in with these ID-token claims is over at `now` (seconds since the epoch):
+    its token expired (``exp``), or it was issued (``iat``) more than `max_hours` ago; None
+    while it lasts. A token without those claims is over: it cannot be dated."""
+    expires, issued = _epoch(claims.get("exp")), _epoch(claims.get("iat"))
+    if expires is None or issued is None:
+        return "the sign-in carries no issue or expiry time"
+    if now >= expires:
+        return "the sign-in expired"
+    if now - issued >= max_hours * 3600:
+        return f"the sign-in is older than {max_hours:g} hours"
+    return None
+
+
+def _epoch(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _values(claim: Any) -> list[str]:
     """A claim as a list of strings (a string may hold several, comma or space separated)."""
     if claim is None:

@@ -69,6 +69,7 @@ NOT_RECORDS = {
     "metrics.audit.logged": "whether the visitor's own sign-in is logged",
     "metrics.audit.last_role": "the visitor's own previous role",
     "metrics.audit.record_for": "writes the visitor's own audit entry",
+    "metrics.audit.record": "writes an audit entry (a refused or ended sign-in)",
 }
 DASHBOARD = [*sorted((ROOT / "pages").glob("*.py")), ROOT / "throughline" / "ui.py"]
 

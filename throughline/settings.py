@@ -107,6 +107,13 @@ class AuthSettings(BaseModel):
     allow_anonymous: bool = Field(
         default=False, description="Serve a non-demo database without sign-in (everyone admin)"
     )
+    max_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="A sign-in ends when its ID token expires or after this many hours, "
+        "whichever comes first; the next sign-in reads roles and practices afresh",
+    )
     pmo_without_practices: Literal["none", "all"] = Field(
         default="none",
         description="What a PMO user whose token has no practice claim sees: no practice "

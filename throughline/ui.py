@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from collectors.registry import COLLECTORS, collector_sources
 from metrics import audit
-from metrics.access import ANONYMOUS, Access, access_from_claims
+from metrics.access import ANONYMOUS, Access, access_from_claims, session_end
 from metrics.db import make_engine
 from metrics.kpis.common import Filters
 from metrics.migrate import current_revision, head_revision
@@ -192,8 +193,12 @@ def gate() -> Access:
         st.write("Sign in with your company account to see where quote-to-cash handoffs stall.")
         st.button("Sign in", on_click=st.login, type="primary", icon="🔑")
         st.stop()
+    ended = session_end(claims, time.time(), settings.auth.max_session_hours)
+    if ended is not None:
+        _session_ended(claims, ended)
     who = access_from_claims(claims, settings.auth)
     if who is None:
+        _audit_once(claims, "sign_in_refused", "no Throughline role in the token's claims")
         st.title("No access yet")
         st.warning(
             f"You are signed in as {safe(claims.get('email') or claims.get('sub'))}, but your "
@@ -205,6 +210,35 @@ def gate() -> Access:
         st.stop()
     _audit_sign_in(who, claims)
     return _remember(who)
+
+
+def _session_ended(claims: Mapping[str, Any], why: str) -> None:
+    """Stop the run on the "session ended" page: nothing is served until a new sign-in, whose
+    token brings the roles and practices the provider gives now."""
+    _audit_once(claims, "session_ended", why)
+    st.session_state.pop("_access", None)
+    st.title("Your session has ended")
+    hours = get_settings().auth.max_session_hours
+    st.info(
+        f"A sign-in lasts until its token expires or {hours:g} hours, whichever comes first "
+        f"({why}). Sign in again to go on.",
+        icon="⏰",
+    )
+    st.button("Sign in again", on_click=st.login, type="primary", icon="🔑")
+    st.stop()
+
+
+def _audit_once(claims: Mapping[str, Any], action: audit.AuditAction, detail: str) -> None:
+    """One audit entry per ID token for a refused or ended sign-in (not one per rerun)."""
+    subject = str(claims.get("sub") or "")
+    detail = f"{detail} (token issued at {claims.get('iat')})"
+    marker = f"_audited_{action}"
+    if st.session_state.get(marker) == detail:
+        return
+    if not audit.logged(engine(), subject, action, detail):
+        user = str(claims.get("email") or claims.get("name") or subject)
+        audit.record(engine(), user, "", action, detail, subject=subject)
+    st.session_state[marker] = detail
 
 
 def _remember(who: Access) -> Access:
@@ -225,6 +259,9 @@ def _audit_sign_in(who: Access, claims: Mapping[str, Any]) -> None:
         return
     detail = f"signed in (token issued at {claims.get('iat')})"
     if not audit.logged(engine(), who.subject, "sign_in", detail):
+        before = audit.last_role(engine(), who.subject)
+        if before is not None and before != who.role:
+            audit.record_for(engine(), who, "role_change", f"role {before} → {who.role}")
         audit.record_for(engine(), who, "sign_in", detail)
     st.session_state["_signed_in"] = token
 
@@ -575,7 +612,7 @@ def _freshness() -> None:
     target = engine()
     drawn = st.session_state.get("_drawn")
     current = (as_of(), data_version(target))
-    if drawn is not None and drawn != current:
+    if (drawn is not None and drawn != current) or _session_over():
         st.rerun(scope="app")
     fresh = freshness(target)
     if not fresh.collected:
@@ -592,6 +629,13 @@ def _freshness() -> None:
     if fresh.failing:
         line += f" · ⚠️ failing: {', '.join(fresh.failing)}"
     st.caption(line)
+
+
+def _session_over() -> bool:
+    """Whether the signed-in visitor's session ended since the page was drawn."""
+    claims = _claims() if get_settings().auth.configured else None
+    hours = get_settings().auth.max_session_hours
+    return claims is not None and session_end(claims, time.time(), hours) is not None
 
 
 def ago(at: datetime, now: datetime | None = None) -> str:

@@ -162,6 +162,8 @@ def sign_in(page: Page, served: Served, provider: str, role: str) -> None:
     """Sign in through the provider's form as a user whose `roles` claim is `role`."""
     sub = f"{role}-user"
     claims = {"email": f"{role}@firm.example", "name": f"{role} user", "roles": [role]}
+    if role == "pmo":  # without a practices claim a PMO sees no practice (deny by default)
+        claims["practices"] = ["Cloud"]
     httpx.put(f"{provider}/users/{sub}", json=claims).raise_for_status()
     page.goto(served.url)
     page.get_by_role("button", name="Sign in").click()

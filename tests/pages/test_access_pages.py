@@ -4,6 +4,7 @@ OpenID Connect round trip is in tests/browser/test_signin_browser.py)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,7 +41,10 @@ def signed_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     settings_module.get_settings.cache_clear()
 
     def sign_in(claims: dict[str, Any] | None) -> None:
-        monkeypatch.setattr(ui, "_claims", lambda: claims)
+        """Claims of a fresh ID token (issued now, valid an hour) unless they say otherwise."""
+        now = int(time.time())
+        fresh = None if claims is None else {"iat": now, "exp": now + 3600, **claims}
+        monkeypatch.setattr(ui, "_claims", lambda: fresh)
 
     yield sign_in
     settings_module.get_settings.cache_clear()
@@ -141,7 +145,8 @@ def test_e_mail_addresses_are_masked_for_roles_that_need_not_see_them(
 def test_the_admin_reads_sign_ins_and_work_queue_actions_in_the_audit_log(
     writable_demo: Store, signed_in: Any
 ) -> None:
-    signed_in({"sub": "a-1", "email": "it@firm.example", "roles": "admin", "iat": 1795492607})
+    issued = int(time.time()) - 30
+    signed_in({"sub": "a-1", "email": "it@firm.example", "roles": "admin", "iat": issued})
     at = open_page("pages/audit.py")
     no_errors(at)
     assert at.title[0].value == "Audit log"
@@ -149,4 +154,59 @@ def test_the_admin_reads_sign_ins_and_work_queue_actions_in_the_audit_log(
     signed = log[(log["action"] == "sign_in") & (log["subject"] == "a-1")]
     assert len(signed) == 1  # once, however many pages were drawn
     assert signed["actor"].iloc[0] == "it@firm.example"
-    assert "1795492607" in signed["detail"].iloc[0] and signed["role"].iloc[0] == "admin"
+    assert str(issued) in signed["detail"].iloc[0] and signed["role"].iloc[0] == "admin"
+
+
+def audit_entries(store: Store, action: str) -> list[tuple[str, str, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT subject, role, detail FROM audit_log WHERE action = :a ORDER BY id"),
+            {"a": action},
+        )
+        return [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"exp": int(time.time()) - 5}, "the sign-in expired"),
+        ({"iat": int(time.time()) - 9 * 3600}, "older than 8 hours"),
+        ({"iat": None}, "no issue or expiry time"),
+    ],
+)
+def test_a_sign_in_ends_when_its_token_expires_or_after_eight_hours(
+    writable_demo: Store, signed_in: Any, claims: dict[str, Any], why: str
+) -> None:
+    subject = f"c-{abs(hash(why))}"  # the module's store is shared: one subject per case
+    signed_in({"sub": subject, "email": "cfo9@firm.example", "roles": "cfo", **claims})
+    at = open_app()
+    assert at.title[0].value == "Your session has ended"
+    assert why in at.info[0].value and not at.metric and not at.dataframe
+    assert [b.label for b in at.button] == ["Sign in again"]
+    at.run()  # a rerun of the same ended session is audited once
+    ended = [e for e in audit_entries(writable_demo, "session_ended") if e[0] == subject]
+    assert len(ended) == 1 and why in ended[0][2]
+
+
+def test_a_role_changed_at_the_provider_counts_at_the_next_sign_in_and_is_audited(
+    writable_demo: Store, signed_in: Any
+) -> None:
+    now = int(time.time())
+    signed_in({"sub": "u-42", "email": "u42@firm.example", "roles": "cfo", "iat": now - 60})
+    no_errors(open_app())  # signed in as a CFO; the provider then makes them a PMO:
+    signed_in({"sub": "u-42", "email": "u42@firm.example", "roles": "pmo", "practices": "Cloud"})
+    at = open_app()
+    no_errors(at)
+    assert any("role: pmo" in c.value for c in at.sidebar.caption)
+    assert audit_entries(writable_demo, "role_change") == [("u-42", "pmo", "role cfo → pmo")]
+
+
+def test_a_sign_in_without_a_role_is_refused_and_audited(
+    writable_demo: Store, signed_in: Any
+) -> None:
+    signed_in({"sub": "g-1", "email": "guest@firm.example", "roles": ["viewer"]})
+    at = open_app()
+    assert at.title[0].value == "No access yet"
+    at.run()
+    refused = audit_entries(writable_demo, "sign_in_refused")
+    assert len(refused) == 1 and refused[0][:2] == ("g-1", "")
