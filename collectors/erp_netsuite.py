@@ -67,6 +67,7 @@ _WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"  # what DATETIME_MASK produces
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(r"(\d{1,4}):([0-5]\d)")
 _DECIMAL_HOURS = re.compile(r"\d{1,4}(\.\d+)?")
+HOURS_PRECISION = Decimal("0.000001")  # H:MM as hours: 0:20 → 0.333333
 
 
 @dataclass(frozen=True)
@@ -205,14 +206,16 @@ def _time(r: Record, column: str | None) -> datetime | None:
 
 
 def hours(r: Record, column: str = "hours") -> Decimal | None:
-    """A time bill's duration in hours: ``7:30`` (H:MM) → 7.5, ``7.5`` → 7.5."""
+    """A time bill's duration in hours: ``7:30`` (H:MM) → 7.5, ``7.5`` → 7.5 (a duration to
+    the millionth of an hour)."""
     value = r.get(column)
     if value is None or value == "":
         return None
     raw = str(value).strip() if isinstance(value, str | int | float) else None
     duration = _DURATION.fullmatch(raw) if raw is not None else None
     if duration is not None:
-        return Decimal(duration.group(1)) + Decimal(duration.group(2)) / 60
+        minutes = Decimal(duration.group(1)) * 60 + Decimal(duration.group(2))
+        return (minutes / 60).quantize(HOURS_PRECISION)
     if raw is not None and _DECIMAL_HOURS.fullmatch(raw):
         return Decimal(raw)
     raise MappingError(f"{column} is neither H:MM nor a number of hours: {value!r:.40}")
