@@ -123,7 +123,20 @@ def validate_options(connector: str, data: Mapping[str, Any], source: str) -> Va
         raise ConfigurationError(
             f"{source}: " + "; ".join(f"{connector}.{p}" for p in problems)
         ) from None
-    return {name: getattr(validated, name) for name in type(validated).model_fields}
+    values = {name: getattr(validated, name) for name in type(validated).model_fields}
+    build_config(connector, values, source, **_stand_ins(spec))  # the dataclass's own checks
+    return values
+
+
+def _stand_ins(spec: OptionsSpec) -> dict[str, Any]:
+    """Values for the required fields that come from elsewhere, to check the options alone."""
+    return {
+        f.name: "https://connector.invalid/check/"
+        for f in dataclasses.fields(spec.config)
+        if f.name in spec.elsewhere
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    }
 
 
 def build_config(connector: str, values: Mapping[str, Any], source: str, **elsewhere: Any) -> Any:

@@ -101,7 +101,7 @@ class NetSuiteFields:
             if f.name.endswith("_system") or not isinstance(value, str):
                 continue
             if not _COLUMN.fullmatch(value):
-                raise ValueError(f"fields.{f.name}: {value!r:.40} is not a SuiteQL column name")
+                raise ValueError(f"{f.name}: {value!r:.40} is not a SuiteQL column name")
 
 
 def _columns(*names: str | None) -> tuple[str, ...]:

@@ -76,11 +76,11 @@ class DealLink:
             groups = re.compile(self.pattern).groupindex
         except re.error as exc:
             raise ValueError(
-                f"pattern: {self.pattern!r:.80} is not a regular expression ({exc})"
+                f"pattern: '{self.pattern:.80}' is not a regular expression ({exc})"
             ) from None
         if not ({"id", "number"} & groups.keys()):
             raise ValueError(
-                f"pattern: {self.pattern!r:.80} needs a group named id (the opportunity's id) or"
+                f"pattern: '{self.pattern:.80}' needs a group named id (the opportunity's id) or"
                 " number (its number), e.g. (?P<number>\\S+)"
             )
 

@@ -4,11 +4,13 @@ shape (`tests/fixtures/http/netsuite/`), stored on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,8 +86,29 @@ def test_an_id_missing_from_the_lists_quarantines_its_record_with_the_reason(
     engine: Engine,
 ) -> None:
     fake = FakeNetSuite()
-    fake_items = fixture("netsuite", "suiteql_customer.json")["items"]
-    assert any(i["currency"] == "4" for i in fake_items)
+
+    def without_the_euro(request: httpx.Request) -> httpx.Response:
+        answer = fake.handle(request)
+        if b"FROM currency" not in request.content:
+            return answer
+        page = json.loads(answer.read())
+        page["items"] = [i for i in page["items"] if i["id"] != "4"]
+        page["count"] = page["totalResults"] = len(page["items"])
+        return httpx.Response(200, json=page)
+
+    collector = build_collector("netsuite", saas_settings("netsuite"),
+                                transport=httpx.MockTransport(without_the_euro),
+                                options={"netsuite": OPTIONS})  # fmt: skip
+    report = run_collector(engine, collector, now=NOW)
+    with engine.connect() as conn:
+        reasons = dict(conn.execute(text("SELECT source_key, reason FROM quarantine"
+                                         " WHERE stream = 'customers'")).all())  # fmt: skip
+    assert reasons == {"2101": "currency 4 not in NetSuite's lists (deleted or hidden?)"}
+    assert set(objects(engine, "account")) == {"2102", "2103"}
+    assert report.quarantined >= 1
+
+
+def test_ids_of_a_page_are_all_named_when_unresolved() -> None:
     lookups = Lookups(entities=ENTITIES, currencies={"1": "USD"}, subsidiaries={"1": "US"})
     page = lookups.resolve(_no_client(), [{"id": "1", "currency": "4", "subsidiary": "9"},
                                           {"id": "2", "currency": "1", "subsidiary": "1"}])  # fmt: skip

@@ -239,7 +239,7 @@ def test_time_on_a_timesheet_project_is_billable_work_at_its_list_price() -> Non
 
 
 def test_a_deal_link_pattern_must_name_its_group() -> None:
-    with pytest.raises(ValueError, match="needs a group named id .* or number"):
+    with pytest.raises(ValueError, match=r"needs a group named id .* or number"):
         erp_tryton.DealLink("field", "comment", r"Deal (\S+)")
 
 
