@@ -18,11 +18,12 @@ MAX_SIGNATURE = 300
 #: take time quadratic in the length of a long run of word characters.
 MAX_READ = 2000
 
-#: An e-mail-like token: a local part (plain, or quoted with spaces), one or more "@" and
+#: An e-mail-like token: a local part (plain, or quoted with spaces — a quote right after a word
+#: closes a quoted value, it does not open a local part), one or more "@" and
 #: whatever domain follows (none, without a dot, or with stray "@"s); or an address whose
 #: local part is missing ("@example.com").
 _EMAIL = (
-    r"""(?:"[^"\n]{0,64}"|[\w.+%-]+)@+[\w.@-]*"""
+    r"""(?:(?<!\w)"[^"\n]{0,64}"|[\w.+%-]+)@+[\w.@-]*"""
     r"""|(?<![\w@])@+[\w-]+(?:\.[\w-]+)+"""
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -70,7 +71,8 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], ErrorClass], ...] = (
      ErrorClass.AUTH),
     (re.compile(r"duplicate|already exists", re.I), ErrorClass.DUPLICATE),
     (re.compile(r"server error|service unavailable|bad gateway", re.I), ErrorClass.SERVER),
-    (re.compile(r"ECONN|connection|unreachable|DNS|socket hang up", re.I), ErrorClass.CONNECTION),
+    (re.compile(r"ECONN|ENOTFOUND|EAI_AGAIN|getaddrinfo|connection|unreachable|DNS|socket hang up",
+                re.I), ErrorClass.CONNECTION),
     (re.compile(r"parse|malformed|unexpected token|invalid json|decode", re.I), ErrorClass.PARSE),
     (re.compile(r"required|missing|invalid|not found|unknown|must be|no tax id", re.I),
      ErrorClass.VALIDATION),
