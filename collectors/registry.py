@@ -4,12 +4,14 @@ A collector's connection settings come from `Settings.collectors[name]` (base UR
 its secret comes from the environment only. The demo collectors point at the demo estate
 (`throughline demo` starts it on `Settings.demo_port`).
 
-The connectors for real systems (`salesforce`, `hubspot`, `netsuite`, `n8n`, `logfiles`) are
-registered too but stay disabled until configured: an HTTP connector once its base URL
-(`THROUGHLINE_COLLECTORS__<NAME>__BASE_URL`) and its secrets (`THROUGHLINE_SECRETS__…`) are set,
-the log-file collector once the connectors file lists files for it. Their field mappings and
+The connectors for real systems (`salesforce`, `hubspot`, `netsuite`, `n8n`, `logfiles`,
+`tryton`) are registered too but stay disabled until configured: an HTTP connector once its base
+URL (`THROUGHLINE_COLLECTORS__<NAME>__BASE_URL`) and its secrets (`THROUGHLINE_SECRETS__…`) are
+set, the log-file collector once the connectors file lists files for it. Their field mappings and
 other options (nothing secret) come from the YAML file named by `THROUGHLINE_CONNECTORS_FILE`,
-one section per connector; see the README's "Connectors" section.
+one section per connector, validated against each connector's declared options
+(`collectors.connector_options`); see the README's "Connectors" section. A configuration mistake
+is a `ConfigurationError` (a `ValueError`) in one sentence naming the variable or the option.
 """
 
 from __future__ import annotations
@@ -280,6 +282,7 @@ NETSUITE_SECRETS = (
 
 
 def _netsuite_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    _check_entities(b)
     entities = tuple(Entity(e.code, e.name, e.country) for e in b.settings.legal_entities)
     config = b.config(base_url=_base_url(b), entities=entities)
     account = (b.options["account_id"] or "").strip()
@@ -316,12 +319,17 @@ def _logfiles_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
     return logfiles.collector(b.name, config.sources())
 
 
-def _tryton_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+def _check_entities(b: Build) -> None:
+    """`legal_entities` maps to configured entity codes only (else: no business calendar)."""
     codes = [e.code for e in b.settings.legal_entities]
     unknown = sorted(set(b.options["legal_entities"].values()) - set(codes))
     if unknown:
         raise b.error("legal_entities", f"{', '.join(unknown)} is not a configured legal entity"
                       f" (known: {', '.join(codes)}; see THROUGHLINE_LEGAL_ENTITIES)")  # fmt: skip
+
+
+def _tryton_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    _check_entities(b)
     return erp_tryton.from_settings(b.name, b.settings, b.options, transport=t)
 
 

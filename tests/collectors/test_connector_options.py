@@ -21,6 +21,7 @@ from collectors.connector_options import SPECS, option_rows
 from collectors.errors import ConfigurationError
 from collectors.registry import build_collector, load_connector_options
 from tests.collectors.fake_apis import FakeN8n
+from tests.collectors.sources import saas_settings
 from throughline.settings import CollectorSettings, Settings
 
 README = Path(__file__).parents[2] / "README.md"
@@ -249,3 +250,16 @@ def test_the_readme_lists_every_option_with_its_type_and_default() -> None:
             " `python -m collectors.connector_options` and update it"
         )
         assert all(row[3].strip() for row in tables[name]), f"{name}: an option is not explained"
+
+
+@pytest.mark.parametrize("connector", ["tryton", "netsuite"])
+def test_a_company_mapped_to_an_unconfigured_legal_entity_is_refused(connector: str) -> None:
+    """An unknown code would silently fall back to a weekends-only calendar."""
+    settings = tryton_settings() if connector == "tryton" else saas_settings("netsuite")
+    with pytest.raises(ConfigurationError) as caught:
+        build_collector(connector, settings,
+                        options={connector: {"legal_entities": {"Acme SARL": "FR"}}})  # fmt: skip
+    assert str(caught.value) == (
+        f"the connector options: {connector}.legal_entities: FR is not a configured legal entity"
+        " (known: US, UK, DE; see THROUGHLINE_LEGAL_ENTITIES)"
+    )
