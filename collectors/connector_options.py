@@ -6,16 +6,14 @@ legal entities from the settings), plus a few options used only to connect (Sale
 flow, NetSuite's account). From that declaration this module builds a pydantic model per
 connector that refuses unknown options, wrong types and bad values (a dataclass's own checks)
 in one sentence naming the file, the connector and the key, and the README's options tables
-(`python -m collectors.connector_options` prints them; a test keeps them in step).
+(`collectors.connector_tables`; a test keeps them in step).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import enum
 import functools
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,30 +72,36 @@ SPECS: dict[str, OptionsSpec] = {
 }  # fmt: skip
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(__import__(cls.__module__, fromlist=["_"])))
+def hints(cls: type[Any]) -> dict[str, Any]:
+    """A dataclass's field types, resolved in its own module."""
+    return typing.get_type_hints(cls)
+
+
+def default_of(f: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default value (``...`` when it has none: required)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return ...
 
 
 @functools.cache
 def options_model(connector: str) -> type[BaseModel]:
     """The pydantic model of `connector`'s section of the connectors file."""
     spec = SPECS[connector]
-    hints = _hints(spec.config)
-    fields: dict[str, Any] = {}
+    types_ = hints(spec.config)
+    fields: dict[str, Any] = dict(spec.connection)  # first: how to connect
     for f in dataclasses.fields(spec.config):
         if f.name in spec.elsewhere:
             continue
         if f.name in spec.defaults:
             default: Any = Field(default=spec.defaults[f.name])
-        elif f.default is not dataclasses.MISSING:
-            default = Field(default=f.default)
         elif f.default_factory is not dataclasses.MISSING:
             default = Field(default_factory=f.default_factory)
         else:
-            default = ...
-        fields[f.name] = (hints[f.name], default)
-    for name, (kind, value) in spec.connection.items():
-        fields[name] = (kind, value)
+            default = default_of(f)
+        fields[f.name] = (types_[f.name], default)
     config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
     model: type[BaseModel] = create_model(f"{connector.title()}Options", __config__=config,
                                           **fields)  # fmt: skip
@@ -205,97 +209,22 @@ def _key(loc: tuple[Any, ...]) -> str:
 
 def _known_at(model: type[BaseModel], loc: list[str]) -> list[str]:
     """The option names at `loc` (nested dataclasses and lists of them followed)."""
-    hints: dict[str, Any] = {n: f.annotation for n, f in model.model_fields.items()}
+    names: dict[str, Any] = {n: f.annotation for n, f in model.model_fields.items()}
     for part in loc:
         if part.isdigit():
             continue
-        kind = _dataclass_in(hints.get(part))
+        kind = dataclass_in(names.get(part))
         if kind is None:
             return []
-        hints = _hints(kind)
-    return list(hints)
+        names = hints(kind)
+    return list(names)
 
 
-def _dataclass_in(hint: Any) -> type[Any] | None:
+def dataclass_in(hint: Any) -> type[Any] | None:
     """The dataclass a type names, directly, as optional or as the items of a tuple."""
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return hint
     for arg in typing.get_args(hint):
-        if arg is not Ellipsis and (found := _dataclass_in(arg)) is not None:
+        if arg is not Ellipsis and (found := dataclass_in(arg)) is not None:
             return found
     return None
-
-
-# --- the README's tables ------------------------------------------------------------------------
-
-
-def option_rows(connector: str) -> list[tuple[str, str, str]]:
-    """(option, type, default) of every option of `connector`, nested ones dotted."""
-    model = options_model(connector)
-    rows: list[tuple[str, str, str]] = []
-    for name, info in model.model_fields.items():
-        default = info.get_default(call_default_factory=True) if not info.is_required() else ...
-        rows += _rows(name, info.annotation, default)
-    return rows
-
-
-def _rows(key: str, hint: Any, default: Any) -> list[tuple[str, str, str]]:
-    kind = _dataclass_in(hint)
-    if kind is None:
-        return [(key, describe(hint), show(default))]
-    prefix = f"{key}[]" if typing.get_origin(hint) is tuple else key
-    rows = []
-    hints = _hints(kind)
-    for f in dataclasses.fields(kind):
-        if f.default is not dataclasses.MISSING:
-            value: Any = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            value = f.default_factory()
-        else:
-            value = ...
-        rows += _rows(f"{prefix}.{f.name}", hints[f.name], value)
-    return rows
-
-
-def describe(hint: Any) -> str:
-    """A type as the README says it: text, integer, true/false, list of text, …"""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return describe(next(a for a in args if a is not type(None)))
-    if origin is Literal:
-        return " or ".join(f"`{a}`" for a in args)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return "/".join(f"`{m.value}`" for m in hint)
-    if origin in (frozenset, set, list, tuple):
-        return f"list of {describe(args[0])}"
-    if origin is not None and issubclass(origin, Mapping):
-        return f"mapping of {describe(args[0])} to {describe(args[1])}"
-    simple = {str: "text", int: "integer", bool: "true/false", float: "number"}
-    return simple.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def show(value: Any) -> str:
-    """A default as the README shows it (— for none, required for none allowed)."""
-    if value is ...:
-        return "required"
-    if value is None or value == () or value == {} or value == frozenset():
-        return "—"
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    if isinstance(value, frozenset | set | list | tuple):
-        return f"`[{', '.join(sorted(str(v) for v in value))}]`"
-    if isinstance(value, enum.Enum):
-        return f"`{value.value}`"
-    return f"`{value}`".replace("|", "\\|")
-
-
-def markdown_table(connector: str) -> str:
-    """The options table of `connector` with an empty column for what each does."""
-    lines = ["| option | type | default | what it does |", "|---|---|---|---|"]
-    lines += [f"| `{k}` | {t} | {d} |  |" for k, t, d in option_rows(connector)]
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    for name in SPECS:
-        print(f"### {name}\n\n{markdown_table(name)}\n")

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from collectors import erp_tryton
-from collectors.connector_options import SPECS, option_rows
+from collectors.connector_options import SPECS
+from collectors.connector_tables import option_rows
 from collectors.errors import ConfigurationError
 from collectors.registry import build_collector, load_connector_options
 from tests.collectors.fake_apis import FakeN8n
@@ -247,7 +248,7 @@ def test_the_readme_lists_every_option_with_its_type_and_default() -> None:
         documented = [row[:3] for row in tables[name]]
         assert documented == option_rows(name), (
             f"README's {name} options table is out of step: run"
-            " `python -m collectors.connector_options` and update it"
+            " `python -m collectors.connector_tables` and update it"
         )
         assert all(row[3].strip() for row in tables[name]), f"{name}: an option is not explained"
 
