@@ -140,7 +140,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"timezone {name!r:.60} is not an IANA time zone name") from exc
+        raise ValueError(f"timezone: {name!r:.60} is not an IANA time zone name") from exc
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,8 @@ class SuiteQLStream:
     transaction_type: str | None = None
     timezone: str = "UTC"  # the integration user's time zone preference
     limit: int = 200
-    lookups: Lookups | None = None  # currency and subsidiary ids → codes, shared by a run
+    #: Currency and subsidiary ids → codes, shared by the streams of one run.
+    lookups: Lookups | None = field(default=None, compare=False)
     primary_key: str = "id"
     cursor_field: str = "lastmodifieddate"
     sorted_by_cursor: bool = True

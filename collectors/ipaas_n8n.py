@@ -110,15 +110,10 @@ class N8nConfig:
         if self.object_key_path and not (self.object_system and self.object_type):
             raise ValueError("object_key_path needs object_system and object_type too")
 
-    @property
-    def api_root(self) -> str:
-        """The instance's URL with a trailing slash, whether or not `base_url` ends in
-        ``/api/v1`` (as n8n's settings page shows it); the streams add ``api/v1/…``."""
-        return api_root(self.base_url)
-
 
 def api_root(base_url: str) -> str:
-    """``https://n8n.example.com/`` from that URL with or without ``/api/v1`` (and slashes)."""
+    """``https://n8n.example.com/`` from that URL with or without the ``/api/v1`` n8n's settings
+    page shows (and slashes); the streams add ``api/v1/…``."""
     root = base_url.strip().rstrip("/")
     for suffix in ("/api/v1", "/api"):
         if root.lower().endswith(suffix):
@@ -407,5 +402,5 @@ def collector(
     """An n8n collector (auth: ``ApiKeyHeaderAuth("X-N8N-API-KEY", key)``)."""
     return HttpCollector(
         name=name, source_system=SYSTEM, streams=[ExecutionStream(config)],
-        base_url=config.api_root, auth=auth, transport=transport,
+        base_url=api_root(config.base_url), auth=auth, transport=transport,
     )  # fmt: skip
