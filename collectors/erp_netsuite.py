@@ -43,7 +43,7 @@ import httpx
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
 from collectors.erp_netsuite_lookups import Entity, Lookups, check_resolved
 from collectors.errors import MappingError
-from collectors.mapping import amount, flag, required_text, text
+from collectors.mapping import amount, decimal_text, flag, required_text, text
 from collectors.paging import OffsetPaginator, iter_records
 from metrics.canonical import (
     Activity,
@@ -399,7 +399,7 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
                 owner=text(r, "employee"), legal_entity=text(r, "subsidiary"),
                 attributes={
                     "kind": "time", "project_id": project, "work_date": text(r, "trandate"),
-                    "hours": None if spent is None else str(spent.normalize()),
+                    "hours": None if spent is None else decimal_text(spent),
                     "billable": flag(r, "isbillable"),
                     "status": status, "invoice_id": invoice,
                 },

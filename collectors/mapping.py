@@ -47,6 +47,12 @@ def amount(record: Record, field: str) -> Decimal | None:
     return number
 
 
+def decimal_text(value: Decimal) -> str:
+    """A number as plain text without trailing zeros: 7.500 → ``7.5``, 10 → ``10`` (never
+    ``1E+1``)."""
+    return format(value.normalize(), "f")
+
+
 def flag(record: Record, field: str) -> bool:
     """A boolean that sources send as true/false, "T"/"F" or "true"/"false"."""
     value = record.get(field)

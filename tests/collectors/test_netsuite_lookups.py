@@ -193,3 +193,12 @@ def _no_client() -> Any:
             raise AssertionError(f"the lookups asked NetSuite ({name})")
 
     return Refuses()
+
+
+@pytest.mark.parametrize(("raw", "text"), [("10:00", "10"), ("100", "100"), ("20.50", "20.5")])
+def test_whole_hours_are_stored_as_plain_numbers(raw: str, text: str) -> None:
+    times = ("datecreated", "lastmodifieddate", "custcol_tl_approved_at")
+    item = localize({**fixture("netsuite", "suiteql_timebill.json")["items"][0], "hours": raw,
+                     "subsidiary": "DE"}, times, ZoneInfo(NS_TIMEZONE))  # fmt: skip
+    (work,) = map_timebill(item, _config().fields).objects
+    assert work.attributes["hours"] == text  # never "1E+1"
