@@ -23,21 +23,27 @@ A real account authenticates with token-based authentication (OAuth 1.0a, HMAC-S
 projects (the `job` table) and time bills (`timebill`); which custom entity field on the job holds
 the CRM opportunity id (deal → project `provisions`) is configuration. Every column a query names
 must exist in the account: a custom field the firm does not have is set to null in `fields`.
+
+Currencies and subsidiaries come back as internal ids; `collectors.erp_netsuite_lookups` turns
+them into ISO codes and legal entities (one read of each list per run), so amounts convert. A
+time bill's `hours` may come as a duration `H:MM` (`7:30`) or a decimal (`7.5`); both are hours.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
+from collectors.erp_netsuite_lookups import Entity, Lookups, check_resolved
 from collectors.errors import MappingError
-from collectors.mapping import amount, flag, required_text, text
+from collectors.mapping import amount, decimal_text, flag, required_text, text
 from collectors.paging import OffsetPaginator, iter_records
 from metrics.canonical import (
     Activity,
@@ -59,6 +65,9 @@ DATETIME_MASK = 'YYYY-MM-DD"T"HH24:MI:SS'  # "T" is quoted text in an Oracle for
 FILTER_MASK = "YYYY-MM-DD HH24:MI:SS"
 _WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"  # what DATETIME_MASK produces
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DURATION = re.compile(r"(\d{1,4}):([0-5]\d)")
+_DECIMAL_HOURS = re.compile(r"\d{1,4}(\.\d+)?")
+HOURS_PRECISION = Decimal("0.000001")  # H:MM as hours: 0:20 → 0.333333
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ class NetSuiteFields:
             if f.name.endswith("_system") or not isinstance(value, str):
                 continue
             if not _COLUMN.fullmatch(value):
-                raise ValueError(f"fields.{f.name}: {value!r:.40} is not a SuiteQL column name")
+                raise ValueError(f"{f.name}: {value!r:.40} is not a SuiteQL column name")
 
 
 def _columns(*names: str | None) -> tuple[str, ...]:
@@ -131,7 +140,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"timezone {name!r:.60} is not an IANA time zone name") from exc
+        raise ValueError(f"timezone: {name!r:.60} is not an IANA time zone name") from exc
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,8 @@ class SuiteQLStream:
     transaction_type: str | None = None
     timezone: str = "UTC"  # the integration user's time zone preference
     limit: int = 200
+    #: Currency and subsidiary ids → codes, shared by the streams of one run.
+    lookups: Lookups | None = field(default=None, compare=False)
     primary_key: str = "id"
     cursor_field: str = "lastmodifieddate"
     sorted_by_cursor: bool = True
@@ -180,7 +191,8 @@ class SuiteQLStream:
             client, OffsetPaginator(self.limit), "POST", QUERY_PATH, "items",
             json={"q": self.suiteql(window)},
         ):  # fmt: skip
-            yield [localize(r, self.datetimes, zone) for r in page]
+            page = [localize(r, self.datetimes, zone) for r in page]
+            yield self.lookups.resolve(client, page) if self.lookups is not None else page
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
@@ -194,8 +206,25 @@ def _time(r: Record, column: str | None) -> datetime | None:
     return optional_timestamp(r, column) if column else None
 
 
+def hours(r: Record, column: str = "hours") -> Decimal | None:
+    """A time bill's duration in hours: ``7:30`` (H:MM) → 7.5, ``7.5`` → 7.5 (a duration to
+    the millionth of an hour)."""
+    value = r.get(column)
+    if value is None or value == "":
+        return None
+    raw = str(value).strip() if isinstance(value, str | int | float) else None
+    duration = _DURATION.fullmatch(raw) if raw is not None else None
+    if duration is not None:
+        minutes = Decimal(duration.group(1)) * 60 + Decimal(duration.group(2))
+        return (minutes / 60).quantize(HOURS_PRECISION)
+    if raw is not None and _DECIMAL_HOURS.fullmatch(raw):
+        return Decimal(raw)
+    raise MappingError(f"{column} is neither H:MM nor a number of hours: {value!r:.40}")
+
+
 def map_customer(r: Record, f: NetSuiteFields) -> Batch:
     """Customer → `account` (the tax id itself is never stored, only whether one is on file)."""
+    check_resolved(r)
     return Batch(
         objects=[
             ObjectRow(
@@ -216,6 +245,7 @@ def _invoice_ref(key: str) -> EventObject:
 
 def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
     """Invoice or credit note → `invoice`, its lifecycle events and links."""
+    check_resolved(r)
     key = required_text(r, "id")
     project = _text(r, f.project_code)
     replaces = _text(r, f.replaces)
@@ -268,6 +298,7 @@ def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
 
 def map_payment(r: Record, f: NetSuiteFields) -> Batch:
     """Customer payment → `payment`, `payment.received`, invoice → payment `settled_by`."""
+    check_resolved(r)
     key = required_text(r, "id")
     invoice = _text(r, f.applied_invoice)
     batch = Batch(
@@ -298,6 +329,7 @@ def map_payment(r: Record, f: NetSuiteFields) -> Batch:
 
 def map_currency_rate(r: Record) -> Batch:
     """Currency rate → one FX row: `exchangerate` units of the base currency per foreign unit."""
+    check_resolved(r)
     rate = amount(r, "exchangerate")
     if rate is None or rate <= 0:
         raise MappingError(f"exchangerate must be a positive number: {r.get('exchangerate')!r:.40}")
@@ -316,6 +348,7 @@ def map_currency_rate(r: Record) -> Batch:
 
 def map_job(r: Record, f: NetSuiteFields) -> Batch:
     """A project (job) → `project`, `project.created`, deal → project `provisions`."""
+    check_resolved(r)
     key = required_text(r, "id")
     opportunity = _text(r, f.job_opportunity)
     created_by = text(r, "createdby")
@@ -353,7 +386,9 @@ def map_job(r: Record, f: NetSuiteFields) -> Batch:
 
 def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
     """A time bill → `work_item`, `work.logged` (and `work.approved`), → project `part_of`."""
+    check_resolved(r)
     key = required_text(r, "id")
+    spent = hours(r)
     project = text(r, "customer")  # a time bill's customer:project is the job
     invoice = _text(r, f.timebill_invoice)
     status = text(r, "approvalstatus")
@@ -364,7 +399,8 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
                 owner=text(r, "employee"), legal_entity=text(r, "subsidiary"),
                 attributes={
                     "kind": "time", "project_id": project, "work_date": text(r, "trandate"),
-                    "hours": text(r, "hours"), "billable": flag(r, "isbillable"),
+                    "hours": None if spent is None else decimal_text(spent),
+                    "billable": flag(r, "isbillable"),
                     "status": status, "invoice_id": invoice,
                 },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
@@ -403,14 +439,21 @@ class NetSuiteConfig:
     limit: int = 200
     projects: bool = False  # also read projects (jobs) and time bills
     timezone: str = "UTC"  # an IANA name, e.g. America/Los_Angeles
+    #: Subsidiary id or name → legal entity code (before the name and country rules).
+    legal_entities: Mapping[str, str] = field(default_factory=dict)
+    #: The configured legal entities a subsidiary may match by name or country.
+    entities: tuple[Entity, ...] = ()
 
     def __post_init__(self) -> None:
         _zone(self.timezone)
+        if not 1 <= self.limit <= 1000:
+            raise ValueError(f"limit: SuiteQL pages hold 1 to 1000 rows, not {self.limit}")
 
 
 def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
-    """The ERP streams, each with the columns its mapper reads."""
+    """The ERP streams, each with the columns its mapper reads (sharing one run's lookups)."""
     f = config.fields
+    lookups = Lookups(config.legal_entities, config.entities)
 
     def stream(
         name: str, table: str, mapper: Callable[[Record], Batch], columns: tuple[str, ...],
@@ -418,7 +461,7 @@ def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
         kind: str | None = None,
     ) -> SuiteQLStream:  # fmt: skip
         return SuiteQLStream(name, table, mapper, columns, dates, datetimes, kind,
-                             config.timezone, config.limit)  # fmt: skip
+                             config.timezone, config.limit, lookups)  # fmt: skip
 
     invoice = _columns("id", "tranid", "entity", "subsidiary", "currency", "foreigntotal",
                        "status", f.project_code, f.billing_type, f.milestone, f.replaces,

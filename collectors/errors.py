@@ -15,9 +15,17 @@
 
 Messages are sentences for the run log and the admin page. They never contain credentials:
 URLs are redacted (see ``collectors.http.redact_url``) and headers are never quoted.
+
+Apart from the tree, ``ConfigurationError`` (a ``ValueError``) is raised before anything is
+collected: a connector's setting, secret or option is missing or wrong.
 """
 
 from __future__ import annotations
+
+
+class ConfigurationError(ValueError):
+    """A missing or wrong setting, secret or connector option: one sentence naming the variable
+    (``THROUGHLINE_…``) or the file, connector and option to fix."""
 
 
 class CollectorError(Exception):

@@ -21,6 +21,15 @@ the resolved lineage at its end. With ``includeData`` the error is ``data.result
 (``message``; an HTTP node's upstream text in ``description`` and status in ``httpCode``, a
 string) and the failing node ``data.resultData.lastNodeExecuted``. No documented rate limit;
 429/5xx are retried by the shared client.
+
+A business record: a retry chain is one run of a workflow, but the record it carries (a customer,
+a deal) may be sent again by a fresh run (a new webhook call after someone fixed the data).
+``trace_key_path`` names where the record's key is in the execution, so that every run for it
+shares one trace key and a later success resolves the earlier failures. A path starting with
+``trigger`` reads the first item the workflow's trigger node put out (with ``includeData``:
+``data.resultData.runData[<node>][0].data.main[0][0].json``, the trigger being the node that
+ran first, by ``executionIndex``, else ``startTime``): ``trigger.body[0].customerId`` for a
+webhook called with a JSON list.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from collectors.base import (
     parse_timestamp,
 )
 from collectors.errors import MappingError, SchemaDrift
-from collectors.mapping import nested, required_text, text
+from collectors.mapping import nested, parse_path, required_text, text
 from collectors.paging import PageTokenPaginator, iter_pages
 from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from metrics.sync_errors import classify, signature
@@ -88,9 +97,29 @@ class N8nConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise ValueError(f"n8n pages hold 1 to {MAX_LIMIT} executions, not {self.limit}")
+            raise ValueError(f"limit: n8n pages hold 1 to {MAX_LIMIT} executions, not {self.limit}")
         if self.overlap < 0:
-            raise ValueError("the overlap cannot be negative")
+            raise ValueError(f"overlap cannot be negative, not {self.overlap}")
+        for name in ("trace_key_path", "object_key_path"):
+            path = getattr(self, name)
+            if path is not None:
+                try:
+                    parse_path(path)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        if self.object_key_path and not (self.object_system and self.object_type):
+            raise ValueError("object_key_path needs object_system and object_type too")
+
+
+def api_root(base_url: str) -> str:
+    """``https://n8n.example.com/`` from that URL with or without the ``/api/v1`` n8n's settings
+    page shows (and slashes); the streams add ``api/v1/…``."""
+    root = base_url.strip().rstrip("/")
+    for suffix in ("/api/v1", "/api"):
+        if root.lower().endswith(suffix):
+            root = root[: -len(suffix)]
+            break
+    return root.rstrip("/") + "/"
 
 
 def _number(value: Any) -> int | None:
@@ -180,13 +209,47 @@ def map_execution(r: Record, config: N8nConfig) -> Batch:
     )  # fmt: skip
 
 
+TRIGGER = "trigger"
+
+
 def _path_text(r: Record, path: str | None) -> str | None:
+    """The text at `path` in the execution (`trigger…`: in its trigger's first item)."""
     if not path:
         return None
-    value = nested(r, path)
+    head = parse_path(path)[0]
+    if head == TRIGGER and TRIGGER not in r:
+        item = trigger_item(r)
+        rest = path[len(TRIGGER) :].lstrip(".")
+        value = (item if not rest else nested(item, rest)) if item is not None else None
+    else:
+        value = nested(r, path)
     if value is None or value == "" or isinstance(value, dict | list):
         return None
     return str(value)
+
+
+def trigger_item(r: Record) -> Record | None:
+    """The ``json`` of the first item the workflow's first node (its trigger) put out."""
+    run_data = nested(r, "data.resultData.runData")
+    if not isinstance(run_data, dict):
+        return None
+    first: tuple[float, float, str] | None = None
+    runs: dict[str, Record] = {}
+    for node, node_runs in run_data.items():
+        if not (isinstance(node_runs, list) and node_runs and isinstance(node_runs[0], dict)):
+            continue
+        run = runs[str(node)] = node_runs[0]
+        index, started = run.get("executionIndex"), run.get("startTime")
+        order = (
+            float(index) if isinstance(index, int | float) else float("inf"),
+            float(started) if isinstance(started, int | float) else float("inf"),
+            str(node),
+        )
+        first = order if first is None or order < first else first
+    if first is None:
+        return None
+    item = nested(runs[first[2]], "data.main[0][0].json")
+    return item if isinstance(item, dict) else None
 
 
 @dataclass(frozen=True)
@@ -339,5 +402,5 @@ def collector(
     """An n8n collector (auth: ``ApiKeyHeaderAuth("X-N8N-API-KEY", key)``)."""
     return HttpCollector(
         name=name, source_system=SYSTEM, streams=[ExecutionStream(config)],
-        base_url=config.base_url.rstrip("/") + "/", auth=auth, transport=transport,
+        base_url=api_root(config.base_url), auth=auth, transport=transport,
     )  # fmt: skip

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from io import BufferedReader
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -89,14 +89,25 @@ class FieldMap:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.columns) - set(CANONICAL_FIELDS))
         if unknown:
-            raise ValueError(f"unknown log fields {unknown}; known: {', '.join(CANONICAL_FIELDS)}")
+            raise ValueError(
+                f"fields: {', '.join(unknown)} is not a log field; known: "
+                f"{', '.join(CANONICAL_FIELDS)}"
+            )
         missing = [
             f for f in REQUIRED_FIELDS if f not in self.columns and f not in self.defaults
         ]  # fmt: skip
         if missing:
-            raise ValueError(f"the log field mapping needs {', '.join(missing)}")
+            raise ValueError(
+                f"fields: the mapping needs {', '.join(missing)} (a column, or a constant in"
+                " defaults)"
+            )
         if self.timezone is not None:
-            ZoneInfo(self.timezone)  # raises for an unknown zone
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"timezone: {self.timezone!r:.60} is not an IANA time zone name"
+                ) from None
 
     def value(self, fields: Mapping[str, Any], name: str) -> str | None:
         column = self.columns.get(name)

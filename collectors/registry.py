@@ -4,22 +4,24 @@ A collector's connection settings come from `Settings.collectors[name]` (base UR
 its secret comes from the environment only. The demo collectors point at the demo estate
 (`throughline demo` starts it on `Settings.demo_port`).
 
-The connectors for real systems (`salesforce`, `hubspot`, `netsuite`, `n8n`, `logfiles`) are
-registered too but stay disabled until configured: an HTTP connector once its base URL
-(`THROUGHLINE_COLLECTORS__<NAME>__BASE_URL`) and its secrets (`THROUGHLINE_SECRETS__…`) are set,
-the log-file collector once the connectors file lists files for it. Their field mappings and
+The connectors for real systems (`salesforce`, `hubspot`, `netsuite`, `n8n`, `logfiles`,
+`tryton`) are registered too but stay disabled until configured: an HTTP connector once its base
+URL (`THROUGHLINE_COLLECTORS__<NAME>__BASE_URL`) and its secrets (`THROUGHLINE_SECRETS__…`) are
+set, the log-file collector once the connectors file lists files for it. Their field mappings and
 other options (nothing secret) come from the YAML file named by `THROUGHLINE_CONNECTORS_FILE`,
-one section per connector; see the README's "Connectors" section.
+one section per connector, validated against each connector's declared options
+(`collectors.connector_options`); see the README's "Connectors" section. A configuration mistake
+is a `ConfigurationError` (a `ValueError`) in one sentence naming the variable or the option.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 import os
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import yaml
@@ -36,18 +38,19 @@ from collectors import (
     psa_rest,
 )
 from collectors.base import Collector
-from collectors.errors import AuthFailed
+from collectors.connector_options import SPECS, build_config, option_error, validate_options
+from collectors.erp_netsuite_lookups import Entity
+from collectors.errors import AuthFailed, ConfigurationError
 from collectors.http import ApiKeyHeaderAuth, BearerAuth
-from metrics.canonical import ObjectType, SyncStatus
+from collectors.logfile_options import LogFilesConfig
 from throughline.settings import Settings
 
 Factory = Callable[[str, str, httpx.Auth, httpx.BaseTransport | None], Collector]
 Options = dict[str, Any]
-#: Builds a connector from the settings, its options and (in tests) a transport.
-ConnectorFactory = Callable[[str, Settings, Options, httpx.BaseTransport | None], Collector]
+#: Builds a connector from its settings and validated options and (in tests) a transport.
+ConnectorFactory = Callable[["Build", httpx.BaseTransport | None], Collector]
 CONNECTORS_FILE_ENV = "THROUGHLINE_CONNECTORS_FILE"
 _SECRET_WORDS = ("secret", "token", "password", "private_key", "api_key", "apikey")
-T = TypeVar("T")
 Needs = Callable[[Options], list[str]]
 
 
@@ -101,7 +104,9 @@ def _ipaas(name: str, url: str, auth: httpx.Auth, t: httpx.BaseTransport | None)
 def load_connector_options(path: str | None = None) -> dict[str, Options]:
     """Every connector's options from the YAML file (``THROUGHLINE_CONNECTORS_FILE``), if any.
 
-    Secrets are refused in it, with a message naming the file and the key."""
+    Each section is validated against its connector's options (`collectors.connector_options`);
+    secrets, unknown connectors and options, wrong types and bad values are refused with a
+    message naming the file, the connector and the key."""
     path = path if path is not None else os.environ.get(CONNECTORS_FILE_ENV)
     if not path:
         return {}
@@ -109,18 +114,31 @@ def load_connector_options(path: str | None = None) -> dict[str, Options]:
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise ValueError(f"{CONNECTORS_FILE_ENV} points to {file}, which does not exist") from exc
+        raise ConfigurationError(
+            f"{CONNECTORS_FILE_ENV} points to {file}, which does not exist"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{file}: cannot be read ({exc})") from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise ValueError(f"{file}: expected one mapping of options per connector name")
+        raise ConfigurationError(f"{file}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
+        raise ConfigurationError(f"{file}: expected one mapping of options per connector name")
     leaked = sorted(_secret_keys(data))
     if leaked:
-        raise ValueError(
+        raise ConfigurationError(
             f"{file}: {', '.join(leaked)} looks like a secret; secrets are only read from the "
             "environment (THROUGHLINE_SECRETS__…); remove it from the file"
         )
-    return {str(k): dict(v) for k, v in data.items()}
+    sections = {str(k): dict(v or {}) for k, v in data.items()}
+    for name, section in sections.items():
+        if name not in SPECS:
+            close = difflib.get_close_matches(name, list(SPECS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigurationError(
+                f"{file}: {name} is not a connector{hint}; known: {', '.join(SPECS)}"
+            )
+        validate_options(name, section, str(file))
+    return sections
 
 
 def _secret_keys(data: Any, where: str = "") -> list[str]:
@@ -132,7 +150,7 @@ def _secret_keys(data: Any, where: str = "") -> list[str]:
             secret_like = any(w in name for w in _SECRET_WORDS)
             if (
                 secret_like
-                and not name.endswith(("_file", "_path"))
+                and not name.endswith(("_file", "_path", "_url"))
                 and not isinstance(value, dict | list)
             ):
                 found.append(here)
@@ -143,19 +161,22 @@ def _secret_keys(data: Any, where: str = "") -> list[str]:
     return found
 
 
-def _build(cls: type[T], data: Mapping[str, Any] | None, where: str, **extra: Any) -> T:
-    """A frozen dataclass from plain options; unknown keys are refused, lists become frozensets
-    where the field is one."""
-    values = dict(data or {})
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown option {', '.join(unknown)}; known: {sorted(known)}")
-    for key, value in values.items():
-        default = known[key].default
-        if isinstance(default, frozenset) and isinstance(value, list):
-            values[key] = frozenset(str(v) for v in value)
-    return cls(**values, **extra)
+@dataclass(frozen=True)
+class Build:
+    """What a connector is built from: its settings and its validated options (`source` names
+    where the options came from, for messages)."""
+
+    name: str
+    settings: Settings
+    options: Options
+    source: str
+
+    def config(self, **elsewhere: Any) -> Any:
+        """The connector's configuration dataclass from its options and `elsewhere`."""
+        return build_config(self.name, self.options, self.source, **elsewhere)
+
+    def error(self, key: str | None, problem: str) -> ConfigurationError:
+        return option_error(self.source, self.name, key, problem)
 
 
 def _secret(settings: Settings, name: str) -> str | None:
@@ -193,69 +214,65 @@ def _fixed(*names: str) -> Needs:
     return lambda _options: list(names)
 
 
-def _base_url(name: str, settings: Settings, default: str | None = None) -> str:
-    url = settings.collector(name).base_url or default
+def _base_url(b: Build, default: str | None = None) -> str:
+    """The connector's URL (``THROUGHLINE_COLLECTORS__<NAME>__BASE_URL``), checked to be one."""
+    variable = f"THROUGHLINE_COLLECTORS__{b.name.upper()}__BASE_URL"
+    url = (b.settings.collector(b.name).base_url or default or "").strip()
     if not url:
-        variable = f"THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL"
-        raise ValueError(f"{name} has no base URL: set {variable}")
+        raise ConfigurationError(f"{b.name} has no base URL: set {variable}")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(
+            f"{variable} must be an http(s) URL such as https://{b.name}.example.com,"
+            f" not {url!r:.80}"
+        )
     return url
 
 
-def _salesforce_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    url = _base_url(name, settings)
-    o = dict(options)
-    mode = o.pop("auth", "client_credentials")
-    client_id = o.pop("client_id", None) or _secret(settings, "salesforce_client_id") or ""
-    token_url = o.pop("token_url", None)
-    username, audience = o.pop("username", None), o.pop("audience", "https://login.salesforce.com")
-    key_file = o.pop("private_key_file", None)
-    fields = _build(crm_salesforce.SalesforceFields, o.pop("fields", None), f"{name}.fields")
-    project = o.pop("project_object", None)
-    invoice = o.pop("invoice_object", None)
-    config = _build(
-        crm_salesforce.SalesforceConfig, {"change_orders": False, **o}, name, instance_url=url,
-        fields=fields,
-        project_object=_build(crm_salesforce.SalesforceProjectObject, project,
-                              f"{name}.project_object") if project else None,
-        invoice_object=_build(crm_salesforce.SalesforceInvoiceObject, invoice,
-                              f"{name}.invoice_object") if invoice else None,
-    )  # fmt: skip
-    missing = _missing(settings, _salesforce_secrets(options))
-    credentials: httpx.Auth
+def _salesforce_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    url, o, settings = _base_url(b), b.options, b.settings
+    config = b.config(instance_url=url)
+    missing = _missing(settings, _salesforce_secrets(o))
     if missing:
-        credentials = MissingSecret(name, missing)
+        return crm_salesforce.collector(b.name, config, MissingSecret(b.name, missing), transport=t)
+    client_id = o["client_id"] or _secret(settings, "salesforce_client_id")
+    if not client_id:
+        raise b.error("client_id", "is required: the connected app's consumer key (or set"
+                      " THROUGHLINE_SECRETS__SALESFORCE_CLIENT_ID)")  # fmt: skip
+    grant: auth.Grant
+    if o["auth"] == "jwt_bearer":
+        if not o["username"]:
+            raise b.error("username", "is required with auth: jwt_bearer (the user to act as)")
+        grant = auth.JwtBearerGrant(client_id, o["username"], _private_key(b), o["audience"])
+        token_url = o["token_url"] or f"{o['audience'].rstrip('/')}/services/oauth2/token"
     else:
-        grant: auth.Grant
-        if mode == "jwt_bearer":
-            key = (
-                Path(key_file).read_text(encoding="utf-8") if key_file
-                else _secret(settings, "salesforce_private_key") or ""
-            )  # fmt: skip
-            grant = auth.JwtBearerGrant(client_id, str(username or ""), key, audience)
-            token_url = token_url or f"{audience.rstrip('/')}/services/oauth2/token"
-        elif mode == "client_credentials":
-            secret = _secret(settings, "salesforce_client_secret") or ""
-            grant = auth.ClientCredentialsGrant(client_id, secret)
-            token_url = token_url or f"{url.rstrip('/')}/services/oauth2/token"
-        else:
-            raise ValueError(f"{name}.auth must be client_credentials or jwt_bearer, not {mode!r}")
-        provider = auth.OAuthTokenProvider(token_url, grant, transport=t)
-        credentials = BearerAuth(provider.token, refresh=provider.refresh)
-    return crm_salesforce.collector(name, config, credentials, transport=t)
+        secret = _secret(settings, "salesforce_client_secret") or ""
+        grant = auth.ClientCredentialsGrant(client_id, secret)
+        token_url = o["token_url"] or f"{url.rstrip('/')}/services/oauth2/token"
+    provider = auth.OAuthTokenProvider(token_url, grant, transport=t)
+    credentials = BearerAuth(provider.token, refresh=provider.refresh)
+    return crm_salesforce.collector(b.name, config, credentials, transport=t)
 
 
-def _hubspot_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    o = dict(options)
-    fields = _build(crm_hubspot.HubSpotFields, o.pop("fields", None), f"{name}.fields")
-    url = _base_url(name, settings, "https://api.hubapi.com")
-    config = _build(crm_hubspot.HubSpotConfig, o, name, base_url=url, fields=fields)
-    token = _secret(settings, "hubspot_token")
-    credentials = BearerAuth(token) if token else MissingSecret(name, ["hubspot_token"])
-    return crm_hubspot.collector(name, config, credentials, transport=t)
+def _private_key(b: Build) -> str:
+    path = b.options["private_key_file"]
+    if not path:
+        return _secret(b.settings, "salesforce_private_key") or ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise b.error("private_key_file", f"{path} cannot be read ({reason})") from None
+
+
+def _hubspot_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    config = b.config(base_url=_base_url(b, "https://api.hubapi.com"))
+    token = _secret(b.settings, "hubspot_token")
+    credentials = BearerAuth(token) if token else MissingSecret(b.name, ["hubspot_token"])
+    return crm_hubspot.collector(b.name, config, credentials, transport=t)
 
 
 NETSUITE_SECRETS = (
@@ -264,78 +281,56 @@ NETSUITE_SECRETS = (
 )  # fmt: skip
 
 
-def _netsuite_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    o = dict(options)
-    account = str(o.pop("account_id", "") or "")
-    url = _base_url(name, settings)
-    fields = _build(erp_netsuite.NetSuiteFields, o.pop("fields", None), f"{name}.fields")
-    config = _build(erp_netsuite.NetSuiteConfig, {"projects": True, **o}, name, base_url=url,
-                    fields=fields)  # fmt: skip
-    missing = _missing(settings, list(NETSUITE_SECRETS))
+def _netsuite_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    _check_entities(b)
+    entities = tuple(Entity(e.code, e.name, e.country) for e in b.settings.legal_entities)
+    config = b.config(base_url=_base_url(b), entities=entities)
+    account = (b.options["account_id"] or "").strip()
+    missing = _missing(b.settings, list(NETSUITE_SECRETS))
     credentials: httpx.Auth
-    if missing or not account:
-        credentials = MissingSecret(name, missing or ["(and the account_id option)"])
+    if missing:
+        credentials = MissingSecret(b.name, missing)
+    elif not account:
+        raise b.error("account_id", "is required: the account's id as in its URL (1234567_SB1)")
     else:
-        key, secret, token, token_secret = (_secret(settings, s) or "" for s in NETSUITE_SECRETS)
+        key, secret, token, token_secret = (_secret(b.settings, s) or "" for s in NETSUITE_SECRETS)
         realm = auth.netsuite_realm(account)
         credentials = auth.NetSuiteTokenAuth(realm, key, secret, token, token_secret)
-    return erp_netsuite.collector(name, config, credentials, transport=t)
+    return erp_netsuite.collector(b.name, config, credentials, transport=t)
 
 
-def _n8n_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    o = dict(options)
-    if o.get("object_type") is not None:
-        o["object_type"] = ObjectType(o["object_type"])
-    config = _build(ipaas_n8n.N8nConfig, o, name, base_url=_base_url(name, settings))
-    key = _secret(settings, "n8n_api_key")
+def _n8n_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    config = b.config(base_url=_base_url(b))
+    key = _secret(b.settings, "n8n_api_key")
     credentials = ApiKeyHeaderAuth("X-N8N-API-KEY", key) if key else MissingSecret(
-        name, ["n8n_api_key"])  # fmt: skip
-    return ipaas_n8n.collector(name, config, credentials, transport=t)
+        b.name, ["n8n_api_key"])  # fmt: skip
+    return ipaas_n8n.collector(b.name, config, credentials, transport=t)
 
 
 def log_sources(options: Options, where: str = "logfiles") -> list[logfiles.LogSource]:
     """The log files declared under ``files`` (see the README's "Connectors")."""
-    sources = []
-    for i, entry in enumerate(options.get("files") or []):
-        here = f"{where}.files[{i}]"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{here}: expected a mapping")
-        e = dict(entry)
-        words = e.pop("status_values", {}) or {}
-        statuses = {str(k): SyncStatus(str(v)) for k, v in words.items()}
-        object_type = e.pop("object_type", None)
-        mapping = logfiles.FieldMap(
-            columns={str(k): str(v) for k, v in (e.pop("fields", {}) or {}).items()},
-            defaults={str(k): str(v) for k, v in (e.pop("defaults", {}) or {}).items()},
-            status_values=statuses, timezone=e.pop("timezone", None),
-            object_system=e.pop("object_system", None),
-            object_type=ObjectType(object_type) if object_type else None,
-        )  # fmt: skip
-        if "rotated" in e:
-            e["rotated"] = tuple(str(p) for p in e["rotated"])
-        sources.append(_build(logfiles.LogSource, e, here, fields=mapping))
-    return sources
+    values = validate_options("logfiles", options, where)
+    config: LogFilesConfig = build_config("logfiles", values, where)
+    return config.sources()
 
 
-def _logfiles_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    unknown = sorted(set(options) - {"files"})
+def _logfiles_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    config: LogFilesConfig = b.config()
+    return logfiles.collector(b.name, config.sources())
+
+
+def _check_entities(b: Build) -> None:
+    """`legal_entities` maps to configured entity codes only (else: no business calendar)."""
+    codes = [e.code for e in b.settings.legal_entities]
+    unknown = sorted(set(b.options["legal_entities"].values()) - set(codes))
     if unknown:
-        raise ValueError(f"{name}: unknown option {', '.join(unknown)}; known: ['files']")
-    return logfiles.collector(name, log_sources(options, name))
+        raise b.error("legal_entities", f"{', '.join(unknown)} is not a configured legal entity"
+                      f" (known: {', '.join(codes)}; see THROUGHLINE_LEGAL_ENTITIES)")  # fmt: skip
 
 
-def _tryton_connector(
-    name: str, settings: Settings, options: Options, t: httpx.BaseTransport | None
-) -> Collector:
-    if options:
-        raise ValueError(f"{name}: takes no options in the connectors file; see the README")
-    return erp_tryton.from_settings(name, settings, transport=t)
+def _tryton_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
+    _check_entities(b)
+    return erp_tryton.from_settings(b.name, b.settings, b.options, transport=t)
 
 
 COLLECTORS: dict[str, CollectorSpec] = {
@@ -391,8 +386,14 @@ def build_collector(
     if spec is None:
         raise UnknownCollector(name)
     if spec.connector is not None:
-        every = load_connector_options() if options is None else options
-        return spec.connector(name, settings, dict(every.get(name, {})), transport)
+        every: Mapping[str, Options]
+        if options is None:
+            source = os.environ.get(CONNECTORS_FILE_ENV) or "the connectors file"
+            every = load_connector_options()
+        else:
+            source, every = "the connector options", options
+        values = validate_options(name, dict(every.get(name) or {}), source)
+        return spec.connector(Build(name, settings, values, source), transport)
     assert spec.factory is not None
     base = settings.collector(name).base_url or f"http://127.0.0.1:{settings.demo_port}"
     url = f"{base.rstrip('/')}/{spec.path}"

@@ -80,9 +80,17 @@ class SyncStatus(StrEnum):
 
 
 class ErrorClass(StrEnum):
-    """Why a sync attempt failed (DESIGN §3, sync error trends)."""
+    """Why a sync attempt failed (`metrics.sync_errors.classify` decides).
+
+    ``connection``: the target could not be reached (refused, reset, DNS); ``server``: it
+    answered with a server error (HTTP 5xx other than 504); ``timeout``: no answer in time (or
+    HTTP 408/504); ``rate_limit``: HTTP 429 or throttling; ``auth``: credentials refused;
+    ``validation``: the record was refused (HTTP 400/404/422, a missing or invalid field);
+    ``duplicate``: it already exists (HTTP 409); ``parse``: an answer that could not be read;
+    ``unknown``: none of these."""
 
     CONNECTION = "connection"
+    SERVER = "server"
     TIMEOUT = "timeout"
     RATE_LIMIT = "rate_limit"
     AUTH = "auth"

@@ -2,7 +2,9 @@
 
 A *signature* is an error message with its variable parts (quoted values, ids, numbers, dates,
 UUIDs, e-mail addresses) replaced by placeholders, so that "Customer 'C-0042' has no tax id on
-record 8812" and "Customer 'C-0107' has no tax id on record 9120" count as one error.
+record 8812" and "Customer 'C-0107' has no tax id on record 9120" count as one error. E-mail-like
+tokens are replaced even when malformed (`bob@@example`, `x@y`, `"a b"@c.d`, `@example.com`):
+the error that reports a bad address is one error whatever the address.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ MAX_SIGNATURE = 300
 #: take time quadratic in the length of a long run of word characters.
 MAX_READ = 2000
 
+#: An e-mail-like token: a local part (plain, or quoted with spaces — a quote right after a word
+#: closes a quoted value, it does not open a local part), one or more "@" and
+#: whatever domain follows (none, without a dot, or with stray "@"s); or an address whose
+#: local part is missing ("@example.com").
+_EMAIL = (
+    r"""(?:(?<!\w)"[^"\n]{0,64}"|[\w.+%-]+)@+[\w.@-]*"""
+    r"""|(?<![\w@])@+[\w-]+(?:\.[\w-]+)+"""
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
+    (re.compile(_EMAIL), "<email>"),
     (re.compile(r"https?://\S+"), "<url>"),
     (re.compile(r"\b[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?"), "<ts>"),
@@ -60,8 +70,9 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], ErrorClass], ...] = (
     (re.compile(r"unauthori[sz]ed|forbidden|invalid.*(token|credential|session)|expired", re.I),
      ErrorClass.AUTH),
     (re.compile(r"duplicate|already exists", re.I), ErrorClass.DUPLICATE),
-    (re.compile(r"ECONN|connection|unreachable|service unavailable|bad gateway|DNS", re.I),
-     ErrorClass.CONNECTION),
+    (re.compile(r"server error|service unavailable|bad gateway", re.I), ErrorClass.SERVER),
+    (re.compile(r"ECONN|ENOTFOUND|EAI_AGAIN|getaddrinfo|connection|unreachable|DNS|socket hang up",
+                re.I), ErrorClass.CONNECTION),
     (re.compile(r"parse|malformed|unexpected token|invalid json|decode", re.I), ErrorClass.PARSE),
     (re.compile(r"required|missing|invalid|not found|unknown|must be|no tax id", re.I),
      ErrorClass.VALIDATION),
@@ -69,7 +80,10 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], ErrorClass], ...] = (
 
 
 def classify(code: str | None, http_status: int | None, message: str | None) -> ErrorClass:
-    """The error class of a failed attempt from its code, HTTP status and message."""
+    """The error class of a failed attempt from its code, HTTP status and message.
+
+    A known code decides first (``ECONNREFUSED`` → connection), then the HTTP status (5xx →
+    server, but 504 → timeout; 429 → rate limit), then words of the message."""
     if code:
         known = _BY_CODE.get(code.upper())
         if known is not None:
@@ -81,8 +95,8 @@ def classify(code: str | None, http_status: int | None, message: str | None) -> 
             return ErrorClass.AUTH
         if http_status in (408, 504):
             return ErrorClass.TIMEOUT
-        if http_status >= 500:
-            return ErrorClass.CONNECTION
+        if 500 <= http_status <= 599:
+            return ErrorClass.SERVER
         if http_status == 409:
             return ErrorClass.DUPLICATE
         if http_status in (400, 404, 422):

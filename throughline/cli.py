@@ -236,27 +236,45 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.registry import collector_sources
     from metrics.db import make_engine
     from metrics.migrate import ensure_current
+    from metrics.slo.adapter import freshness
     from metrics.slo.service import slo_board
     from metrics.slo.spec import SloConfigError
 
     as_of = _parse_since(args.as_of) if args.as_of else datetime.now(UTC)
     engine = make_engine(settings.database_url)
     ensure_current(engine)
+    collectors = collector_sources(settings)  # the configured ones: only they can pause an SLO
     try:
-        board = slo_board(engine, settings, as_of, collector_sources(settings))
+        board = slo_board(engine, settings, as_of, collectors)
+        sources = {f.collector: f for f in freshness(engine, collectors)}
     except SloConfigError as exc:
         print(f"throughline slo check: {exc}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
     overall = board[board["scope"] == "all"] if len(board) else board
+    pausing: set[str] = set()
     for row in overall.itertuples():
         attained = "no data" if row.attainment != row.attainment or row.attainment is None else (
             f"{row.attainment:.1%}")  # fmt: skip
-        print(f"{row.status:<9} {row.slo:<26} {attained:>8} of {row.target:.0%} target, "
-              f"budget left {row.budget_remaining:.0%} ({row.window})")  # fmt: skip
+        line = (f"{row.status:<9} {row.slo:<26} {attained:>8} of {row.target:.0%} target, "
+                f"budget left {row.budget_remaining:.0%} ({row.window})")  # fmt: skip
+        if row.paused_by:
+            line += f"; paused by {row.paused_by}"
+            pausing.update(str(row.paused_by).split(", "))
+        print(line)
+    for name in sorted(pausing & set(sources)):
+        source = sources[name]
+        last = source.last_success
+        since = f"last succeeded {last:%Y-%m-%d %H:%M} UTC" if last else "has never succeeded"
+        minutes = int(source.stale_after.total_seconds() // 60)
+        after = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+        print(f"collector {name} {since}, stale after {after}: the SLOs it feeds are paused"
+              " until it runs again")  # fmt: skip
     breached = int((overall["status"] == "breached").sum()) if len(overall) else 0
-    print(f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached")
+    paused = int((overall["status"] == "paused").sum()) if len(overall) else 0
+    print(f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached"
+          + (f", {paused} paused" if paused else ""))  # fmt: skip
     return 1 if breached else 0
 
 

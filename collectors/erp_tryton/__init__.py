@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -37,11 +38,12 @@ from collectors.base import HttpCollector
 from collectors.erp_tryton.client import TrytonError, TrytonModelMissing, TrytonSession
 from collectors.erp_tryton.mapping import SYSTEM, TrytonMapping
 from collectors.erp_tryton.streams import DealLink, StreamOptions, TrytonStream, streams
+from collectors.errors import ConfigurationError
 from throughline.settings import Settings
 
 __all__ = [
     "SYSTEM", "DealLink", "TrytonConfig", "TrytonError", "TrytonModelMissing", "TrytonSession",
-    "TrytonStream", "collector", "from_settings", "streams_for",
+    "TrytonStream", "collector", "database_url", "from_settings", "streams_for",
 ]  # fmt: skip
 
 
@@ -62,6 +64,10 @@ class TrytonConfig:
     integration_users: frozenset[str] = frozenset()
     page_size: int = 200
     language: str = "en"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= 10_000:
+            raise ValueError(f"page_size: 1 to 10000 records a call, not {self.page_size}")
 
     @property
     def url(self) -> str:
@@ -85,29 +91,51 @@ def collector(
     )  # fmt: skip
 
 
+def database_url(url: str, variable: str) -> str:
+    """`url` as the database's URL, `http(s)://host:port/<database>/` (a trailing ``rpc/``
+    dropped); a URL without a database name is refused naming `variable` and the expected form
+    (Tryton would answer every call as if a module were missing)."""
+    parsed = httpx.URL(url.strip())
+    path = parsed.path.strip("/").removesuffix("rpc").strip("/")
+    if parsed.scheme not in ("http", "https") or not parsed.host or not path:
+        raise ConfigurationError(
+            f"{variable} must be the database's URL, https://host:8000/<database>/, with the"
+            f" database name; not {url!r:.80}"
+        )
+    return str(parsed.copy_with(path=f"/{path}/", query=None, fragment=None))
+
+
 def from_settings(
-    name: str, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    name: str,
+    settings: Settings,
+    options: Mapping[str, Any] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
 ) -> HttpCollector:
-    """The collector `name` as the settings describe it (the registry's way in).
+    """The collector `name` as the settings and its (validated) options describe it.
 
     URL: `THROUGHLINE_COLLECTORS__<NAME>__BASE_URL` (`http(s)://host:port/<database>/`);
     credentials from the environment only: `THROUGHLINE_SECRETS__<NAME>_PASSWORD` and
     `THROUGHLINE_SECRETS__<NAME>_LOGIN` (default `admin`). A Tryton company whose name is a
-    configured legal entity's name reports as that entity (its calendar and currency).
+    configured legal entity's name reports as that entity (its calendar and currency), and so
+    does one `options["legal_entities"]` maps to an entity code. Options: the fields of
+    `TrytonConfig` but the URL and the login (`deal_link`, `integration_users`, …).
     """
+    variable = f"THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL"
     base_url = settings.collector(name).base_url
+    if not base_url:
+        raise ConfigurationError(f"{name} has no base URL: set {variable} (the database's URL)")
+    url = database_url(base_url, variable)
     password = settings.secrets.get(f"{name}_password")
-    if not base_url or password is None:
-        raise ValueError(
-            f"the {name} collector needs THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL (the"
-            f" database URL) and THROUGHLINE_SECRETS__{name.upper()}_PASSWORD"
+    if password is None:
+        raise ConfigurationError(
+            f"{name} has no password: set THROUGHLINE_SECRETS__{name.upper()}_PASSWORD"
         )
     login = settings.secrets.get(f"{name}_login")
-    config = TrytonConfig(
-        base_url,
-        login=login.get_secret_value() if login else "admin",
-        legal_entities={e.name: e.code for e in settings.legal_entities},
-    )
+    values = dict(options or {})
+    entities = {e.name: e.code for e in settings.legal_entities}
+    values["legal_entities"] = {**entities, **dict(values.get("legal_entities") or {})}
+    config = TrytonConfig(url, login=login.get_secret_value() if login else "admin", **values)
     session = TrytonSession(
         config.url, config.login, password.get_secret_value(), language=config.language,
         transport=transport,

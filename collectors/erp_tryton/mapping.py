@@ -35,7 +35,7 @@ from typing import Any
 
 from collectors.base import Record
 from collectors.errors import MappingError
-from collectors.mapping import amount, text
+from collectors.mapping import amount, decimal_text, text
 from metrics.canonical import (
     Activity,
     Batch,
@@ -326,7 +326,7 @@ def map_timesheet_line(r: Record, m: TrytonMapping) -> Batch:
     if not isinstance(duration, timedelta):
         raise MappingError(f"duration is not a time span: {duration!r:.40}")
     micros = Decimal(duration // timedelta(microseconds=1))
-    hours = (micros / Decimal(3_600_000_000)).normalize()
+    hours = micros / Decimal(3_600_000_000)
     project = r.get("_project") or {}
     if not isinstance(project, dict):
         raise MappingError("_project is not a record")
@@ -344,7 +344,7 @@ def map_timesheet_line(r: Record, m: TrytonMapping) -> Batch:
         amount=line_amount(hours, price) if billable else None,
         attributes={
             "kind": "time", "project_id": project_key, "work_id": related(r, "work").get("id"),
-            "work_date": _iso(day(r, "date")), "hours": str(hours), "billable": billable,
+            "work_date": _iso(day(r, "date")), "hours": decimal_text(hours), "billable": billable,
             "status": "invoiced" if invoice_line else "open", "invoice_id": invoice_key,
             "description": text(r, "description"),
             "unit_price": None if price is None else str(price),

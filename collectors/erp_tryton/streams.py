@@ -52,6 +52,9 @@ ORDER = (("last_modified_at", "ASC"), ("id", "ASC"))
 Enrich = Callable[[httpx.Client, list[Record]], None]
 
 
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
 @dataclass(frozen=True)
 class DealLink:
     """How a project finds the deal it provisions; core Tryton stores no such link.
@@ -67,9 +70,19 @@ class DealLink:
     pattern: str = r"sale\.opportunity,(?P<id>\d+)"
 
     def __post_init__(self) -> None:
-        groups = re.compile(self.pattern).groupindex
+        if not _FIELD_NAME.fullmatch(self.field):
+            raise ValueError(f"field: {self.field!r:.60} is not a Tryton field name")
+        try:
+            groups = re.compile(self.pattern).groupindex
+        except re.error as exc:
+            raise ValueError(
+                f"pattern: '{self.pattern:.80}' is not a regular expression ({exc})"
+            ) from None
         if not ({"id", "number"} & groups.keys()):
-            raise ValueError(f"DealLink.pattern needs a group 'id' or 'number': {self.pattern}")
+            raise ValueError(
+                f"pattern: '{self.pattern:.80}' needs a group named id (the opportunity's id) or"
+                " number (its number), e.g. (?P<number>\\S+)"
+            )
 
 
 @dataclass(frozen=True)

@@ -323,7 +323,7 @@ agg AS (
     first(error_signature ORDER BY k) FILTER (failed) AS first_error_signature,
     max(started_at) AS latest_attempt_at,
     first({'status': status, 'error_class': error_class, 'error_signature': error_signature}
-          ORDER BY attempt_number DESC, started_at DESC, source_key DESC) AS latest
+          ORDER BY started_at DESC, attempt_number DESC, source_key DESC) AS latest
   FROM t GROUP BY ALL)
 SELECT a.record AS trace_key, a.integration, a.flow, a.object_id, a.d.legal_entity,
   a.d.practice, a.d.customer, a.attempts, a.failures, a.first_attempt_at, a.first_failed_at,

@@ -149,7 +149,8 @@ def failure_rows(attempts: Iterable[Attempt], dims: dict[int, Dims]) -> list[dic
 def trace_row(attempts: list[Attempt], dims: Dims) -> dict[str, Any]:
     """The `sync_traces` row of one trace's attempts: first failure, resolution, latest state."""
     ordered = sorted(attempts, key=lambda a: (a.started_at, a.attempt_number, a.source_key))
-    latest = max(attempts, key=lambda a: (a.attempt_number, a.started_at, a.source_key))
+    # the latest in time: a fresh first attempt for the record after a failed retry is newer
+    latest = max(attempts, key=lambda a: (a.started_at, a.attempt_number, a.source_key))
     failure = next((a for a in ordered if a.failed), None)
     resolved = (
         next(

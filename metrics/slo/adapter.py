@@ -15,24 +15,27 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
+from metrics.freshness import last_successes, stale_after
 from metrics.fx import load_fx
 from metrics.kpis.common import Filters
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily
-from metrics.models import CollectorRun, SyncAttempt
+from metrics.models import SyncAttempt
 from metrics.slo.calendar import BusinessCalendar, resolve_deadline
 from metrics.slo.inputs import Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo, Threshold
 
-#: Which source systems each KPI reads: a stale collector of one pauses the KPI's SLOs.
+#: Which source systems each KPI reads: a stale collector of one pauses the KPI's SLOs. The
+#: demo's and the connectors' systems: Tryton feeds deals, projects, time and invoices; n8n and
+#: integration log files ("logs") feed sync attempts.
 KPI_SOURCES: dict[str, frozenset[str]] = {
-    "setup_latency": frozenset({"crm", "psa"}),
-    "invoice_cycle": frozenset({"psa", "erp"}),
-    "unbilled_wip": frozenset({"psa", "erp"}),
-    "sync_error_rate": frozenset({"ipaas"}),
+    "setup_latency": frozenset({"crm", "psa", "tryton"}),
+    "invoice_cycle": frozenset({"psa", "erp", "tryton"}),
+    "unbilled_wip": frozenset({"psa", "erp", "tryton"}),
+    "sync_error_rate": frozenset({"ipaas", "n8n", "logs"}),
 }
 DIMENSIONS = ("legal_entity", "practice", "customer")
 MARGIN = timedelta(days=35)
@@ -189,17 +192,12 @@ def slo_inputs(
 
 
 def freshness(engine: Engine, collectors: Mapping[str, tuple[str, int]]) -> list[SourceFreshness]:
-    """Freshness per collector (name → (source system, interval seconds)): stale after three
-    missed intervals (at least 15 minutes) since its last successful run."""
-    query = (
-        select(CollectorRun.collector, func.max(CollectorRun.finished_at))
-        .where(CollectorRun.status == "success")
-        .group_by(CollectorRun.collector)
-    )
-    with engine.connect() as conn:
-        last = dict(conn.execute(query).all())
+    """Freshness of the configured collectors (name → (source system, interval seconds)), by
+    the rule of `metrics.freshness`: a collector not in `collectors` (not configured) and a file
+    import never pause an SLO."""
+    last = last_successes(engine, collectors)
     return [
-        SourceFreshness(name, last.get(name), timedelta(seconds=max(3 * interval, 900)))
+        SourceFreshness(name, last.get(name), stale_after(interval))
         for name, (_system, interval) in sorted(collectors.items())
     ]
 

@@ -2,18 +2,20 @@
 
 A file import (`throughline import …`, run-log kind ``import``) is listed with its last run, rows
 and quarantined input, but it is a one-off: its health is ``imported`` (or ``import failed``,
-``running``), never ``stale``, and it has no lag.
+``running``), never ``stale``, and it has no lag. A collector is stale by the rule the SLOs use
+(`metrics.freshness`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from metrics.access import Access
+from metrics.freshness import IMPORT, is_stale
 from metrics.models import CollectorRun, CollectorState, Quarantine
 from metrics.overview import activity_counts, object_counts, sync_attempt_count
 from metrics.views.common import ViewConfig, cursor_time, frame
@@ -53,9 +55,6 @@ class CollectorsView:
         return self.health["last_run"].isna().all() if len(self.health) else True
 
 
-IMPORT = "import"
-
-
 def _health(
     status: str | None, last_success: datetime | None, every: int, now: datetime, kind: str | None
 ) -> str:
@@ -67,7 +66,7 @@ def _health(
         return "imported" if status == "success" else "import failed"
     if status in ("failed", "partial", "interrupted"):
         return "failing"
-    if last_success is None or now - last_success > timedelta(seconds=max(3 * every, 900)):
+    if is_stale(last_success, every, now):
         return "stale"
     return "ok"
 

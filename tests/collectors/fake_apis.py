@@ -298,6 +298,8 @@ NS_FIXTURES = {
     ("currencyrate", None): "suiteql_currencyrate.json",
     ("job", None): "suiteql_job.json",
     ("timebill", None): "suiteql_timebill.json",
+    ("currency", None): "suiteql_currency.json",
+    ("subsidiary", None): "suiteql_subsidiary.json",
 }
 
 
@@ -367,7 +369,7 @@ class FakeNetSuite(FakeApi):
             if since is None:  # a string literal is read in the user's date format: refused
                 return self._bad_request("Invalid search query. Invalid date value.")
             items = [i for i in items if i["lastmodifieddate"] >= since.group(1).replace(" ", "T")]
-        items.sort(key=lambda i: (i["lastmodifieddate"], int(i["id"])))
+        items.sort(key=lambda i: (i.get("lastmodifieddate", ""), int(i["id"])))
         try:
             items = [self._answer(i, select.group(1)) for i in items]
         except ValueError as exc:

@@ -36,19 +36,24 @@ PAGING_FIELDS = (
 
 
 class RepeatFirstPageTransport(httpx.BaseTransport):
-    """Serves the paging members of the first page under `prefix` again on the second."""
+    """Serves the paging members of the first page under `prefix` again on the second page of
+    the same walk (a SuiteQL walk is its query: NetSuite's id lookups are walks of their own)."""
 
     def __init__(self, inner: httpx.BaseTransport, prefix: str) -> None:
         self.inner = inner
         self.prefix = prefix
         self.first: dict[str, Any] | None = None
+        self.walk: str | None = None
         self.pages = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         upstream = self.inner.handle_request(request)
         body = upstream.read()
         upstream.close()
-        if request.url.path.startswith(self.prefix) and upstream.status_code == 200:
+        walk = _suiteql(request)
+        self.walk = walk if self.walk is None else self.walk
+        if (request.url.path.startswith(self.prefix) and upstream.status_code == 200
+                and walk == self.walk):  # fmt: skip
             self.pages += 1
             if self.pages == 2 and self.first is not None:
                 payload = json.loads(body)
@@ -61,6 +66,14 @@ class RepeatFirstPageTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _suiteql(request: httpx.Request) -> str:
+    """The SuiteQL query a request sends ("" for any other request)."""
+    if request.headers.get("content-type") != "application/json":
+        return ""
+    sent = json.loads(request.content)
+    return str(sent.get("q", "")) if isinstance(sent, dict) else ""
 
 
 @pytest.fixture

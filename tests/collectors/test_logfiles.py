@@ -246,10 +246,10 @@ def test_csv_exports_are_read_with_their_header_and_a_status_mapping(
 def test_a_field_mapping_must_name_the_required_fields() -> None:
     with pytest.raises(ValueError, match="needs flow, status"):
         FieldMap(columns={"integration": "app", "started_at": "ts"})
-    with pytest.raises(ValueError, match="unknown log fields"):
+    with pytest.raises(ValueError, match="fields: colour is not a log field"):
         FieldMap(columns={"integration": "a", "flow": "b", "status": "c", "started_at": "d",
                           "colour": "e"})  # fmt: skip
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(ValueError, match=r"logfiles\.files\[0\]\.colour is not an option"):
         log_sources({"files": [{"name": "x", "path": "/x", "format": "jsonl", "fields": {},
                                 "defaults": {"integration": "a", "flow": "b", "status": "ok",
                                              "started_at": "2026-01-01T00:00:00Z"},
@@ -272,3 +272,35 @@ def _mapped(stream: Any, page: list[dict[str, Any]]) -> Any:
     for record in page:
         batch.extend(stream.map(record))
     return batch
+
+
+def test_a_trace_key_inside_a_list_joins_a_later_run_for_the_same_record(
+    store: Engine, tmp_path: Path
+) -> None:
+    """The business record is the first item of the payload's list: a fresh run for it (not a
+    retry) resolves its earlier failure."""
+    path = tmp_path / "sync.jsonl"
+    rows = [
+        {"ts": "2026-03-05T10:00:00Z", "outcome": "FAILED", "id": "e-1",
+         "payload": {"records": [{"id": "C-1001"}, {"id": "C-1002"}]},
+         "error": {"message": "email 'bob@@example' is not valid"}},
+        {"ts": "2026-03-05T10:30:00Z", "outcome": "SUCCESS", "id": "e-2",
+         "payload": {"records": [{"id": "C-1002"}]}},
+        {"ts": "2026-03-05T12:00:00Z", "outcome": "SUCCESS", "id": "e-3",
+         "payload": {"records": [{"id": "C-1001"}]}},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    options = {"files": [{"name": "mule", "path": str(path), "format": "jsonl",
+                          "defaults": {"integration": "mulesoft", "flow": "customers"},
+                          "fields": {"status": "outcome", "started_at": "ts", "record_id": "id",
+                                     "trace_key": "payload.records[0].id",
+                                     "error_message": "error.message"}}]}  # fmt: skip
+    (source,) = log_sources(options)
+    assert run_collector(store, collector("logs", [source])).status == "success"
+    with store.connect() as conn:
+        keys = dict(conn.execute(text("SELECT source_key, trace_key FROM sync_attempts")).all())
+        trace = conn.execute(text(
+            "SELECT failures, resolved_at, latest_status FROM sync_traces"
+            " WHERE trace_key = 'C-1001'")).one()  # fmt: skip
+    assert keys == {"e-1": "C-1001", "e-2": "C-1002", "e-3": "C-1001"}
+    assert (trace[0], str(trace[1])[:16], trace[2]) == (1, "2026-03-05 12:00", "success")

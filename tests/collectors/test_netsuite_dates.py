@@ -57,7 +57,12 @@ def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine)
         f" TO_CHAR(lastmodifieddate, {TIMESTAMP}) AS lastmodifieddate FROM customer"
         " ORDER BY lastmodifieddate, id"
     )
-    invoices = fake.queries[1]
+    # then the currency and subsidiary lists the customers' ids are looked up in, once a run
+    assert fake.queries[1:3] == [
+        "SELECT id, symbol FROM currency ORDER BY id",
+        "SELECT id, name, country FROM subsidiary ORDER BY id",
+    ]
+    invoices = fake.queries[3]
     assert "TO_CHAR(trandate, 'YYYY-MM-DD') AS trandate" in invoices
     assert f"TO_CHAR(custbody_tl_posted_at, {TIMESTAMP}) AS custbody_tl_posted_at" in invoices
     assert "WHERE type = 'CustInvc' ORDER BY lastmodifieddate, id" in invoices

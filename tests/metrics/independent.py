@@ -321,7 +321,7 @@ def sync(engine: Engine, as_of: datetime) -> dict[str, Any]:
         "retries": a[~first].groupby(["day", "integration", "flow"]).size(),
         "failing_records": a[failed].groupby(["day", "integration", "flow"])["record"].nunique(),
     }).fillna(0).astype(int)  # fmt: skip
-    traced = a[a["trace_key"].notna()].sort_values(["trace_key", "attempt_number", "started_at"])
+    traced = a[a["trace_key"].notna()].sort_values(["trace_key", "started_at", "attempt_number"])
     latest = traced.groupby("trace_key").last()
     first_fail = traced[traced["status"] == "failed"].groupby("trace_key")["started_at"].min()
     ok = traced[traced["status"] == "success"].merge(

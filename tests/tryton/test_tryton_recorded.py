@@ -236,10 +236,14 @@ def test_time_on_a_timesheet_project_is_billable_work_at_its_list_price() -> Non
     assert map_timesheet_line(manual, TrytonMapping({})).objects[0].amount is None
     with pytest.raises(MappingError, match="duration is not a time span"):
         map_timesheet_line({**line, "duration": 3.5}, TrytonMapping({}))
+    for duration, hours in ((timedelta(hours=10), "10"), (timedelta(hours=2, minutes=20),
+                            "2.333333333333333333333333333"), (timedelta(hours=100), "100")):  # fmt: skip
+        (item,) = map_timesheet_line({**line, "duration": duration}, TrytonMapping({})).objects
+        assert item.attributes["hours"] == hours  # plain numbers, never "1E+1"
 
 
 def test_a_deal_link_pattern_must_name_its_group() -> None:
-    with pytest.raises(ValueError, match="needs a group 'id' or 'number'"):
+    with pytest.raises(ValueError, match=r"needs a group named id .* or number"):
         erp_tryton.DealLink("field", "comment", r"Deal (\S+)")
 
 

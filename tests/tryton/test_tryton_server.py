@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from collectors import erp_tryton
@@ -174,6 +174,54 @@ def test_the_field_rule_links_each_project_to_the_same_deal_as_the_party_rule(
         return {(a, b) for a, b in rows}
 
     assert provisions(by_field) == provisions(store) and len(provisions(store)) == 3
+
+
+def test_the_field_rule_is_chosen_in_the_connectors_file(
+    store: Engine, tryton_server: TrytonServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import SecretStr
+
+    from collectors.registry import build_collector
+    from metrics.db import make_engine
+    from throughline.settings import CollectorSettings, Settings
+
+    collect(store, tryton_server)  # the party rule, in code
+    file = tmp_path / "connectors.yaml"
+    file.write_text(
+        "tryton:\n"
+        "  deal_link: {rule: field, field: comment, pattern: 'Deal (?P<number>\\S+)'}\n"
+        f"  legal_entities: {{{COMPANY}: US}}\n"
+        "  integration_users: [admin]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("THROUGHLINE_CONNECTORS_FILE", str(file))
+    settings = Settings(
+        database_url="sqlite://",
+        collectors={"tryton": CollectorSettings(base_url=tryton_server.base_url)},
+        secrets={"tryton_login": SecretStr(tryton_server.login),
+                 "tryton_password": SecretStr(tryton_server.password)},
+    )  # fmt: skip
+    by_file = make_engine(f"sqlite:///{tmp_path}/file.db")
+    upgrade(by_file)
+    assert run_collector(by_file, build_collector("tryton", settings)).status == "success"
+
+    def projects(engine: Engine) -> dict[str, tuple[Any, ...]]:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT source_key, legal_entity, attributes FROM objects WHERE type = 'project'"
+            )).all()  # fmt: skip
+        out = {}
+        for key, entity, attributes in rows:
+            a = json.loads(attributes) if isinstance(attributes, str) else attributes
+            out[key] = (entity, a["deal_id"], a["deal_rule"], a["touchless"])
+        return out
+
+    party, field = projects(store), projects(by_file)
+    assert {k: v[2] for k, v in field.items()} == dict.fromkeys(party, "field:comment")
+    assert {k: v[1] for k, v in field.items()} == {k: v[1] for k, v in party.items()}
+    assert sum(v[1] is not None for v in field.values()) == 3
+    assert {v[0] for v in field.values()} == {"US"}  # the company mapped in the file
+    assert all(v[3] for v in field.values())  # created by admin, an integration user here
 
 
 class LogoutMidRun(httpx.BaseTransport):

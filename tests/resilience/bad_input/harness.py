@@ -356,6 +356,8 @@ class NetSuiteCorpus(FakeNetSuite, CorpusApi):
         table = re.search(r"\bFROM (\w+)", query)
         kind = re.search(r"type = '(\w+)'", query)
         assert table is not None
+        if table.group(1) in ("currency", "subsidiary"):  # the lists ids are looked up in
+            return httpx.Response(200, json=fixture("netsuite", f"suiteql_{table.group(1)}.json"))
         name = f"{table.group(1)}:{kind.group(1)}" if kind else table.group(1)
         since = re.search(r"lastmodifieddate >= '([^']+)'", query)
         records = self.served(name, lenient_time(since.group(1)) if since else None)
