@@ -23,8 +23,7 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from throughline.settings import mask_url_password
 
     engine = make_engine(settings.database_url)
-    before = current_revision(engine)
-    upgrade(engine, args.revision)
+    before = upgrade(engine, args.revision)
     after = current_revision(engine)
     where = mask_url_password(settings.database_url)
     if before == after:
