@@ -1,8 +1,10 @@
 """Effective configuration: environment (`THROUGHLINE_…`) over an optional TOML file over defaults.
 
-Secrets (tokens, passwords, client secrets) are accepted **only** from the environment: a
-settings file that names one is refused, so secrets never land in a repository. Nested values
-use `__` in variable names, e.g. `THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS=60`.
+Secrets (tokens, passwords, client secrets, and URLs with a password in them) are accepted
+**only** from the environment: a settings file that holds one is refused, so secrets never land
+in a repository. Nested values use `__` in variable names, e.g.
+`THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS=60`. Demo mode is not a setting: only
+`throughline demo` turns it on, for the processes it starts (see `throughline.rundir`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from pydantic_settings import (
 )
 
 from metrics.canonical import CURRENCIES
+from throughline.rundir import demo_mode_granted
+from throughline.urls import mask_url_password, mask_urls, password_keys
+
+__all__ = ["Settings", "explain_settings_error", "get_settings", "mask_url_password"]
 
 SETTINGS_FILE_ENV = "THROUGHLINE_SETTINGS_FILE"
 SECRET_FIELDS = frozenset({"demo_token", "secrets"})
@@ -67,6 +73,15 @@ class LegalEntity(BaseModel):
         return _currency(value)
 
 
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in {"http", "https"} or not rest.strip("/"):
+        raise ValueError("must be an http:// or https:// URL, e.g. https://erp.example.com")
+    return value
+
+
 class CollectorSettings(BaseModel):
     """Per-collector scheduling and connection settings (no secrets here)."""
 
@@ -75,6 +90,8 @@ class CollectorSettings(BaseModel):
     enabled: bool = True
     interval_seconds: int = Field(default=300, ge=5)
     base_url: str | None = None
+
+    _base_url = field_validator("base_url")(_http_url)
 
 
 Role = Literal["cfo", "pmo", "support", "admin"]
@@ -107,6 +124,8 @@ class AuthSettings(BaseModel):
     allow_anonymous: bool = Field(
         default=False, description="Serve a non-demo database without sign-in (everyone admin)"
     )
+
+    _urls = field_validator("server_metadata_url", "redirect_uri")(_http_url)
 
     @property
     def configured(self) -> bool:
@@ -155,12 +174,49 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                     f"{file}: {', '.join(leaked)} is a secret and is only read from the "
                     "environment (THROUGHLINE_…); remove it from the file"
                 )
+            in_urls = password_keys(self._data)
+            if in_urls:
+                raise ValueError(
+                    f"{file}: {', '.join(in_urls)} holds a password in its URL; secrets are only "
+                    f"read from the environment: set {_variable(in_urls[0])} there instead"
+                )
+            if "demo_mode" in self._data:
+                raise ValueError(f"{file}: demo_mode {_DEMO_MODE_REFUSED}")
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
+
+
+_DEMO_MODE_REFUSED = (
+    "is not a setting: only `throughline demo` serves without sign-in as a demo; to serve "
+    "without sign-in set THROUGHLINE_AUTH__ALLOW_ANONYMOUS=true"
+)
+
+
+def _variable(key: str) -> str:
+    """The environment variable of a dotted settings key (`auth.client_id` →
+    `THROUGHLINE_AUTH__CLIENT_ID`)."""
+    return "THROUGHLINE_" + key.split("[", 1)[0].replace(".", "__").upper()
+
+
+class _DemoModeSource(PydanticBaseSettingsSource):
+    """Demo mode, from the pass `throughline demo` gives the processes it starts (never from a
+    variable or the settings file: `THROUGHLINE_DEMO_MODE` is refused)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        if any(name.upper() == "THROUGHLINE_DEMO_MODE" for name in os.environ):
+            raise ValueError(f"THROUGHLINE_DEMO_MODE {_DEMO_MODE_REFUSED}")
+        self._granted = demo_mode_granted(os.environ)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (True if field_name == "demo_mode" and self._granted else None), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {"demo_mode": True} if self._granted else {}
 
 
 class Settings(BaseSettings):
@@ -191,7 +247,8 @@ class Settings(BaseSettings):
     )
     demo_token: SecretStr | None = None
     demo_mode: bool = Field(
-        default=False, description="Set by `throughline demo`: no sign-in, and every page says so"
+        default=False,
+        description="Only in processes `throughline demo` starts: no sign-in, every page says so",
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     secrets: dict[str, SecretStr] = Field(
@@ -202,6 +259,17 @@ class Settings(BaseSettings):
     @classmethod
     def _iso_currency(cls, value: str) -> str:
         return _currency(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0].partition("+")[0].lower()
+        if "://" not in value or scheme not in {"sqlite", "postgresql"}:
+            raise ValueError(
+                "must be a SQLAlchemy URL of SQLite or PostgreSQL, e.g. "
+                "sqlite:////var/lib/throughline/store.db or postgresql://user@host:5432/db"
+            )
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -219,7 +287,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+        return (
+            init_settings, _DemoModeSource(settings_cls), env_settings,
+            _TomlFileSource(settings_cls),
+        )  # fmt: skip
 
     def entity(self, code: str) -> LegalEntity | None:
         """The legal entity with this code, if configured."""
@@ -230,9 +301,9 @@ class Settings(BaseSettings):
         return self.collectors.get(name, CollectorSettings())
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as plain data with every secret and URL password masked."""
-        data = self.model_dump(mode="json")
-        data["database_url"] = mask_url_password(self.database_url)
+        """The effective settings as plain data with every secret and every URL's password
+        (the database's, a collector's base URL, …) masked."""
+        data: dict[str, Any] = mask_urls(self.model_dump(mode="json"))
         data["demo_token"] = "***" if self.demo_token else None
         data["secrets"] = {name: "***" for name in self.secrets}
         return data
@@ -292,16 +363,6 @@ def _nests_too_deeply(value: str) -> bool:
     except ValueError:
         return False
     return False
-
-
-def mask_url_password(url: str) -> str:
-    """`postgresql://user:pw@host/db` → `postgresql://user:***@host/db`."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user, colon, _ = creds.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 @lru_cache(maxsize=1)

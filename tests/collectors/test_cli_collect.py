@@ -57,7 +57,10 @@ def test_an_unknown_collector_is_named_and_refused(
     cli_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["collect", "salesforce_prod"]) == 2
-    assert "no collector named 'salesforce_prod'; known: demo_crm" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "throughline collect: there is no collector named 'salesforce_prod'; "
+        "did you mean 'salesforce'?\n"
+    )
 
 
 def test_a_source_refusing_the_token_makes_collect_fail(
