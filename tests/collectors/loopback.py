@@ -36,7 +36,7 @@ def serving(fake: FakeApi) -> Iterator[str]:
 
         do_GET = do_POST = _answer
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: the fake keeps its own request log."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
