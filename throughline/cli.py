@@ -55,13 +55,13 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 def _collect(args: argparse.Namespace, settings: Settings) -> int:
     from throughline.preflight import collectors_to_run
 
+    since = _parse_since(args.since, "--since") if getattr(args, "since", None) else None
     names = collectors_to_run(settings, args.name)
     if not names:
         print(f"throughline {args.command}: no collector is configured, nothing to do (set a "
               "collector's THROUGHLINE_COLLECTORS__<NAME>__BASE_URL and secrets; see the "
               "README's Connectors)", file=sys.stderr)  # fmt: skip
         return 0
-    since = _parse_since(args.since, "--since") if getattr(args, "since", None) else None
     from collectors.registry import build_collector
     from collectors.runner import run_collector
 
@@ -106,6 +106,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from throughline.preflight import collectors_to_run
+
+    collectors_to_run(settings, None)  # the worker runs the configured connectors too
     from throughline.demo import run_demo
 
     return run_demo(settings, live_speed=args.speed, open_browser=not args.no_browser)
@@ -228,12 +231,11 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.registry import collector_sources
     from metrics.slo.service import slo_board
     from metrics.slo.spec import SloConfigError
+    from throughline.preflight import collectors_to_run
 
     as_of = _parse_since(args.as_of, "--as-of") if args.as_of else datetime.now(UTC)
-    try:
-        sources = collector_sources(settings)
-    except ValueError as exc:  # a connector refusing its options (or the connectors file)
-        raise ConfigurationError(str(exc)) from None
+    collectors_to_run(settings, None)
+    sources = collector_sources(settings)
     engine = open_store(settings)
     try:
         board = slo_board(engine, settings, as_of, sources)
