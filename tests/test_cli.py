@@ -246,3 +246,33 @@ def test_a_configuration_error_in_a_real_process_prints_one_line_and_no_tracebac
     assert done.stderr == (
         "throughline collect: tryton has no credentials: set THROUGHLINE_SECRETS__TRYTON_PASSWORD\n"
     )
+
+
+# --- start-up -------------------------------------------------------------------------------------
+
+HEAVY = ("pandas", "streamlit", "duckdb", "pyarrow", "numpy", "sqlalchemy", "alembic",
+         "metrics.models", "pydantic", "httpx")  # fmt: skip
+
+
+def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
+    """The heavy modules a fresh interpreter holds after running `statement`."""
+    probe = f"import sys\n{statement}\nprint(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT, env=env)  # fmt: skip
+    loaded = set(done.stdout.split())
+    return {name for name in HEAVY if name in loaded}
+
+
+def test_the_command_line_imports_nothing_heavy_until_a_command_needs_it() -> None:
+    assert imported_after("import throughline.cli") == set()
+    help_text = "from throughline.cli import build_parser; build_parser().format_help()"
+    assert imported_after(help_text) == set()
+
+
+def test_a_collect_with_nothing_to_do_imports_neither_pandas_nor_the_store(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    run = "from throughline.cli import main\nassert main(['collect']) == 0"
+    assert imported_after(run, env) <= {"pydantic", "httpx"}

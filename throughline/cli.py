@@ -101,6 +101,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry raw URLs
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin at every start
     open_store(settings).dispose()
     return run_worker(settings)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # pydantic is imported by the settings, not by `throughline --help`
+    from pydantic import BaseModel
 
 PREFIX = "THROUGHLINE_"
 ANY_KEY = "*"
@@ -41,6 +42,8 @@ def shapes(model: type[BaseModel]) -> list[Shape]:
 
 
 def _below(annotation: Any) -> list[Shape]:
+    from pydantic import BaseModel
+
     found: list[Shape] = [()]  # the value as a whole (JSON for a model, list or mapping)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         found += shapes(annotation)
