@@ -20,11 +20,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, insert
 
+from metrics.models import CollectorRun
 from tests.browser.conftest import free_port
+from throughline.demo import WorkerSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKFILL_TIMEOUT = 300
@@ -162,3 +166,54 @@ def test_stopping_the_demo_stops_its_processes_and_removes_its_pass(first_run: F
     assert run.process.wait(timeout=60) == 0
     assert list(run_dir.iterdir()) == []
     assert not healthy(run.port), "the dashboard stopped with the demo"
+
+
+@pytest.mark.parametrize("first_run", [["--no-browser"]], indirect=True, ids=["no-browser"])
+def test_ctrl_c_during_the_back_fill_stops_everything_without_a_traceback(
+    first_run: FirstRun,
+) -> None:
+    run = first_run
+    run.terminal.wait_for(r"demo_crm\s*: \d+ records", run.process, BACKFILL_TIMEOUT)
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(timeout=60) == 0
+    time.sleep(0.5)  # the reader drains the terminal
+    shown = run.terminal.seen()
+    assert shown.rstrip().endswith("Stopped.") and "Traceback" not in shown, shown
+    run_dir = run.home / ".local" / "share" / "throughline" / "run"
+    assert list(run_dir.iterdir()) == []
+    assert not healthy(run.port)
+
+
+def test_the_worker_line_comes_at_most_once_a_minute_and_only_when_something_happened(
+    engine: Engine,
+) -> None:
+    """What the demo prints about its worker: a line per minute that stored or failed."""
+    now = [0.0]
+    summary = WorkerSummary(engine, clock=lambda: now[0])
+
+    def ran(status: str, rows: int, kind: str = "collect") -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(CollectorRun).values(
+                collector="demo_crm", kind=kind, started_at=datetime.now(UTC), status=status,
+                rows_in=rows, rows_quarantined=0,
+            ))  # fmt: skip
+
+    ran("success", 0)
+    now[0] = 59.0
+    assert summary.due() is None, "not before the minute is over"
+    now[0] = 60.0
+    assert summary.due() is None, "a minute that stored nothing is not worth a line"
+    ran("success", 1200)
+    ran("success", 34)
+    ran("failed", 0)
+    ran("success", 99_999, kind="backfill")  # the back-fill has its own progress bars
+    now[0] = 90.0
+    assert summary.due() is None
+    now[0] = 120.0
+    line = summary.due()
+    assert line is not None
+    assert re.fullmatch(
+        r"\d\d:\d\d worker: 3 runs stored 1,234 rows, 1 failed \(see the log\)", line
+    )
+    now[0] = 180.0
+    assert summary.due() is None, "each run is told once"

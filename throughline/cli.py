@@ -15,7 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from throughline.preflight import ConfigurationError, check_environment, open_store
+from throughline.preflight import (
+    ConfigurationError,
+    check_environment,
+    open_store,
+    store_engine,
+    unusable_database,
+)
 
 if TYPE_CHECKING:
     from throughline.settings import Settings
@@ -26,17 +32,15 @@ Handler = Callable[[argparse.Namespace, "Settings"], int]
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from metrics.db import make_engine
     from metrics.migrate import current_revision, upgrade
     from throughline.urls import mask_url_password
 
-    engine = make_engine(settings.database_url)
+    engine = store_engine(settings)
     try:
         before = upgrade(engine, args.revision)
-    except DBAPIError:
+    except DBAPIError as exc:
         engine.dispose()
-        open_store(settings)  # says why the database cannot be opened
-        raise
+        raise unusable_database(settings, exc) from None
     after = current_revision(engine)
     where = mask_url_password(settings.database_url)
     if before == after:
@@ -241,8 +245,7 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     try:
         board = slo_board(engine, settings, as_of, sources)
     except SloConfigError as exc:
-        print(f"throughline slo check: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigurationError(str(exc)) from None
     finally:
         engine.dispose()
     overall = board[board["scope"] == "all"] if len(board) else board
@@ -339,11 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = build_parser().parse_args(argv)
+    from throughline.settings import explain_settings_error, get_settings
+
     command = " ".join(
         str(v) for v in (args.command, *(getattr(args, k, None) for k in _ACTIONS)) if v
     )
-    from throughline.settings import explain_settings_error, get_settings
-
     try:
         check_environment()
         settings = get_settings()

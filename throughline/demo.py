@@ -98,11 +98,19 @@ def demo_log_file() -> Path:
 
 
 def run_demo(settings: Settings, *, live_speed: float = 1.0, open_browser: bool = True) -> int:
-    """The whole demo; returns the exit status."""
+    """The whole demo until Ctrl-C (or SIGTERM, SIGHUP); returns the exit status."""
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does, cleaning up
         signal.signal(signum, _interrupt)
     open_store(settings).dispose()
     print(f"Database: {mask_url_password(settings.database_url)}")
+    try:
+        return _run(settings, live_speed, open_browser)
+    except KeyboardInterrupt:  # during the back-fill; everything started is stopped by now
+        print("\nStopped.")
+        return 0
+
+
+def _run(settings: Settings, live_speed: float, open_browser: bool) -> int:
     log_path = demo_log_file()
     log_path.write_bytes(b"")
     with ExitStack() as stack:
@@ -133,8 +141,8 @@ def run_demo(settings: Settings, *, live_speed: float = 1.0, open_browser: bool 
         server.clock = live_clock
         worker = [sys.executable, "-m", "throughline", "worker"]
         children.append(start_child(worker, env=env, output=log))
-        return _serve(children, port, log, log_path, open_browser, settings.database_url)
-    return 1  # not reached: the block returns (mypy cannot see that ExitStack re-raises)
+        status = _serve(children, port, log, log_path, open_browser, settings.database_url)
+    return status
 
 
 def demo_start(now: datetime) -> datetime:
@@ -188,7 +196,8 @@ def _serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _stop)
-    summary = _WorkerSummary(database_url)
+    engine = make_engine(database_url)
+    summary = WorkerSummary(engine)
     try:
         while not stop.wait(1.0):
             if any(child.poll() is not None for child in children):
@@ -198,15 +207,15 @@ def _serve(
             if line:
                 print(line, flush=True)
     finally:
-        summary.close()
+        engine.dispose()
     return 0
 
 
-class _WorkerSummary:
+class WorkerSummary:
     """One short line a minute about the worker's runs, when it stored or failed something."""
 
-    def __init__(self, database_url: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self._engine: Engine = make_engine(database_url)
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
+        self._engine = engine
         self._clock = clock
         self._since = datetime.now(UTC)
         self._next = clock() + SUMMARY_SECONDS
@@ -223,9 +232,6 @@ class _WorkerSummary:
             return None
         failures = f", {failed} failed (see the log)" if failed else ""
         return f"{until:%H:%M} worker: {runs} runs stored {rows:,} rows{failures}"
-
-    def close(self) -> None:
-        self._engine.dispose()
 
 
 def worker_activity(engine: Engine, since: datetime, until: datetime) -> tuple[int, int, int]:

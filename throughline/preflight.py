@@ -33,36 +33,56 @@ def check_environment() -> None:
         raise ConfigurationError("; ".join(problems))
 
 
-def open_store(settings: Settings) -> Engine:
-    """The engine of the configured database, its schema brought to the code's revision."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+def store_engine(settings: Settings) -> Engine:
+    """The engine of the configured database (nothing is opened yet)."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     from metrics.db import make_engine
-    from metrics.migrate import ensure_current
-    from throughline.urls import mask_url_password
 
-    where = f"THROUGHLINE_DATABASE_URL ({mask_url_password(settings.database_url)})"
     try:
-        engine = make_engine(settings.database_url)
+        return make_engine(settings.database_url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigurationError(f"{where} is not a URL Throughline can use: {exc}") from None
+        problem = f"{_where(settings)} is not a URL Throughline can use: {exc}"
     except OSError as exc:  # the SQLite file's directory cannot be made
-        raise ConfigurationError(f"cannot create the database at {where}: {exc}") from None
+        problem = f"cannot create the database at {_where(settings)}: {exc}"
+    raise ConfigurationError(problem)
+
+
+def open_store(settings: Settings) -> Engine:
+    """The engine of the configured database, its schema brought to the code's revision."""
+    from sqlalchemy.exc import DBAPIError
+
+    from metrics.migrate import ensure_current
+
+    engine = store_engine(settings)
     try:
         ensure_current(engine)
     except DBAPIError as exc:
         engine.dispose()
-        text = str(exc.orig if exc.orig is not None else exc).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
-        raise ConfigurationError(f"cannot open the database at {where}: {reason}") from None
+        raise unusable_database(settings, exc) from None
     return engine
+
+
+def unusable_database(settings: Settings, exc: Exception) -> ConfigurationError:
+    """The database cannot be opened (unreachable, refused, not a database): the first line of
+    the driver's reason, with the variable that names the database."""
+    cause = getattr(exc, "orig", None)
+    text = str(cause if cause is not None else exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return ConfigurationError(f"cannot open the database at {_where(settings)}: {reason}")
+
+
+def _where(settings: Settings) -> str:
+    from throughline.urls import mask_url_password
+
+    return f"THROUGHLINE_DATABASE_URL ({mask_url_password(settings.database_url)})"
 
 
 def collectors_to_run(settings: Settings, name: str | None) -> list[str]:
     """The collectors a command runs: `name`, or every enabled one. Each must be known, have
     its secrets and build from its options; without `name`, so must every collector given a
     base URL (one missing its secret would otherwise be skipped without a word)."""
-    from collectors.registry import COLLECTORS, enabled_collectors, load_connector_options
+    from collectors.registry import enabled_collectors, load_connector_options
 
     try:
         options = load_connector_options()
@@ -81,7 +101,6 @@ def collectors_to_run(settings: Settings, name: str | None) -> list[str]:
         raise
     except ValueError as exc:  # a connector refusing its options says which, in one sentence
         raise ConfigurationError(str(exc)) from None
-    assert all(n in COLLECTORS for n in names)
     return names
 
 
