@@ -29,6 +29,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings_module.get_settings.cache_clear()
 
 
+def run_config(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`throughline config` on the environment as it is now: status, output, errors."""
+    settings_module.get_settings.cache_clear()
+    try:
+        code = main(["config"])
+    finally:
+        settings_module.get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_the_default_database_is_a_sqlite_file_in_the_user_data_directory(tmp_path: Path) -> None:
     settings = Settings()
     assert settings.database_url == default_database_url()
@@ -72,12 +83,8 @@ def test_config_prints_the_effective_settings_with_secrets_masked(
     monkeypatch.setenv("THROUGHLINE_DEMO_TOKEN", "tok-123")
     monkeypatch.setenv("THROUGHLINE_SECRETS__SALESFORCE_CLIENT_SECRET", "sf-secret")
 
-    settings_module.get_settings.cache_clear()
-    try:
-        assert main(["config"]) == 0
-    finally:
-        settings_module.get_settings.cache_clear()
-    out = capsys.readouterr().out
+    code, out, _ = run_config(capsys)
+    assert code == 0
     shown = json.loads(out)
     assert shown["database_url"] == "postgresql://app:***@db:5432/tl"
     assert shown["demo_token"] == "***"
@@ -142,12 +149,8 @@ def test_config_masks_the_password_of_every_url_it_shows(
     monkeypatch.setenv(
         "THROUGHLINE_AUTH__SERVER_METADATA_URL", "https://idp/.well-known/x?client_secret=cs-3"
     )
-    settings_module.get_settings.cache_clear()
-    try:
-        assert main(["config"]) == 0
-    finally:
-        settings_module.get_settings.cache_clear()
-    out = capsys.readouterr().out
+    code, out, _ = run_config(capsys)
+    assert code == 0
     shown = json.loads(out)
     assert shown["database_url"] == "postgresql://app@db/tl?password=***"
     assert shown["collectors"]["tryton"]["base_url"] == "https://bot:***@erp/tl/"
@@ -176,18 +179,14 @@ def test_a_settings_file_with_a_password_in_a_url_is_refused_naming_the_file_and
     file = tmp_path / "throughline.toml"
     file.write_text(toml)
     monkeypatch.setenv("THROUGHLINE_SETTINGS_FILE", str(file))
-    settings_module.get_settings.cache_clear()
-    try:
-        assert main(["config"]) == 2
-    finally:
-        settings_module.get_settings.cache_clear()
-    captured = capsys.readouterr()
+    code, out, err = run_config(capsys)
+    assert code == 2
     variable = "THROUGHLINE_" + key.replace(".", "__").upper()
-    assert captured.err == (
+    assert err == (
         f"throughline: configuration error: {file}: {key} holds a password in its URL; secrets "
         f"are only read from the environment: set {variable} there instead\n"
     )
-    assert "s3cret" not in captured.out + captured.err
+    assert "s3cret" not in out + err
 
 
 def test_the_environment_may_hold_a_password_in_the_database_url(
@@ -201,14 +200,11 @@ def test_a_collector_url_that_is_not_http_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("THROUGHLINE_COLLECTORS__N8N__BASE_URL", "n8n.example.com")
-    settings_module.get_settings.cache_clear()
-    try:
-        assert main(["config"]) == 2
-    finally:
-        settings_module.get_settings.cache_clear()
+    code, _, err = run_config(capsys)
+    assert code == 2
     assert (
         "collectors.n8n.base_url: must be an http:// or https:// URL, e.g. https://erp."
-        "example.com (THROUGHLINE_COLLECTORS__N8N__BASE_URL)" in capsys.readouterr().err
+        "example.com (THROUGHLINE_COLLECTORS__N8N__BASE_URL)" in err
     )
 
 
