@@ -17,7 +17,6 @@ import sys
 import termios
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, insert
 
 from metrics.models import CollectorRun
 from tests.browser.conftest import free_port
+from tests.process_tools import alive, children_of, healthy
 from throughline.demo import WorkerSummary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,14 +115,6 @@ def first_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FirstR
         os.close(master)
 
 
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
 def test_the_demo_serves_the_dashboard_in_a_terminal_without_any_input(
     first_run: FirstRun,
 ) -> None:
@@ -166,6 +158,28 @@ def test_stopping_the_demo_stops_its_processes_and_removes_its_pass(first_run: F
     assert run.process.wait(timeout=60) == 0
     assert list(run_dir.iterdir()) == []
     assert not healthy(run.port), "the dashboard stopped with the demo"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("first_run", [["--no-browser"]], indirect=True, ids=["no-browser"])
+def test_a_killed_demo_takes_its_dashboard_and_worker_along(first_run: FirstRun) -> None:
+    run = first_run
+    run.terminal.wait_for(r"Logs: ", run.process, BACKFILL_TIMEOUT)
+    children = children_of(run.process.pid)
+    assert len(children) == 2, "the dashboard and the worker"
+    run.process.send_signal(signal.SIGKILL)
+    run.process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children):
+        assert time.monotonic() < deadline, "a demo process outlived the killed demo"
+        time.sleep(0.1)
+    assert not healthy(run.port)
+    left = run.home / ".local" / "share" / "throughline" / "run" / f"demo-{run.process.pid}"
+    assert (left / "pass").exists(), "nothing runs on SIGKILL: the next start removes it"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THROUGHLINE_", "XDG_"))}
+    subprocess.run([sys.executable, "-c", "from throughline.rundir import sweep; sweep()"],
+                   env={**env, "HOME": str(run.home)}, check=True, cwd=ROOT)  # fmt: skip
+    assert not left.exists()
 
 
 @pytest.mark.parametrize("first_run", [["--no-browser"]], indirect=True, ids=["no-browser"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import free_port
-from tests.test_first_run import healthy
+from tests.process_tools import alive, children_of, healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_SECRET = "client-secret-sentinel-4711"
@@ -35,19 +35,6 @@ def serve_env(home: Path, port: int) -> dict[str, str]:
         "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET": CLIENT_SECRET,
     })  # fmt: skip
     return env
-
-
-def children_of(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(p) for p in found]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 @contextmanager
