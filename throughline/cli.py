@@ -359,10 +359,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"throughline {command}: {exc}", file=sys.stderr)
         return CONFIGURATION_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: stopped on request, not a crash
+        print(file=sys.stderr)
+        return INTERRUPTED
 
 
 _ACTIONS = ("import_format", "slo_command", "db_command", "fx_command")
 CONFIGURATION_ERROR = 2
+INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
 
 
 if __name__ == "__main__":

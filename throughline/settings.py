@@ -121,12 +121,12 @@ class AuthSettings(BaseModel):
         default=False, description="Serve a non-demo database without sign-in (everyone admin)"
     )
 
-    _urls = field_validator("server_metadata_url", "redirect_uri")(_http_url)
-
     @property
     def configured(self) -> bool:
         """Whether an OpenID Connect provider is set up."""
         return bool(self.server_metadata_url and self.client_id)
+
+    _urls = field_validator("server_metadata_url", "redirect_uri")(_http_url)
 
 
 DEFAULT_ENTITIES = [
