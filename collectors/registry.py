@@ -1,8 +1,9 @@
 """The explicit registry of collectors: every source Throughline can poll, by name.
 
 A collector's connection settings come from `Settings.collectors[name]` (base URL, schedule);
-its secret comes from the environment only. The demo collectors point at the demo estate
-(`throughline demo` starts it on `Settings.demo_port`).
+its secret comes from the environment only. The demo collectors read the demo estate and are
+enabled only where their base URL is set: `throughline demo` sets it for the processes it
+starts.
 
 The connectors for real systems (`salesforce`, `hubspot`, `netsuite`, `n8n`, `logfiles`,
 `tryton`) are registered too but stay disabled until configured: an HTTP connector once its base
@@ -69,12 +70,14 @@ class CollectorSpec:
     secrets: Needs | None = None  # the secrets it needs, given its options
 
     def configured(self, name: str, settings: Settings, options: Options) -> bool:
-        """A demo collector always is; a connector when its URL (or files) and secrets are set."""
+        """Whether it has what it needs to run: a demo collector its base URL (which `throughline
+        demo` sets for its worker, so a production `collect` never polls a demo estate); a
+        connector its URL (or files) and secrets."""
+        has_url = bool(name in settings.collectors and settings.collectors[name].base_url)
         if self.connector is None:
-            return True
+            return has_url
         if name == "logfiles":
             return bool(options.get("files"))
-        has_url = bool(name in settings.collectors and settings.collectors[name].base_url)
         return has_url and not _missing(settings, self.required_secrets(options))
 
     def required_secrets(self, options: Options) -> list[str]:
@@ -362,8 +365,8 @@ class UnknownCollector(KeyError):
 
 
 def enabled_collectors(settings: Settings) -> list[str]:
-    """Registered collectors that are enabled: demo ones unless disabled, connectors once
-    configured (and not disabled)."""
+    """Registered collectors that are configured (see `CollectorSpec.configured`) and not
+    disabled."""
     options = load_connector_options()
     return [
         name for name, spec in COLLECTORS.items()

@@ -1,16 +1,28 @@
-"""Schema management through alembic only: `upgrade` and the revision a database is at."""
+"""Schema management through alembic only: `upgrade` and the revision a database is at.
+
+Upgrades are serialised across processes, so any number of them may start on an empty or old
+database at once: on PostgreSQL by a transaction-level advisory lock (keyed by the schema, so
+stores in other schemas of one database do not wait for each other), on SQLite by a file lock
+next to the database file. One process upgrades; the others wait, find the schema current and
+go on.
+"""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The advisory-lock key of schema upgrades (any fixed 31-bit number; paired with the schema).
+UPGRADE_LOCK_KEY = 0x7448_5547  # "tHUG"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -29,29 +41,71 @@ def head_revision(engine: Engine) -> str | None:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty database)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _revision(conn)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database's schema to `revision` (creates every table on an empty one)."""
+def _revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the database's schema to `revision` (creates every table on an empty one); the
+    revision it was at before (None: empty), read under the upgrade lock."""
+    with _upgrading(engine) as conn:
+        before = _revision(conn)
+        _upgrade(engine, conn, revision)
+    return before
+
+
+def _upgrade(engine: Engine, conn: Connection, revision: str) -> None:
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+@contextmanager
+def _upgrading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's upgrade lock (waiting for it as long as another
+    process upgrades)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                {"k": UPGRADE_LOCK_KEY},
+            )
+            yield conn
+        return
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        with engine.begin() as conn:  # private to this process: nobody to wait for
+            yield conn
+        return
+    lock_file = Path(database).expanduser()
+    with lock_file.with_name(f"{lock_file.name}.upgrade.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 FACTS_REVISION = "0002"  # the revision that created the case-fact tables
 
 
 def ensure_current(engine: Engine) -> bool:
-    """Upgrade when the database is behind the code; True when something was applied.
+    """Upgrade when the database is behind the code; True when this process applied something.
 
     A database that had events before the case-fact tables existed gets them rebuilt once.
     """
-    before = current_revision(engine)
-    if before == head_revision(engine):
+    head = head_revision(engine)
+    if current_revision(engine) == head:
         return False
-    upgrade(engine)
+    with _upgrading(engine) as conn:
+        before = _revision(conn)  # again, under the lock: another process may have done it
+        if before == head:
+            return False
+        _upgrade(engine, conn, "head")
     if before is not None and before < FACTS_REVISION:
         from metrics.facts import rebuild_case_facts
 

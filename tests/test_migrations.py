@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from metrics.db import make_engine
 from metrics.migrate import current_revision, ensure_current, head_revision, upgrade
 from metrics.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def shape(engine: Engine) -> dict[str, list[tuple[str, bool]]]:
@@ -112,3 +121,63 @@ def test_the_filter_values_are_filled_from_the_case_facts_already_stored(
         offered = set(conn.execute(select(CaseDimension.dimension, CaseDimension.value)).all())
     assert offered == {("legal_entity", "DE01"), ("legal_entity", "US01"),
                        ("practice", "Data"), ("customer", "Acme"), ("customer", "Globex")}  # fmt: skip
+
+
+PROCESSES = 6
+ENSURE_CURRENT = (
+    "import sys; from metrics.db import make_engine; from metrics.migrate import ensure_current; "
+    "print('upgraded' if ensure_current(make_engine(sys.argv[1])) else 'current')"
+)
+
+
+def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, *argv], env=env, cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def finish(processes: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
+    """Each process's exit status, standard output and standard error."""
+    return [(p.wait(timeout=120), *p.communicate()) for p in processes]
+
+
+def test_processes_starting_at_once_on_an_empty_database_upgrade_it_once_and_all_go_on(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """Six processes start on an empty store together: exactly one upgrades, the others wait
+    for it and find the schema at head; none fails or prints a traceback."""
+    url = empty_engine.url.render_as_string(hide_password=False)
+    env = dict(os.environ)
+    if empty_engine.dialect.name == "postgresql":
+        with empty_engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        env["PGOPTIONS"] = f"-c search_path={schema}"
+    go = tmp_path / "go"
+    barrier = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+    processes = [start(["-c", barrier + ENSURE_CURRENT, url], env) for _ in range(PROCESSES)]
+    time.sleep(1.5)  # every interpreter started and is waiting at the barrier
+    go.touch()
+    results = finish(processes)
+    assert [status for status, _, _ in results] == [0] * PROCESSES, results
+    assert all(err == "" for _, _, err in results), [err for _, _, err in results]
+    assert sorted(out.strip() for _, out, _ in results) == ["current"] * 5 + ["upgraded"]
+    assert current_revision(empty_engine) == head_revision(empty_engine)
+    assert set(Base.metadata.tables) <= set(inspect(empty_engine).get_table_names())
+
+
+def test_throughline_db_upgrade_run_many_times_at_once_on_an_empty_sqlite_file_succeeds(
+    tmp_path: Path,
+) -> None:
+    """The command line, as several cron jobs or containers would start it."""
+    url = f"sqlite:///{tmp_path}/fresh/store.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
+    env["THROUGHLINE_DATABASE_URL"] = url
+    results = finish([start(["-m", "throughline", "db", "upgrade"], env) for _ in range(PROCESSES)])
+    assert [status for status, _, _ in results] == [0] * PROCESSES, results
+    assert not any("Traceback" in err for _, _, err in results), results
+    upgraded = [out for _, out, _ in results if "upgraded from an empty database" in out]
+    assert len(upgraded) == 1, results
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision(engine)
+    engine.dispose()

@@ -1,6 +1,9 @@
 """The `throughline` command: one entry point for the demo, the dashboard, the worker and ops.
 
-Subcommands that a later part of the product provides say so plainly and exit with status 2.
+Exit status: 0 done, 1 the work failed (a collector run, a breached SLO, a refused import),
+2 the configuration is wrong: a missing or misspelt setting, secret, option or file, said in
+one sentence that names it (never a traceback). Heavy modules (pandas, SQLAlchemy's models,
+Streamlit, …) are imported by the subcommand that uses them, so `--help` answers at once.
 """
 
 from __future__ import annotations
@@ -10,21 +13,34 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from throughline.settings import Settings, explain_settings_error, get_settings
+from throughline.preflight import (
+    ConfigurationError,
+    check_environment,
+    open_store,
+    store_engine,
+    unusable_database,
+)
 
-Handler = Callable[[argparse.Namespace, Settings], int]
-NOT_YET = 2
+if TYPE_CHECKING:
+    from throughline.settings import Settings
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.db import make_engine
-    from metrics.migrate import current_revision, upgrade
-    from throughline.settings import mask_url_password
+    from sqlalchemy.exc import DBAPIError
 
-    engine = make_engine(settings.database_url)
-    before = current_revision(engine)
-    upgrade(engine, args.revision)
+    from metrics.migrate import current_revision, upgrade
+    from throughline.urls import mask_url_password
+
+    engine = store_engine(settings)
+    try:
+        before = upgrade(engine, args.revision)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise unusable_database(settings, exc) from None
     after = current_revision(engine)
     where = mask_url_password(settings.database_url)
     if before == after:
@@ -41,20 +57,19 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _collect(args: argparse.Namespace, settings: Settings) -> int:
-    from collectors.registry import COLLECTORS, build_collector, enabled_collectors
-    from collectors.runner import run_collector
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
+    from throughline.preflight import collectors_to_run
 
-    names = [args.name] if args.name else enabled_collectors(settings)
-    unknown = [n for n in names if n not in COLLECTORS]
-    if unknown:
-        print(f"throughline collect: no collector named {unknown[0]!r}; known: "
-              f"{', '.join(sorted(COLLECTORS))}", file=sys.stderr)  # fmt: skip
-        return 2
-    since = _parse_since(args.since) if getattr(args, "since", None) else None
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    since = _parse_since(args.since, "--since") if getattr(args, "since", None) else None
+    names = collectors_to_run(settings, args.name)
+    if not names:
+        print(f"throughline {args.command}: no collector is configured, nothing to do (set a "
+              "collector's THROUGHLINE_COLLECTORS__<NAME>__BASE_URL and secrets; see the "
+              "README's Connectors)", file=sys.stderr)  # fmt: skip
+        return 0
+    from collectors.registry import build_collector
+    from collectors.runner import run_collector
+
+    engine = open_store(settings)
     failed = 0
     for name in names:
         report = run_collector(
@@ -69,64 +84,66 @@ def _collect(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def _parse_since(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
+def _parse_since(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{option} {value!r:.60} is not an ISO date or time (e.g. 2026-03-31 or "
+            "2026-03-31T12:00+00:00)"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
+    from throughline.preflight import collectors_to_run
+
+    collectors_to_run(settings, None)
     from collectors.worker import run_worker
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry raw URLs
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
-    engine.dispose()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin at every start
+    open_store(settings).dispose()
     return run_worker(settings)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from throughline.preflight import collectors_to_run
+
+    collectors_to_run(settings, None)  # the worker runs the configured connectors too
     from throughline.demo import run_demo
 
     return run_demo(settings, live_speed=args.speed, open_browser=not args.no_browser)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import tempfile
-    from pathlib import Path
-
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
-    from throughline.demo import run_forwarding_signals, streamlit_command
+    from throughline.processes import run_forwarding_signals, streamlit_command
+    from throughline.rundir import claim, release
     from throughline.signin import refusal, write_streamlit_secrets
 
     reason = refusal(settings)
     if reason:
-        print(f"throughline serve: {reason}", file=sys.stderr)
-        return 2
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
-    engine.dispose()
-    with tempfile.TemporaryDirectory(prefix="throughline-serve-") as private:
+        raise ConfigurationError(reason)
+    open_store(settings).dispose()
+    private = claim("serve")  # removes what a killed earlier `serve` left behind
+    try:
         secrets_file = (
-            write_streamlit_secrets(settings, Path(private)) if settings.auth.configured else None
+            write_streamlit_secrets(settings, private) if settings.auth.configured else None
         )
         command = streamlit_command(settings.dashboard_port, secrets_file=secrets_file)
         return run_forwarding_signals(command)
+    finally:
+        release(private)
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
     from metrics.ocel import write_ocel
     from metrics.views.common import reporting_time
 
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    engine = open_store(settings)
     try:
         as_of = reporting_time(engine)
         if args.output == "-":
@@ -144,8 +161,6 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
     from throughline.importers import (
         ImportFailed,
         import_events,
@@ -156,8 +171,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     path, mapping = Path(args.path), Path(args.mapping) if args.mapping else None
     progress = False if args.no_progress else None
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    engine = open_store(settings)
     try:
         if args.import_format == "ocel":
             report = import_ocel(engine, path, load_ocel_mapping(mapping), progress=progress)
@@ -176,12 +190,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def _fx_import(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from metrics.db import make_engine
     from metrics.fx import FxCsvError, import_fx_csv
-    from metrics.migrate import ensure_current
 
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    engine = open_store(settings)
     try:
         count = import_fx_csv(engine, Path(args.path))
     except (FxCsvError, OSError) as exc:
@@ -194,12 +205,9 @@ def _fx_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild_facts(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.db import make_engine
     from metrics.facts import rebuild_case_facts
-    from metrics.migrate import ensure_current
 
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    engine = open_store(settings)
     report = rebuild_case_facts(engine)
     engine.dispose()
     print(f"case facts rebuilt: {report.rows} rows in {report.seconds:.1f}s")
@@ -207,19 +215,11 @@ def _rebuild_facts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kpis(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
     from metrics.report import kpi_report, text_report
     from metrics.views.common import reporting_time
 
-    try:
-        as_of = _parse_since(args.as_of) if args.as_of else None
-    except ValueError:
-        print(f"throughline kpis: --as-of {args.as_of!r} is not an ISO date or time "
-              "(e.g. 2026-03-31 or 2026-03-31T12:00+00:00)", file=sys.stderr)  # fmt: skip
-        return 2
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    as_of = _parse_since(args.as_of, "--as-of") if args.as_of else None
+    engine = open_store(settings)
     try:
         report = kpi_report(
             engine, as_of or reporting_time(engine),
@@ -234,22 +234,20 @@ def _kpis(args: argparse.Namespace, settings: Settings) -> int:
 
 def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.registry import collector_sources
-    from metrics.db import make_engine
-    from metrics.migrate import ensure_current
     from metrics.slo.adapter import freshness
     from metrics.slo.service import slo_board
     from metrics.slo.spec import SloConfigError
+    from throughline.preflight import collectors_to_run
 
-    as_of = _parse_since(args.as_of) if args.as_of else datetime.now(UTC)
-    engine = make_engine(settings.database_url)
-    ensure_current(engine)
+    as_of = _parse_since(args.as_of, "--as-of") if args.as_of else datetime.now(UTC)
+    collectors_to_run(settings, None)
     collectors = collector_sources(settings)  # the configured ones: only they can pause an SLO
+    engine = open_store(settings)
     try:
         board = slo_board(engine, settings, as_of, collectors)
         sources = {f.collector: f for f in freshness(engine, collectors)}
     except SloConfigError as exc:
-        print(f"throughline slo check: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigurationError(str(exc)) from None
     finally:
         engine.dispose()
     overall = board[board["scope"] == "all"] if len(board) else board
@@ -276,14 +274,6 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached"
           + (f", {paused} paused" if paused else ""))  # fmt: skip
     return 1 if breached else 0
-
-
-def _not_yet(feature: str) -> Handler:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        print(f"throughline {args.command}: {feature} is not built yet.", file=sys.stderr)
-        return NOT_YET
-
-    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -369,13 +359,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = build_parser().parse_args(argv)
+    from throughline.settings import explain_settings_error, get_settings
+
+    command = " ".join(
+        str(v) for v in (args.command, *(getattr(args, k, None) for k in _ACTIONS)) if v
+    )
     try:
+        check_environment()
         settings = get_settings()
     except (ValueError, RecursionError) as exc:
         print(f"throughline: configuration error: {explain_settings_error(exc)}", file=sys.stderr)
-        return 2
-    handler: Handler = args.handler
-    return handler(args, settings)
+        return CONFIGURATION_ERROR
+    try:
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except ConfigurationError as exc:
+        print(f"throughline {command}: {exc}", file=sys.stderr)
+        return CONFIGURATION_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: stopped on request, not a crash
+        print(file=sys.stderr)
+        return INTERRUPTED
+
+
+_ACTIONS = ("import_format", "slo_command", "db_command", "fx_command")
+CONFIGURATION_ERROR = 2
+INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Effective configuration: environment (`THROUGHLINE_…`) over an optional TOML file over defaults.
 
-Secrets (tokens, passwords, client secrets) are accepted **only** from the environment: a
-settings file that names one is refused, so secrets never land in a repository. Nested values
-use `__` in variable names, e.g. `THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS=60`.
+Secrets (tokens, passwords, client secrets, and URLs with a password in them) are accepted
+**only** from the environment: a settings file that holds one is refused, so secrets never land
+in a repository. Nested values use `__` in variable names, e.g.
+`THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS=60`. Demo mode is not a setting: only
+`throughline demo` turns it on, for the processes it starts (see `throughline.rundir`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,10 @@ from pydantic_settings import (
 )
 
 from metrics.canonical import CURRENCIES
+from throughline.settings_sources import SETTINGS_FILE_ENV, DemoModeSource, TomlFileSource
+from throughline.urls import mask_url_password, mask_urls
 
-SETTINGS_FILE_ENV = "THROUGHLINE_SETTINGS_FILE"
-SECRET_FIELDS = frozenset({"demo_token", "secrets"})
+__all__ = ["Settings", "explain_settings_error", "get_settings", "mask_url_password"]
 
 
 def user_data_dir() -> Path:
@@ -67,6 +69,15 @@ class LegalEntity(BaseModel):
         return _currency(value)
 
 
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in {"http", "https"} or not rest.strip("/"):
+        raise ValueError("must be an http:// or https:// URL, e.g. https://erp.example.com")
+    return value
+
+
 class CollectorSettings(BaseModel):
     """Per-collector scheduling and connection settings (no secrets here)."""
 
@@ -75,6 +86,8 @@ class CollectorSettings(BaseModel):
     enabled: bool = True
     interval_seconds: int = Field(default=300, ge=5)
     base_url: str | None = None
+
+    _base_url = field_validator("base_url")(_http_url)
 
 
 Role = Literal["cfo", "pmo", "support", "admin"]
@@ -125,54 +138,14 @@ class AuthSettings(BaseModel):
         """Whether an OpenID Connect provider is set up."""
         return bool(self.server_metadata_url and self.client_id)
 
+    _urls = field_validator("server_metadata_url", "redirect_uri")(_http_url)
+
 
 DEFAULT_ENTITIES = [
     LegalEntity(code="US", name="Throughline Demo Inc.", country="US", currency="USD"),
     LegalEntity(code="UK", name="Throughline Demo Ltd", country="GB", currency="GBP"),
     LegalEntity(code="DE", name="Throughline Demo GmbH", country="DE", currency="EUR"),
 ]
-
-
-class _TomlFileSource(PydanticBaseSettingsSource):
-    """Reads the optional settings file and refuses secrets in it."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
-        path = os.environ.get(SETTINGS_FILE_ENV)
-        self._data: dict[str, Any] = {}
-        if path:
-            file = Path(path)
-            try:
-                raw = file.read_bytes()
-            except FileNotFoundError as exc:
-                raise ValueError(
-                    f"{SETTINGS_FILE_ENV} points to {file}, which does not exist"
-                ) from exc
-            except OSError as exc:
-                raise ValueError(f"{file}: cannot read: {exc.strerror or exc}") from exc
-            try:
-                self._data = tomllib.loads(raw.decode("utf-8-sig"))
-            except UnicodeDecodeError as exc:
-                line = raw[: exc.start].count(b"\n") + 1
-                raise ValueError(
-                    f"{file}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})"
-                ) from exc
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"{file}: not valid TOML: {exc}") from exc
-            except RecursionError as exc:
-                raise ValueError(f"{file}: not valid TOML: nested too deeply") from exc
-            leaked = sorted(SECRET_FIELDS & self._data.keys())
-            if leaked:
-                raise ValueError(
-                    f"{file}: {', '.join(leaked)} is a secret and is only read from the "
-                    "environment (THROUGHLINE_…); remove it from the file"
-                )
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
 
 
 class Settings(BaseSettings):
@@ -203,7 +176,8 @@ class Settings(BaseSettings):
     )
     demo_token: SecretStr | None = None
     demo_mode: bool = Field(
-        default=False, description="Set by `throughline demo`: no sign-in, and every page says so"
+        default=False,
+        description="Only in processes `throughline demo` starts: no sign-in, every page says so",
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     secrets: dict[str, SecretStr] = Field(
@@ -214,6 +188,17 @@ class Settings(BaseSettings):
     @classmethod
     def _iso_currency(cls, value: str) -> str:
         return _currency(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0].partition("+")[0].lower()
+        if "://" not in value or scheme not in {"sqlite", "postgresql"}:
+            raise ValueError(
+                "must be a SQLAlchemy URL of SQLite or PostgreSQL, e.g. "
+                "sqlite:////var/lib/throughline/store.db or postgresql://user@host:5432/db"
+            )
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -231,7 +216,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+        return (
+            init_settings, DemoModeSource(settings_cls), env_settings,
+            TomlFileSource(settings_cls),
+        )  # fmt: skip
 
     def entity(self, code: str) -> LegalEntity | None:
         """The legal entity with this code, if configured."""
@@ -242,9 +230,9 @@ class Settings(BaseSettings):
         return self.collectors.get(name, CollectorSettings())
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as plain data with every secret and URL password masked."""
-        data = self.model_dump(mode="json")
-        data["database_url"] = mask_url_password(self.database_url)
+        """The effective settings as plain data with every secret and every URL's password
+        (the database's, a collector's base URL, …) masked."""
+        data: dict[str, Any] = mask_urls(self.model_dump(mode="json"))
         data["demo_token"] = "***" if self.demo_token else None
         data["secrets"] = {name: "***" for name in self.secrets}
         return data
@@ -304,16 +292,6 @@ def _nests_too_deeply(value: str) -> bool:
     except ValueError:
         return False
     return False
-
-
-def mask_url_password(url: str) -> str:
-    """`postgresql://user:pw@host/db` → `postgresql://user:***@host/db`."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user, colon, _ = creds.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 @lru_cache(maxsize=1)

@@ -1,13 +1,14 @@
 """Sign-in set-up of the dashboard process: whether it may start, and the `[auth]` section
-Streamlit's `st.login` reads, written to a private file that lives only while it runs."""
+Streamlit's `st.login` reads, written to a private file that lives only while it runs (in the
+`serve` process's run directory, see `throughline.rundir`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
+from throughline.rundir import write_private
 from throughline.settings import Settings
 
 CLIENT_SECRET = "oidc_client_secret"
@@ -60,8 +61,4 @@ def write_streamlit_secrets(settings: Settings, directory: Path) -> Path:
             lines.append(f"{key} = {{ {inline} }}")
         else:
             lines.append(f"{key} = {json.dumps(value)}")
-    path = directory / "secrets.toml"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
-    return path
+    return write_private(directory / "secrets.toml", "\n".join(lines) + "\n")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.registry import COLLECTORS
+from metrics.db import make_engine
 from tests.collectors.conftest import TOKEN
+from tests.collectors.fake_apis import FakeN8n
+from tests.collectors.loopback import serving
 from tests.collectors.store_truth import store_summary
 from throughline import settings as settings_module
 from throughline.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -57,7 +65,10 @@ def test_an_unknown_collector_is_named_and_refused(
     cli_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["collect", "salesforce_prod"]) == 2
-    assert "no collector named 'salesforce_prod'; known: demo_crm" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "throughline collect: there is no collector named 'salesforce_prod'; "
+        "did you mean 'salesforce'?\n"
+    )
 
 
 def test_a_source_refusing_the_token_makes_collect_fail(
@@ -68,3 +79,46 @@ def test_a_source_refusing_the_token_makes_collect_fail(
     assert main(["collect", "demo_erp"]) == 1
     out = capsys.readouterr().out
     assert "demo_erp: failed;" in out and "401" in out and "wrong" not in out.replace("wrong-", "")
+
+
+def production_env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """A cron job's environment: no demo, a fresh home and data directory, these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("THROUGHLINE_")}
+    env.update({"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data"),
+                "THROUGHLINE_DATABASE_URL": f"sqlite:///{tmp_path}/prod.db", **variables})  # fmt: skip
+    return env
+
+
+def collect_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "throughline", "collect"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_a_production_collect_runs_the_configured_connector_alone_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    """Cron's `throughline collect` with one real connector configured (n8n, served on loopback
+    in its documented shape): it runs that one, never a demo collector, and succeeds."""
+    fake = FakeN8n()
+    with serving(fake) as url:
+        done = collect_process(production_env(
+            tmp_path, THROUGHLINE_COLLECTORS__N8N__BASE_URL=url,
+            THROUGHLINE_SECRETS__N8N_API_KEY=fake.api_key,
+        ))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("n8n: success; ") and line.endswith(" 0 quarantined"), line
+    assert "demo" not in done.stdout + done.stderr
+    assert fake.statuses() and set(fake.statuses()) == {200}
+    engine = make_engine(f"sqlite:///{tmp_path}/prod.db")
+    assert store_summary(engine)["sync_attempts"] == len(fake.executions)
+    engine.dispose()
+
+
+def test_a_collect_with_nothing_configured_does_nothing_and_exits_0(tmp_path: Path) -> None:
+    done = collect_process(production_env(tmp_path))
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr.startswith("throughline collect: no collector is configured, nothing to do")
+    assert not (tmp_path / "prod.db").exists(), "no database is opened for nothing"

@@ -328,7 +328,11 @@ def test_connectors_are_enabled_only_once_their_url_and_secrets_are_set(
 ) -> None:
     monkeypatch.delenv("THROUGHLINE_CONNECTORS_FILE", raising=False)
     bare = Settings(database_url="sqlite://")
-    assert enabled_collectors(bare) == [n for n in COLLECTORS if n.startswith("demo_")]
+    assert enabled_collectors(bare) == []  # the demo collectors too need their base URL
+    demo = [n for n in COLLECTORS if n.startswith("demo_")]
+    pointed = Settings(database_url="sqlite://",
+                       collectors={n: CollectorSettings(base_url="http://127.0.0.1:9") for n in demo})  # fmt: skip
+    assert enabled_collectors(pointed) == demo
     url_only = Settings(database_url="sqlite://",
                         collectors={"hubspot": CollectorSettings(base_url="https://api.hubapi.com")})  # fmt: skip
     assert "hubspot" not in enabled_collectors(url_only)

@@ -18,7 +18,9 @@ def test_the_worker_schedules_one_coalescing_job_per_enabled_collector(
 ) -> None:
     settings = settings_for(demo_server)
     settings.collectors["demo_erp"] = CollectorSettings(enabled=False)
-    settings.collectors["demo_crm"] = CollectorSettings(interval_seconds=45)
+    settings.collectors["demo_crm"] = CollectorSettings(
+        interval_seconds=45, base_url=demo_server.base_url
+    )
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)  # job defaults apply once the scheduler runs
     try:

@@ -141,7 +141,7 @@ def _slo_board(url: str, as_of: datetime) -> pd.DataFrame:
 def use_database(url: str, monkeypatch: pytest.MonkeyPatch) -> Store:
     """Point the app (its settings) at `url`; Streamlit's caches are keyed by the URL."""
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", url)
-    monkeypatch.setenv("THROUGHLINE_DEMO_MODE", "true")  # no sign-in (tests/pages/test_access)
+    monkeypatch.setenv("THROUGHLINE_AUTH__ALLOW_ANONYMOUS", "true")  # no sign-in (test_access)
     for name in [k for k in os.environ if k.startswith("THROUGHLINE_COLLECTORS__")]:
         monkeypatch.delenv(name)
     settings_module.get_settings.cache_clear()

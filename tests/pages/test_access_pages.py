@@ -34,7 +34,7 @@ OWNER = "vera.schulz@firm.example"
 @pytest.fixture
 def signed_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A function that signs a visitor in with claims (None: nobody signed in)."""
-    monkeypatch.delenv("THROUGHLINE_DEMO_MODE", raising=False)
+    monkeypatch.delenv("THROUGHLINE_AUTH__ALLOW_ANONYMOUS", raising=False)
     monkeypatch.setenv("THROUGHLINE_AUTH__SERVER_METADATA_URL", "http://127.0.0.1:9/.well-known")
     monkeypatch.setenv("THROUGHLINE_AUTH__CLIENT_ID", "throughline")
     monkeypatch.setenv("THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET", "not-used-by-apptest")
@@ -68,7 +68,7 @@ def test_a_user_without_a_mapped_role_gets_the_no_access_page(demo: Store, signe
 def test_without_sign_in_a_non_demo_dashboard_refuses(
     demo: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("THROUGHLINE_DEMO_MODE")
+    monkeypatch.delenv("THROUGHLINE_AUTH__ALLOW_ANONYMOUS")
     settings_module.get_settings.cache_clear()
     at = open_app()
     assert "Sign-in is not configured" in at.error[0].value and not at.metric

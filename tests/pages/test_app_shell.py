@@ -71,7 +71,7 @@ def test_a_deep_link_opened_first_after_start_up_still_gets_the_filters(
 ) -> None:
     monkeypatch.undo()  # the autouse navigation-mode patch: start like a fresh server
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", demo.url)
-    monkeypatch.setenv("THROUGHLINE_DEMO_MODE", "true")
+    monkeypatch.setenv("THROUGHLINE_AUTH__ALLOW_ANONYMOUS", "true")
     settings_module.get_settings.cache_clear()
     PagesManager.uses_pages_directory = None
     at = AppTest.from_file(str(APP), default_timeout=90)
