@@ -161,9 +161,7 @@ def test_a_missing_tryton_password_names_its_variable() -> None:
     assert str(caught.value) == "tryton has no password: set THROUGHLINE_SECRETS__TRYTON_PASSWORD"
 
 
-@pytest.mark.parametrize(
-    "url", ["https://erp.example.com:8000", "https://erp.example.com:8000/", "erp.example.com/db"]
-)
+@pytest.mark.parametrize("url", ["https://erp.example.com:8000", "https://erp.example.com:8000/"])
 def test_a_tryton_url_without_its_database_is_refused_naming_the_form(url: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         build_collector("tryton", tryton_settings(url), options={})
@@ -171,6 +169,11 @@ def test_a_tryton_url_without_its_database_is_refused_naming_the_form(url: str) 
         "THROUGHLINE_COLLECTORS__TRYTON__BASE_URL must be the database's URL,"
         " https://host:8000/<database>/, with the database name"
     )
+
+
+def test_a_base_url_without_its_scheme_is_refused_by_the_settings() -> None:
+    with pytest.raises(ValueError, match=r"must be an http:// or https:// URL"):
+        tryton_settings("erp.example.com/db")
 
 
 @pytest.mark.parametrize(
@@ -196,8 +199,8 @@ def test_a_missing_n8n_base_url_names_its_variable() -> None:
     with pytest.raises(ConfigurationError) as caught:
         build_collector("n8n", n8n_settings(None), options={})
     assert str(caught.value) == "n8n has no base URL: set THROUGHLINE_COLLECTORS__N8N__BASE_URL"
-    with pytest.raises(ConfigurationError, match="THROUGHLINE_COLLECTORS__N8N__BASE_URL must be"):
-        build_collector("n8n", n8n_settings("n8n.example.com"), options={})
+    with pytest.raises(ValueError, match="must be an http:// or https:// URL"):
+        n8n_settings("n8n.example.com")  # the settings refuse it before any collector is built
 
 
 @pytest.mark.parametrize(
