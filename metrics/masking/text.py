@@ -1,0 +1,111 @@
+"""Masking inside free text (error messages, notes, names, payload strings): every detector
+finds spans of one kind, the spans of the kinds to hide are merged, and each merged span is
+replaced by `MASK` — one pass over the text per detector, so the whole is linear in its length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Iterator
+from typing import Literal
+
+from metrics.masking.numbers import card_spans, iban_spans
+from metrics.masking.secrets import secret_spans
+from metrics.masking.tax_ids import DEFAULT_COUNTRIES, tax_id_spans
+
+MASK = "***"
+TextKind = Literal["email", "tax_id", "bank", "card", "secret"]
+TEXT_KINDS: tuple[TextKind, ...] = ("email", "tax_id", "bank", "card", "secret")
+#: What no role ever needs to read: hidden everywhere and removed before storage.
+ALWAYS_HIDDEN: frozenset[TextKind] = frozenset({"card", "secret"})
+Span = tuple[int, int]
+
+#: An address in one pass: it starts where a run of address characters starts, so a long run
+#: without "@" is scanned once, not once per character. `email_spans` also catches an address
+#: glued to the one before it (`a@b.c+d@e.f`), which this pattern leaves for a second pass.
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+\.[\w.-]+")
+_AT_DOMAIN = re.compile(r"@[\w-]++\.[\w.-]++")
+_LOCAL_PART = re.compile(r"[\w.+-]++")  # read backwards, on the reversed text
+_DIGIT = re.compile(r"\d")
+
+
+def email_spans(text: str) -> Iterator[Span]:
+    """Spans of e-mail addresses: each "@" followed by a dotted domain, with the run of
+    address characters before it (read backwards, never into the previous address)."""
+    if "@" not in text:
+        return
+    backwards = ""
+    previous_end = -1
+    for domain in _AT_DOMAIN.finditer(text):
+        at = domain.start()
+        backwards = backwards or text[::-1]
+        local = _LOCAL_PART.match(backwards, len(text) - at)
+        if local is not None:
+            start = max(at - (local.end() - local.start()), previous_end)
+        elif at == previous_end:  # glued to the address before: "…@b.c@d.e"
+            start = at
+        else:
+            continue
+        yield start, domain.end()
+        previous_end = domain.end()
+
+
+def mask_free_text(
+    text: str, hidden: Collection[str], countries: Collection[str] = DEFAULT_COUNTRIES
+) -> str:
+    """`text` with every detected span of a kind in `hidden` replaced by MASK ("card" and
+    "secret" are always hidden). Tax ids are those of the legal entities' `countries`."""
+    return _replace(text, _spans(text, ALWAYS_HIDDEN | frozenset(hidden), countries))
+
+
+def scrub_for_storage(text: str) -> str:
+    """`text` with card numbers, tokens and secrets removed (replaced by MASK) — what no role
+    ever needs; the rest is kept for masking at display."""
+    return _replace(text, _spans(text, ALWAYS_HIDDEN, ()))
+
+
+def _spans(text: str, kinds: frozenset[str], countries: Collection[str]) -> list[Span]:
+    """The spans of `kinds` in `text`. A card number is never taken from inside an IBAN."""
+    spans: list[Span] = []
+    if "secret" in kinds:
+        spans += secret_spans(text)
+    if "email" in kinds:
+        spans += email_spans(text)
+    if _DIGIT.search(text) is None:
+        return spans
+    ibans = list(iban_spans(text)) if {"bank", "card"} & kinds else []
+    if "bank" in kinds:
+        spans += ibans
+    if "tax_id" in kinds:
+        spans += tax_id_spans(text, countries)
+    if "card" in kinds:
+        spans += _apart(card_spans(text), ibans)
+    return spans
+
+
+def _apart(spans: Iterable[Span], others: list[Span]) -> Iterator[Span]:
+    """The spans that overlap none of `others` (both in order of their start)."""
+    i = 0
+    for start, end in spans:
+        while i < len(others) and others[i][1] <= start:
+            i += 1
+        if i == len(others) or end <= others[i][0]:
+            yield start, end
+
+
+def _replace(text: str, spans: list[Span]) -> str:
+    """`text` with the union of `spans` replaced, one MASK per run of touching spans."""
+    if not spans:
+        return text
+    out: list[str] = []
+    kept = -1  # the end of the masked run being built (-1: none yet)
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if start <= kept:  # overlaps or touches the run: extend it
+            kept = max(kept, end)
+            continue
+        out += (text[max(kept, 0) : start], MASK)
+        kept = end
+    out.append(text[max(kept, 0) :])
+    return "".join(out)
