@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 from stdnum import numdb
 
-from metrics.masking.patterns import ASCII_UPPER, glued, trie
+from metrics.masking.patterns import glued, trie, upper
 
 Span = tuple[int, int]
 
@@ -50,13 +50,17 @@ _IBAN = re.compile(
     ),
     re.ASCII,
 )
+_IBAN_HINT = re.compile("[A-Za-z]{2}[0-9]{2}")
+_SHORTEST_IBAN = 4 + min(length for length, _ in BBAN_LAYOUTS.values())
 _SPACES = str.maketrans("", "", " \u00a0")
 _AS_DIGITS = str.maketrans({c: str(10 + i) for i, c in enumerate(string.ascii_uppercase)})
 
 
 def iban_spans(text: str) -> Iterator[Span]:
     """Spans of valid IBANs: printed in groups of four or not at all, upper or lower case."""
-    folded = text.translate(ASCII_UPPER)  # same length: spans carry over to `text`
+    if len(text) < _SHORTEST_IBAN or _IBAN_HINT.search(text) is None:
+        return
+    folded = upper(text)  # same length: spans carry over to `text`
     pos = 0
     while (match := _IBAN.search(folded, pos)) is not None:
         start = match.start()

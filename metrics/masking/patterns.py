@@ -13,8 +13,25 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def lower(text: str) -> str:
+    """`text` with ASCII letters in lower case and nothing else changed: same length, so a
+    span found in it is a span of `text` (`str.lower` may change the length of other text)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def upper(text: str) -> str:
+    """`text` with ASCII letters in upper case and nothing else changed (same length)."""
+    return text.upper() if text.isascii() else text.translate(_ASCII_UPPER)
+
+
+def digit_count(text: str) -> int:
+    """How many ASCII digits `text` holds (counted in C, not character by character)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data) - len(data.translate(None, b"0123456789"))
 
 
 def glued(text: str, start: int) -> bool:

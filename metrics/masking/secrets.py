@@ -15,28 +15,30 @@ import re
 from collections.abc import Iterator
 
 from metrics.masking.keys import KEY_WORDS, label_kind
-from metrics.masking.patterns import ASCII_LOWER, trie
+from metrics.masking.patterns import trie
 
 Span = tuple[int, int]
 
-#: Keys whose vendor prefix names them, not glued to a longer word.
-PREFIXED_KEYS = re.compile(
-    r"(?<![\w-])(?:"
-    r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}+|whsec_[0-9A-Za-z]{16,}+"  # Stripe
-    r"|gh[pousr]_[0-9A-Za-z]{20,}+|github_pat_\w{20,}+"  # GitHub
-    r"|xox[abposr]-[0-9A-Za-z-]{10,}+"  # Slack
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"  # AWS access key ids
-    r"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
-    r"|glpat-[0-9A-Za-z_-]{20,}+"  # GitLab
-    r"|npm_[0-9A-Za-z]{36}"  # npm
-    r"|sk-(?:proj-|ant-)?[0-9A-Za-z_-]{20,}+"  # OpenAI, Anthropic
-    r"|SG\.[\w-]{16,}+\.[\w-]{16,}+"  # SendGrid
-    r"|pat-(?:na|eu)1-[0-9a-f-]{36}"  # HubSpot private apps
-    r"|shp(?:at|ss|ca|pa)_[0-9a-fA-F]{32}"  # Shopify
-    r"|00D\w{12,15}![\w.]{20,}+"  # Salesforce session ids
-    r"|eyJ[\w-]{5,}+\.[\w-]{5,}+(?:\.[\w-]*+)?"  # JSON Web Tokens (JWS compact form)
-    r")"
-)
+#: Keys whose vendor prefix names them: the prefix and the pattern of the rest.
+VENDOR_KEYS = {
+    **dict.fromkeys(("sk_live_", "sk_test_", "rk_live_", "rk_test_"), "[0-9A-Za-z]{10,}+"),
+    "whsec_": "[0-9A-Za-z]{16,}+",  # Stripe
+    **dict.fromkeys(("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), "[0-9A-Za-z]{20,}+"),
+    "github_pat_": r"\w{20,}+",  # GitHub
+    **dict.fromkeys(("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxr-", "xoxs-"), "[0-9A-Za-z-]{10,}+"),
+    **dict.fromkeys(("AKIA", "ASIA"), "[0-9A-Z]{16}(?![0-9A-Z])"),  # AWS access key ids
+    "AIza": "[0-9A-Za-z_-]{35}",  # Google API keys
+    "glpat-": "[0-9A-Za-z_-]{20,}+",  # GitLab
+    "npm_": "[0-9A-Za-z]{36}",  # npm
+    "sk-": "(?:proj-|ant-)?[0-9A-Za-z_-]{20,}+",  # OpenAI, Anthropic
+    "SG.": r"[\w-]{16,}+\.[\w-]{16,}+",  # SendGrid
+    **dict.fromkeys(("pat-na1-", "pat-eu1-"), "[0-9a-f-]{36}"),  # HubSpot private apps
+    **dict.fromkeys(("shpat_", "shpss_", "shpca_", "shppa_"), "[0-9a-fA-F]{32}"),  # Shopify
+    "00D": r"\w{12,15}![\w.]{20,}+",  # Salesforce session ids
+    "eyJ": r"[\w-]{5,}+\.[\w-]{5,}+(?:\.[\w-]*+)?",  # JSON Web Tokens (JWS compact form)
+}  # fmt: skip
+#: A vendor key, not glued to a longer word (so a long run is read from its start only).
+PREFIXED_KEYS = re.compile(r"(?<![\w-])" + trie(VENDOR_KEYS))
 PRIVATE_KEY = re.compile(
     r"-----BEGIN[A-Z ]{0,20}PRIVATE KEY-----(?:[A-Za-z0-9+/=:, \t\r\n]|-(?!----END))*+"
     r"(?:-----END[A-Z ]{0,20}PRIVATE KEY-----)?"
@@ -61,17 +63,29 @@ _VALUE = re.compile(
 _REST_OF_LINE = re.compile(r"[^\r\n\"]++")
 
 
-def secret_spans(text: str) -> Iterator[Span]:
-    """Spans of credentials in `text` (the label, scheme and quotes around them stay)."""
-    yield from (match.span() for match in PREFIXED_KEYS.finditer(text))
-    if "-----BEGIN" in text:
+#: What every credential above needs somewhere in the lower-cased text: a label's `:` or `=`,
+#: a scheme word, a vendor prefix or a private key header. Text without any is skipped at once.
+_HINT_PATTERN = "[:=]|" + trie(
+    dict.fromkeys([*(p.lower() for p in VENDOR_KEYS), "bearer", "basic", "-----begin"], "")
+)
+_HINT = re.compile(_HINT_PATTERN)
+_VENDOR_HINT = re.compile(trie(dict.fromkeys((p.lower() for p in VENDOR_KEYS), "")))
+
+
+def secret_spans(text: str, folded: str) -> Iterator[Span]:
+    """Spans of credentials in `text` (the label, scheme and quotes around them stay);
+    `folded` is `patterns.lower(text)`."""
+    if _HINT.search(folded) is None:
+        return
+    if _VENDOR_HINT.search(folded) is not None:
+        yield from (match.span() for match in PREFIXED_KEYS.finditer(text))
+    if "-----begin" in folded:
         yield from (match.span() for match in PRIVATE_KEY.finditer(text))
     if "://" in text:
         yield from (match.span("password") for match in URL_PASSWORD.finditer(text))
-    folded = text.translate(ASCII_LOWER)  # same length: spans carry over to `text`
     for match in SCHEME_CREDENTIAL.finditer(folded):
         start, end = match.span("credential")
-        if text[max(match.start() - 1, 0) : match.start()].isalpha():
+        if match.start() and text[match.start() - 1].isalpha():
             continue
         if _credential(text[start:end]):
             yield start, end

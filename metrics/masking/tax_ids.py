@@ -21,7 +21,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.gb import vat as gb_vat
 from stdnum.us import ein as us_ein
 
-from metrics.masking.patterns import ASCII_UPPER, glued, trie
+from metrics.masking.patterns import digit_count, glued, trie, upper
 
 Span = tuple[int, int]
 
@@ -98,6 +98,7 @@ VAT_BODIES: dict[str, str] = {
     "SK": _D + _chars(_D, 9),
 }
 GB_BODY = _D + f"(?:{_chars(_D, 11)}|{_chars(_D, 8)})|(?:GD|HA){_chars(_D, 3)}"
+EIN_DIGITS = 9
 #: A US EIN as the IRS prints it; the character before must not be a digit or dash.
 EIN = re.compile(r"[0-9]{2}-[0-9]{7}(?![0-9-])")
 #: Nine digits after an "EIN" (or "FEIN") label, which stays: the number is the span.
@@ -105,6 +106,11 @@ EIN_LABELLED = re.compile(r"EIN(?![A-Za-z])[\s:#.]*+(?P<number>[0-9]{9})(?![0-9]
 #: Past this many candidates in one text, shape alone decides (every further one is masked):
 #: the check digits are computed in Python, and a text must not make that unbounded work.
 MAX_CHECKED = 10_000
+
+
+@cache
+def _chosen(countries: frozenset[str]) -> frozenset[str]:
+    return frozenset(c.upper() for c in countries)
 
 
 @cache
@@ -123,15 +129,15 @@ def _vat_finder(countries: frozenset[str]) -> re.Pattern[str] | None:
 
 def tax_id_spans(text: str, countries: Collection[str] = DEFAULT_COUNTRIES) -> Iterator[Span]:
     """Spans of valid VAT numbers and EINs of the formats `countries` bring."""
-    chosen = frozenset(c.upper() for c in countries)
+    chosen = _chosen(frozenset(countries))
     checks = _Checks()
     vat = _vat_finder(chosen)
     if vat is not None:
-        folded = text.translate(ASCII_UPPER)  # same length: spans carry over to `text`
+        folded = upper(text)  # same length: spans carry over to `text`
         for match in vat.finditer(folded):
             if not glued(folded, match.start()) and checks.valid(match.lastgroup, match.group()):
                 yield match.span()
-    if "US" in chosen:
+    if "US" in chosen and digit_count(text) >= EIN_DIGITS:
         yield from _ein_spans(text, checks)
 
 

@@ -9,7 +9,8 @@ import re
 from collections.abc import Collection, Iterable, Iterator
 from typing import Literal
 
-from metrics.masking.numbers import card_spans, iban_spans
+from metrics.masking.numbers import CARD_DIGITS, card_spans, iban_spans
+from metrics.masking.patterns import digit_count, lower
 from metrics.masking.secrets import secret_spans
 from metrics.masking.tax_ids import DEFAULT_COUNTRIES, tax_id_spans
 
@@ -18,6 +19,8 @@ TextKind = Literal["email", "tax_id", "bank", "card", "secret"]
 TEXT_KINDS: tuple[TextKind, ...] = ("email", "tax_id", "bank", "card", "secret")
 #: What no role ever needs to read: hidden everywhere and removed before storage.
 ALWAYS_HIDDEN: frozenset[TextKind] = frozenset({"card", "secret"})
+#: The kinds to find for the `hidden` arguments callers pass most (no set built per call).
+_KINDS: dict[object, frozenset[str]] = {TEXT_KINDS: frozenset(TEXT_KINDS), (): ALWAYS_HIDDEN}
 Span = tuple[int, int]
 
 #: An address in one pass: it starts where a run of address characters starts, so a long run
@@ -26,7 +29,6 @@ Span = tuple[int, int]
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+\.[\w.-]+")
 _AT_DOMAIN = re.compile(r"@[\w-]++\.[\w.-]++")
 _LOCAL_PART = re.compile(r"[\w.+-]++")  # read backwards, on the reversed text
-_DIGIT = re.compile(r"\d")
 
 
 def email_spans(text: str) -> Iterator[Span]:
@@ -55,7 +57,8 @@ def mask_free_text(
 ) -> str:
     """`text` with every detected span of a kind in `hidden` replaced by MASK ("card" and
     "secret" are always hidden). Tax ids are those of the legal entities' `countries`."""
-    return _replace(text, _spans(text, ALWAYS_HIDDEN | frozenset(hidden), countries))
+    kinds = _KINDS.get(hidden) if isinstance(hidden, tuple) else None
+    return _replace(text, _spans(text, kinds or ALWAYS_HIDDEN.union(hidden), countries))
 
 
 def scrub_for_storage(text: str) -> str:
@@ -68,17 +71,19 @@ def _spans(text: str, kinds: frozenset[str], countries: Collection[str]) -> list
     """The spans of `kinds` in `text`. A card number is never taken from inside an IBAN."""
     spans: list[Span] = []
     if "secret" in kinds:
-        spans += secret_spans(text)
+        spans += secret_spans(text, lower(text))
     if "email" in kinds:
         spans += email_spans(text)
-    if _DIGIT.search(text) is None:
+    digits = digit_count(text)
+    if digits < 2:  # every number below has two digits or more
         return spans
-    ibans = list(iban_spans(text)) if {"bank", "card"} & kinds else []
+    cards = "card" in kinds and digits >= CARD_DIGITS.start
+    ibans = list(iban_spans(text)) if "bank" in kinds or cards else []
     if "bank" in kinds:
         spans += ibans
     if "tax_id" in kinds:
         spans += tax_id_spans(text, countries)
-    if "card" in kinds:
+    if cards:
         spans += _apart(card_spans(text), ibans)
     return spans
 
