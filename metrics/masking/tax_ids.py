@@ -26,37 +26,10 @@ from metrics.masking.patterns import digit_count, glued, trie, upper
 Span = tuple[int, int]
 
 DEFAULT_COUNTRIES: tuple[str, ...] = ("US", "GB", "DE")
-EU_MEMBERS = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    ]
-)
+EU_MEMBERS = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})  # fmt: skip
 _SEP = "[ .-]?"  # one optional space, dot or dash between two characters
 
 
@@ -101,11 +74,13 @@ GB_BODY = _D + f"(?:{_chars(_D, 11)}|{_chars(_D, 8)})|(?:GD|HA){_chars(_D, 3)}"
 EIN_DIGITS = 9
 #: A US EIN as the IRS prints it; the character before must not be a digit or dash.
 EIN = re.compile(r"[0-9]{2}-[0-9]{7}(?![0-9-])")
+_DIGIT_OR_DASH = frozenset("0123456789-")
 #: Nine digits after an "EIN" (or "FEIN") label, which stays: the number is the span.
 EIN_LABELLED = re.compile(r"EIN(?![A-Za-z])[\s:#.]*+(?P<number>[0-9]{9})(?![0-9])")
 #: Past this many candidates in one text, shape alone decides (every further one is masked):
 #: the check digits are computed in Python, and a text must not make that unbounded work.
 MAX_CHECKED = 10_000
+_COMPACT = re.compile(r"[ .-]")
 
 
 @cache
@@ -142,6 +117,7 @@ def tax_id_spans(text: str, countries: Collection[str] = DEFAULT_COUNTRIES) -> I
 
 
 def _ein_spans(text: str, checks: _Checks) -> Iterator[Span]:
+    """EINs written `NN-NNNNNNN` (not inside a longer number) and nine digits after a label."""
     for match in EIN.finditer(text):
         before = text[max(match.start() - 1, 0) : match.start()]
         if before not in _DIGIT_OR_DASH and checks.valid("US", match.group()):
@@ -150,9 +126,6 @@ def _ein_spans(text: str, checks: _Checks) -> Iterator[Span]:
         start = match.start() - (text[max(match.start() - 1, 0) : match.start()] == "F")
         if not text[max(start - 1, 0) : start].isalpha() and checks.valid("US", match["number"]):
             yield match.span("number")
-
-
-_DIGIT_OR_DASH = frozenset("0123456789-")
 
 
 class _Checks:
@@ -166,9 +139,6 @@ class _Checks:
             return False
         self.left -= 1
         return self.left < 0 or _valid(kind, candidate)
-
-
-_COMPACT = re.compile(r"[ .-]")
 
 
 @lru_cache(maxsize=4096)

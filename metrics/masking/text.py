@@ -23,9 +23,10 @@ ALWAYS_HIDDEN: frozenset[TextKind] = frozenset({"card", "secret"})
 _KINDS: dict[object, frozenset[str]] = {TEXT_KINDS: frozenset(TEXT_KINDS), (): ALWAYS_HIDDEN}
 Span = tuple[int, int]
 
-#: An address in one pass: it starts where a run of address characters starts, so a long run
-#: without "@" is scanned once, not once per character. `email_spans` also catches an address
-#: glued to the one before it (`a@b.c+d@e.f`), which this pattern leaves for a second pass.
+#: An address as one pattern, for callers that substitute addresses directly: it starts where
+#: a run of address characters starts, so a long run without "@" is scanned once, not once per
+#: character. It misses an address glued to the one before it (`a@b.c+d@e.f`); `email_spans`
+#: finds those too.
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+\.[\w.-]+")
 _AT_DOMAIN = re.compile(r"@[\w-]++\.[\w.-]++")
 _LOCAL_PART = re.compile(r"[\w.+-]++")  # read backwards, on the reversed text
