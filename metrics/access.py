@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, false
 
 from metrics.kpis.common import Filters
-from metrics.masking import MASK, mask_free_text
+from metrics.masking import ALL_COUNTRIES, MASK, TEXT_KINDS, mask_free_text
 from throughline.settings import AuthSettings, Role
 
 Sensitive = Literal["payload", "email", "tax_id", "bank"]
@@ -109,6 +109,12 @@ class Access:
         """The kinds of values this visitor's role sees masked."""
         return frozenset(k for k in SEES["admin"] if k not in SEES[self.role])
 
+    @property
+    def hidden_in_text(self) -> tuple[str, ...]:
+        """The kinds masked inside free text for this role (`metrics.masking.TEXT_KINDS`;
+        card numbers and secrets always are)."""
+        return tuple(sorted(set(TEXT_KINDS) & self.hidden))
+
 
 #: A visitor of a dashboard without sign-in (the demo, or `auth.allow_anonymous`).
 ANONYMOUS = Access("admin", "demo visitor", signed_in=False)
@@ -174,8 +180,9 @@ def kind_of(name: str) -> Sensitive | None:
 def mask(value: T, access: Access) -> T:
     """`value` with what `access` may not see masked: data frames, dataclasses (field by field,
     payload fields emptied), mappings, sequences and text (e-mail addresses, IBANs and tax ids
-    inside any string; card numbers and secrets too, for what was stored before they were
-    removed on the way in). The admin sees everything as stored."""
+    inside any string — the tax ids of every country Throughline knows, the EU's, GB's and US
+    EINs, not only the configured entities' — and card numbers and secrets too, for what was
+    stored before they were removed on the way in). The admin sees everything as stored."""
     if access.sees_everything:
         return value
     return cast("T", _mask(value, access))
@@ -197,7 +204,7 @@ def _mask(value: Any, access: Access, name: str = "") -> Any:
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
         return type(value)(_mask(v, access) for v in value)
     if isinstance(value, str):
-        return mask_free_text(value, access.hidden)
+        return mask_free_text(value, access.hidden_in_text, ALL_COUNTRIES)
     return value
 
 

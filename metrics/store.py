@@ -36,7 +36,7 @@ from metrics.canonical import (
 from metrics.db import upsert_insert
 from metrics.facts import mark_affected, refresh_pending
 from metrics.facts.common import no_cyclic_gc
-from metrics.masking import mask_sensitive
+from metrics.masking import mask_sensitive, scrub_for_storage
 from metrics.models import Base, CollectorState, UTCDateTime
 
 Value = Any
@@ -308,8 +308,8 @@ def _sync_rows(attempts: list[SyncAttemptRow], now: datetime) -> list[Row]:
     return [
         (
             a.id, a.source_system, a.source_key, a.integration, a.flow, a.direction, a.status,
-            a.attempt_number, a.retry_of_id, a.error_class, a.error_message, a.error_signature,
-            a.trace_key, a.started_at, a.duration_ms, a.object_id,
+            a.attempt_number, a.retry_of_id, a.error_class, _scrubbed(a.error_message),
+            _scrubbed(a.error_signature), a.trace_key, a.started_at, a.duration_ms, a.object_id,
             mask_sensitive(a.payload) if a.payload is not None else None,
             a.source_updated_at, now,
         )
@@ -322,7 +322,8 @@ def _quarantine_rows(rows: list[QuarantineRow], now: datetime) -> list[Row]:
     return [
         (
             q.id, q.collector, q.stream,
-            None if q.source_key is None else _storable(q.source_key)[:200], _storable(q.reason),
+            None if q.source_key is None else _storable(q.source_key)[:200],
+            _storable(scrub_for_storage(q.reason)),
             _raw_text(q.raw), now, now, 1,
         )
         for q in unique.values()
@@ -332,6 +333,12 @@ def _quarantine_rows(rows: list[QuarantineRow], now: datetime) -> list[Row]:
 def _fx_rows(rates: list[FxRateRow], now: datetime) -> list[Row]:
     unique = {(r.day, r.base, r.quote): r for r in rates}
     return [(*k, r.rate, r.source_system, now) for k, r in unique.items()]
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """An error message without card numbers, tokens and secrets (the rest is masked at
+    display, per role)."""
+    return None if text is None else scrub_for_storage(text)
 
 
 def _raw_text(raw: dict[str, Any] | str) -> str:

@@ -15,6 +15,7 @@ from metrics import audit
 from metrics.access import Access
 from metrics.kpis.common import Filters, period_start
 from metrics.kpis.setup_latency import SetupLatency
+from metrics.masking import scrub_for_storage
 from metrics.models import CaseHandoff, SyncAttempt, SyncTrace, WorkQueueAction
 from metrics.views.common import ViewConfig, frame
 from metrics.views.guard import view
@@ -241,7 +242,7 @@ def record_action(
         text = (note or "").strip()
         if not text:
             raise ActionRefused("Write the note first.")
-        values["note"] = text[:MAX_TEXT]
+        values["note"] = scrub_for_storage(text)[:MAX_TEXT]
     with engine.begin() as conn:
         conn.execute(
             insert(WorkQueueAction).values(
