@@ -57,7 +57,7 @@ def test_import_ocel_reads_a_foreign_log_with_its_mapping(
         "  1 × unknown object type 'Spaceship': not under `object_types` in the mapping\n"
         "  1 × unknown activity 'Teleport': not under `activities` in the mapping\n"
         "  1 × time has no timezone (give an offset, or set `timezone` in the mapping)\n"
-        "  1 × other reasons\n"
+        "  1 × relates to an object that the log does not define\n"
     )
     assert counts(engine) == {"objects": 2, "events": 2, "event_objects": 3, "object_links": 1}
 

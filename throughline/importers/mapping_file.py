@@ -10,6 +10,7 @@ and again lists every problem before any row is read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,21 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 KeyPath = tuple[str | int, ...]
 _M = TypeVar("_M", bound="Strict")
+_BOOL = "tag:yaml.org,2002:bool"
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true and false. (YAML 1.1 also reads
+    on/off/yes/no as booleans, so the key `on:` or Norway's code NO would become one.)"""
+
+
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class ImportFailed(Exception):
@@ -133,8 +149,8 @@ def load_mapping(path: Path, model: type[_M]) -> _M:
     source = MappingSource(str(path))
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=YamlLoader)
+        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise MappingFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -146,7 +162,7 @@ def load_mapping(path: Path, model: type[_M]) -> _M:
     try:
         mapping = model.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(_data_path(e["loc"], data), e["msg"])
+        problems = [Problem(_data_path(e["loc"], data), e["msg"].removeprefix("Value error, "))
                     for e in exc.errors(include_url=False)]  # fmt: skip
         raise MappingFileError("\n".join(map(source.describe, problems))) from None
     mapping._source = source

@@ -63,8 +63,8 @@ def link_problem(from_: ObjectType, to: ObjectType, qualifier: LinkQualifier) ->
         return None
     expected = f"{' or '.join(froms)} → {' or '.join(tos)}"
     if to in froms and from_ in tos:
-        return f"`{qualifier}` links {expected}, not {from_} → {to}: swap from and to"
-    return f"`{qualifier}` links {expected}, not {from_} → {to}"
+        return f"{qualifier} links {expected}, not {from_} → {to}: swap from and to"
+    return f"{qualifier} links {expected}, not {from_} → {to}"
 
 
 def attribute_type(type_: ObjectType, name: str) -> ValueType | None:

@@ -106,8 +106,9 @@ class References:
             word for word, rows in (("event", unit.events), ("links", unit.links)) if rows
         )
         verb = "is" if parts == "event" else "are"
-        end = f", so its {parts} {verb} not stored{self.hint(type_)}"
+        hint = self.hint(type_)
         return RowError(
-            f"names {type_} {key!r:.60} that neither this log nor the store holds{end}",
-            f"names a {type_} that neither this log nor the store holds{end}",
+            f"names {type_} {key!r:.60} that neither this log nor the store holds, so its "
+            f"{parts} {verb} not stored{hint}",
+            f"names a {type_} that neither this log nor the store holds{hint}",
         )

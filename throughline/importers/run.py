@@ -114,8 +114,9 @@ class ImportReport:
 
     def reason_lines(self, top: int = TOP_REASONS) -> list[str]:
         """The most frequent quarantine reasons, one line each: ``  1,204 × reason``."""
-        lines = [f"  {n:,} × {kind}" for kind, n in self.reasons.most_common(top)]
-        rest = self.quarantined - sum(n for _, n in self.reasons.most_common(top))
+        shown = self.reasons.most_common(top if len(self.reasons) > top + 1 else top + 1)
+        lines = [f"  {n:,} × {kind}" for kind, n in shown]
+        rest = self.quarantined - sum(n for _, n in shown)
         if rest > 0:
             lines.append(f"  {rest:,} × other reasons")
         return lines
