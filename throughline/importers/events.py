@@ -27,7 +27,7 @@ from metrics.canonical import Activity, EventObject, EventRow, LinkRow, ObjectRo
 from throughline.importers.events_mapping import SAMPLE_ROWS, EventLogMapping, file_problems
 from throughline.importers.files import open_source
 from throughline.importers.mapping_file import load_mapping, refuse
-from throughline.importers.model_rules import subject_type
+from throughline.importers.model_rules import a, subject_type
 from throughline.importers.refs import References, Unit
 from throughline.importers.run import (
     BATCH_ROWS,
@@ -118,7 +118,7 @@ class RowMapper:
         subject = subject_type(activity)
         if subject in self.objects and subject not in keys:
             label = self.objects[subject].key_label
-            raise RowError(f"{activity} needs a {subject} ({label} is empty)")
+            raise RowError(f"{activity} needs {a(subject)} ({label} is empty)")
         objects = [self._object(subject, keys[subject], values, at)] if subject in keys else []
         refs = tuple(
             EventObject(self.objects[t].system, t, k, self.objects[t].qualifier)

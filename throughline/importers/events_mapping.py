@@ -41,6 +41,7 @@ from pydantic import Field
 from metrics.canonical import Activity, LinkQualifier, ObjectType
 from throughline.importers.mapping_file import KeyPath, Problem, Strict
 from throughline.importers.model_rules import (
+    a,
     attribute_type,
     calendar_problem,
     link_problem,
@@ -146,11 +147,11 @@ class EventLogMapping(Strict):
                 if wanted is None or spec.declared() == wanted:
                     continue
                 how = (f"write {{column: {spec.column}, type: {wanted}}}" if spec.column
-                       else f"give a {wanted}")  # fmt: skip
+                       else f"give {a(wanted)}")  # fmt: skip
                 out.append(Problem(
                     ("objects", str(type_), "attributes", name),
-                    f"Throughline reads the {name} of a {type_} as a {wanted}, and a "
-                    f"{spec.declared()} would not count: {how}",
+                    f"Throughline reads the {name} of {a(type_)} as {a(wanted)}, and "
+                    f"{a(spec.declared())} would not count: {how}",
                 ))  # fmt: skip
         return out
 
@@ -171,14 +172,14 @@ class EventLogMapping(Strict):
                 continue
             subject = subject_type(activity)
             if subject not in self.objects:
-                out.append(Problem(("activities", name), f"{activity} is about a {subject}, "
+                out.append(Problem(("activities", name), f"{activity} is about {a(subject)}, "
                            f"but `objects` maps none: map one, or skip {name!r} "
                            "(`skip_activities`)"))  # fmt: skip
                 continue
             on = self.named_on(subject)
             if on is not None and activity not in on:
                 out.append(Problem(("objects", str(subject), "on"), f"leaves out {activity} "
-                           f"({name!r}), whose rows are about a {subject}"))  # fmt: skip
+                           f"({name!r}), whose rows are about {a(subject)}"))  # fmt: skip
         return out
 
 
@@ -246,6 +247,7 @@ def _naive_times(
                     naive, first = naive + 1, first or value
         if not values or naive < len(values):
             return []
-        found = f"has no offset in its first {len(values)} rows (e.g. {str(first)!r:.40})"
+        rows = "row" if len(values) == 1 else f"{len(values)} rows"
+        found = f"has no offset in its first {rows} (e.g. {str(first)!r:.40})"
     return [Problem(("timestamp",), f"column {mapping.timestamp!r} {found}: set `timezone` to "
                     "the zone they are in (e.g. timezone: Europe/Berlin)")]  # fmt: skip

@@ -148,9 +148,12 @@ def load_mapping(path: Path, model: type[_M]) -> _M:
     """The YAML file at `path` as `model`; `MappingFileError` naming every problem."""
     source = MappingSource(str(path))
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=YamlLoader)
-        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a safe loader)
+        loader = YamlLoader(path.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except OSError as exc:
         raise MappingFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -51,6 +51,11 @@ _SUBJECT = {
 }  # fmt: skip
 
 
+def a(noun: str) -> str:
+    """`noun` with its indefinite article: "an invoice", "a deal"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def subject_type(activity: Activity) -> ObjectType:
     """The type of object an activity is about: `work.logged` → work_item."""
     return _SUBJECT[activity.split(".", 1)[0]]

@@ -62,7 +62,7 @@ def sniff(path: Path) -> str:
                                "2.0 JSON or SQLite")  # fmt: skip
         raise ImportFailed(f"{path}: {name}, which Throughline does not read: "
                            + CONVERT.format(reader=reader, path=path.name))  # fmt: skip
-    if not start.startswith(b"{"):
+    if not start.startswith((b"{", b"[")):
         raise ImportFailed(f"{path}: not an OCEL 2.0 log (neither JSON nor SQLite)")
     return "json"
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from metrics.canonical import EventRow, FxRateRow, LinkRow, ObjectRow, SyncAttemptRow
 from metrics.facts.common import among
 from metrics.models import Object
+from throughline.importers.model_rules import a
 from throughline.importers.values import RowError
 
 
@@ -110,5 +111,5 @@ class References:
         return RowError(
             f"names {type_} {key!r:.60} that neither this log nor the store holds, so its "
             f"{parts} {verb} not stored{hint}",
-            f"names a {type_} that neither this log nor the store holds{hint}",
+            f"names {a(type_)} that neither this log nor the store holds{hint}",
         )
