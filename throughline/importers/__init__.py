@@ -10,7 +10,7 @@ from throughline.importers.events import import_events, load_event_log_mapping
 from throughline.importers.mapping_file import ImportFailed, MappingFileError
 from throughline.importers.ocel import import_ocel
 from throughline.importers.ocel_mapping import load_ocel_mapping
-from throughline.importers.run import ImportRejected, ImportReport
+from throughline.importers.report import ImportRejected, ImportReport
 
 __all__ = [
     "ImportFailed",

@@ -85,12 +85,13 @@ class References:
         if final:
             self.held = []
         batch = {o.id for u in units for o in u.objects}
-        wanted = {i for u in candidates for i, _, _ in u.references()} - batch
+        named = [list(u.references()) for u in candidates]
+        wanted = {i for refs in named for i, _, _ in refs} - batch
         known = batch | stored_objects(self.engine, wanted)
         ready: list[Unit] = []
         refused: list[tuple[Unit, RowError]] = []
-        for unit in candidates:
-            missing = next(((t, k) for i, t, k in unit.references() if i not in known), None)
+        for unit, refs in zip(candidates, named, strict=True):
+            missing = next(((t, k) for i, t, k in refs if i not in known), None)
             if missing is None:
                 ready.append(unit)
                 continue

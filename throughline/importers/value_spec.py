@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, tzinfo
+from operator import itemgetter
 from typing import Any
 
 from pydantic import model_validator
@@ -101,9 +102,8 @@ class ValueSpec(Strict):
 
     def reader(self) -> Reader:
         """The row → raw value function (a column's cell as read, not yet typed)."""
-        if self.column is not None:
-            column = self.column
-            return lambda row: row.get(column)
+        if self.column is not None:  # the file has it (checked before reading)
+            return itemgetter(self.column)
         if self.parts is None:
             constant = self.value
             return lambda _row: constant
