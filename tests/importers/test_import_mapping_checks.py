@@ -5,6 +5,7 @@ key and line of the YAML, and nothing is stored or logged (SQLite and PostgreSQL
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,6 +34,17 @@ def _line(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
+def _parquet_log(tmp_path: Path, columns: dict[str, Any], extra: str = "") -> tuple[Path, Path]:
+    """A one-row Parquet log of `columns` (with activity and deal_id) and a mapping for it
+    (`extra` YAML lines before `objects`)."""
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"activity": ["Opportunity Won"], "deal_id": ["D1"], **columns}), path)
+    mapping = tmp_path / "flat.yaml"
+    mapping.write_text("source_system: dw\nactivity: activity\ntimestamp: occurred_at\n"
+                       f"{extra}objects: {{deal: {{key: deal_id}}}}\n")  # fmt: skip
+    return path, mapping
+
+
 def _refused(engine: Engine, csv: Path, mapping: Path, **options: object) -> str:
     """The message of an import refused before reading; asserts nothing was stored or logged."""
     with pytest.raises(MappingFileError) as refused:
@@ -56,13 +68,8 @@ def test_a_log_without_offsets_and_no_timezone_is_refused_before_reading(
         "'2026-01-05T10:00:00'): set `timezone` to the zone they are in (e.g. timezone: "
         f"Europe/Berlin) (line {_line(mapping, 'timestamp: occurred_at')})"
     )
-    parquet = tmp_path / "naive.parquet"
-    table = pa.table({"activity": ["Opportunity Won"], "occurred_at": pa.array(
-        [pa.scalar(1_767_607_200_000_000, pa.timestamp("us"))]), "deal_id": ["D1"]})  # fmt: skip
-    pq.write_table(table, parquet)
-    flat = tmp_path / "flat.yaml"
-    flat.write_text("source_system: dw\nactivity: activity\ntimestamp: occurred_at\n"
-                    "objects: {deal: {key: deal_id}}\n")  # fmt: skip
+    naive_times = pa.array([1_767_607_200_000_000], pa.timestamp("us"))
+    parquet, flat = _parquet_log(tmp_path, {"occurred_at": naive_times})
     assert _refused(engine, parquet, flat) == (
         f"{flat}: timestamp: column 'occurred_at' holds times without a zone (timestamp[us]): "
         "set `timezone` to the zone they are in (e.g. timezone: Europe/Berlin) (line 3)"
@@ -85,13 +92,8 @@ def test_billable_read_as_text_is_refused_naming_the_key_and_line(tmp_path: Path
 def test_a_parquet_column_of_booleans_read_as_text_is_refused(
     engine: Engine, tmp_path: Path
 ) -> None:
-    path = tmp_path / "typed.parquet"
-    table = pa.table({"activity": ["Opportunity Won"], "occurred_at": ["2026-01-05T10:00:00Z"],
-                      "deal_id": ["D1"], "rush": [True]})  # fmt: skip
-    pq.write_table(table, path)
-    mapping = tmp_path / "map.yaml"
-    mapping.write_text("source_system: dw\nactivity: activity\ntimestamp: occurred_at\n"
-                       "event_attributes: {rush: rush}\nobjects: {deal: {key: deal_id}}\n")  # fmt: skip
+    columns = {"occurred_at": ["2026-01-05T10:00:00Z"], "rush": [True]}
+    path, mapping = _parquet_log(tmp_path, columns, "event_attributes: {rush: rush}\n")
 
     assert _refused(engine, path, mapping) == (
         f"{mapping}: event_attributes.rush: column 'rush' holds bool values, read here as text: "

@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from metrics.models import Event, Object, ObjectLink, Quarantine
-from tests.importers.conftest import FIXTURES, counts, runs
-from tests.importers.test_import_ocel_files import _to_sqlite
+from tests.importers.conftest import FIXTURES, counts, runs, to_ocel_sqlite
 from throughline.importers import ImportFailed, MappingFileError, import_ocel, load_ocel_mapping
 
 FOREIGN = FIXTURES / "foreign.ocel.json"
@@ -139,7 +138,7 @@ def test_naive_sqlite_times_are_utc_unless_the_mapping_names_a_timezone(
     engine: Engine, tmp_path: Path
 ) -> None:
     path = tmp_path / "foreign.sqlite"
-    _to_sqlite(FOREIGN, path)
+    to_ocel_sqlite(FOREIGN, path)
     mapping = FIXTURES / "foreign-ocel.yaml"
     import_ocel(engine, path, load_ocel_mapping(mapping), progress=False)
     berlin = _mapping(tmp_path, mapping.read_text().replace("source_system: pmtool",

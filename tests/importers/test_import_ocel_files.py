@@ -6,7 +6,6 @@ attempts and FX rates."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +28,7 @@ from metrics.models import Event, FxRate, Object, ObjectLink, Quarantine, SyncAt
 from metrics.models import EventObject as EventObjectTable
 from metrics.ocel import write_ocel
 from metrics.store import write_batch
-from tests.importers.conftest import FIXTURES, counts, runs
+from tests.importers.conftest import FIXTURES, counts, runs, to_ocel_sqlite
 from throughline.importers import ImportFailed, MappingFileError, import_ocel, load_ocel_mapping
 
 FOREIGN = FIXTURES / "foreign.ocel.json"
@@ -104,74 +103,9 @@ def test_a_foreign_ocel_log_is_mapped_skipped_and_quarantined_by_its_mapping(
     assert [(r["status"], r["rows_quarantined"]) for r in log] == [("success", 6)]
 
 
-def _to_sqlite(source: Path, target: Path) -> None:
-    """The JSON log written in the OCEL 2.0 SQLite layout (times as UTC text, no offset)."""
-    log = json.loads(source.read_text())
-
-    def utc(value: str) -> str:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        at = at.astimezone(UTC) if at.tzinfo else at
-        return at.strftime("%Y-%m-%d %H:%M:%S")
-
-    db = sqlite3.connect(target)
-    db.executescript(
-        "CREATE TABLE event (ocel_id TEXT, ocel_type TEXT);"
-        "CREATE TABLE object (ocel_id TEXT, ocel_type TEXT);"
-        "CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT);"
-        "CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT);"
-        "CREATE TABLE event_map_type (ocel_type TEXT, ocel_type_map TEXT);"
-        "CREATE TABLE object_map_type (ocel_type TEXT, ocel_type_map TEXT);"
-    )
-    for kind in ("event", "object"):
-        for t in log[f"{kind}Types"]:
-            mapped = t["name"].replace(" ", "")
-            db.execute(f"INSERT INTO {kind}_map_type VALUES (?, ?)", (t["name"], mapped))
-            attrs = "".join(f', "{a["name"]}"' for a in t["attributes"])
-            extra = ", ocel_changed_field TEXT" if kind == "object" else ""
-            db.execute(
-                f'CREATE TABLE "{kind}_{mapped}" (ocel_id TEXT, ocel_time TEXT{extra}{attrs})'
-            )
-    for o in log["objects"]:
-        db.execute("INSERT INTO object VALUES (?, ?)", (o["id"], o["type"]))
-        table = f'"object_{o["type"].replace(" ", "")}"'
-        for a in o["attributes"]:
-            column = f'"{a["name"]}"'
-            try:
-                db.execute(
-                    f"INSERT INTO {table} (ocel_id, ocel_time, ocel_changed_field, {column}) "
-                    "VALUES (?, ?, ?, ?)",
-                    (o["id"], utc(a["time"]), a["name"], a["value"]),
-                )
-            except sqlite3.OperationalError:  # `stage` is not declared in objectTypes
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-                db.execute(
-                    f"INSERT INTO {table} (ocel_id, ocel_time, ocel_changed_field, {column}) "
-                    "VALUES (?, ?, ?, ?)",
-                    (o["id"], utc(a["time"]), a["name"], a["value"]),
-                )
-        for r in o["relationships"]:
-            db.execute("INSERT INTO object_object VALUES (?, ?, ?)",
-                       (o["id"], r["objectId"], r["qualifier"]))  # fmt: skip
-    for e in log["events"]:
-        db.execute("INSERT INTO event VALUES (?, ?)", (e["id"], e["type"]))
-        names = [a["name"] for a in e["attributes"]]
-        columns = "".join(f', "{n}"' for n in names)
-        marks = "".join(", ?" for _ in names)
-        db.execute(
-            f'INSERT INTO "event_{e["type"].replace(" ", "")}" (ocel_id, ocel_time{columns}) '
-            f"VALUES (?, ?{marks})",
-            (e["id"], utc(e["time"]), *(a["value"] for a in e["attributes"])),
-        )
-        for r in e["relationships"]:
-            db.execute("INSERT INTO event_object VALUES (?, ?, ?)",
-                       (e["id"], r["objectId"], r["qualifier"]))  # fmt: skip
-    db.commit()
-    db.close()
-
-
 def test_the_ocel_sqlite_format_imports_like_the_json(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "foreign.sqlite"
-    _to_sqlite(FOREIGN, path)
+    to_ocel_sqlite(FOREIGN, path)
     report = import_ocel(engine, path, load_ocel_mapping(FOREIGN_MAPPING), progress=False,
                          batch_rows=2)  # fmt: skip
 
