@@ -11,6 +11,7 @@ after a fix stores nothing twice).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sys
@@ -158,6 +159,7 @@ class ImportRun:
         self.report.written.add(result)
         self.report.rows_read += self._rows
         self._rows, self._units, self._quarantined = 0, [], []
+        gc.collect(0)  # the batch's own cycles (the collector is paused while rows are mapped)
 
 
 def collector_name(kind: str, path: Path) -> str:
@@ -192,7 +194,7 @@ def import_run(
         ) as bar:
             run = ImportRun(engine, report, stream, started, bar, references, batch_rows)
             try:
-                with no_cyclic_gc():  # rows and units are acyclic: reference counting frees them
+                with no_cyclic_gc():  # rows are acyclic: reference counting frees them
                     yield run
                 failure = report.failure(max_quarantined)
                 if failure is not None:
