@@ -163,6 +163,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     from throughline.importers import (
         ImportFailed,
+        ImportRejected,
         import_events,
         import_ocel,
         load_event_log_mapping,
@@ -171,19 +172,26 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     path, mapping = Path(args.path), Path(args.mapping) if args.mapping else None
     progress = False if args.no_progress else None
+    calendars = [e.code for e in settings.legal_entities]
     engine = open_store(settings)
     try:
         if args.import_format == "ocel":
-            report = import_ocel(engine, path, load_ocel_mapping(mapping), progress=progress)
+            mapped = load_ocel_mapping(mapping)
+            report = import_ocel(engine, path, mapped, calendars=calendars, progress=progress)
         else:
             assert mapping is not None  # required by the parser
-            report = import_events(engine, path, load_event_log_mapping(mapping), progress=progress)
+            flat = load_event_log_mapping(mapping)
+            report = import_events(engine, path, flat, calendars=calendars, progress=progress)
     except (ImportFailed, OSError) as exc:
+        if isinstance(exc, ImportRejected):
+            print(f"{path}: {exc.report.summary()} (run {exc.report.run_id})")
         print(f"throughline import {args.import_format}: {exc}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
     print(f"{path}: {report.summary()} (run {report.run_id})")
+    if report.quarantined:
+        print(report.reasons_text())
     return 0
 
 

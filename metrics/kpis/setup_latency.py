@@ -2,7 +2,8 @@
 
 Closed cases count in the period their project was created (by `as_of`); deals still waiting at
 `as_of` are the stuck handoffs, aged at `as_of`. Touchless share: closed cases whose project
-the integration user created.
+the integration user created; unknown (None, with `touchless` None) when no closed case's
+project says who created it, e.g. an imported log without a creator column.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class SetupLatency:
     as_of: datetime
     target_days: float
     stats: DurationStats
-    touchless: int
+    touchless: int | None  # None: no closed case's project says whether it was touchless
     touchless_share: float | None
     by_week: pd.DataFrame
     by_month: pd.DataFrame
@@ -112,7 +113,8 @@ def setup_latency(
             money(stuck["amount"]), list(stuck["currency"]),
             [as_of.date()] * len(stuck),
         )  # fmt: skip
-    touchless = int((closed["touchless"] == True).sum())  # noqa: E712 (nullable column)
+    known = closed.empty or bool(closed["touchless"].notna().any())
+    touchless = int((closed["touchless"] == True).sum()) if known else None  # noqa: E712
     excluded = f[f["excluded"].notna() & (f["won_at"] <= now) & filters.in_period(f["won_at"])]
     excluded = excluded["excluded"].value_counts()
     return SetupLatency(
@@ -120,7 +122,7 @@ def setup_latency(
         target_days=target_days,
         stats=duration_stats(closed["business_days"], closed["calendar_hours"], target_days),
         touchless=touchless,
-        touchless_share=touchless / len(closed) if len(closed) else None,
+        touchless_share=touchless / len(closed) if touchless is not None and len(closed) else None,
         by_week=trend(closed, "project_created_at", "business_days", target_days, "W"),
         by_month=trend(closed, "project_created_at", "business_days", target_days, "M"),
         cases=closed.reset_index(drop=True),

@@ -11,19 +11,30 @@ from tests.importers.conftest import EXAMPLE_MAPPING, FIXTURES, counts, pg_env
 from tests.test_cli import run
 
 
-def test_import_events_prints_what_it_stored_and_quarantined(
+def test_a_mostly_quarantined_import_exits_1_with_what_it_stored_and_the_top_reasons(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = pg_env(engine, monkeypatch)
     path = FIXTURES / "bad_rows.csv"
     argv = ("import", "events", str(path), "--mapping", str(EXAMPLE_MAPPING), "--no-progress")
-    assert run(monkeypatch, url, *argv) == 0
-    out = capsys.readouterr().out
-    assert (
+    assert run(monkeypatch, url, *argv) == 1
+    printed = capsys.readouterr()
+    assert printed.out == (
         f"{path}: 7 rows read; new or changed: 2 events, 2 objects, 3 event-object and 1 "
-        "object-object relations; 5 quarantined (run 1)"
-    ) in out
-    assert run(monkeypatch, url, *argv) == 0
+        "object-object relations; 5 quarantined (run 1)\n"
+    )
+    assert printed.err == (
+        "throughline import events: import-events:bad_rows.csv: 5 of 7 rows quarantined (71%, "
+        "more than 50%): the import failed (rows already stored stay; importing again after "
+        "fixing the mapping stores nothing twice). Top reasons:\n"
+        "  1 × timestamp (occurred_at) is missing\n"
+        "  1 × unknown activity 'Opportunity Teleported': not under `activities` in the mapping\n"
+        "  1 × timestamp (occurred_at) has no timezone (give an offset, or set `timezone` in the "
+        "mapping)\n"
+        "  1 × amount is not a number\n"
+        "  1 × not valid UTF-8\n"
+    )
+    assert run(monkeypatch, url, *argv) == 1
     assert "new or changed: 0 events, 0 objects" in capsys.readouterr().out
     assert counts(engine)["events"] == 2
 
@@ -35,7 +46,19 @@ def test_import_ocel_reads_a_foreign_log_with_its_mapping(
     argv = ("import", "ocel", str(FIXTURES / "foreign.ocel.json"), "--mapping",
             str(FIXTURES / "foreign-ocel.yaml"))  # fmt: skip
     assert run(monkeypatch, url, *argv) == 0
-    assert "12 rows read; new or changed: 2 events, 2 objects" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "12 rows read; new or changed: 2 events, 2 objects" in out
+    assert out.endswith(
+        "; 6 quarantined, 2 skipped by the mapping (run 1)\n"
+        "quarantined, by reason:\n"
+        "  1 × value is not a number\n"
+        "  1 × object-to-object qualifier 'manages' is not a Throughline link: map it under "
+        "`link_qualifiers`\n"
+        "  1 × unknown object type 'Spaceship': not under `object_types` in the mapping\n"
+        "  1 × unknown activity 'Teleport': not under `activities` in the mapping\n"
+        "  1 × time has no timezone (give an offset, or set `timezone` in the mapping)\n"
+        "  1 × relates to an object that the log does not define\n"
+    )
     assert counts(engine) == {"objects": 2, "events": 2, "event_objects": 3, "object_links": 1}
 
 

@@ -22,8 +22,8 @@ from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging
 from metrics.models import CaseHandoff, Event, EventObject, Object, ObjectLink, Quarantine
-from tests.importers.conftest import FIXTURES, counts, cursor, runs
-from throughline.importers import ImportFailed, import_events
+from tests.importers.conftest import EXAMPLE_MAPPING, FIXTURES, counts, cursor, runs
+from throughline.importers import ImportRejected, MappingFileError, import_events
 from throughline.importers.events import EventLogMapping
 
 AS_OF = datetime(2026, 3, 31, tzinfo=UTC)
@@ -104,7 +104,9 @@ def test_importing_the_same_csv_twice_adds_nothing(
 def test_bad_rows_are_quarantined_with_row_numbers_and_the_rest_stored(
     engine: Engine, mapping: EventLogMapping
 ) -> None:
-    report = import_events(engine, BAD, mapping, progress=False)
+    with pytest.raises(ImportRejected) as rejected:  # 5 of 7 rows bad: the import fails
+        import_events(engine, BAD, mapping, progress=False)
+    report = rejected.value.report
 
     with engine.connect() as conn:
         found = sorted(
@@ -132,9 +134,21 @@ def test_bad_rows_are_quarantined_with_row_numbers_and_the_rest_stored(
             select(Quarantine.raw).where(Quarantine.source_key == "row 6 (line 7)")
         ).scalar_one()
     assert "Caf\N{REPLACEMENT CHARACTER} M\N{REPLACEMENT CHARACTER}ller" in raw
-    assert runs(engine, "import-events:bad_rows.csv")[0]["rows_quarantined"] == 5
+    log = runs(engine, "import-events:bad_rows.csv")[0]
+    assert (log["status"], log["rows_quarantined"]) == ("failed", 5)
+    assert log["error"].startswith(
+        "ImportRejected: import-events:bad_rows.csv: 5 of 7 rows quarantined (71%, more than 50%)"
+    )
+    assert report.reason_lines() == [
+        "  1 × timestamp (occurred_at) is missing",
+        "  1 × unknown activity 'Opportunity Teleported': not under `activities` in the mapping",
+        "  1 × timestamp (occurred_at) has no timezone (give an offset, or set `timezone` in the "
+        "mapping)",
+        "  1 × amount is not a number",
+        "  1 × not valid UTF-8",
+    ]
 
-    again = import_events(engine, BAD, mapping, progress=False)
+    again = import_events(engine, BAD, mapping, progress=False, max_quarantined=1.0)
     assert again.quarantined == 5 and again.written.total == 0
     with engine.connect() as conn:
         seen = conn.execute(select(Quarantine.times_seen)).scalars().all()
@@ -145,7 +159,7 @@ def test_naive_timestamps_are_read_in_the_zone_the_mapping_names(
     engine: Engine, mapping: EventLogMapping, capsys: pytest.CaptureFixture[str]
 ) -> None:
     berlin = mapping.model_copy(update={"timezone": "Europe/Berlin"})
-    import_events(engine, BAD, berlin, progress=True)
+    import_events(engine, BAD, berlin, progress=True, max_quarantined=1.0)
     bar = capsys.readouterr().err  # the progress bar, forced on (it is off when not a TTY)
     assert "import-events:bad_rows.csv: 100%" in bar and f"{BAD.stat().st_size}/" in bar
 
@@ -213,7 +227,15 @@ def test_a_mapping_naming_a_column_the_file_lacks_fails_before_reading(
     path = tmp_path / "no_deal.csv"
     shutil.copy(EVENTS, path)
     path.write_text(path.read_text().replace("deal_id", "opportunity_id", 1))
-    with pytest.raises(ImportFailed, match="does not have: deal_id"):
+    with pytest.raises(MappingFileError) as refused:
         import_events(engine, path, mapping, progress=False)
+    lines = EXAMPLE_MAPPING.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.strip() == "key: deal_id")
+    assert str(refused.value) == (
+        f"{EXAMPLE_MAPPING}: objects.deal.key: the file has no column 'deal_id' (it has: "
+        "event_id, activity, occurred_at, opportunity_id, project_id, work_item_id, invoice_id, "
+        "payment_id, amount, currency, customer, legal_entity, practice, owner, user, automated, "
+        f"billable, work_date, period_end) (line {line})"
+    )
     assert counts(engine)["events"] == 0
     assert runs(engine, "import-events:no_deal.csv") == []

@@ -1,244 +1,171 @@
 """`throughline import events FILE --mapping MAP.yaml`: a flat event log (CSV or Parquet).
 
-One row is one event (or one event-object pair: rows sharing an `event_id` are one event). The
-mapping file names the columns (see ``examples/event-log-mapping.yaml``)::
-
-    source_system: warehouse        # system of the events and (by default) the objects
-    timezone: Europe/Berlin         # optional: zone of timestamps without an offset
-    activity: activity              # column with the activity …
-    timestamp: occurred_at          # … and with when it happened
-    event_id: event_id              # optional column: rows with one id are one event
-    activities: {Opportunity won: deal.won, Invoice posted: invoice.posted}
-    event_attributes: {by: user}    # event attribute → column
-    objects:                        # object type → the columns that name it on a row
-      deal:
-        key: deal_id
-        system: crm                 # optional (default: source_system)
-        dimensions: {customer: customer, legal_entity: entity, currency: currency, amount: amount}
-        attributes: {billable: {column: billable, type: boolean}}
-    links: [{from: deal, to: project, qualifier: provisions}]   # when a row names both
-
-An activity value not listed under `activities` is accepted when it already is a Throughline
-activity (``deal.won``). Each row relates the event to every object whose key column is filled.
-The *subject* object (the activity's own type: ``work.*`` → work_item) takes its dimensions and
-attributes from the row, as of the row's time (the newest row wins), so each row must carry the
-subject's full current values. Events are keyed by (source system, activity, event id or the
-subject's key, time): importing a file again adds nothing.
+One row is one event (or one event-object pair: rows sharing an `event_id` are one event); the
+mapping (`events_mapping`, every key documented there) names the columns. An activity value not
+listed under `activities` is accepted when it already is a Throughline activity (``deal.won``);
+one under `skip_activities` is left out and counted. Each row relates the event to every object
+whose key is filled (and, for an object with `on`, only on those activities). The *subject*
+object (the activity's own type: ``work.*`` → work_item) takes its dimensions and attributes
+from the row, as of the row's time (the newest row wins), so each row must carry the subject's
+full current values. Events are keyed by (source system, activity, event id or the subject's
+key, time): importing a file again adds nothing. A row whose event names an object no row
+describes has its event quarantined, naming the object (`refs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Collection, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
 from sqlalchemy import Engine
 
 from collectors.errors import MappingError
-from collectors.mapping import flag
-from metrics.canonical import (
-    Activity,
-    Batch,
-    EventObject,
-    EventRow,
-    LinkQualifier,
-    LinkRow,
-    ObjectRow,
-    ObjectType,
-)
+from metrics.calendar import DEFAULT_COUNTRIES
+from metrics.canonical import Activity, EventObject, EventRow, LinkRow, ObjectRow, ObjectType
+from throughline.importers.events_mapping import SAMPLE_ROWS, EventLogMapping, file_problems
 from throughline.importers.files import open_source
+from throughline.importers.mapping_file import load_mapping, refuse
+from throughline.importers.model_rules import a, subject_type
+from throughline.importers.refs import References, Unit
 from throughline.importers.run import (
     BATCH_ROWS,
+    MAX_QUARANTINED,
     ImportReport,
-    Strict,
-    cells,
     collector_name,
     fingerprint,
     import_run,
-    load_mapping,
 )
+from throughline.importers.value_spec import Reader, ValueSpec, typed
 from throughline.importers.values import (
+    RowError,
     check_event,
     check_link,
     check_object,
     parse_amount,
     parse_time,
-    subject_type,
     text,
     vocabulary,
     zone,
 )
 
-Dimension = Literal["customer", "legal_entity", "practice", "region", "owner", "currency", "amount"]
-ValueType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
-
-
-class Column(Strict):
-    """A column and how to read its values."""
-
-    column: str
-    type: ValueType = "string"
-
-
-class ObjectSpec(Strict):
-    """How a row names one object type, and which columns describe it."""
-
-    key: str
-    system: str | None = Field(default=None, max_length=32)
-    qualifier: str | None = Field(default=None, max_length=32)
-    dimensions: dict[Dimension, str] = Field(default_factory=dict)
-    attributes: dict[str, str | Column] = Field(default_factory=dict)
-
-
-class LinkSpec(Strict):
-    """An object-to-object link stored when a row names both objects."""
-
-    from_: ObjectType = Field(alias="from")
-    to: ObjectType
-    qualifier: LinkQualifier
-
-
-class EventLogMapping(Strict):
-    """The mapping file of a flat event log."""
-
-    source_system: str = Field(max_length=32, min_length=1)
-    format: Literal["csv", "parquet"] | None = None
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    timezone: str | None = None
-    activity: str
-    timestamp: str
-    event_id: str | None = None
-    event_attributes: dict[str, str | Column] = Field(default_factory=dict)
-    activities: dict[str, Activity] = Field(default_factory=dict)
-    objects: dict[ObjectType, ObjectSpec] = Field(min_length=1)
-    links: list[LinkSpec] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _links_name_mapped_objects(self) -> EventLogMapping:
-        for link in self.links:
-            for end in (link.from_, link.to):
-                if end not in self.objects:
-                    raise ValueError(f"links: {end} is not one of the mapped objects")
-        return self
-
-    def columns(self) -> list[str]:
-        """Every column the mapping reads (the file must have them all)."""
-        out = [self.activity, self.timestamp, *([self.event_id] if self.event_id else [])]
-        out += [_column(c).column for c in self.event_attributes.values()]
-        for spec in self.objects.values():
-            out += [spec.key, *spec.dimensions.values()]
-            out += [_column(c).column for c in spec.attributes.values()]
-        return list(dict.fromkeys(out))
-
-
-def _column(spec: str | Column) -> Column:
-    return Column(column=spec) if isinstance(spec, str) else spec
-
 
 def load_event_log_mapping(path: Path) -> EventLogMapping:
-    """The mapping file at `path`, validated (`MappingFileError` names the field)."""
+    """The mapping file at `path`, checked (`MappingFileError` names every key and line)."""
     return load_mapping(path, EventLogMapping)
 
 
-def _typed(value: Any, spec: Column) -> Any:
-    """A cell as the attribute type the mapping declares (empty → None)."""
-    if value is None or value == "":
-        return None
-    name = spec.column
-    try:
-        if spec.type == "string":
-            return value if isinstance(value, str) else str(value)
-        if spec.type == "boolean":
-            return flag({name: value}, name)
-        if spec.type == "integer":
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if spec.type == "number":
-            return float(value)
-        if spec.type == "date":
-            return date.fromisoformat(str(value)[:10]).isoformat()
-        return parse_time(value, name, None).isoformat()
-    except ValueError as exc:
-        raise MappingError(f"{name} is not a valid {spec.type}: {value!r:.40}") from exc
+class _Typed:
+    """An attribute's name, reader and type."""
+
+    def __init__(self, name: str, spec: ValueSpec) -> None:
+        self.name, self.read, self.type = name, spec.reader(), spec.declared()
+        self.label = spec.label()
+
+
+class _ObjectReader:
+    """How a row names and describes one object type."""
+
+    def __init__(self, type_: ObjectType, mapping: EventLogMapping) -> None:
+        spec = mapping.objects[type_]
+        self.type = type_
+        self.system = spec.system or mapping.source_system
+        self.qualifier = spec.qualifier or type_.value
+        self.on = mapping.named_on(type_)
+        self.key: Reader = spec.key.reader()
+        self.key_label = spec.key.label()
+        self.dimensions = [(str(d), s.reader(), s.label()) for d, s in spec.dimensions.items()]
+        self.attributes = [_Typed(n, s) for n, s in spec.attributes.items()]
 
 
 class RowMapper:
-    """Maps one row of values to canonical rows (`MappingError` with a reason otherwise)."""
+    """Maps one row of values to a `Unit` (`RowError` with a reason otherwise)."""
 
-    def __init__(self, mapping: EventLogMapping) -> None:
+    def __init__(self, mapping: EventLogMapping, calendars: Collection[str]) -> None:
         self.m = mapping
+        self.calendars = calendars
         self.zone = zone(mapping.timezone)
-        self.attributes = {k: _column(c) for k, c in mapping.event_attributes.items()}
-        self.object_attributes = {
-            t: {k: _column(c) for k, c in spec.attributes.items()}
-            for t, spec in mapping.objects.items()
-        }
+        self.skip = frozenset(mapping.skip_activities)
+        self.event_id = mapping.event_id.reader() if mapping.event_id else None
+        self.attributes = [_Typed(n, s) for n, s in mapping.event_attributes.items()]
+        self.objects = {t: _ObjectReader(t, mapping) for t in mapping.objects}
 
-    def activity(self, value: Any) -> Activity:
+    def activity(self, value: Any) -> Activity | None:
+        """The row's activity (None: the mapping skips it)."""
         word = text(value)
         if word is None:
-            raise MappingError(f"activity ({self.m.activity}) is missing")
+            raise RowError(f"activity ({self.m.activity}) is missing")
+        if word in self.skip:
+            return None
         return vocabulary(word, self.m.activities, Activity, "activity", "activities")
 
-    def system(self, type_: ObjectType) -> str:
-        return self.m.objects[type_].system or self.m.source_system
-
-    def map(self, values: Mapping[str, Any], batch: Batch) -> None:
-        """Add the row's event, subject object and links to `batch`."""
+    def map(self, values: Mapping[str, Any], where: str) -> Unit | None:
+        """The row's event, subject object and links (None: its activity is skipped)."""
         m = self.m
         activity = self.activity(values.get(m.activity))
+        if activity is None:
+            return None
         at = parse_time(values.get(m.timestamp), f"timestamp ({m.timestamp})", self.zone)
-        keys = {t: k for t, spec in m.objects.items() if (k := text(values.get(spec.key)))}
+        keys: dict[ObjectType, str] = {}
+        for t, reader in self.objects.items():
+            carried = reader.on is None or activity in reader.on
+            if carried and (key := text(reader.key(values))) is not None:
+                keys[t] = key
         if not keys:
-            named = ", ".join(spec.key for spec in m.objects.values())
-            raise MappingError(f"the row names no object ({named} are all empty)")
+            named = ", ".join(r.key_label for r in self.objects.values())
+            raise RowError(f"the row names no object ({named} are all empty)")
         subject = subject_type(activity)
-        if subject in m.objects and subject not in keys:
-            raise MappingError(f"{activity} needs a {subject} ({m.objects[subject].key} is empty)")
+        if subject in self.objects and subject not in keys:
+            label = self.objects[subject].key_label
+            raise RowError(f"{activity} needs {a(subject)} ({label} is empty)")
         objects = [self._object(subject, keys[subject], values, at)] if subject in keys else []
         refs = tuple(
-            EventObject(self.system(t), t, k, m.objects[t].qualifier or t.value)
+            EventObject(self.objects[t].system, t, k, self.objects[t].qualifier)
             for t, k in keys.items()
         )
         anchor = subject if subject in keys else next(iter(keys))
-        event_key = (text(values.get(m.event_id)) if m.event_id else None) or (
+        event_key = (text(self.event_id(values)) if self.event_id else None) or (
             f"{anchor}:{keys[anchor]}"
         )
-        attributes = {k: _typed(values.get(c.column), c) for k, c in self.attributes.items()}
-        event = EventRow(
-            activity, at, m.source_system, event_key, refs,
-            {k: v for k, v in attributes.items() if v is not None},
-        )  # fmt: skip
+        attributes = {
+            a.name: v
+            for a in self.attributes
+            if (v := typed(a.read(values), a.type, a.label, self.zone)) is not None
+        }
+        event = check_event(EventRow(activity, at, m.source_system, event_key, refs, attributes))
         links = [
-            check_link(LinkRow(self.system(lk.from_), lk.from_, keys[lk.from_], self.system(lk.to),
-                               lk.to, keys[lk.to], lk.qualifier, m.source_system))
+            check_link(LinkRow(self.objects[lk.from_].system, lk.from_, keys[lk.from_],
+                               self.objects[lk.to].system, lk.to, keys[lk.to], lk.qualifier,
+                               m.source_system))
             for lk in m.links
             if lk.from_ in keys and lk.to in keys
         ]  # fmt: skip
-        batch.events.append(check_event(event))
-        batch.objects.extend(objects)
-        batch.links.extend(links)
+        return Unit(where, values, objects=objects, events=[event], links=links)
 
     def _object(
         self, type_: ObjectType, key: str, values: Mapping[str, Any], at: datetime
     ) -> ObjectRow:
-        spec = self.m.objects[type_]
-        dims: dict[str, Any] = {d: text(values.get(c)) for d, c in spec.dimensions.items()}
-        if "amount" in spec.dimensions:
-            dims["amount"] = parse_amount(values.get(spec.dimensions["amount"]),
-                                          spec.dimensions["amount"])  # fmt: skip
+        reader = self.objects[type_]
+        dims: dict[str, Any] = {}
+        for name, read, label in reader.dimensions:
+            raw = read(values)
+            dims[name] = parse_amount(raw, label) if name == "amount" else text(raw)
         attributes = {
-            k: v
-            for k, c in self.object_attributes[type_].items()
-            if (v := _typed(values.get(c.column), c)) is not None
+            a.name: v
+            for a in reader.attributes
+            if (v := typed(a.read(values), a.type, a.label, self.zone)) is not None
         }
-        row = ObjectRow(type_, self.system(type_), key, **dims, attributes=attributes,
+        row = ObjectRow(type_, reader.system, key, **dims, attributes=attributes,
                         source_updated_at=at)  # fmt: skip
-        return check_object(row)
+        return check_object(row, self.calendars)
+
+
+def _hint(type_: str) -> str:
+    return (
+        f" (if `objects.{type_}` names one on rows about something else, list the activities "
+        f"that carry it under `on`; else see the {type_}'s own quarantined rows)"
+    )
 
 
 def import_events(
@@ -246,32 +173,42 @@ def import_events(
     path: Path,
     mapping: EventLogMapping,
     *,
+    calendars: Collection[str] = tuple(DEFAULT_COUNTRIES),
     progress: bool | None = None,
     batch_rows: int = BATCH_ROWS,
+    max_quarantined: float = MAX_QUARANTINED,
 ) -> ImportReport:
-    """Import the flat event log at `path`; bad rows are quarantined, the rest stored."""
-    mapper = RowMapper(mapping)
-    name = collector_name("events", path)
-    with open_source(path, mapping.columns(), mapping.format, mapping.delimiter) as source:
+    """Import the flat event log at `path`; bad rows are quarantined, the rest stored.
+
+    `calendars`: the legal entity codes with a configured calendar (the settings'
+    `legal_entities`); an object of another entity is refused. The mapping is checked against
+    the file first (`MappingFileError`, nothing read or logged); an import that quarantines more
+    than `max_quarantined` of its rows fails (`ImportRejected`) after storing the rest."""
+    columns = [c for _, c in mapping.columns()]
+    with open_source(path, columns, mapping.format, mapping.delimiter) as source:
+        sample = source.sample(SAMPLE_ROWS)
+        refuse(mapping.source, file_problems(mapping, source.header, source.kinds, sample,
+                                             calendars))  # fmt: skip
+        mapper = RowMapper(mapping, calendars)
+        name = collector_name("events", path)
         cursor: dict[str, Any] = {"file": path.name, "fingerprint": fingerprint(path), "row": 0}
-        with import_run(engine, name, "events", total=source.total, unit=source.unit,
-                        progress=progress) as run:  # fmt: skip
-            batch, rows = Batch(), 0
+        references = References(engine, hold=True, hint=_hint)
+        with import_run(
+            engine, name, "events", references, total=source.total, unit=source.unit,
+            progress=progress, batch_rows=batch_rows, max_quarantined=max_quarantined,
+        ) as run:  # fmt: skip
             for row in source:
-                rows += 1
                 cursor["row"] = row.number
                 if row.values is None:
-                    run.quarantine(batch, row.where, row.error or "unreadable", row.raw or "")
+                    run.refuse(row.where, row.error or RowError("unreadable"), row.raw or "")
                 else:
                     try:
-                        mapper.map(row.values, batch)
+                        run.add(mapper.map(row.values, row.where))
                     except (MappingError, ValueError) as exc:
-                        reason = exc.reason if isinstance(exc, MappingError) else str(exc)
-                        run.quarantine(batch, row.where, reason, cells(row.values))
-                if rows >= batch_rows:
-                    run.write(batch, rows, {**cursor, "complete": False})
-                    batch, rows = Batch(), 0
+                        run.refuse(row.where, exc, row.values)
+                if run.due:
+                    run.write({**cursor, "complete": False})
                     run.advance_to(source.position())
-            run.write(batch, rows, {**cursor, "complete": True})
+            run.write({**cursor, "complete": True}, final=True)
             run.advance_to(source.total)
     return run.report

@@ -3,7 +3,9 @@
 Rows are numbered from 1 (the first data row; a CSV row also names the line it starts on). A
 CSV row that is not valid UTF-8 or has the wrong number of fields comes back with an error
 instead of values, so that it is quarantined and the rest of the file read. Memory stays flat:
-CSV is read record by record, Parquet in record batches of the mapped columns only.
+CSV is read record by record, Parquet in record batches of the mapped columns only. Before
+reading, a source shows its header, its column types (Parquet) and a sample of its first rows,
+for the mapping's checks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from throughline.importers.run import BATCH_ROWS, ImportFailed
+from throughline.importers.values import RowError
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class Row:
     number: int
     where: str
     values: dict[str, Any] | None = None
-    error: str | None = None
+    error: RowError | None = None
     raw: dict[str, Any] | str | None = None
 
 
@@ -35,6 +38,12 @@ class RowSource(Protocol):
 
     total: int
     unit: str
+    header: list[str]
+    kinds: dict[str, str]  # column → its type in the file, where the format has types
+
+    def sample(self, rows: int) -> list[dict[str, Any]]:
+        """The first `rows` readable rows (for the mapping's checks; reading starts over)."""
+        ...
 
     def position(self) -> int:
         """How far reading has got, in `unit`s."""
@@ -55,27 +64,41 @@ class CsvSource:
 
     unit = "B"
 
-    def __init__(self, path: Path, needed: Sequence[str], delimiter: str = ",") -> None:
+    def __init__(self, path: Path, delimiter: str = ",") -> None:
         self.path = path
         self.delimiter = delimiter
+        self.kinds: dict[str, str] = {}  # CSV has no column types
         self.total = path.stat().st_size
         self._raw = path.open("rb")
-        self._handle = io.TextIOWrapper(
-            self._raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
+        self._handle = self._text(self._raw)
         self._reader = csv.reader(self._handle, delimiter=delimiter)
         try:
             self.header = next(self._reader)
-            _require(path, self.header, needed)
         except StopIteration:
             self.close()
             raise ImportFailed(f"{path}: the file is empty (a header line is needed)") from None
         except csv.Error as exc:
             self.close()
             raise ImportFailed(f"{path}: the header line is not valid CSV ({exc})") from exc
-        except ImportFailed:
-            self.close()
-            raise
+
+    @staticmethod
+    def _text(raw: Any) -> io.TextIOWrapper:
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+    def sample(self, rows: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        with self._text(self.path.open("rb")) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            try:
+                next(reader)
+                for fields in reader:
+                    if len(out) >= rows:
+                        break
+                    if len(fields) == len(self.header):
+                        out.append(dict(zip(self.header, fields, strict=True)))
+            except csv.Error:
+                pass  # the rows read so far are the sample; the import reports the bad one
+        return out
 
     def close(self) -> None:
         self._handle.close()
@@ -99,7 +122,8 @@ class CsvSource:
                 return
             except csv.Error as exc:
                 number += 1
-                yield Row(number, f"row {number} (line {line + 1})", error=f"not valid CSV ({exc})")
+                error = RowError(f"not valid CSV ({exc})", "not valid CSV")
+                yield Row(number, f"row {number} (line {line + 1})", error=error)
                 line = self._reader.line_num
                 continue
             start, line = line + 1, self._reader.line_num
@@ -111,10 +135,11 @@ class CsvSource:
                 self.delimiter.join(fields).encode("utf-8")
             except UnicodeEncodeError:
                 raw = _readable(self.delimiter.join(fields))
-                yield Row(number, where, error="not valid UTF-8", raw=raw)
+                yield Row(number, where, error=RowError("not valid UTF-8"), raw=raw)
                 continue
             if len(fields) != width:
-                problem = f"has {len(fields)} fields, the header has {width}"
+                problem = RowError(f"has {len(fields)} fields, the header has {width}",
+                                   "has another number of fields than the header")  # fmt: skip
                 yield Row(number, where, error=problem, raw=self.delimiter.join(fields))
                 continue
             yield Row(number, where, dict(zip(header, fields, strict=True)))
@@ -133,19 +158,22 @@ class ParquetSource:
         except Exception as exc:  # pyarrow raises several types for a file it cannot read
             raise ImportFailed(f"{path}: not a readable Parquet file ({exc})") from exc
         self.path = path
-        self.header = list(self._file.schema_arrow.names)
-        try:
-            _require(path, self.header, needed)
-        except ImportFailed:
-            self.close()
-            raise
-        self.columns = sorted(set(needed))
+        schema = self._file.schema_arrow
+        self.header = list(schema.names)
+        self.kinds = {f.name: str(f.type) for f in schema}
+        self.columns = sorted(set(needed) & set(self.header))
         self.total = int(self._file.metadata.num_rows)
         self.batch_rows = batch_rows
         self._read = 0
 
     def position(self) -> int:
         return self._read
+
+    def sample(self, rows: int) -> list[dict[str, Any]]:
+        for batch in self._file.iter_batches(batch_size=rows, columns=self.columns):
+            return [{k: _readable_cell(_cell_or_raw(v)) for k, v in r.items()}
+                    for r in batch.to_pylist()]  # fmt: skip
+        return []
 
     def close(self) -> None:
         self._file.close()
@@ -167,7 +195,7 @@ class ParquetSource:
                     values = {k: _cell(v) for k, v in record.items()}
                 except UnicodeDecodeError:
                     raw = {k: _readable_cell(v) for k, v in record.items()}
-                    yield Row(number, where, error="not valid UTF-8", raw=raw)
+                    yield Row(number, where, error=RowError("not valid UTF-8"), raw=raw)
                     continue
                 yield Row(number, where, values)
 
@@ -180,28 +208,27 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _cell_or_raw(value: Any) -> Any:
+    try:
+        return _cell(value)
+    except UnicodeDecodeError:
+        return value
+
+
 def _readable_cell(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
-def _require(path: Path, header: Sequence[str], needed: Sequence[str]) -> None:
-    missing = [c for c in dict.fromkeys(needed) if c not in header]
-    if missing:
-        raise ImportFailed(
-            f"{path}: the mapping names columns the file does not have: {', '.join(missing)} "
-            f"(the file has: {', '.join(header)})"
-        )
-
-
 def open_source(
     path: Path, needed: Sequence[str], fmt: str | None = None, delimiter: str = ","
 ) -> CsvSource | ParquetSource:
-    """The reader for `path`: by `fmt`, else by its suffix (``.parquet``/``.pq``: Parquet)."""
+    """The reader for `path` (Parquet reads only the `needed` columns): by `fmt`, else by its
+    suffix (``.parquet``/``.pq``: Parquet). The mapping's checks run before its rows are read."""
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
     kind = fmt or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
     if kind == "parquet":
         return ParquetSource(path, needed)
-    return CsvSource(path, needed, delimiter)
+    return CsvSource(path, delimiter)

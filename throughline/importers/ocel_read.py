@@ -10,7 +10,9 @@ ijson (each pass over `objects` or `events` holds one item at a time). The SQLit
 objects and events in one table per type (`object_<map>`, `event_<map>`, named through
 `object_map_type` / `event_map_type`) and relations in `event_object` / `object_object`; it is
 read with ordered queries merged by id, so memory stays flat there too. SQLite timestamps are
-written without an offset and are read as UTC.
+written without an offset: they are read as UTC unless the mapping names a `timezone`. Both
+readers also give the types the log declares and its first object's id, for the mapping's
+checks; other formats are refused by name (`ocel_formats`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from throughline.importers.run import ImportFailed
+from throughline.importers.mapping_file import ImportFailed
+from throughline.importers.ocel_formats import Declared, scan_json_head, sniff
 
 Item = dict[str, Any]
-SQLITE_MAGIC = b"SQLite format 3\x00"
+_OCEL_COLUMNS = ("ocel_id", "ocel_time", "ocel_changed_field")
 _TABLES = ("event", "object", "event_object", "object_object", "event_map_type", "object_map_type")
 
 
@@ -39,25 +42,29 @@ class JsonOcel:
         self.path = path
         self.size = path.stat().st_size
         self._handle: BinaryIO | None = None
+        self.head = scan_json_head(path)
 
     def position(self) -> int:
         """Bytes read in the current pass."""
         return self._handle.tell() if self._handle is not None else 0
 
     def header(self, key: str) -> Any:
-        """The value of `key` when it is the document's first key (as the export writes it)."""
-        with self.path.open("rb") as handle:
-            try:
-                parser = ijson.parse(handle)
-                for prefix, event, value in parser:
-                    if event == "map_key" and prefix == "":
-                        if value != key:
-                            return None
-                        _, event, value = next(parser)
-                        return value if event in ("string", "number", "boolean") else None
-            except ijson.JSONError as exc:
-                raise ImportFailed(f"{self.path}: not valid JSON ({exc})") from exc
-        return None
+        """The value of a top-level key before `objects` / `events` (``throughline:asOf``)."""
+        return self.head.values.get(key)
+
+    @property
+    def declared(self) -> Declared | None:
+        """The types the log declares (None: it declares none before its objects)."""
+        return self.head.declared
+
+    def first_object_id(self) -> str | None:
+        """The id of the log's first object (None: it has none)."""
+        items = self.objects()
+        try:
+            first = next(items, None)
+        finally:
+            items.close()  # type: ignore[attr-defined]
+        return None if first is None else str(first.get("id"))
 
     def objects(self) -> Iterator[Item]:
         return self._items("objects.item")
@@ -140,17 +147,44 @@ class SqliteOcel:
         """The OCEL SQLite layout has no place for extra keys: always None."""
         return None
 
+    @property
+    def declared(self) -> Declared:
+        """The object and event types of the log (its `*_map_type` tables) with the attribute
+        columns of each type's table."""
+        objects, events = (
+            {str(t): frozenset(c for c in columns if c not in _OCEL_COLUMNS)
+             for t, _, columns in self._type_tables(kind)}
+            for kind in ("object", "event")
+        )  # fmt: skip
+        return Declared(objects, events)
+
+    def _type_tables(self, kind: str) -> list[tuple[Any, str, list[str]]]:
+        """(type, its table, the table's columns) per `<kind>` type; no columns: no table."""
+        maps = self.conn.execute(f"SELECT ocel_type, ocel_type_map FROM {kind}_map_type")  # noqa: S608
+        out = []
+        for type_, mapped in maps.fetchall():
+            table = f"{kind}_{mapped}"
+            columns = (
+                [r[1] for r in self.conn.execute(f"PRAGMA table_info({_quote(table)})")]
+                if table in self._tables
+                else []
+            )
+            out.append((type_, table, columns))
+        return out
+
+    def first_object_id(self) -> str | None:
+        """The id of the log's first object (None: it has none)."""
+        row = self.conn.execute("SELECT CAST(ocel_id AS TEXT) FROM object LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
     def _typed_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
         """(id, type, time, changed field, {column: value}) of every `<kind>_<map>` table,
         merged in id order."""
-        maps = self.conn.execute(f"SELECT ocel_type, ocel_type_map FROM {kind}_map_type")  # noqa: S608
         streams = []
-        for type_, mapped in maps.fetchall():
-            table = f"{kind}_{mapped}"
-            if table not in self._tables:
+        for type_, table, columns in self._type_tables(kind):
+            if not columns:
                 continue
-            columns = [r[1] for r in self.conn.execute(f"PRAGMA table_info({_quote(table)})")]
-            attrs = [c for c in columns if c not in ("ocel_id", "ocel_time", "ocel_changed_field")]
+            attrs = [c for c in columns if c not in _OCEL_COLUMNS]
             time = "ocel_time" if "ocel_time" in columns else "NULL"
             changed = "ocel_changed_field" if "ocel_changed_field" in columns else "NULL"
             select = ", ".join(["CAST(ocel_id AS TEXT)", time, changed, *map(_quote, attrs)])
@@ -205,9 +239,5 @@ class SqliteOcel:
 
 
 def open_ocel(path: Path) -> JsonOcel | SqliteOcel:
-    """The reader for `path`: SQLite when the file says so, JSON otherwise."""
-    if not path.is_file():
-        raise ImportFailed(f"{path}: no such file")
-    with path.open("rb") as handle:
-        head = handle.read(len(SQLITE_MAGIC))
-    return SqliteOcel(path) if head == SQLITE_MAGIC else JsonOcel(path)
+    """The reader for `path`: SQLite or JSON as the file shows; other formats are refused."""
+    return SqliteOcel(path) if sniff(path) == "sqlite" else JsonOcel(path)

@@ -1,25 +1,26 @@
-"""What every import shares: mapping files, the run log, batched writes and the progress bar.
+"""What every import shares: the run log, batched writes, the quarantine count and the bar.
 
 An import is logged like a collector run (`collectors.runner.start_run` / `finish_run`, kind
 ``import``, under the collector lock of its name) and writes through `metrics.store.write_batch`
 in batches, each with its cursor in the same transaction. A row that cannot be mapped is
-quarantined with its row number and reason; the rest of its batch is stored.
+quarantined with its row number and reason, counted by reason for the summary; the rest of its
+batch is stored. Events and links name only stored objects (`refs`). An import that reads
+nothing, or whose rows are mostly quarantined, fails (its stored rows stay: importing again
+after a fix stores nothing twice).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 from tqdm import tqdm
 
@@ -33,42 +34,19 @@ from collectors.runner import (
 )
 from metrics.canonical import Batch, EventRow, QuarantineRow
 from metrics.facts import refresh_pending
-from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
+from metrics.facts.common import no_cyclic_gc
+from metrics.store import CursorUpdate, read_cursor, write_batch
+from throughline.importers.mapping_file import ImportFailed, MappingFileError, Strict
+from throughline.importers.refs import References, Unit
+from throughline.importers.report import MAX_QUARANTINED, ImportRejected, ImportReport
+from throughline.importers.values import kind_of
 
 BATCH_ROWS = 5_000
-_M = TypeVar("_M", bound=BaseModel)
 
-
-class ImportFailed(Exception):
-    """The import cannot run at all (unreadable file, a mapped column missing, lock taken)."""
-
-
-class MappingFileError(ImportFailed):
-    """A mapping file is unusable; the message names the file and the field."""
-
-
-class Strict(BaseModel):
-    """Base of the mapping-file models: unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def load_mapping(path: Path, model: type[_M]) -> _M:
-    """Validate the YAML file at `path` against `model`; `MappingFileError` naming the field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MappingFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise MappingFileError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        problems = [
-            f"{path}: {'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
-        raise MappingFileError("\n".join(problems)) from exc
+__all__ = [
+    "BATCH_ROWS", "MAX_QUARANTINED", "ImportFailed", "ImportRejected", "ImportReport",
+    "ImportRun", "MappingFileError", "Strict",
+]  # fmt: skip
 
 
 def fingerprint(path: Path) -> str:
@@ -94,50 +72,33 @@ def merge_events(events: list[EventRow]) -> list[EventRow]:
     return list(by_id.values())
 
 
-@dataclass(slots=True)
-class ImportReport:
-    """What one import did: rows read, rows the store gained or changed, rows quarantined."""
-
-    collector: str
-    run_id: int
-    rows_read: int = 0
-    quarantined: int = 0
-    skipped: int = 0
-    written: WriteResult = field(default_factory=WriteResult)
-    status: str = "running"
-    error: str | None = None
-
-    def summary(self) -> str:
-        """One sentence for the command line."""
-        w = self.written
-        skipped = f", {self.skipped} skipped by the mapping" if self.skipped else ""
-        extra = "".join(
-            f", {n} {label}"
-            for n, label in ((w.sync_attempts, "sync attempts"), (w.fx_rates, "FX rates"))
-            if n
-        )
-        return (
-            f"{self.rows_read} rows read; new or changed: {w.events} events, {w.objects} "
-            f"objects, {w.event_objects} event-object and {w.links} object-object "
-            f"relations{extra}; {self.quarantined} quarantined{skipped}"
-        )
-
-
 class ImportRun:
-    """One import in progress: writes batches with their cursor and feeds the progress bar."""
+    """One import in progress: collects each row's unit, writes them in batches with their
+    cursor (references settled first, `refs`) and feeds the progress bar."""
 
     def __init__(
-        self, engine: Engine, report: ImportReport, stream: str, started: datetime, bar: tqdm[Any]
-    ) -> None:
+        self, engine: Engine, report: ImportReport, stream: str, started: datetime,
+        bar: tqdm[Any], references: References, batch_rows: int,
+    ) -> None:  # fmt: skip
         self.engine = engine
         self.report = report
         self.stream = stream
         self.started = started
         self.bar = bar
+        self.references = references
+        self.batch_rows = batch_rows
         self.cursor_before = read_cursor(engine, report.collector, stream)
         self.cursor: dict[str, Any] | None = None
         self._since: datetime | None = None
         self._shown = 0
+        self._rows = 0
+        self._units: list[Unit] = []
+        self._quarantined: list[QuarantineRow] = []
+
+    @property
+    def due(self) -> bool:
+        """Whether a batch's worth of rows is waiting to be written."""
+        return self._rows >= self.batch_rows
 
     def advance_to(self, position: int) -> None:
         """Move the progress bar to `position` (bytes or rows read so far)."""
@@ -145,10 +106,26 @@ class ImportRun:
             self.bar.update(position - self._shown)
             self._shown = position
 
-    def quarantine(self, batch: Batch, where: str, reason: str, raw: dict[str, Any] | str) -> None:
-        """Add a bad row to `batch`'s quarantine: `where` is its row number, kept in the key."""
+    def add(self, unit: Unit | None) -> None:
+        """One row read: what it adds to the store (None: the mapping skips it)."""
+        self._rows += 1
+        if unit is None:
+            self.report.skipped += 1
+        else:
+            self._units.append(unit)
+
+    def refuse(self, where: str, error: Exception, raw: Any) -> None:
+        """One row read that cannot be stored (`error`: a `MappingError` or `ValueError`)."""
+        self._rows += 1
+        self.quarantine(where, error, raw)
+
+    def quarantine(self, where: str, error: Exception, raw: Any) -> None:
+        """Quarantine an input row: `where` is its row number, kept in the key."""
+        reason = getattr(error, "reason", None) or str(error)
         name = self.report.collector
-        batch.quarantined.append(QuarantineRow(name, self.stream, f"{where}: {reason}", raw, where))
+        row = QuarantineRow(name, self.stream, f"{where}: {reason}", json_safe(raw), where)
+        self._quarantined.append(row)
+        self.report.count(kind_of(error))
 
     def reached(self, at: datetime) -> None:
         """Note a source time the file has reached; the cursor's `since` is the newest (capped
@@ -156,8 +133,19 @@ class ImportRun:
         if self._since is None or at > self._since:
             self._since = at
 
-    def write(self, batch: Batch, rows: int, cursor: dict[str, Any]) -> None:
-        """Store `batch` (`rows` input rows) and the cursor reached, in one transaction."""
+    def write(self, cursor: dict[str, Any], *, final: bool = False) -> None:
+        """Store the rows collected so far and the cursor reached, in one transaction; `final`
+        settles the rows held for references too."""
+        ready, refused = self.references.split(self._units, final=final)
+        for unit, error in refused:
+            self.quarantine(unit.where, error, unit.raw)
+        batch = Batch(quarantined=self._quarantined)
+        for unit in ready:
+            batch.objects += unit.objects
+            batch.events += unit.events
+            batch.links += unit.links
+            batch.sync_attempts += unit.sync_attempts
+            batch.fx_rates += unit.fx_rates
         batch.events = merge_events(batch.events)
         for event in batch.events:
             self.reached(event.occurred_at)
@@ -169,8 +157,9 @@ class ImportRun:
         result = write_batch(self.engine, batch, update, now=self.started, refresh=False)
         self.cursor = cursor
         self.report.written.add(result)
-        self.report.rows_read += rows
-        self.report.quarantined += len(batch.quarantined)
+        self.report.rows_read += self._rows
+        self._rows, self._units, self._quarantined = 0, [], []
+        gc.collect(0)  # the batch's own cycles (the collector is paused while rows are mapped)
 
 
 def collector_name(kind: str, path: Path) -> str:
@@ -183,12 +172,17 @@ def import_run(
     engine: Engine,
     name: str,
     stream: str,
+    references: References,
     *,
     total: float | None,
     unit: str,
     progress: bool | None,
+    batch_rows: int = BATCH_ROWS,
+    max_quarantined: float = MAX_QUARANTINED,
 ) -> Iterator[ImportRun]:
-    """Log an import under `name` like a collector run, with a progress bar (TTY only)."""
+    """Log an import under `name` like a collector run, with a progress bar (TTY only); fails
+    with `ImportRejected` when it read nothing or quarantined more than `max_quarantined` of its
+    rows (`ImportReport.failure`)."""
     with collector_lock(engine, name) as taken:
         if not taken:
             raise ImportFailed(f"{name}: another import of this file is running")
@@ -198,9 +192,13 @@ def import_run(
         with tqdm(
             total=total, unit=unit, unit_scale=True, desc=name, disable=disable, file=sys.stderr
         ) as bar:
-            run = ImportRun(engine, report, stream, started, bar)
+            run = ImportRun(engine, report, stream, started, bar, references, batch_rows)
             try:
-                yield run
+                with no_cyclic_gc():  # rows are acyclic: reference counting frees them
+                    yield run
+                failure = report.failure(max_quarantined)
+                if failure is not None:
+                    raise ImportRejected(f"{name}: {failure}", report)
             except BaseException as exc:
                 report.status, report.error = "failed", f"{exc.__class__.__name__}: {exc}"
                 _finish(engine, run)
@@ -226,7 +224,10 @@ def _finish(engine: Engine, run: ImportRun) -> None:
     finish_run(engine, RunReport(r.collector, r.status, r.run_id, [stream], r.error))
 
 
-def cells(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A row as JSON-safe values for the quarantine."""
-    return {k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-            for k, v in values.items()}  # fmt: skip
+def json_safe(value: Any) -> Any:
+    """A row or item as JSON-safe values for the quarantine (others as their text)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
