@@ -49,8 +49,11 @@ OUT_OF_SCOPE = ("D-STRAT-7Q", "P-STRAT-7Q", "I-STRAT-7Q", "Zanzibar Strategy Hol
 #: Values of the in-scope practice: none may reach a PMO limited to no practice.
 IN_SCOPE = ("D-CLOUD-4K", "P-CLOUD-4K", "I-CLOUD-4K", "Cirrus Cloudworks")
 EMAIL = "vera.owner@firm.example"
-#: Sentinels by the kind of value a role may or may not see.
-SENTINELS = {"email": (EMAIL,)}
+IBAN, VAT, EIN = "GB82 WEST 1234 5698 7654 32", "DE136695976", "12-3456789"
+CARD, TOKEN = "5555-5555-5555-4444", "ghp_1a2B3c4D5e6F7g8H9i0JkLmNoPqRsTuVwXyZ"
+PROTECTED_TEXT = f"contact {EMAIL}; IBAN {IBAN}; VAT {VAT}; EIN {EIN}; card {CARD}; key {TOKEN}"
+#: Sentinels by the kind of value a role may or may not see ("never": removed before storage).
+SENTINELS = {"email": (EMAIL,), "bank": (IBAN,), "tax_id": (VAT, EIN), "never": (CARD, TOKEN)}
 VISITORS = {
     "pmo limited to Cloud": Access("pmo", "p1", (IN,), subject="p1"),
     "pmo without practices": Access("pmo", "p2", (), subject="p2"),
@@ -228,7 +231,7 @@ def seeded(engine: Engine) -> Seeded:
     batch.objects[0] = owner
     batch.sync_attempts.extend(
         [
-            failing("A-C", "D-CLOUD-4K", f"customer rejected: contact {EMAIL}", {"note": EMAIL}),
+            failing("A-C", "D-CLOUD-4K", f"customer rejected: {PROTECTED_TEXT}", {"note": EMAIL}),
             failing(
                 "A-S", "D-STRAT-7Q", f"customer {OUT_OF_SCOPE[3]} rejected", {"x": "D-STRAT-7Q"}
             ),
@@ -359,7 +362,7 @@ def test_no_view_shows_a_record_outside_the_scope_or_a_value_the_role_must_not_s
             *(
                 s
                 for kind, values in SENTINELS.items()
-                if not access.sees(kind)  # type: ignore[arg-type]
+                if kind == "never" or not access.sees(kind)  # type: ignore[arg-type]
                 for s in values
             ),
         ]
@@ -401,7 +404,7 @@ def test_the_support_role_reads_failed_attempts_with_e_mail_addresses_masked(
     f = period_filters(at(2026, 8, 1).date(), at(2026, 10, 14).date())
     attempts = sync_views.failed_attempts(support, seeded.engine, f, sync_views.AttemptQuery())
     message = attempts.set_index("trace_key").loc["T-A-C", "error_message"]
-    assert message == "customer rejected: contact ***"
+    assert message == "customer rejected: contact ***; IBAN ***; VAT ***; EIN ***; card ***; key ***"
     lineage = sync_views.attempt_lineage(support, seeded.engine, seeded.ids["A-C"])
     assert lineage is not None and EMAIL not in as_text(lineage)
     assert lineage.payload == {"note": "***"}  # support sees payloads, masked as stored

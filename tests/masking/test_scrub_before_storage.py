@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.canonical import Batch, ErrorClass, QuarantineRow, SyncAttemptRow, SyncStatus
 from metrics.masking import MASK
 from metrics.models import Quarantine, SyncAttempt
@@ -94,8 +95,8 @@ def test_quarantined_records_lose_cards_tokens_and_sensitive_fields(engine: Engi
 
 def test_a_work_queue_note_is_stored_without_cards_and_tokens(engine: Engine) -> None:
     note = f"Customer read card {CARD} on the phone; token=abc123; write to {EMAIL} ({IBAN})"
-    record_action(engine, case_type="deal", case_id=7, case_key="006A", action="note",
-                  actor="pmo@firm.example", role="pmo", note=note, now=T0)  # fmt: skip
-    stored = action_history(engine, "deal", 7)["note"].tolist()
+    record_action(ADMIN, engine, case_type="deal", case_id=7, case_key="006A", action="note",
+                  actor="pmo@firm.example", note=note, now=T0)  # fmt: skip
+    stored = action_history(ADMIN, engine, "deal", 7)["note"].tolist()  # the admin: as stored
     assert stored == [f"Customer read card {MASK} on the phone; token={MASK}; write to {EMAIL} "
                       f"({IBAN})"]  # fmt: skip
