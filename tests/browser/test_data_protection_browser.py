@@ -32,11 +32,21 @@ from metrics.canonical import (
 )
 from metrics.db import make_engine
 from metrics.migrate import upgrade
-from metrics.models import Object, SyncAttempt
+from metrics.models import AuditEntry, Object, SyncAttempt
 from metrics.store import write_batch
 from metrics.views.handoffs import record_action
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, require_chromium
-from tests.browser.oidc import Seen, Served, idle, provider, put_user, read_page, serving, sign_in
+from tests.browser.oidc import (
+    Seen,
+    Served,
+    authorize,
+    idle,
+    provider,
+    put_user,
+    read_page,
+    serving,
+    sign_in,
+)
 from tests.metrics.builders import deal, invoice, merge, project, stage, work
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -243,6 +253,7 @@ def search(page: Page, served: Served, text: str) -> Seen:
     box = page.get_by_label("Find a deal, project or invoice")
     box.fill(text)
     box.press("Enter")
+    page.get_by_text("Nothing matches").or_(page.get_by_test_id("stDataFrame")).first.wait_for()
     idle(page)
     return read_page(page)
 
@@ -257,5 +268,48 @@ def expect_seen(visitor: str, seen: dict[str, Seen], problems: list[str]) -> Non
         problems.append(f"{visitor}: the owner's e-mail address, theirs to see, is nowhere")
     if access.practices is None and OUT_OF_SCOPE[0] not in every:
         problems.append(f"{visitor}: the Strategy deal, theirs to see, is nowhere")
+    searched = seen.get("trace by search")
+    if searched is not None and (len(searched.files) > 0) != (access.practices is None):
+        problems.append(f"{visitor}: the search for the Strategy cases found the wrong thing")
     if access.can_open("invoices") and FORMULA_CUSTOMER not in every:
         problems.append(f"{visitor}: the formula customer is not shown as text")
+
+
+def test_a_role_removed_at_the_provider_is_gone_once_the_session_ends(
+    tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> None:
+    home = tmp_path_factory.mktemp("session")
+    store = seed(f"sqlite:///{home}/store.db")
+    hours = 8 / 3600  # sessions of eight seconds
+    with (
+        provider(home) as idp,
+        serving(idp, home, store.url, AUTH__MAX_SESSION_HOURS=str(hours)) as served,
+    ):
+        put_user(idp, "u-leaver", {"email": "leaver@firm.example", "roles": ["cfo"]})
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            sign_in(page, served, idp, "u-leaver")
+            page.get_by_text("role: cfo").wait_for(timeout=60_000)
+            put_user(idp, "u-leaver", {"email": "leaver@firm.example", "roles": []})
+            time.sleep(9)
+            page.goto(f"{served.url}/invoice_cycle")
+            page.get_by_text("Your session has ended").wait_for(timeout=60_000)
+            assert "Invoice cycle" not in page.locator("h1").all_inner_texts()
+            page.get_by_role("button", name="Sign in again").click()
+            authorize(page, served, idp, "u-leaver")
+            page.get_by_text("No access yet").wait_for(timeout=60_000)
+        finally:
+            context.close()
+    engine = make_engine(store.url)
+    with engine.connect() as conn:
+        actions = [
+            tuple(r)
+            for r in conn.execute(
+                select(AuditEntry.action, AuditEntry.role)
+                .where(AuditEntry.subject == "u-leaver")
+                .order_by(AuditEntry.id)
+            )
+        ]
+    engine.dispose()
+    assert actions == [("sign_in", "cfo"), ("session_ended", ""), ("sign_in_refused", "")]
