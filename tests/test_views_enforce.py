@@ -404,7 +404,9 @@ def test_the_support_role_reads_failed_attempts_with_e_mail_addresses_masked(
     f = period_filters(at(2026, 8, 1).date(), at(2026, 10, 14).date())
     attempts = sync_views.failed_attempts(support, seeded.engine, f, sync_views.AttemptQuery())
     message = attempts.set_index("trace_key").loc["T-A-C", "error_message"]
-    assert message == "customer rejected: contact ***; IBAN ***; VAT ***; EIN ***; card ***; key ***"
+    assert (
+        message == "customer rejected: contact ***; IBAN ***; VAT ***; EIN ***; card ***; key ***"
+    )
     lineage = sync_views.attempt_lineage(support, seeded.engine, seeded.ids["A-C"])
     assert lineage is not None and EMAIL not in as_text(lineage)
     assert lineage.payload == {"note": "***"}  # support sees payloads, masked as stored
