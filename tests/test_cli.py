@@ -164,10 +164,10 @@ def test_an_unreachable_postgresql_is_named_with_its_password_masked(
     [
         ("n8n: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected one mapping of options per connector name"),
-        ("n8m:\n  limit: 5\n", "has a section no collector named 'n8m'; did you mean 'n8n'?"),
+        ("n8m:\n  limit: 5\n", "n8m is not a connector (did you mean n8n?)"),
         ("logfiles:\n  files: [{name: x, path: /tmp/x.log, format: jsonl, colour: red,\n"
          "    fields: {integration: a, flow: b, status: c, started_at: d}}]\n",
-         "logfiles.files[0]: unknown option colour"),
+         "logfiles.files[0].colour is not an option"),
     ],
     ids=["yaml", "shape", "unknown-section", "unknown-option"],
 )  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from metrics.access import ANONYMOUS as ADMIN
 from metrics.fx import FxTable
 from metrics.kpis.common import ALL
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
@@ -176,5 +177,5 @@ def test_touchless_share_is_unknown_not_zero_when_the_log_has_no_creator(
     assert "Touchless handoff rate (touchless_share): touchless —; handoffs 1; share —" in (
         text_report(report)
     )
-    tile = board(engine, ViewConfig(), ALL, AS_OF).tile("touchless_share")
+    tile = board(ADMIN, engine, ViewConfig(), ALL, AS_OF).tile("touchless_share")
     assert tile.value is None and [(f.label, f.value) for f in tile.facts] == [("touchless", None)]
