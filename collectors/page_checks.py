@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collectors.errors import PageRejected, PaginationLoop, SchemaDrift
+from collectors.salvage import DEFECT_KEY
 
 Extract = Callable[[Any], Any]
 
@@ -102,7 +103,7 @@ class PageWalk:
         self._check_size(payload, records, params, more)
         self._check_total(payload, len(records), more)
         for record in records:
-            if isinstance(record, Mapping):
+            if isinstance(record, Mapping) and DEFECT_KEY not in record:  # else: quarantined
                 self._check_record(record)
         self.read += len(records)
         return records
