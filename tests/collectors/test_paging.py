@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from collectors.errors import AuthFailed, PageRejected, PaginationLoop, SchemaDrift
 from collectors.http import make_client
-from collectors.page_checks import PageContract, PageWalk
+from collectors.page_checks import PageContract, PageWalk, instant
 from collectors.paging import (
     NextUrlPaginator,
     OffsetPaginator,
@@ -580,3 +581,63 @@ def test_the_tryton_contract_refuses_rows_of_another_model_and_decodes_before_ch
     opportunity = {"id": 4, "state": "won", "amount": {"__class__": "Decimal", "decimal": "1"}}
     with pytest.raises(PageRejected, match="members the query did not select: amount, state"):
         PageWalk(contract).verify({"id": 0, "result": [opportunity]}, {}, more=False)
+
+
+# --- through the runner: the cursor stays where the last verified page left it ---------------
+
+
+def _soql_source(records: list[dict[str, Any]], hole: int | None = None) -> Recorder:
+    """A Salesforce org answering SOQL on ``records`` (filtered by the query's window) in pages of
+    two linked by next URLs; page number ``hole`` is answered empty, its next URL kept."""
+    found: list[list[dict[str, Any]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.path.rsplit("-", 1)[1]) if "/query/" in request.url.path else 1
+        if n == 1:
+            since = re.search(r">= (\S+)", request.url.params["q"])
+            floor = instant(since.group(1)) if since else None
+            found.append([r for r in records if not floor or instant(r["SystemModstamp"]) >= floor])
+        page, last = found[-1][2 * n - 2 : 2 * n], 2 * n >= len(found[-1])
+        body: dict[str, Any] = {"totalSize": len(found[-1]), "done": last,
+                                "records": [] if n == hole else page}  # fmt: skip
+        if not last:
+            body["nextRecordsUrl"] = f"/services/data/v60.0/query/01gX-{n + 1}"
+        return httpx.Response(200, json=body)
+
+    return Recorder(handler)
+
+
+def _account(key: str, hours: int) -> dict[str, Any]:
+    return {"attributes": {"type": "Account"}, "Id": key, "Name": key, "SystemModstamp": at(hours)}
+
+
+def test_the_runner_keeps_the_cursor_where_the_last_verified_page_left_it(engine: Any) -> None:
+    from collectors.base import HttpCollector
+    from collectors.crm_salesforce import SalesforceConfig, streams
+    from collectors.runner import run_collector
+    from metrics.store import read_cursor
+
+    records = [_account(f"{n}{x}", 2 * n + i) for n in range(1, 5) for i, x in enumerate("ab")]
+    accounts = streams(SalesforceConfig("https://org.test"))[0]
+
+    def collector(api: Recorder) -> HttpCollector:
+        return HttpCollector("crm", "crm", [accounts], "https://org.test/", None,
+                             transport=httpx.MockTransport(api))  # fmt: skip
+
+    now = T0 + timedelta(days=1)
+    report = run_collector(engine, collector(_soql_source(records, hole=3)), now=now)
+    assert report.status == "failed"
+    assert report.error == (
+        "accounts: page 3 is empty yet points to a next page; following it would skip records"
+    )
+    assert (report.records_read, report.quarantined) == (4, 0)
+    # page 2's transaction saved what page 1 covered; pages 3 and 4 were never stored
+    assert read_cursor(engine, "crm", "accounts") == {
+        "since": (T0 + timedelta(hours=3)).isoformat()
+    }
+
+    report = run_collector(engine, collector(_soql_source(records)), now=now)
+    assert (report.status, report.records_read, report.quarantined) == ("success", 7, 0)
+    assert read_cursor(engine, "crm", "accounts") == {
+        "since": (T0 + timedelta(hours=9)).isoformat()
+    }
