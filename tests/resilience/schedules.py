@@ -12,23 +12,30 @@ nothing in quarantine that the fault-free collection did not put there.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from collectors.base import Collector
+from collectors.http import RetryPolicy
 from collectors.runner import RunReport, run_collector
+from metrics.db import make_engine
+from metrics.migrate import upgrade
 from metrics.models import CollectorRun, Quarantine
 from metrics.report import differences, kpi_report
 from tests.resilience.flaky_proxy import SIGNATURES, Fault, FaultSchedule, Fired, FlakyProxy, Kind
 from tests.resilience.store_rows import TALLY, Snapshot, compare, snapshot
 
 MAX_PASSES = 8
+TIMEOUT = httpx.Timeout(5.0, connect=0.25, read=1.0)
+RETRY = RetryPolicy(base_delay=0.02, max_delay=0.2)  # production attempts and Retry-After cap
 LONG = os.environ.get("THROUGHLINE_RESILIENCE_LONG") == "1"
 REPLAY = os.environ.get("THROUGHLINE_RESILIENCE_SEED")
 CI_SCHEDULES = 12
@@ -54,6 +61,13 @@ class Run:
     report: RunReport
     fired: list[Fired]
     carried: set[Kind] = field(default_factory=set)  # a black hole left by the run before
+
+
+def new_store(folder: Path) -> Engine:
+    """A migrated SQLite store in ``folder``."""
+    engine = make_engine(f"sqlite:///{folder}/store.db")
+    upgrade(engine)
+    return engine
 
 
 def quarantined(engine: Engine) -> list[QuarantineRow]:
@@ -170,6 +184,3 @@ def assert_converged(
     assert now.cursors == baseline.rows.cursors, schedule
     if baseline.kpis is not None and as_of is not None:
         assert differences(kpi_report(store, as_of), baseline.kpis) == [], schedule
-
-
-Builder = Callable[[FlakyProxy], Sequence[Collector]]

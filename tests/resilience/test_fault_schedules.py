@@ -24,8 +24,6 @@ arrives.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,29 +35,28 @@ from collectors.auth import ClientCredentialsGrant, OAuthTokenProvider
 from collectors.base import HttpCollector, Stream
 from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
-from collectors.http import BearerAuth, RetryPolicy
+from collectors.http import BearerAuth
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
 from tests.collectors.conftest import TOKEN
 from tests.resilience.flaky_proxy import MAX_BURST, Fault, FaultSchedule, FlakyProxy, Kind
 from tests.resilience.schedules import (
     CI_SCHEDULES,
     ON_POSTGRES,
+    RETRY,
     SEEDS,
+    TIMEOUT,
     Baseline,
     Run,
     assert_converged,
     baseline_of,
     collect_until_clean,
+    new_store,
 )
 from throughline.settings import CollectorSettings, Settings
 
 DEMO = [name for name in COLLECTORS if name.startswith("demo_")]
 PAGE_SIZE = 25  # small pages: many page boundaries for faults to fall on
-TIMEOUT = httpx.Timeout(5.0, connect=0.25, read=1.0)
-RETRY = RetryPolicy(base_delay=0.02, max_delay=0.2)  # production attempts and Retry-After cap
 
 
 def demo_collectors(base_url: str, auth: httpx.Auth | None = None) -> list[HttpCollector]:
@@ -95,12 +92,6 @@ def through(proxy: FlakyProxy) -> list[HttpCollector]:
     return demo_collectors(proxy.base_url, BearerAuth(provider.token, refresh=provider.refresh))
 
 
-def new_store(folder: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{folder}/store.db")
-    upgrade(engine)
-    return engine
-
-
 @pytest.fixture(scope="session")
 def baseline(
     small_server: DemoEstateServer, small_estate: Estate, tmp_path_factory: pytest.TempPathFactory
@@ -114,15 +105,6 @@ def baseline(
     result = baseline_of(engine, requests, small_estate.history_end)
     engine.dispose()
     return result
-
-
-@pytest.fixture
-def store(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """An empty migrated store of the kind the test names ("sqlite" or "postgresql")."""
-    name = "sqlite_engine" if request.param == "sqlite" else "pg_schema_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    yield engine
 
 
 def collect(store: Engine, proxy: FlakyProxy, schedule: FaultSchedule) -> list[list[Run]]:
