@@ -1,5 +1,6 @@
-"""Fixtures for the resilience tests: the demo estate and its APIs, shared with the collector
-tests."""
+"""Fixtures for the resilience tests: the demo estate and its APIs (shared with the collector
+tests), the vendors run here (HubSpot and n8n fakes, a real trytond) behind one router, and the
+store a fault-schedule test names (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 

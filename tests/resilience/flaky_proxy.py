@@ -56,13 +56,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from tests.resilience.loopback import QuietHandler
 from tests.resilience.page_shapes import DEMO_SHAPES, PageShape, ProxyRequest, shape_of
 
 
@@ -642,23 +643,10 @@ class _Server(ThreadingHTTPServer):
         """Clients hanging up on a misbehaving proxy are expected."""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
+class _Handler(QuietHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: URLs may carry page tokens."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+    def serve(self, method: str, body: bytes) -> None:
         proxy = self.server.proxy
         parts = urlsplit(self.path)
         if parts.path == "/oauth/token" and method == "POST":

@@ -15,7 +15,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +26,7 @@ from collectors.base import HttpCollector
 from collectors.registry import build_collector
 from tests.collectors.fake_apis import FakeHubSpot, FakeN8n
 from tests.collectors.sources import SAAS, saas_settings
+from tests.resilience.loopback import QuietHandler
 from tests.resilience.schedules import RETRY, TIMEOUT
 from tests.tryton.conftest import COMPANY, TrytonServer
 from throughline.settings import CollectorSettings
@@ -82,22 +83,8 @@ class VendorRouter:
         self._thread.join(timeout=5)
 
 
-class _RouterHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: URLs and headers may carry credentials."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+class _RouterHandler(QuietHandler):
+    def serve(self, method: str, body: bytes) -> None:
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP]
         request = httpx.Request(method, f"http://vendors{self.path}", headers=headers,
                                 content=body)  # fmt: skip
