@@ -1,6 +1,6 @@
 """What every page of a walk must look like before any of its records is mapped.
 
-A stream *declares* a `PageContract`; `collectors.paging.iter_pages` hands each page to a
+A stream *declares* a `PageContract`; `collectors.paging.iter_walk` hands each page to a
 `PageWalk` built from it before the page is yielded, so a page that fails never reaches the
 mapper, the store or the cursor: the stream fails and its cursor stays where the last verified
 page left it. The rules are written once, here, for every connector:

@@ -156,9 +156,10 @@ class NextUrlPaginator(Paginator):
         self.relative_to_base = relative_to_base
 
     def points_on(self, payload: Any) -> bool:
-        if self.done_path is not None:
-            return lookup(payload, self.done_path) is not True
-        return lookup(payload, self.next_url_path) is not None
+        done = lookup(payload, self.done_path) if self.done_path is not None else None
+        return done is False or (
+            done is not True and lookup(payload, self.next_url_path) is not None
+        )
 
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         if self.done_path is not None and lookup(payload, self.done_path) is True:
@@ -336,9 +337,9 @@ def iter_records(
     params: Mapping[str, Any] | None = None,
     json: Any = None,
 ) -> Iterator[list[Any]]:
-    """Each verified page's records, as ``contract`` says where they are (a bare path: records
-    there, with the checks every walk gets — no empty page pointing on, no record read twice
-    is checked only with a key, so declare one)."""
+    """Each verified page's records, as ``contract`` says where they are. A bare records path
+    gets only the checks that need no declaration (no empty page that points on): streams
+    declare a `PageContract`."""
     if isinstance(contract, str):
         contract = PageContract(str(url), contract)
     for _, records in iter_walk(client, paginator, method, url, contract, params=params, json=json):
