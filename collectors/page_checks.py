@@ -21,7 +21,9 @@ page left it. The rules are written once, here, for every connector:
 
 Each failure is a `PageRejected` whose message is one sentence naming the stream, the page and
 the reason. A record that is itself malformed (not an object, no key, an unreadable time) is not
-the page's fault: the checks pass over it and the runner quarantines it with its reason.
+the page's fault: the checks pass over it and the runner quarantines it with its reason. A page
+with a record whose bytes are damaged is read a second time first (`PageWalk.damaged`): damage
+in transit does not come back, so a garbled transfer never puts a good record in quarantine.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.errors import PageRejected, PaginationLoop, SchemaDrift
+from collectors.errors import CollectorError, PageRejected, PaginationLoop, SchemaDrift
 from collectors.salvage import DEFECT_KEY
 
 Extract = Callable[[Any], Any]
@@ -107,6 +109,16 @@ class PageWalk:
                 self._check_record(record)
         self.read += len(records)
         return records
+
+    def damaged(self, payload: Any) -> bool:
+        """Whether a record of ``payload`` was salvaged (`collectors.salvage`: bytes that are not
+        UTF-8, nesting too deep). Damage at the source comes back on a second read; damage in
+        transit does not, so the walk reads such a page twice before the record is quarantined."""
+        try:
+            records = self._records(payload)
+        except CollectorError:
+            return False
+        return any(isinstance(r, Mapping) and DEFECT_KEY in r for r in records)
 
     def reject(self, reason: str) -> PageRejected:
         """The error for this page: one sentence naming the stream, the page and ``reason``."""

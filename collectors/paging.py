@@ -282,9 +282,10 @@ def iter_walk(
 ) -> Iterator[tuple[Any, list[Any]]]:
     """Yield ``(payload, records)`` for each page of one walk, raising collector errors.
 
-    Each page is requested, checked with ``raise_for_source_status``, parsed with ``json_body``,
-    verified against ``contract`` (its records, empty without one) and its next request built
-    (which refuses a loop) before it is yielded; the next page is requested only when asked for.
+    Each page is requested, checked with ``raise_for_source_status``, parsed with ``json_body``
+    (read twice when a record's bytes are damaged, see ``PageWalk.damaged``), verified against
+    ``contract`` (its records, empty without one) and its next request built (which refuses a
+    loop) before it is yielded; the next page is requested only when asked for.
     """
     walk = PageWalk(contract) if contract is not None else None
     absolute = client.build_request(method, url).url  # so every page is keyed by a full URL
@@ -292,11 +293,9 @@ def iter_walk(
         method, absolute, params=params, json=json, base_url=client.base_url
     )
     while request is not None:
-        response = client.request(
-            request.method, request.url, params=request.params or None, json=request.json
-        )
-        raise_for_source_status(response)
-        payload = json_body(response)
+        response, payload = _read(client, request)
+        if walk is not None and walk.damaged(payload):  # at the source, or in transit? again:
+            response, payload = _read(client, request)
         records: list[Any] = []
         if walk is not None:
             records = walk.verify(payload, request.params, more=paginator.points_on(payload))
@@ -309,6 +308,14 @@ def iter_walk(
                             page=walk.page) from exc  # fmt: skip
         yield payload, records
         request = following
+
+
+def _read(client: httpx.Client, request: PageRequest) -> tuple[httpx.Response, Any]:
+    response = client.request(
+        request.method, request.url, params=request.params or None, json=request.json
+    )
+    raise_for_source_status(response)
+    return response, json_body(response)
 
 
 def iter_pages(

@@ -5,8 +5,9 @@ fake vendor API serving recorded fixtures (`tests/collectors/fake_apis.py`); the
 collector against a log file on disk. A second run adds nothing; the cursor never moves back; a
 repeated page token (or a page served again) raises; a 429 with Retry-After is retried; a 401
 fails cleanly without moving the cursor or storing anything; an empty page mid-walk fails the
-stream, keeps its cursor and quarantines nothing, and the next run completes the data; a first
-run's counters are the rows it stored.
+stream, keeps its cursor and quarantines nothing, and the next run completes the data (Tryton's
+keyset walk cannot point past an empty page: an empty page ends it); a first run's counters are
+the rows it stored.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from collectors.base import Collector
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
+from metrics.db import make_engine
+from metrics.migrate import upgrade
 from metrics.models import CollectorRun, CollectorState, Quarantine
 from tests.collectors.sources import (
     SAAS,
@@ -104,8 +107,6 @@ def cursors(engine: Engine, name: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
-
     upgrade(sqlite_engine)
     return sqlite_engine
 
@@ -183,7 +184,7 @@ def test_a_401_fails_cleanly_without_moving_the_cursor(
 # --- an empty page mid-walk -------------------------------------------------------------------
 
 RECORD_LISTS = ("records", "results", "items", "data", "jobs")
-#: Where each SaaS fake serves pages of records, and the smallest page each can be asked for.
+#: Where each SaaS fake serves the pages of its walks.
 SAAS_PAGED = {"salesforce": "/services/data/", "hubspot": "/crm/v3/objects/",
               "netsuite": "/services/rest/", "n8n": "/api/v1/executions"}  # fmt: skip
 
@@ -271,9 +272,6 @@ def quarantine_count(engine: Engine) -> int:
 def test_an_empty_page_mid_walk_fails_the_stream_and_keeps_the_cursor(
     store: Engine, request: pytest.FixtureRequest, name: str, tmp_path: Path
 ) -> None:
-    from metrics.db import make_engine
-    from metrics.migrate import upgrade
-
     build = _small_pages(request, name)
     clean = make_engine(f"sqlite:///{tmp_path}/clean.db")
     upgrade(clean)
@@ -311,8 +309,6 @@ TABLES = ("objects", "events", "event_objects", "object_links", "sync_attempts",
 
 
 def stored_rows(engine: Engine) -> int:
-    from sqlalchemy import text
-
     with engine.connect() as conn:
         return sum(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES)
 

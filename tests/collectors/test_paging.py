@@ -641,3 +641,26 @@ def test_the_runner_keeps_the_cursor_where_the_last_verified_page_left_it(engine
     assert read_cursor(engine, "crm", "accounts") == {
         "since": (T0 + timedelta(hours=9)).isoformat()
     }
+
+
+def test_a_record_garbled_in_transit_is_read_again_before_anything_is_quarantined() -> None:
+    """Bytes that are not UTF-8 inside a record: a second read tells a garbled transfer (the
+    clean page is used) from a record damaged at the source (it stays marked for quarantine)."""
+    clean = b'{"records": [{"Id": "a", "SystemModstamp": "2026-02-01T01:00:00Z", "Name": "Acme"}]}'
+    garbled = clean.replace(b"Acme", b"Ac\xffe")
+    json_type = {"Content-Type": "application/json"}
+
+    def serving(*bodies: bytes) -> Recorder:
+        answers = iter(bodies)
+        return Recorder(
+            lambda request: httpx.Response(200, content=next(answers), headers=json_type)
+        )
+
+    in_transit = serving(garbled, clean)
+    handed, error = outcome(in_transit, ACCOUNTS)
+    assert (handed, error, len(in_transit.requests)) == ([[json.loads(clean)["records"][0]]], "", 2)
+
+    at_source = serving(garbled, garbled)
+    handed, error = outcome(at_source, ACCOUNTS)
+    assert error == "" and len(at_source.requests) == 2
+    assert "_throughline_defect" in handed[0][0]  # the runner quarantines it with the reason

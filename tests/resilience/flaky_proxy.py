@@ -14,6 +14,9 @@ a seeded ``FaultSchedule`` names, misbehaves instead:
 ``read_timeout``      take the request and never answer until the client hangs up
 ``reset_mid_body``    send half the body, then reset the connection (RST)
 ``truncated_json``    a complete 200 whose JSON body is cut short
+``garbled_body``      a complete 200 with bytes that are not UTF-8 in the middle of its body: a
+                      record holding them is read again (the fault does not repeat), else the
+                      page is not JSON
 ``empty_page``        a page mid-walk with its records removed and its paging members kept (done
                       false, ``hasMore``, a next token or URL): following it would skip records
 ``duplicate_page``    a continuation page answered with the page before it again
@@ -80,6 +83,7 @@ class Kind(StrEnum):
     READ_TIMEOUT = "read_timeout"
     RESET_MID_BODY = "reset_mid_body"
     TRUNCATED_JSON = "truncated_json"
+    GARBLED_BODY = "garbled_body"
     EMPTY_PAGE = "empty_page"
     DUPLICATE_PAGE = "duplicate_page"
     STALE_PAGE = "stale_page"
@@ -116,6 +120,7 @@ SIGNATURES: dict[Kind, tuple[str, ...]] = {
     Kind.READ_TIMEOUT: ("ReadTimeout", "timed out"),
     Kind.RESET_MID_BODY: ("ReadError", "RemoteProtocolError", "reset", "closed connection"),
     Kind.TRUNCATED_JSON: ("did not return JSON",),
+    Kind.GARBLED_BODY: ("did not return JSON",),
     Kind.EMPTY_PAGE: ("is empty yet points to a next page",),
     Kind.DUPLICATE_PAGE: REFUSED,
     Kind.STALE_PAGE: REFUSED,
@@ -137,8 +142,8 @@ MAX_BURST = 6
 _WEIGHTS = {
     Kind.HTTP_500: 3, Kind.HTTP_502: 3, Kind.HTTP_503: 3, Kind.TOO_MANY_NO_WAIT: 2,
     Kind.TOO_MANY_RETRY_AFTER: 1, Kind.TOO_MANY_WAIT_LONG: 1, Kind.CONNECT_TIMEOUT: 1,
-    Kind.READ_TIMEOUT: 1, Kind.RESET_MID_BODY: 2, Kind.TRUNCATED_JSON: 1, Kind.EMPTY_PAGE: 2,
-    Kind.DUPLICATE_PAGE: 1, Kind.STALE_PAGE: 2, Kind.RESET: 2, Kind.OTHER_QUERY: 2,
+    Kind.READ_TIMEOUT: 1, Kind.RESET_MID_BODY: 2, Kind.TRUNCATED_JSON: 1, Kind.GARBLED_BODY: 1,
+    Kind.EMPTY_PAGE: 2, Kind.DUPLICATE_PAGE: 1, Kind.STALE_PAGE: 2, Kind.RESET: 2, Kind.OTHER_QUERY: 2,
     Kind.WRONG_TOTAL: 2, Kind.OUT_OF_ORDER: 2, Kind.TOKEN_EXPIRED: 1,
 }  # fmt: skip
 KINDS = tuple(Kind)
@@ -228,6 +233,11 @@ class Reply:
     hang: bool = False  # read timeout: answer nothing until the client hangs up
     reset_after: int | None = None  # send this many body bytes, then reset
     close: bool = False  # close the connection after the response
+
+
+def _keyed(req: ProxyRequest) -> bool:
+    """Whether ``req`` carries an API key header (n8n's) in place of an Authorization one."""
+    return any(name == "x-n8n-api-key" for name, _ in req.headers)
 
 
 def _json(value: Any) -> bytes:
@@ -377,7 +387,7 @@ class FlakyProxy:
         elif not self._admitted(authorization):
             return _error(401, "token expired or invalid", **{
                 "WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
-        due = self._due(ordinal, req)
+        due = self._due(ordinal, req, credentials=bool(authorization) or _keyed(req))
         if due is not None and due.fault.kind not in PAGE_KINDS:
             self._fire(due, ordinal, req)
             return self._misbehave(due.fault, req)
@@ -411,14 +421,18 @@ class FlakyProxy:
         shape = shape_of(self.shapes, req)
         return None if shape is None else (self.shapes.index(shape), shape)
 
-    def _due(self, ordinal: int, req: ProxyRequest) -> _Pending | None:
-        """The pending fault due for this request that applies to it, if any."""
+    def _due(self, ordinal: int, req: ProxyRequest, *, credentials: bool) -> _Pending | None:
+        """The pending fault due for this request that applies to it, if any. An expired token
+        waits for a request that carries credentials (a login asks for them: a 401 there would
+        be a refused password, not an expired token)."""
         shape = self._shape(req)
         with self._lock:
             for pending in self._pending:
                 if pending.fault.at > ordinal:
                     return None
                 kind = pending.fault.kind
+                if kind is Kind.TOKEN_EXPIRED and not credentials:
+                    continue
                 if kind not in PAGE_KINDS or self._applies(kind, req, shape):
                     return pending
         return None
@@ -472,6 +486,10 @@ class FlakyProxy:
         if kind is Kind.RESET_MID_BODY:
             reply.reset_after = len(reply.body) // 2
             return reply
+        if kind is Kind.GARBLED_BODY:
+            middle = len(reply.body) // 2
+            garbled = reply.body[:middle] + b"\xff\xfe\xfd" + reply.body[middle + 3 :]
+            return Reply(reply.status, garbled, reply.headers)
         cut = reply.body[: max(1, len(reply.body) * 2 // 3)]  # TRUNCATED_JSON
         return Reply(reply.status, cut, reply.headers)
 

@@ -159,10 +159,12 @@ def vendor_collectors(base_url: str, tryton: TrytonServer) -> list[HttpCollector
         f"{base_url}/{tryton.database}/", login=tryton.login, page_size=2,
         legal_entities={COMPANY: "US"},
     )  # fmt: skip
-    session = erp_tryton.TrytonSession(config.url, tryton.login, tryton.password, timeout=TIMEOUT)
+    slow = httpx.Timeout(10.0, connect=TIMEOUT.connect, read=5.0)  # a login hashes a password
+    session = erp_tryton.TrytonSession(config.url, tryton.login, tryton.password, timeout=slow)
     built.append(erp_tryton.collector("tryton", config, session))
     out = []
     for collector in built:
         assert isinstance(collector, HttpCollector)
-        out.append(dataclasses.replace(collector, timeout=TIMEOUT, retry=RETRY))
+        timeout = slow if collector.name == "tryton" else TIMEOUT
+        out.append(dataclasses.replace(collector, timeout=timeout, retry=RETRY))
     return out
