@@ -115,7 +115,8 @@ SIGNATURES: dict[Kind, tuple[str, ...]] = {
     Kind.HTTP_503: ("HTTP 503",),
     Kind.TOO_MANY_NO_WAIT: ("HTTP 429",),
     Kind.TOO_MANY_RETRY_AFTER: ("HTTP 429",),
-    Kind.TOO_MANY_WAIT_LONG: ("HTTP 429 and asked us to wait 3600 s",),
+    # (or, when that answer comes on the last attempt the client had, the attempts ran out)
+    Kind.TOO_MANY_WAIT_LONG: ("HTTP 429 and asked us to wait 3600 s", "HTTP 429 after 5 attempts"),
     Kind.CONNECT_TIMEOUT: ("ConnectTimeout", "timed out"),
     Kind.READ_TIMEOUT: ("ReadTimeout", "timed out"),
     Kind.RESET_MID_BODY: ("ReadError", "RemoteProtocolError", "reset", "closed connection"),

@@ -148,7 +148,8 @@ def n8n_api() -> FakeN8n:
 
 def vendor_collectors(base_url: str, tryton: TrytonServer) -> list[HttpCollector]:
     """HubSpot, n8n and Tryton collectors on ``base_url`` (the proxy), small pages, quick
-    retries and timeouts as in the demo estate's schedules."""
+    retries and timeouts as in the demo estate's schedules (Tryton's reads may take longer: its
+    login hashes a password)."""
     built = []
     for name in ("hubspot", "n8n"):
         settings = saas_settings(name).model_copy(
