@@ -37,7 +37,8 @@ from collectors.crm_hubspot_owners import OWNER_KEY, OwnerDirectory
 from collectors.errors import MappingError, SchemaDrift
 from collectors.http import json_body, raise_for_source_status
 from collectors.mapping import amount, flag, required_text, text
-from collectors.paging import PageTokenPaginator, iter_pages, lookup
+from collectors.page_checks import PageContract
+from collectors.paging import PageTokenPaginator, iter_walk, lookup
 from metrics.canonical import (
     Activity,
     Batch,
@@ -234,6 +235,15 @@ class SearchStream:
             }]}]  # fmt: skip
         return body
 
+    def pages(self, since: datetime | None) -> PageContract:
+        """Every page of one search: `total` for the whole search, at most `limit` results,
+        none modified before the filter (whole milliseconds), none read twice."""
+        floor = datetime.fromtimestamp(int(_millis(since)) / 1000, UTC) if since else None
+        return PageContract(
+            self.name, "results", key=self.primary_key, version=self.cursor_field, total="total",
+            limit=self.limit, floor=("properties.hs_lastmodifieddate", floor) if floor else None,
+        )  # fmt: skip
+
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         path = f"crm/v3/objects/{self.object_type}/search"
         since = window.since
@@ -241,10 +251,9 @@ class SearchStream:
         while True:
             read, newest, restart = 0, None, False
             paginator = PageTokenPaginator("paging.next.after", "after", in_body=True)
-            for payload, _ in iter_pages(client, paginator, "POST", path, json=self.body(since)):
-                results = payload.get("results") if isinstance(payload, dict) else None
-                if not isinstance(results, list):
-                    raise SchemaDrift(f"{self.object_type} search page has no 'results' list")
+            pages = iter_walk(client, paginator, "POST", path, self.pages(since),
+                              json=self.body(since))  # fmt: skip
+            for payload, results in pages:
                 if self.with_companies and results:
                     attach_companies(client, results)
                 if owners is not None and results:

@@ -25,6 +25,7 @@ import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
 from collectors.mapping import amount, flag, nested, required_text, text
+from collectors.page_checks import PageContract
 from collectors.paging import NextUrlPaginator, iter_records
 from metrics.canonical import (
     Activity,
@@ -84,10 +85,21 @@ class SoqlStream:
             query += f" WHERE {self.cursor_field} >= {since}"
         return f"{query} ORDER BY {self.cursor_field}, Id"
 
+    def pages(self, window: FetchWindow) -> PageContract:
+        """Every page: `totalSize` for the whole query, records of this sObject, none modified
+        before the window (the query's literal is whole seconds), none read twice."""
+        since = window.since.astimezone(UTC).replace(microsecond=0) if window.since else None
+        return PageContract(
+            self.name, "records", key=self.primary_key, version=self.cursor_field,
+            total="totalSize", kind=("attributes.type", self.sobject),
+            floor=(self.cursor_field, since) if since else None,
+        )  # fmt: skip
+
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         yield from iter_records(
             client, NextUrlPaginator(relative_to_base=True), "GET",
-            f"services/data/{self.api_version}/query", "records", params={"q": self.soql(window)},
+            f"services/data/{self.api_version}/query", self.pages(window),
+            params={"q": self.soql(window)},
         )  # fmt: skip
 
     def map(self, record: Record) -> Batch:

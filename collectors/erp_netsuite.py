@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -44,6 +45,7 @@ from collectors.base import FetchWindow, HttpCollector, Record, optional_timesta
 from collectors.erp_netsuite_lookups import Entity, Lookups, check_resolved
 from collectors.errors import MappingError
 from collectors.mapping import amount, decimal_text, flag, required_text, text
+from collectors.page_checks import PageContract
 from collectors.paging import OffsetPaginator, iter_records
 from metrics.canonical import (
     Activity,
@@ -63,6 +65,7 @@ QUERY_PATH = "services/rest/query/v1/suiteql"
 DATE_MASK = "YYYY-MM-DD"
 DATETIME_MASK = 'YYYY-MM-DD"T"HH24:MI:SS'  # "T" is quoted text in an Oracle format model
 FILTER_MASK = "YYYY-MM-DD HH24:MI:SS"
+FILTER_FORMAT = "%Y-%m-%d %H:%M:%S"  # what `wall_clock` writes for FILTER_MASK
 _WALL_CLOCK = "%Y-%m-%dT%H:%M:%S"  # what DATETIME_MASK produces
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(r"(\d{1,4}):([0-5]\d)")
@@ -115,7 +118,7 @@ def wall_clock(at: datetime, zone: ZoneInfo) -> str:
     local = at.astimezone(zone)
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
         local -= timedelta(hours=1)
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return local.strftime(FILTER_FORMAT)
 
 
 def localize(record: Record, datetimes: Iterable[str], zone: ZoneInfo) -> Record:
@@ -163,9 +166,15 @@ class SuiteQLStream:
     sorted_by_cursor: bool = True
     lookback: timedelta = LOOKBACK
 
+    def plain_columns(self) -> tuple[str, ...]:
+        """The columns sent as they are; a transaction stream's `type` too, so that each row
+        says which query it answers."""
+        kind = ("type",) if self.transaction_type and "type" not in self.columns else ()
+        return (*self.columns, *kind)
+
     def select_list(self) -> str:
         """The columns, with TO_CHAR around the date and date-time ones (same names)."""
-        items = [*self.columns]
+        items = [*self.plain_columns()]
         items += [f"TO_CHAR({c}, '{DATE_MASK}') AS {c}" for c in self.dates]
         items += [f"TO_CHAR({c}, '{DATETIME_MASK}') AS {c}" for c in self.datetimes]
         return ", ".join(items)
@@ -185,13 +194,37 @@ class SuiteQLStream:
             " ORDER BY lastmodifieddate, id"
         )
 
-    def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
+    def pages(self, window: FetchWindow) -> PageContract:
+        """Every page: `count` for itself and `totalResults` for the query, the offset asked
+        for, full pages while `hasMore`, rows of this transaction type with no column outside
+        the select list and none modified before the window, none read twice. Date-times are
+        localised before they are checked."""
         zone = _zone(self.timezone)
+        floor = None
+        if window.since is not None:
+            wall = datetime.strptime(wall_clock(window.since, zone), FILTER_FORMAT)
+            floor = wall.replace(tzinfo=zone).astimezone(UTC)
+
+        def rows(payload: Any) -> Any:
+            items = payload.get("items") if isinstance(payload, dict) else None
+            if not isinstance(items, list):
+                return items  # refused by the walk
+            return [localize(r, self.datetimes, zone) for r in items]
+
+        selected = {*self.plain_columns(), *self.dates, *self.datetimes, "links"}
+        return PageContract(
+            self.name, rows, key=self.primary_key, version=self.cursor_field,
+            total="totalResults", count="count", echo=(("offset", "offset"),), limit=self.limit,
+            full_pages=True, columns=frozenset(selected),
+            kind=("type", self.transaction_type) if self.transaction_type else None,
+            floor=(self.cursor_field, floor) if floor else None,
+        )  # fmt: skip
+
+    def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         for page in iter_records(
-            client, OffsetPaginator(self.limit), "POST", QUERY_PATH, "items",
+            client, OffsetPaginator(self.limit), "POST", QUERY_PATH, self.pages(window),
             json={"q": self.suiteql(window)},
         ):  # fmt: skip
-            page = [localize(r, self.datetimes, zone) for r in page]
             yield self.lookups.resolve(client, page) if self.lookups is not None else page
 
     def map(self, record: Record) -> Batch:

@@ -24,6 +24,7 @@ import httpx
 
 from collectors.base import Record
 from collectors.errors import MappingError
+from collectors.page_checks import PageContract
 from collectors.paging import OffsetPaginator, iter_records
 
 QUERY_PATH = "services/rest/query/v1/suiteql"
@@ -116,7 +117,11 @@ class Lookups:
     def _rows(client: httpx.Client, query: str) -> list[Record]:
         rows: list[Record] = []
         paginator = OffsetPaginator(LIST_LIMIT)
-        for page in iter_records(client, paginator, "POST", QUERY_PATH, "items",
+        contract = PageContract(
+            "currency and subsidiary lists", "items", key="id", total="totalResults",
+            count="count", echo=(("offset", "offset"),), limit=LIST_LIMIT, full_pages=True,
+        )  # fmt: skip
+        for page in iter_records(client, paginator, "POST", QUERY_PATH, contract,
                                  json={"q": f"{query} ORDER BY id"}):  # fmt: skip
             rows.extend(r for r in page if isinstance(r, dict))
         return rows

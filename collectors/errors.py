@@ -7,7 +7,13 @@
     │                         429/5xx after the retries ran out, or a Retry-After too long
     ├── AuthFailed            401/403: the credentials were refused (never retried)
     ├── SchemaDrift           the response is not in the expected shape (not JSON, a member missing)
-    ├── PaginationLoop        the same page requested twice in one walk, or the page cap exceeded
+    ├── PageRejected          a page that is not (all of) the answer to the query asked: empty yet
+    │   │                     pointing to a next page, contradicting its declared size or total,
+    │   │                     or holding records of another query (type, columns, time window);
+    │   │                     nothing of it is stored and the cursor stays where it was
+    │   └── PaginationLoop    a page asked for twice (same token, offset or URL), a record read
+    │                         twice in one walk (a stale page, a source that restarted its
+    │                         paging), or the page cap exceeded
     ├── RequestRejected       any other 4xx: the source refused this request (status, body excerpt)
     ├── DataLost              records were gone before they could be read (a rotated log file
     │                         deleted too soon); what could be read is stored
@@ -55,8 +61,19 @@ class SchemaDrift(CollectorError):
     """A response is not in the shape the collector expects."""
 
 
-class PaginationLoop(CollectorError):
-    """Paging would not end: a page was requested twice, or there were too many pages."""
+class PageRejected(CollectorError):
+    """A page is not the answer to the query the walk asked, or not all of it (see `page_checks`).
+
+    ``stream`` names the stream (or lookup) the walk read for, ``page`` counts from 1."""
+
+    def __init__(self, message: str, *, stream: str | None = None, page: int | None = None) -> None:
+        super().__init__(message)
+        self.stream = stream
+        self.page = page
+
+
+class PaginationLoop(PageRejected):
+    """Paging would not end or goes back: a page or a record came twice, or too many pages."""
 
 
 class RequestRejected(CollectorError):

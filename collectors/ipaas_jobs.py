@@ -17,6 +17,7 @@ import httpx
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp, parse_timestamp
 from collectors.errors import MappingError
 from collectors.mapping import required_text, text
+from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
 from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from metrics.sync_errors import classify, signature
@@ -103,7 +104,11 @@ class JobStream:
         if window.since is not None:
             params["updated_after"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_cursor", "cursor")
-        yield from iter_records(client, paginator, "GET", self.path, "jobs", params=params)
+        pages = PageContract(
+            self.name, "jobs", key=self.primary_key, version=self.cursor_field, limit=self.limit,
+            floor=(self.cursor_field, window.since) if window.since is not None else None,
+        )  # fmt: skip
+        yield from iter_records(client, paginator, "GET", self.path, pages, params=params)
 
     def map(self, record: Record) -> Batch:
         return map_job(record)

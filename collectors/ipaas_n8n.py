@@ -16,11 +16,11 @@ A retry is a new execution with ``mode: "retry"`` and ``retryOf`` (the execution
 the retried one gets ``retrySuccessId`` only when a retry succeeds. The trace key of every attempt
 is the first execution of its retry chain (or a configured ``customData`` member), its attempt
 number the chain's length; the cursor keeps the lineage of recent retries so that chains that
-span polls resolve, and retries whose parent is read later in the same walk are re-stored with
-the resolved lineage at its end. With ``includeData`` the error is ``data.resultData.error``
-(``message``; an HTTP node's upstream text in ``description`` and status in ``httpCode``, a
-string) and the failing node ``data.resultData.lastNodeExecuted``. No documented rate limit;
-429/5xx are retried by the shared client.
+span polls resolve, and retries whose parent is read later in the same walk are held back and
+stored once, with the resolved lineage, at its end. With ``includeData`` the error is
+``data.resultData.error`` (``message``; an HTTP node's upstream text in ``description`` and
+status in ``httpCode``, a string) and the failing node ``data.resultData.lastNodeExecuted``. No
+documented rate limit; 429/5xx are retried by the shared client.
 
 A business record: a retry chain is one run of a workflow, but the record it carries (a customer,
 a deal) may be sent again by a fresh run (a new webhook call after someone fixed the data).
@@ -49,9 +49,10 @@ from collectors.base import (
     optional_timestamp,
     parse_timestamp,
 )
-from collectors.errors import MappingError, SchemaDrift
+from collectors.errors import MappingError
 from collectors.mapping import nested, parse_path, required_text, text
-from collectors.paging import PageTokenPaginator, iter_pages
+from collectors.page_checks import PageContract
+from collectors.paging import PageTokenPaginator, iter_records
 from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from metrics.sync_errors import classify, signature
 
@@ -267,12 +268,10 @@ class ExecutionStream:
         """Workflow id → name, from ``GET /api/v1/workflows``."""
         names: dict[str, str] = {}
         paginator = PageTokenPaginator("nextCursor", "cursor")
-        pages = iter_pages(client, paginator, "GET", "api/v1/workflows",
-                           params={"limit": MAX_LIMIT})  # fmt: skip
-        for payload, _ in pages:
-            data = payload.get("data") if isinstance(payload, dict) else None
-            if not isinstance(data, list):
-                raise SchemaDrift("workflows page has no 'data' list")
+        contract = PageContract("workflows", "data", key="id", limit=MAX_LIMIT)
+        pages = iter_records(client, paginator, "GET", "api/v1/workflows", contract,
+                             params={"limit": MAX_LIMIT})  # fmt: skip
+        for data in pages:
             for workflow in data:
                 if isinstance(workflow, dict) and workflow.get("id") and workflow.get("name"):
                     names[str(workflow["id"])] = str(workflow["name"])
@@ -291,13 +290,12 @@ class ExecutionStream:
         lineage = _lineage(saved.get("lineage"))
         names = self.workflow_names(client)
         top, top_started = high, saved.get("since")
-        retries: dict[int, Record] = {}
+        held: dict[int, Record] = {}  # retries read before their parents: stored once, at the end
         params = {"limit": self.config.limit, "includeData": "true"}
         paginator = PageTokenPaginator("nextCursor", "cursor")
-        for payload, _ in iter_pages(client, paginator, "GET", "api/v1/executions", params=params):
-            data = payload.get("data") if isinstance(payload, dict) else None
-            if not isinstance(data, list):
-                raise SchemaDrift("executions page has no 'data' list")
+        pages = PageContract(self.name, "data", key=self.primary_key, limit=self.config.limit)
+        for data in iter_records(client, paginator, "GET", "api/v1/executions", pages,
+                                 params=params):  # fmt: skip
             page: list[Record] = []
             wanted = False
             for execution in data:
@@ -308,23 +306,24 @@ class ExecutionStream:
                 if number is not None and not self._wanted(execution, number, floor, window):
                     continue
                 wanted = wanted or number is not None
+                parent = text(execution, "retryOf")
                 annotated = self._annotate(execution, names, lineage)
-                page.append(annotated)
-                if number is not None:
-                    if execution.get("retryOf"):
-                        retries[number] = annotated
-                    if top is None or number > top:
-                        top, top_started = number, _capped(execution.get("startedAt"), window)
+                if number is not None and parent and parent not in lineage:
+                    held[number] = annotated
+                else:
+                    page.append(annotated)
+                if number is not None and (top is None or number > top):
+                    top, top_started = number, _capped(execution.get("startedAt"), window)
             yield page, None
             if data and not wanted:
                 break  # the page is entirely older than what this poll needs
-        corrected = self._resolve(retries, lineage)
+        resolved = self._resolve(held, lineage)
         cursor: Cursor = {"last_id": None if top is None else str(top), "since": top_started,
                           "lineage": _trim(lineage)}  # fmt: skip
         if top is None:
             return
-        if corrected or cursor != saved:
-            yield corrected, cursor
+        if resolved or cursor != saved:
+            yield resolved, cursor
 
     def _wanted(
         self, execution: Record, number: int, floor: int | None, window: FetchWindow
@@ -354,19 +353,18 @@ class ExecutionStream:
         return out
 
     def _resolve(
-        self, retries: dict[int, Record], lineage: dict[str, tuple[str, int]]
+        self, held: dict[int, Record], lineage: dict[str, tuple[str, int]]
     ) -> list[Record]:
-        """Retries read before their parent (newest first) → re-annotated, oldest first."""
-        corrected: list[Record] = []
-        for number in sorted(retries):
-            execution = retries[number]
-            before = lineage.get(str(number))
+        """Retries held back until the walk read their parents (newest first), oldest first,
+        each with its chain's root and length."""
+        resolved: list[Record] = []
+        for number in sorted(held):
+            execution = held[number]
             parent = str(execution["retryOf"])
             root, depth = lineage.get(parent, (parent, 1))
             lineage[str(number)] = (root, depth + 1)
-            if before != (root, depth + 1):
-                corrected.append({**execution, TRACE_ROOT: root, ATTEMPT: depth + 1})
-        return corrected
+            resolved.append({**execution, TRACE_ROOT: root, ATTEMPT: depth + 1})
+        return resolved
 
     def map(self, record: Record) -> Batch:
         return map_execution(record, self.config)

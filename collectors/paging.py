@@ -3,7 +3,9 @@
 A walk starts with ``Paginator.first_request`` and goes on with ``next_request(payload,
 page_url)`` until that returns None. The base class guards every walk: asking for the same page
 twice (same method, URL, query and body, so the same token, offset or next URL) raises
-``PaginationLoop``, and so does going past ``max_pages``. ``iter_pages`` runs the loop::
+``PaginationLoop``, and so does going past ``max_pages``. ``iter_walk`` runs the loop and, given
+the stream's ``PageContract`` (see ``collectors.page_checks``), verifies each page, and where it
+points next, before handing it on: the cursor never passes a page that was not verified::
 
     NextUrlPaginator()                                           # Salesforce SOQL
     PageTokenPaginator("next_page_token", "page_token")          # PSA
@@ -23,8 +25,9 @@ from typing import Any
 
 import httpx
 
-from collectors.errors import PaginationLoop, SchemaDrift
+from collectors.errors import PageRejected, PaginationLoop, SchemaDrift
 from collectors.http import json_body, raise_for_source_status, redact_url
+from collectors.page_checks import PageContract, PageWalk
 
 DEFAULT_MAX_PAGES = 100_000
 
@@ -123,6 +126,10 @@ class Paginator(ABC):
         return request
 
     @abstractmethod
+    def points_on(self, payload: Any) -> bool:
+        """Whether ``payload`` says a next page follows (checked before it is followed)."""
+
+    @abstractmethod
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         """The request after ``current`` given its ``payload``, or None when it was the last."""
 
@@ -147,6 +154,12 @@ class NextUrlPaginator(Paginator):
         self.next_url_path = next_url_path
         self.done_path = done_path
         self.relative_to_base = relative_to_base
+
+    def points_on(self, payload: Any) -> bool:
+        done = lookup(payload, self.done_path) if self.done_path is not None else None
+        return done is False or (
+            done is not True and lookup(payload, self.next_url_path) is not None
+        )
 
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         if self.done_path is not None and lookup(payload, self.done_path) is True:
@@ -198,6 +211,9 @@ class PageTokenPaginator(Paginator):
         self.param = param
         self.in_body = in_body
 
+    def points_on(self, payload: Any) -> bool:
+        return lookup(payload, self.token_path) not in (None, "")
+
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         token = lookup(payload, self.token_path)
         if token is None or token == "":
@@ -215,8 +231,8 @@ class OffsetPaginator(Paginator):
     """``offset``/``limit`` query parameters and a ``hasMore`` flag (NetSuite SuiteQL).
 
     The offset grows by ``limit`` (NetSuite wants offsets divisible by the limit); the method
-    and body of the first request are kept. A short page that claims more would skip records,
-    so it raises SchemaDrift instead.
+    and body of the first request are kept. A short page that claims more would skip records:
+    the stream's contract declares ``full_pages`` so that such a page is refused.
     """
 
     def __init__(
@@ -226,7 +242,6 @@ class OffsetPaginator(Paginator):
         offset_param: str = "offset",
         limit_param: str = "limit",
         has_more_path: str = "hasMore",
-        items_path: str = "items",
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
         super().__init__(max_pages=max_pages)
@@ -236,14 +251,14 @@ class OffsetPaginator(Paginator):
         self.offset_param = offset_param
         self.limit_param = limit_param
         self.has_more_path = has_more_path
-        self.items_path = items_path
-        self._previous_items: str | None = None
 
     def _first(self, request: PageRequest) -> PageRequest:
-        self._previous_items = None
         offset = int(request.params.get(self.offset_param, 0))
         params = {**request.params, self.offset_param: offset, self.limit_param: self.limit}
         return replace(request, params=params)
+
+    def points_on(self, payload: Any) -> bool:
+        return lookup(payload, self.has_more_path) is True
 
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         has_more = lookup(payload, self.has_more_path)
@@ -251,23 +266,56 @@ class OffsetPaginator(Paginator):
             raise SchemaDrift(f"page has no true/false {self.has_more_path!r}")
         if not has_more:
             return None
-        items = lookup(payload, self.items_path)
-        if not isinstance(items, list):
-            raise SchemaDrift(f"page has no {self.items_path!r} list")
         offset = int(current.params[self.offset_param])
-        digest = jsonlib.dumps(items, sort_keys=True, default=str)
-        if items and digest == self._previous_items:
-            raise PaginationLoop(
-                f"paging loops: the page at offset {offset} repeats the page before it"
-                f" ({current.describe()}); the source ignores the offset"
-            )
-        self._previous_items = digest
-        if len(items) < self.limit:
-            raise SchemaDrift(
-                f"page at offset {offset} holds {len(items)} items, fewer than the limit"
-                f" {self.limit}, yet says {self.has_more_path!r}; lower the limit"
-            )
         return replace(current, params={**current.params, self.offset_param: offset + self.limit})
+
+
+def iter_walk(
+    client: httpx.Client,
+    paginator: Paginator,
+    method: str,
+    url: str | httpx.URL,
+    contract: PageContract | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Yield ``(payload, records)`` for each page of one walk, raising collector errors.
+
+    Each page is requested, checked with ``raise_for_source_status``, parsed with ``json_body``
+    (read twice when a record's bytes are damaged, see ``PageWalk.damaged``), verified against
+    ``contract`` (its records, empty without one) and its next request built (which refuses a
+    loop) before it is yielded; the next page is requested only when asked for.
+    """
+    walk = PageWalk(contract) if contract is not None else None
+    absolute = client.build_request(method, url).url  # so every page is keyed by a full URL
+    request: PageRequest | None = paginator.first_request(
+        method, absolute, params=params, json=json, base_url=client.base_url
+    )
+    while request is not None:
+        response, payload = _read(client, request)
+        if walk is not None and walk.damaged(payload):  # at the source, or in transit? again:
+            response, payload = _read(client, request)
+        records: list[Any] = []
+        if walk is not None:
+            records = walk.verify(payload, request.params, more=paginator.points_on(payload))
+        try:
+            following = paginator.next_request(payload, response.url)
+        except PageRejected as exc:  # a loop: name the stream it happened to
+            if walk is None:
+                raise
+            raise type(exc)(f"{walk.contract.stream}: {exc}", stream=walk.contract.stream,
+                            page=walk.page) from exc  # fmt: skip
+        yield payload, records
+        request = following
+
+
+def _read(client: httpx.Client, request: PageRequest) -> tuple[httpx.Response, Any]:
+    response = client.request(
+        request.method, request.url, params=request.params or None, json=request.json
+    )
+    raise_for_source_status(response)
+    return response, json_body(response)
 
 
 def iter_pages(
@@ -278,26 +326,12 @@ def iter_pages(
     *,
     params: Mapping[str, Any] | None = None,
     json: Any = None,
+    contract: PageContract | None = None,
 ) -> Iterator[tuple[Any, int]]:
-    """Yield ``(payload, page_index)`` for each page, from 0, raising collector errors.
-
-    Each page is requested, checked with ``raise_for_source_status`` and parsed with
-    ``json_body`` before it is yielded; the next request is built only when asked for.
-    """
-    absolute = client.build_request(method, url).url  # so every page is keyed by a full URL
-    request: PageRequest | None = paginator.first_request(
-        method, absolute, params=params, json=json, base_url=client.base_url
-    )
-    index = 0
-    while request is not None:
-        response = client.request(
-            request.method, request.url, params=request.params or None, json=request.json
-        )
-        raise_for_source_status(response)
-        payload = json_body(response)
+    """Yield ``(payload, page_index)`` for each page, from 0 (``iter_walk`` without records)."""
+    pages = iter_walk(client, paginator, method, url, contract, params=params, json=json)
+    for index, (payload, _) in enumerate(pages):
         yield payload, index
-        request = paginator.next_request(payload, response.url)
-        index += 1
 
 
 def iter_records(
@@ -305,14 +339,15 @@ def iter_records(
     paginator: Paginator,
     method: str,
     url: str | httpx.URL,
-    records_path: str,
+    contract: PageContract | str,
     *,
     params: Mapping[str, Any] | None = None,
     json: Any = None,
-) -> Iterator[list[dict[str, Any]]]:
-    """Each page's list of records at ``records_path`` (``SchemaDrift`` when it is not a list)."""
-    for payload, index in iter_pages(client, paginator, method, url, params=params, json=json):
-        records = lookup(payload, records_path)
-        if not isinstance(records, list):
-            raise SchemaDrift(f"page {index + 1} of {url} has no {records_path!r} list")
+) -> Iterator[list[Any]]:
+    """Each verified page's records, as ``contract`` says where they are. A bare records path
+    gets only the checks that need no declaration (no empty page that points on): streams
+    declare a `PageContract`."""
+    if isinstance(contract, str):
+        contract = PageContract(str(url), contract)
+    for _, records in iter_walk(client, paginator, method, url, contract, params=params, json=json):
         yield records

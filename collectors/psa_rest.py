@@ -17,6 +17,7 @@ import httpx
 
 from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
 from collectors.mapping import amount, flag, required_text, text
+from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
 from metrics.canonical import (
     Activity,
@@ -61,7 +62,12 @@ class PsaStream:
         if window.since is not None:
             params["modified_since"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_page_token", "page_token")
-        yield from iter_records(client, paginator, "GET", self.path, "data", params=params)
+        pages = PageContract(
+            self.name, "data", key=self.primary_key, version=self.cursor_field,
+            limit=self.page_size,
+            floor=(self.cursor_field, window.since) if window.since is not None else None,
+        )  # fmt: skip
+        yield from iter_records(client, paginator, "GET", self.path, pages, params=params)
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)

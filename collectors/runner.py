@@ -10,6 +10,24 @@ walk completes. An unsorted stream saves its cursor only then. A record that can
 be mapped is quarantined with its reason and the rest of its page is stored. A failing stream
 records its reason and the other streams still run.
 
+Pages reach the runner verified (`collectors.page_checks`, applied by `collectors.paging` to
+every walk before a page is handed on): a page that is empty yet points on, contradicts its
+declared size or total, repeats records, or holds records of another query makes the stream fail
+before any of its records is mapped. So a transport fault or a page of another query never puts
+a record in quarantine, the cursor stays where the last verified page left it, and the run is
+`failed` or `partial`, never `success`; the next clean run reads from there and completes the
+data. Quarantine holds only records that are malformed themselves, on a verified page.
+
+Counters (per stream, summed per run; the run log's `rows_in` is `rows_written`):
+
+- ``records_read``: the distinct source records the stream handed over in verified pages, by
+  primary key; a record handed over twice in one run (read again past a restart of the walk)
+  counts once, records without a key count each.
+- ``rows_written``: the rows the run added to the store or changed (objects, events, event-object
+  relations, links, sync attempts, exchange rates); a re-delivered identical row counts zero.
+  After a first run into an empty store it equals the rows stored.
+- ``quarantined``: the records the run put in quarantine.
+
 A `StatefulStream` (n8n's newest-first executions, a log file's byte offset) keeps a richer
 cursor: it is handed its saved cursor and yields each page with the cursor to save once that page
 is stored (None: not yet); the runner writes the two in one transaction, the same as above.
@@ -72,6 +90,25 @@ class StreamReport:
 
 
 @dataclass(slots=True)
+class _Reads:
+    """The distinct records one stream handed over in one run (see ``records_read``)."""
+
+    stream: Stream
+    keys: set[str] = field(default_factory=set)
+    keyless: int = 0
+
+    def add(self, page: list[Record]) -> int:
+        """Count ``page``; returns the run's count so far."""
+        for record in page:
+            key = record_key(self.stream, record) if isinstance(record, dict) else None
+            if key is None:
+                self.keyless += 1
+            else:
+                self.keys.add(key)
+        return len(self.keys) + self.keyless
+
+
+@dataclass(slots=True)
 class RunReport:
     """What one collector run did; `status` is success, partial, failed or skipped."""
 
@@ -128,9 +165,15 @@ def run_collector(
             "success" if not failures else "failed" if len(failures) == len(report.streams)
             else "partial"
         )  # fmt: skip
-        report.error = "; ".join(f"{s.name}: {s.error}" for s in failures) or None
+        report.error = "; ".join(_named(s) for s in failures) or None
         finish_run(engine, report)
         return report
+
+
+def _named(stream: StreamReport) -> str:
+    """A failed stream's reason as one sentence that names the stream (once)."""
+    error = stream.error or ""
+    return error if error.startswith(f"{stream.name}: ") else f"{stream.name}: {error}"
 
 
 def refresh_after_failure(engine: Engine, name: str) -> None:
@@ -160,6 +203,7 @@ def _run_stream(
     since = since_override if since_override is not None else saved_at
     window = FetchWindow(since=since - stream.lookback if since else None, until=started)
     high = current = saved_at
+    reads = _Reads(stream)
     try:
         for page in stream.fetch(client, window):
             batch, page_high = _map_page(collector.name, stream, page, now=started)
@@ -174,7 +218,7 @@ def _run_stream(
                 high = max(high, min(page_high, started)) if high else min(page_high, started)
             result: WriteResult = write_batch(engine, batch, cursor, now=started, refresh=False)
             report.pages += 1
-            report.records_read += len(page)
+            report.records_read = reads.add(page)
             report.rows_written += result.total
             report.quarantined += len(batch.quarantined)
             if progress:
@@ -205,6 +249,7 @@ def _run_stateful(
     report = StreamReport(stream.name, cursor_before=_cursor_text(saved))
     since = since_override - stream.lookback if since_override is not None else None
     current = saved
+    reads = _Reads(stream)
     try:
         pages = cast(StatefulStream, stream).fetch_pages(client, FetchWindow(since, started), saved)
         for page, cursor in pages:
@@ -216,7 +261,7 @@ def _run_stateful(
             result = write_batch(engine, batch, update, now=started, refresh=False)
             current = cursor if update else current
             report.pages += 1
-            report.records_read += len(page)
+            report.records_read = reads.add(page)
             report.rows_written += result.total
             report.quarantined += len(batch.quarantined)
             if progress and page:

@@ -44,7 +44,8 @@ from collectors.erp_tryton.mapping import (
     reference_id,
 )
 from collectors.errors import MappingError, SchemaDrift
-from collectors.paging import PageRequest, Paginator, iter_pages
+from collectors.page_checks import PageContract
+from collectors.paging import PageRequest, Paginator, iter_records
 from metrics.canonical import Batch
 
 LOOKBACK = timedelta(minutes=5)
@@ -110,16 +111,36 @@ class TrytonStream:
             )
         return domain
 
+    def field_names(self) -> tuple[str, ...]:
+        """The fields `search_read` is asked for: the stream's, its creation and cursor."""
+        return tuple(dict.fromkeys((*self.fields, "create_date", "last_modified_at")))
+
+    def pages(self, method: str, since: datetime | None) -> PageContract:
+        """Every page: at most `page_size` rows, each with only the fields asked for (Tryton
+        answers `a.b` as `a.` and always adds `id`), none modified before the window, none read
+        twice (typed values decoded first)."""
+        names = {f"{n.partition('.')[0]}." if "." in n else n for n in self.field_names()}
+
+        def rows(payload: Any) -> list[Record]:
+            return records_of(self.model, decode_value(result_of(method, payload)))
+
+        return PageContract(
+            self.name, rows, key=self.primary_key, version=self.cursor_field,
+            limit=self.page_size, columns=frozenset({*names, "id"}),
+            floor=(self.cursor_field, since) if since is not None else None,
+        )  # fmt: skip
+
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
-        names = tuple(dict.fromkeys((*self.fields, "create_date", "last_modified_at")))
         method = f"model.{self.model}.search_read"
         paginator = KeysetPaginator(self.window_domain(window.since), self.page_size)
         body = call_body(
-            method, search_read_params(paginator.domain, names, order=ORDER, limit=self.page_size),
+            method,
+            search_read_params(paginator.domain, self.field_names(), order=ORDER,
+                               limit=self.page_size),
             ident=0,
         )  # fmt: skip
-        for payload, _ in iter_pages(client, paginator, "POST", "rpc/", json=body):
-            records = records_of(self.model, decode_value(result_of(method, payload)))
+        pages = self.pages(method, window.since)
+        for records in iter_records(client, paginator, "POST", "rpc/", pages, json=body):
             if not records:
                 return
             if self.enrich is not None:  # rows without an id are quarantined, not enriched
@@ -145,6 +166,10 @@ class KeysetPaginator(Paginator):
     def __init__(self, domain: list[Any], page_size: int) -> None:
         super().__init__()
         self.domain, self.page_size = domain, page_size
+
+    def points_on(self, payload: Any) -> bool:
+        rows = payload.get("result") if isinstance(payload, dict) else None
+        return isinstance(rows, list) and len(rows) >= self.page_size
 
     def _next(self, payload: Any, current: PageRequest, page_url: httpx.URL) -> PageRequest | None:
         rows = payload.get("result") if isinstance(payload, dict) else None

@@ -167,7 +167,7 @@ class FakeSalesforce(FakeApi):
         path = request.url.path
         more = re.fullmatch(r"/services/data/v[\d.]+/query/(\w+)-(\d+)", path)
         if more:
-            return self._page(more.group(1), int(more.group(2)), path.rsplit("/", 2)[0])
+            return self._page(more.group(1), int(more.group(2)), path.rsplit("/", 1)[0])
         if re.fullmatch(r"/services/data/v[\d.]+/query", path):
             return self._query(request.url.params["q"], path)
         return httpx.Response(404, json=[{"errorCode": "NOT_FOUND", "message": path}])
@@ -363,6 +363,8 @@ class FakeNetSuite(FakeApi):
         if select is None or name is None:
             return self._bad_request(f"Invalid search query: {query[:80]}")
         items = fixture("netsuite", name)["items"]
+        if kind:  # a transaction's `type` column, as NetSuite answers it
+            items = [{"type": kind.group(1), **item} for item in items]
         if "lastmodifieddate >=" in query:
             since = re.search(r"lastmodifieddate >= TO_DATE\('([^']+)', 'YYYY-MM-DD HH24:MI:SS'\)",
                               query)  # fmt: skip

@@ -4,34 +4,50 @@ The demo collectors run against the live demo estate on loopback; the SaaS conne
 fake vendor API serving recorded fixtures (`tests/collectors/fake_apis.py`); the log-file
 collector against a log file on disk. A second run adds nothing; the cursor never moves back; a
 repeated page token (or a page served again) raises; a 429 with Retry-After is retried; a 401
-fails cleanly without moving the cursor or storing anything.
+fails cleanly without moving the cursor or storing anything; an empty page mid-walk fails the
+stream, keeps its cursor and quarantines nothing, and the next run completes the data (Tryton's
+keyset walk cannot point past an empty page: an empty page ends it); a first run's counters are
+the rows it stored.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from collectors.registry import COLLECTORS
+from collectors.base import Collector
+from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
-from metrics.models import CollectorRun, CollectorState
-from tests.collectors.sources import SAAS, Source, demo_source, logfile_source, saas_source
+from metrics.db import make_engine
+from metrics.migrate import upgrade
+from metrics.models import CollectorRun, CollectorState, Quarantine
+from tests.collectors.sources import (
+    SAAS,
+    Source,
+    demo_source,
+    logfile_source,
+    saas_settings,
+    saas_source,
+)
 from tests.collectors.store_truth import store_summary
+from tests.resilience.store_rows import compare, snapshot
 
 # Tryton's contract properties run against a real trytond server in tests/tryton.
 NAMES = sorted(name for name in COLLECTORS if name != "tryton")
 HTTP_NAMES = [name for name in NAMES if name != "logfiles"]
 PAGING_FIELDS = (
     "nextRecordsUrl", "done", "next_page_token", "next_cursor", "items", "hasMore", "paging",
-    "nextCursor",
+    "nextCursor", "count", "offset", "totalResults", "totalSize", "total",
 )  # fmt: skip
 
 
@@ -104,8 +120,6 @@ def cursors(engine: Engine, name: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
-
     upgrade(sqlite_engine)
     return sqlite_engine
 
@@ -147,7 +161,9 @@ def _repeat(inner: httpx.BaseTransport, prefix: str) -> httpx.BaseTransport:
 def test_a_repeated_page_token_raises(store: Engine, source: Source, name: str) -> None:
     report = run(store, source, transport_wrapper=_repeat)
     first_stream = report.streams[0]
-    assert first_stream.error is not None and "paging loops" in first_stream.error
+    assert first_stream.error is not None
+    refused = (f"{first_stream.name}: paging loops", f"{first_stream.name}: page 2 ")
+    assert first_stream.error.startswith(refused), first_stream.error  # the loop or the stale page
     assert report.status in {"partial", "failed"}
     assert all(s.error is None for s in report.streams[1:])
 
@@ -176,3 +192,149 @@ def test_a_401_fails_cleanly_without_moving_the_cursor(
     with Session(store) as s:
         logged = s.scalars(select(CollectorRun).where(CollectorRun.collector == name)).one()
     assert logged.status == "failed" and logged.error and "401" in logged.error
+
+
+# --- an empty page mid-walk -------------------------------------------------------------------
+
+RECORD_LISTS = ("records", "results", "items", "data", "jobs")
+#: Where each SaaS fake serves the pages of its walks.
+SAAS_PAGED = {"salesforce": "/services/data/", "hubspot": "/crm/v3/objects/",
+              "netsuite": "/services/rest/", "n8n": "/api/v1/executions"}  # fmt: skip
+
+
+def _points_on(page: dict[str, Any]) -> bool:
+    paging = page.get("paging")
+    return bool(
+        page.get("nextRecordsUrl") or page.get("hasMore") is True or page.get("next_page_token")
+        or page.get("next_cursor") or page.get("nextCursor")
+        or (isinstance(paging, dict) and paging.get("next"))
+    )  # fmt: skip
+
+
+def _continues(request: httpx.Request) -> bool:
+    """Whether ``request`` asks for a page after the first of its walk."""
+    params = request.url.params
+    body = json.loads(request.content) if request.method == "POST" and request.content else {}
+    return (
+        re.search(r"/query/\w+-\d+$", request.url.path) is not None  # Salesforce's next URL
+        or params.get("offset", "0") != "0"
+        or bool(params.get("page_token") or params.get("cursor") or body.get("after"))
+    )  # fmt: skip
+
+
+class EmptyPageMidWalk(httpx.BaseTransport):
+    """Answers the first page under ``prefix`` that continues a walk and points on with its
+    records removed (its paging members kept), once; ``dropped`` holds the records removed."""
+
+    def __init__(self, inner: httpx.BaseTransport, prefix: str) -> None:
+        self.inner, self.prefix = inner, prefix
+        self.dropped: list[dict[str, Any]] = []
+        self.done = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        upstream = self.inner.handle_request(request)
+        body = upstream.read()
+        upstream.close()
+        page = json.loads(body) if upstream.status_code == 200 else None
+        hit = (
+            not self.done and request.url.path.startswith(self.prefix) and _continues(request)
+            and isinstance(page, dict) and _points_on(page)
+        )  # fmt: skip
+        if hit:
+            assert isinstance(page, dict)
+            field = next(f for f in RECORD_LISTS if isinstance(page.get(f), list) and page[f])
+            self.dropped, page[field], self.done = page[field], [], True
+            return httpx.Response(200, json=page, request=request)
+        return httpx.Response(upstream.status_code, headers=upstream.headers, content=body,
+                              request=request)  # fmt: skip
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+Build = Callable[[Callable[[httpx.BaseTransport, str], httpx.BaseTransport] | None], Collector]
+
+
+def _small_pages(request: pytest.FixtureRequest, name: str) -> Build:
+    """How to build ``name`` against its source, with pages small enough for three pages a
+    walk (the fakes' recorded streams hold three records), wrapped by a transport if given."""
+    if name.startswith("demo_"):
+        source = demo_source(request, name)
+        return lambda wrap: source.build(wrap)
+    spec = SAAS[name]
+    _, fake = saas_source(name)
+    fake.PAGE = 1  # type: ignore[attr-defined]
+    options = {**spec["options"], **({"limit": 1} if "limit" in spec["options"] else {})}
+
+    def build(wrap: Callable[[httpx.BaseTransport, str], httpx.BaseTransport] | None) -> Collector:
+        transport: httpx.BaseTransport = fake.transport()
+        if wrap is not None:
+            transport = wrap(transport, SAAS_PAGED[name])
+        return build_collector(name, saas_settings(name), transport=transport,
+                               options={name: options})  # fmt: skip
+
+    return build
+
+
+def quarantine_count(engine: Engine) -> int:
+    with Session(engine) as s:
+        return len(s.scalars(select(Quarantine.id)).all())
+
+
+@pytest.mark.parametrize("name", HTTP_NAMES)
+def test_an_empty_page_mid_walk_fails_the_stream_and_keeps_the_cursor(
+    store: Engine, request: pytest.FixtureRequest, name: str, tmp_path: Path
+) -> None:
+    build = _small_pages(request, name)
+    clean = make_engine(f"sqlite:///{tmp_path}/clean.db")
+    upgrade(clean)
+    assert run_collector(clean, build(None)).status == "success"
+    wrappers: list[EmptyPageMidWalk] = []
+
+    def hole(inner: httpx.BaseTransport, prefix: str) -> httpx.BaseTransport:
+        wrappers.append(EmptyPageMidWalk(inner, prefix))
+        return wrappers[-1]
+
+    collector = build(hole)
+    report = run_collector(store, collector)
+    assert wrappers[0].dropped, "no walk of three pages to put a hole in"
+    failed = [s for s in report.streams if s.error]
+    assert report.status in {"failed", "partial"} and len(failed) == 1, report.error
+    stream = next(s for s in collector.streams if s.name == failed[0].name)
+    assert failed[0].error == (
+        f"{stream.name}: page 2 is empty yet points to a next page; following it would skip records"
+    )
+    assert report.error == failed[0].error  # one sentence, naming the stream once
+    # only page 1 was verified, which saves no cursor: the cursor stays where it was (none)
+    assert stream.name not in cursors(store, name) and failed[0].cursor_after is None
+    assert quarantine_count(store) == 0
+
+    again = run_collector(store, collector)  # the hole is gone: the next run completes the data
+    assert again.status == "success", again.error
+    diff = compare(snapshot(clean), snapshot(store))
+    assert (diff.rows_lost, diff.rows_doubled) == (0, 0), diff.examples
+    assert quarantine_count(store) == 0
+
+
+# --- counters ---------------------------------------------------------------------------------
+
+TABLES = ("objects", "events", "event_objects", "object_links", "sync_attempts", "fx_rates")
+
+
+def stored_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return sum(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_first_run_counts_exactly_the_rows_it_stored(
+    store: Engine, source: Source, name: str
+) -> None:
+    report = run(store, source)
+    assert report.status == "success", report.error
+    assert report.rows_written == stored_rows(store) > 0
+    with Session(store) as s:
+        logged = s.scalars(select(CollectorRun).where(CollectorRun.collector == name)).one()
+    assert logged.rows_in == report.rows_written
+    again = run(store, source)
+    assert (again.rows_written, again.quarantined) == (0, 0)

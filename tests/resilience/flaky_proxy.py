@@ -14,18 +14,33 @@ a seeded ``FaultSchedule`` names, misbehaves instead:
 ``read_timeout``      take the request and never answer until the client hangs up
 ``reset_mid_body``    send half the body, then reset the connection (RST)
 ``truncated_json``    a complete 200 whose JSON body is cut short
-``empty_page``        the page with no records and no next page (the walk ends early)
+``garbled_body``      a complete 200 with bytes that are not UTF-8 in the middle of its body: a
+                      record holding them is read again (the fault does not repeat), else the
+                      page is not JSON
+``empty_page``        a page mid-walk with its records removed and its paging members kept (done
+                      false, ``hasMore``, a next token or URL): following it would skip records
 ``duplicate_page``    a continuation page answered with the page before it again
-``out_of_order``      this page and the next one swap their records
+``stale_page``        a continuation page answering with the records of the page before it,
+                      under its own paging members (a new token, the same total)
+``reset``             a continuation answered as if the server restarted its paging: the walk's
+                      first request is sent upstream again and its answer (page 1) served
+``other_query``       a page answered with the page of another query the proxy served before (a
+                      cache that ignores the query: another sObject, SuiteQL table or type,
+                      Tryton model), where the answer says what it is
+``wrong_total``       the page's declared total (``totalSize``, ``totalResults``, ``total``) off
+``out_of_order``      this page and the next one swap their records (not on keyset walks)
 ``token_expired``     every token issued so far stops working: 401, re-authenticate
 ===================  ==========================================================================
 
-The page faults (empty, duplicate, out of order) wait for the first request at or after their
-ordinal that they can apply to; the others hit exactly that request. The page an out-of-order
-swap holds back is served to the request for it (and to its retries), unless the walk moves on. With ``issue_tokens`` the proxy is also the OAuth 2.0 token endpoint
-(``POST /oauth/token``, client credentials) and admits only tokens it issued. ``violations``
-lists every retry that came sooner than a ``Retry-After`` asked; ``fired`` every fault applied.
-Tokens and secrets are never logged or kept in ``fired``.
+The page faults wait for the first request at or after their ordinal that they can apply to
+(a page of a walk in ``shapes``, see ``page_shapes``; a continuation for the stale, duplicate and
+reset pages; a page that points on for an empty one); the others hit exactly that request. The
+page an out-of-order swap holds back is served to the request for it (and to its retries), unless
+the walk moves on. With ``issue_tokens`` the proxy is also the OAuth 2.0 token endpoint (``POST
+/oauth/token``, client credentials) and admits only tokens it issued; without, the client's own
+credentials go upstream. ``violations`` lists every retry that came sooner than a
+``Retry-After`` asked; ``fired`` every fault applied. Tokens and secrets are never logged or kept
+in ``fired``.
 """
 
 from __future__ import annotations
@@ -44,12 +59,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from tests.resilience.loopback import QuietHandler
+from tests.resilience.page_shapes import DEMO_SHAPES, PageShape, ProxyRequest, shape_of
 
 
 class Kind(StrEnum):
@@ -65,8 +83,13 @@ class Kind(StrEnum):
     READ_TIMEOUT = "read_timeout"
     RESET_MID_BODY = "reset_mid_body"
     TRUNCATED_JSON = "truncated_json"
+    GARBLED_BODY = "garbled_body"
     EMPTY_PAGE = "empty_page"
     DUPLICATE_PAGE = "duplicate_page"
+    STALE_PAGE = "stale_page"
+    RESET = "reset"
+    OTHER_QUERY = "other_query"
+    WRONG_TOTAL = "wrong_total"
     OUT_OF_ORDER = "out_of_order"
     TOKEN_EXPIRED = "token_expired"
 
@@ -75,7 +98,16 @@ STATUS = {
     Kind.HTTP_500: 500, Kind.HTTP_502: 502, Kind.HTTP_503: 503, Kind.TOO_MANY_NO_WAIT: 429,
     Kind.TOO_MANY_RETRY_AFTER: 429, Kind.TOO_MANY_WAIT_LONG: 429,
 }  # fmt: skip
-PAGE_KINDS = frozenset({Kind.EMPTY_PAGE, Kind.DUPLICATE_PAGE, Kind.OUT_OF_ORDER})
+PAGE_KINDS = frozenset({
+    Kind.EMPTY_PAGE, Kind.DUPLICATE_PAGE, Kind.STALE_PAGE, Kind.RESET, Kind.OTHER_QUERY,
+    Kind.WRONG_TOTAL, Kind.OUT_OF_ORDER,
+})  # fmt: skip
+#: What `collectors.page_checks` says of a page it refuses (and the paginator of a loop).
+REFUSED = (
+    "is empty yet points", "repeats record", "paging loops", "answers offset", "of type",
+    "did not select", "declares", "declared", "brings the records read", "ends the walk",
+    "before the window", "asked for",
+)  # fmt: skip
 #: What a run-log error says when a fault of that kind made a stream fail.
 SIGNATURES: dict[Kind, tuple[str, ...]] = {
     Kind.HTTP_500: ("HTTP 500",),
@@ -83,25 +115,37 @@ SIGNATURES: dict[Kind, tuple[str, ...]] = {
     Kind.HTTP_503: ("HTTP 503",),
     Kind.TOO_MANY_NO_WAIT: ("HTTP 429",),
     Kind.TOO_MANY_RETRY_AFTER: ("HTTP 429",),
-    Kind.TOO_MANY_WAIT_LONG: ("HTTP 429 and asked us to wait 3600 s",),
+    # (or, when that answer comes on the last attempt the client had, the attempts ran out)
+    Kind.TOO_MANY_WAIT_LONG: ("HTTP 429 and asked us to wait 3600 s", "HTTP 429 after 5 attempts"),
     Kind.CONNECT_TIMEOUT: ("ConnectTimeout", "timed out"),
     Kind.READ_TIMEOUT: ("ReadTimeout", "timed out"),
     Kind.RESET_MID_BODY: ("ReadError", "RemoteProtocolError", "reset", "closed connection"),
     Kind.TRUNCATED_JSON: ("did not return JSON",),
-    Kind.EMPTY_PAGE: (),
-    Kind.DUPLICATE_PAGE: ("paging loops",),
-    Kind.OUT_OF_ORDER: ("fewer than the limit",),
+    Kind.GARBLED_BODY: ("did not return JSON",),
+    Kind.EMPTY_PAGE: ("is empty yet points to a next page",),
+    Kind.DUPLICATE_PAGE: REFUSED,
+    Kind.STALE_PAGE: REFUSED,
+    Kind.RESET: REFUSED,
+    Kind.OTHER_QUERY: REFUSED,
+    Kind.WRONG_TOTAL: ("declares", "declared", "brings the records read", "ends the walk"),
+    Kind.OUT_OF_ORDER: REFUSED,
     Kind.TOKEN_EXPIRED: ("HTTP 401",),
 }
-#: Kinds that always make the stream they hit fail (a burst of ``MAX_BURST`` statuses too).
-ALWAYS_FAIL = frozenset({Kind.TOO_MANY_WAIT_LONG, Kind.TRUNCATED_JSON, Kind.DUPLICATE_PAGE})
+#: Kinds that always make the stream they hit fail (a burst of ``MAX_BURST`` statuses too): every
+#: fault that withholds, repeats or misplaces records. A swap of two pages of one result set
+#: loses nothing (each page is read once) and fails only where a page's size gives it away.
+ALWAYS_FAIL = frozenset({
+    Kind.TOO_MANY_WAIT_LONG, Kind.TRUNCATED_JSON, Kind.EMPTY_PAGE, Kind.DUPLICATE_PAGE,
+    Kind.STALE_PAGE, Kind.RESET, Kind.OTHER_QUERY, Kind.WRONG_TOTAL,
+})  # fmt: skip
 #: More statuses in a row than the client's five attempts.
 MAX_BURST = 6
 _WEIGHTS = {
     Kind.HTTP_500: 3, Kind.HTTP_502: 3, Kind.HTTP_503: 3, Kind.TOO_MANY_NO_WAIT: 2,
     Kind.TOO_MANY_RETRY_AFTER: 1, Kind.TOO_MANY_WAIT_LONG: 1, Kind.CONNECT_TIMEOUT: 1,
-    Kind.READ_TIMEOUT: 1, Kind.RESET_MID_BODY: 2, Kind.TRUNCATED_JSON: 1, Kind.EMPTY_PAGE: 1,
-    Kind.DUPLICATE_PAGE: 1, Kind.OUT_OF_ORDER: 2, Kind.TOKEN_EXPIRED: 1,
+    Kind.READ_TIMEOUT: 1, Kind.RESET_MID_BODY: 2, Kind.TRUNCATED_JSON: 1, Kind.GARBLED_BODY: 1,
+    Kind.EMPTY_PAGE: 2, Kind.DUPLICATE_PAGE: 1, Kind.STALE_PAGE: 2, Kind.RESET: 2, Kind.OTHER_QUERY: 2,
+    Kind.WRONG_TOTAL: 2, Kind.OUT_OF_ORDER: 2, Kind.TOKEN_EXPIRED: 1,
 }  # fmt: skip
 KINDS = tuple(Kind)
 
@@ -160,6 +204,8 @@ def featured(seed: int) -> tuple[Kind, Kind]:
 
 
 def _fault(rng: random.Random, at: int, kind: Kind) -> Fault:
+    if kind is Kind.WRONG_TOTAL:
+        return Fault(at, kind, 1, rng.choice(("1", "2", "7")))
     if kind in STATUS and kind not in (Kind.TOO_MANY_WAIT_LONG, Kind.TOO_MANY_RETRY_AFTER):
         return Fault(at, kind, rng.choice((1, 1, 2, 3, MAX_BURST)))
     if kind is Kind.TOO_MANY_RETRY_AFTER:
@@ -178,26 +224,6 @@ class Fired:
     path: str
 
 
-@dataclass(frozen=True)
-class ProxyRequest:
-    """An API request as the proxy sees it."""
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
-        """What makes two requests ask for the same page."""
-        return self.method, self.path, tuple(sorted(self.query)), self.body
-
-    def with_query(self, **values: str | int) -> ProxyRequest:
-        kept = [(k, v) for k, v in self.query if k not in values]
-        return replace(self, query=(*kept, *((k, str(v)) for k, v in values.items())))
-
-
 @dataclass
 class Reply:
     """What the handler writes: a response, or a misbehaviour."""
@@ -210,62 +236,9 @@ class Reply:
     close: bool = False  # close the connection after the response
 
 
-# --- page shapes of the four demo APIs -------------------------------------------------------
-
-
-def _next_crm(req: ProxyRequest, body: dict[str, Any]) -> ProxyRequest | None:
-    url = body.get("nextRecordsUrl")
-    if body.get("done") is not False or not isinstance(url, str):
-        return None
-    return ProxyRequest("GET", "/crm" + url, (), b"", req.headers)
-
-
-def _next_token(param: str, member: str) -> Callable[[ProxyRequest, dict[str, Any]], Any]:
-    def next_request(req: ProxyRequest, body: dict[str, Any]) -> ProxyRequest | None:
-        token = body.get(member)
-        return req.with_query(**{param: token}) if token else None
-
-    return next_request
-
-
-def _next_offset(req: ProxyRequest, body: dict[str, Any]) -> ProxyRequest | None:
-    if body.get("hasMore") is not True:
-        return None
-    query = dict(req.query)
-    limit = int(query.get("limit", "100"))
-    return req.with_query(offset=int(query.get("offset", "0")) + limit, limit=limit)
-
-
-@dataclass(frozen=True)
-class PageShape:
-    """Where one API keeps its records, how it points to the next page and marks the last."""
-
-    records: str
-    next_request: Callable[[ProxyRequest, dict[str, Any]], ProxyRequest | None]
-    last_page: dict[str, Any]  # members that make a page the last one
-
-    def continuation(self, req: ProxyRequest) -> bool:
-        """Whether ``req`` asks for a page after the first of its walk."""
-        query = dict(req.query)
-        return (
-            "/query/" in req.path
-            or bool(query.get("page_token") or query.get("cursor"))
-            or query.get("offset", "0") != "0"
-        )
-
-
-SHAPES = {
-    "/crm": PageShape("records", _next_crm, {"done": True, "nextRecordsUrl": None}),
-    "/psa": PageShape("data", _next_token("page_token", "next_page_token"),
-                      {"next_page_token": None}),
-    "/erp": PageShape("items", _next_offset, {"hasMore": False, "count": 0}),
-    "/ipaas": PageShape("jobs", _next_token("cursor", "next_cursor"), {"next_cursor": None}),
-}  # fmt: skip
-
-
-def shape_of(path: str) -> PageShape | None:
-    """The page shape of the API serving ``path``."""
-    return next((s for p, s in SHAPES.items() if path == p or path.startswith(p + "/")), None)
+def _keyed(req: ProxyRequest) -> bool:
+    """Whether ``req`` carries an API key header (n8n's) in place of an Authorization one."""
+    return any(name == "x-n8n-api-key" for name, _ in req.headers)
 
 
 def _json(value: Any) -> bytes:
@@ -285,6 +258,14 @@ class _Pending:
     left: int
 
 
+@dataclass
+class _Walk:
+    """The walk a proxy is serving pages of, per API: its first request and its pages."""
+
+    first: ProxyRequest
+    pages: list[dict[str, Any]] = field(default_factory=list)
+
+
 class FlakyProxy:
     """The flaky proxy (a context manager: serves on enter, stops on exit)."""
 
@@ -299,8 +280,10 @@ class FlakyProxy:
         client_secret: str = "",
         black_hole_seconds: float = 0.4,
         on_request: Callable[[int], None] | None = None,
+        shapes: tuple[PageShape, ...] = DEMO_SHAPES,
     ) -> None:
         self.schedule = schedule or FaultSchedule(0, 0)
+        self.shapes = shapes
         self.issue_tokens = issue_tokens
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(12)
@@ -317,6 +300,8 @@ class FlakyProxy:
         self._tokens: set[str] = set()
         self._planted: tuple[tuple[Any, ...], bytes] | None = None
         self._last_page: tuple[tuple[Any, ...], bytes] | None = None
+        self._walks: dict[int, _Walk] = {}  # by shape
+        self._served: list[tuple[int, str, bytes]] = []  # pages that say what they answer
         self._wait: tuple[tuple[Any, ...], float, float] | None = None  # key, not before, asked
         self._lock = threading.RLock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -403,7 +388,7 @@ class FlakyProxy:
         elif not self._admitted(authorization):
             return _error(401, "token expired or invalid", **{
                 "WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
-        due = self._due(ordinal, req)
+        due = self._due(ordinal, req, credentials=bool(authorization) or _keyed(req))
         if due is not None and due.fault.kind not in PAGE_KINDS:
             self._fire(due, ordinal, req)
             return self._misbehave(due.fault, req)
@@ -433,14 +418,22 @@ class FlakyProxy:
                 f"{req.path} was retried {early:.2f} s before the {asked:.1f} s Retry-After allowed"
             )
 
-    def _due(self, ordinal: int, req: ProxyRequest) -> _Pending | None:
-        """The pending fault due for this request that applies to it, if any."""
-        shape = shape_of(req.path)
+    def _shape(self, req: ProxyRequest) -> tuple[int, PageShape] | None:
+        shape = shape_of(self.shapes, req)
+        return None if shape is None else (self.shapes.index(shape), shape)
+
+    def _due(self, ordinal: int, req: ProxyRequest, *, credentials: bool) -> _Pending | None:
+        """The pending fault due for this request that applies to it, if any. An expired token
+        waits for a request that carries credentials (a login asks for them: a 401 there would
+        be a refused password, not an expired token)."""
+        shape = self._shape(req)
         with self._lock:
             for pending in self._pending:
                 if pending.fault.at > ordinal:
                     return None
                 kind = pending.fault.kind
+                if kind is Kind.TOKEN_EXPIRED and not credentials:
+                    continue
                 if kind not in PAGE_KINDS or self._applies(kind, req, shape):
                     return pending
         return None
@@ -454,15 +447,28 @@ class FlakyProxy:
                 self._tokens.clear()
             self.fired.append(Fired(pending.fault, ordinal, req.path))
 
-    def _applies(self, kind: Kind, req: ProxyRequest, shape: PageShape | None) -> bool:
-        if shape is None or self._planted is not None:
+    def _applies(self, kind: Kind, req: ProxyRequest, found: tuple[int, PageShape] | None) -> bool:
+        if found is None or self._planted is not None:
             return False
+        index, shape = found
+        walk = self._walks.get(index)
         if kind is Kind.DUPLICATE_PAGE:
             return (
                 shape.continuation(req) and self._last_page is not None
                 and self._last_page[0] == req.key
             )  # fmt: skip
-        return True
+        if kind in (Kind.STALE_PAGE, Kind.RESET):
+            return shape.continuation(req) and walk is not None and bool(walk.pages)
+        if kind is Kind.OTHER_QUERY:
+            query = shape.query_of(req)
+            return query is not None and self._other_page(index, query) is not None
+        if kind is Kind.WRONG_TOTAL:
+            return shape.total is not None
+        return not shape.keyset  # empty and swapped pages: not on keyset walks
+
+    def _other_page(self, index: int, query: str) -> bytes | None:
+        """The latest page served for another query of the same API, with records on it."""
+        return next((b for i, q, b in reversed(self._served) if i == index and q != query), None)
 
     def _misbehave(self, fault: Fault, req: ProxyRequest) -> Reply:
         kind = fault.kind
@@ -481,6 +487,10 @@ class FlakyProxy:
         if kind is Kind.RESET_MID_BODY:
             reply.reset_after = len(reply.body) // 2
             return reply
+        if kind is Kind.GARBLED_BODY:
+            middle = len(reply.body) // 2
+            garbled = reply.body[:middle] + b"\xff\xfe\xfd" + reply.body[middle + 3 :]
+            return Reply(reply.status, garbled, reply.headers)
         cut = reply.body[: max(1, len(reply.body) * 2 // 3)]  # TRUNCATED_JSON
         return Reply(reply.status, cut, reply.headers)
 
@@ -501,19 +511,51 @@ class FlakyProxy:
 
     def _page_fault(self, fault: Fault, req: ProxyRequest, reply: Reply) -> Reply | None:
         """The page ``fault`` makes of ``reply``; None when it cannot apply to this page."""
-        shape = shape_of(req.path)
-        assert shape is not None
+        found = self._shape(req)
+        assert found is not None
+        index, shape = found
         body = json.loads(reply.body) if reply.status == 200 else None
-        if not isinstance(body, dict):
-            return None
-        if fault.kind is Kind.EMPTY_PAGE:
-            emptied = {**body, shape.records: [], **shape.last_page}
-            return Reply(200, _json({k: v for k, v in emptied.items() if v is not None}),
-                         reply.headers)  # fmt: skip
-        if fault.kind is Kind.DUPLICATE_PAGE:
+        records = body.get(shape.records) if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(records, list):
+            return None  # an error answer: the fault waits for a page
+        kind, walk = fault.kind, self._walks.get(index)
+        if kind is Kind.EMPTY_PAGE:
+            if not records or shape.next_request(req, body) is None:
+                return None  # only a page that points on can hide records
+            return Reply(200, _json({**body, shape.records: []}), reply.headers)
+        if kind is Kind.DUPLICATE_PAGE:
             assert self._last_page is not None
             return Reply(200, self._last_page[1], reply.headers)
-        following = shape.next_request(req, body)  # OUT_OF_ORDER
+        if kind is Kind.STALE_PAGE:
+            assert walk is not None
+            earlier = walk.pages[-1].get(shape.records)
+            if not earlier or earlier == records:
+                return None
+            return Reply(200, _json({**body, shape.records: earlier}), reply.headers)
+        if kind is Kind.RESET:
+            assert walk is not None
+            again = self._forward(replace(walk.first, headers=req.headers))
+            restarted = json.loads(again.body) if again.status == 200 else None
+            if not isinstance(restarted, dict) or not restarted.get(shape.records):
+                return None
+            return again
+        if kind is Kind.OTHER_QUERY:
+            query = shape.query_of(req)
+            other = self._other_page(index, query) if query is not None else None
+            return None if other is None else Reply(200, other, reply.headers)
+        if kind is Kind.WRONG_TOTAL:
+            total = body.get(shape.total or "")
+            if not isinstance(total, int):
+                return None
+            return Reply(200, _json({**body, shape.total: total + int(fault.detail or 1)}),
+                         reply.headers)  # fmt: skip
+        return self._swap(req, shape, body, reply)  # OUT_OF_ORDER
+
+    def _swap(
+        self, req: ProxyRequest, shape: PageShape, body: dict[str, Any], reply: Reply
+    ) -> Reply | None:
+        """This page with the next one's records; the next one is planted with this one's."""
+        following = shape.next_request(req, body)
         if following is None:
             return None  # the last page has nothing to swap with
         later = self._forward(following)
@@ -527,17 +569,30 @@ class FlakyProxy:
         return Reply(200, _json(first), reply.headers)
 
     def _page(self, req: ProxyRequest, reply: Reply) -> Reply:
-        """Remember a served page, so a duplicate can repeat it for the request that follows."""
-        shape = shape_of(req.path)
-        if shape is None or reply.status != 200:
+        """Remember a served page: the walk it belongs to (for stale pages and resets), the page
+        that follows (for a duplicate), and what it answers (for another query's page)."""
+        found = self._shape(req)
+        if found is None or reply.status != 200:
             return reply
+        index, shape = found
         try:
             body = json.loads(reply.body)
         except ValueError:
             return reply
-        following = shape.next_request(req, body) if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return reply
+        following = (
+            shape.next_request(req, body) if isinstance(body.get(shape.records), list) else None
+        )
+        query = shape.query_of(req)
         with self._lock:
             self._last_page = (following.key, reply.body) if following is not None else None
+            walk = self._walks.get(index)
+            if walk is None or not shape.continuation(req):
+                walk = self._walks[index] = _Walk(req)
+            walk.pages.append(body)
+            if query is not None and body.get(shape.records):
+                self._served = [*self._served[-31:], (index, query, reply.body)]
         return reply
 
     def _fetch(self, req: ProxyRequest, *, consume: bool = True) -> Reply:
@@ -559,7 +614,7 @@ class FlakyProxy:
         return Reply(response.status_code, response.content, kept)
 
 
-_FORWARDED_HEADERS = ("content-type", "prefer", "sforce-query-options", "accept")
+_FORWARDED_HEADERS = ("content-type", "prefer", "sforce-query-options", "accept", "x-n8n-api-key")
 
 
 class _Server(ThreadingHTTPServer):
@@ -607,22 +662,10 @@ class _Server(ThreadingHTTPServer):
         """Clients hanging up on a misbehaving proxy are expected."""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: URLs may carry page tokens."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+    def serve(self, method: str, body: bytes) -> None:
         proxy = self.server.proxy
         parts = urlsplit(self.path)
         if parts.path == "/oauth/token" and method == "POST":

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
@@ -32,6 +33,7 @@ from pydantic import SecretStr
 from collectors.base import Collector
 from collectors.registry import build_collector
 from tests.collectors.fake_apis import (
+    NS_TIMEZONE,
     FakeApi,
     FakeHubSpot,
     FakeN8n,
@@ -297,19 +299,24 @@ class CorpusApi(FakeApi):
     records: dict[str, list[Item]]
     bom: bool = False
 
-    def served(self, table: str, since: datetime | None, newest_first: bool = False) -> bytes:
-        """The records of `table` at or after `since` (unreadable cursors always), in order."""
+    def served(
+        self, table: str, since: datetime | None, newest_first: bool = False
+    ) -> tuple[bytes, int]:
+        """The records of `table` at or after `since` (unreadable cursors always), in order, as
+        a JSON array, and how many they are."""
         items = [i for i in self.records.get(table, []) if since is None or i.at is None
                  or i.at >= since]  # fmt: skip
         order = sorted(items, key=lambda i: (i.at or datetime.max.replace(tzinfo=UTC), str(i.key)))
         if newest_first:
             order = sorted(items, key=lambda i: int(str(i.key)) if str(i.key).isdigit() else 0,
                            reverse=True)  # fmt: skip
-        return b"[" + b", ".join(i.body for i in order) + b"]"
+        return b"[" + b", ".join(i.body for i in order) + b"]", len(order)
 
-    def envelope(self, template: str, records: bytes) -> httpx.Response:
-        """A 200 answer: `template` JSON with `@records@` replaced by the records."""
-        body = template.encode().replace(b'"@records@"', records)
+    def envelope(self, template: str, records: tuple[bytes, int]) -> httpx.Response:
+        """A 200 answer: `template` JSON with `@records@` replaced by the records and `@count@`
+        by their number (the page's declared size or total)."""
+        body = template.replace('"@count@"', str(records[1])).encode()
+        body = body.replace(b'"@records@"', records[0])
         if self.bom:
             body = b"\xef\xbb\xbf" + body
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
@@ -328,7 +335,9 @@ class SalesforceCorpus(FakeSalesforce, CorpusApi):
         sobject = re.search(r"\bFROM (\w+)", soql)
         assert sobject is not None
         records = self.served(sobject.group(1), _since_soql(soql))
-        return self.envelope('{"totalSize": 0, "done": true, "records": "@records@"}', records)
+        return self.envelope(
+            '{"totalSize": "@count@", "done": true, "records": "@records@"}', records
+        )
 
 
 class HubSpotCorpus(FakeHubSpot, CorpusApi):
@@ -345,7 +354,7 @@ class HubSpotCorpus(FakeHubSpot, CorpusApi):
             for f in group["filters"]:
                 since = datetime.fromtimestamp(int(f["value"]) / 1000, UTC)
         records = self.served(search.group(1), since)
-        return self.envelope('{"total": 0, "results": "@records@"}', records)
+        return self.envelope('{"total": "@count@", "results": "@records@"}', records)
 
 
 class NetSuiteCorpus(FakeNetSuite, CorpusApi):
@@ -359,10 +368,13 @@ class NetSuiteCorpus(FakeNetSuite, CorpusApi):
         if table.group(1) in ("currency", "subsidiary"):  # the lists ids are looked up in
             return httpx.Response(200, json=fixture("netsuite", f"suiteql_{table.group(1)}.json"))
         name = f"{table.group(1)}:{kind.group(1)}" if kind else table.group(1)
-        since = re.search(r"lastmodifieddate >= '([^']+)'", query)
-        records = self.served(name, lenient_time(since.group(1)) if since else None)
+        since = re.search(r"lastmodifieddate >= TO_DATE\('([^']+)'", query)
+        wall = datetime.fromisoformat(since.group(1)) if since else None  # in the user's zone
+        at = wall.replace(tzinfo=ZoneInfo(NS_TIMEZONE)).astimezone(UTC) if wall else None
+        records = self.served(name, at)
         return self.envelope(
-            '{"links": [], "count": 0, "hasMore": false, "offset": 0, "items": "@records@"}',
+            '{"links": [], "count": "@count@", "hasMore": false, "offset": 0,'
+            ' "totalResults": "@count@", "items": "@records@"}',
             records,
         )
 
@@ -446,8 +458,11 @@ def _saas(name: str) -> Callable[[httpx.BaseTransport], Collector]:
     from tests.collectors.sources import saas_settings
 
     def build(transport: httpx.BaseTransport) -> Collector:
+        options = dict(SAAS[name]["options"])
+        if "limit" in options:  # the corpus fakes answer in one page: ask for pages that big
+            options["limit"] = 100
         return build_collector(name, saas_settings(name), transport=transport,
-                               options={name: SAAS[name]["options"]})  # fmt: skip
+                               options={name: options})  # fmt: skip
 
     return build
 
