@@ -31,24 +31,45 @@ from sqlalchemy import Engine
 
 TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
     "objects": (
-        ("id", pa.int64()), ("type", pa.string()), ("source_system", pa.string()),
-        ("source_key", pa.string()), ("customer", pa.string()), ("legal_entity", pa.string()),
-        ("practice", pa.string()), ("currency", pa.string()), ("amount", pa.float64()),
+        ("id", pa.int64()),
+        ("type", pa.string()),
+        ("source_system", pa.string()),
+        ("source_key", pa.string()),
+        ("customer", pa.string()),
+        ("legal_entity", pa.string()),
+        ("practice", pa.string()),
+        ("currency", pa.string()),
+        ("amount", pa.float64()),
         ("attributes", pa.string()),
     ),
     "events": (("id", pa.int64()), ("activity", pa.string()), ("occurred_at", pa.timestamp("us"))),
-    "event_objects": (("event_id", pa.int64()), ("object_id", pa.int64()),
-                      ("qualifier", pa.string())),
-    "object_links": (("from_object_id", pa.int64()), ("to_object_id", pa.int64()),
-                     ("qualifier", pa.string())),
-    "sync_attempts": (
-        ("source_key", pa.string()), ("integration", pa.string()), ("flow", pa.string()),
-        ("status", pa.string()), ("attempt_number", pa.int64()), ("trace_key", pa.string()),
-        ("started_at", pa.timestamp("us")), ("object_id", pa.int64()),
+    "event_objects": (
+        ("event_id", pa.int64()),
+        ("object_id", pa.int64()),
+        ("qualifier", pa.string()),
     ),
-    "fx_rates": (("day", pa.date32()), ("base", pa.string()), ("quote", pa.string()),
-                 ("rate", pa.float64())),
-}  # fmt: skip
+    "object_links": (
+        ("from_object_id", pa.int64()),
+        ("to_object_id", pa.int64()),
+        ("qualifier", pa.string()),
+    ),
+    "sync_attempts": (
+        ("source_key", pa.string()),
+        ("integration", pa.string()),
+        ("flow", pa.string()),
+        ("status", pa.string()),
+        ("attempt_number", pa.int64()),
+        ("trace_key", pa.string()),
+        ("started_at", pa.timestamp("us")),
+        ("object_id", pa.int64()),
+    ),
+    "fx_rates": (
+        ("day", pa.date32()),
+        ("base", pa.string()),
+        ("quote", pa.string()),
+        ("rate", pa.float64()),
+    ),
+}
 CHUNK = 200_000
 DEFAULT_COUNTRIES = {"US": "US", "UK": "GB", "DE": "DE"}
 BUCKETS = (("0-30", 30), ("31-60", 60), ("61-90", 90), ("91-120", 120), ("120+", None))
@@ -100,8 +121,9 @@ def calendar(countries: Mapping[str, str], first: date, last: date) -> pd.DataFr
             off = set(holidays.country_holidays(country, years=range(first.year, last.year + 1)))
         biz = [d.weekday() < 5 and d.date() not in off for d in days]
         cum = pd.Series(biz, dtype=int).cumsum().shift(1, fill_value=0)
-        frames.append(pd.DataFrame({"country": country, "day": days.date, "biz": biz,
-                                    "cum": cum.to_numpy()}))  # fmt: skip
+        frames.append(
+            pd.DataFrame({"country": country, "day": days.date, "biz": biz, "cum": cum.to_numpy()})
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -355,8 +377,11 @@ def duckdb_report(
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     d = str(folder).replace("'", "''")
-    params: dict[str, Any] = {"reporting": reporting_currency.upper(), "now": now,
-                              "today": now.date()}  # fmt: skip
+    params: dict[str, Any] = {
+        "reporting": reporting_currency.upper(),
+        "now": now,
+        "today": now.date(),
+    }
     for block in (SETUP, HANDOFFS, INVOICES, WORK, SYNC):
         for statement in block.replace("DIR", d).split(";"):
             if statement.strip():
@@ -373,33 +398,70 @@ def duckdb_report(
         return text.replace("country_of", country_sql)
 
     p = params
-    setup = _one(con, sql(f"""
-      WITH closed AS ({_bd("(SELECT * FROM handoffs WHERE excluded IS NULL AND won_at <= $now "
-                           "AND created_at <= $now)", "won_at", "created_at", "legal_entity")})
+    setup = _one(
+        con,
+        sql(f"""
+      WITH closed AS ({
+            _bd(
+                "(SELECT * FROM handoffs WHERE excluded IS NULL AND won_at <= $now "
+                "AND created_at <= $now)",
+                "won_at",
+                "created_at",
+                "legal_entity",
+            )
+        })
       SELECT count(bd) AS cases, quantile_cont(bd, 0.5) AS p50_business_days,
         quantile_cont(bd, 0.9) AS p90_business_days,
         avg(CASE WHEN bd <= {setup_target} THEN 1.0 ELSE 0.0 END) AS within_target,
         quantile_cont(hrs, 0.5) AS p50_hours, quantile_cont(hrs, 0.9) AS p90_hours,
         count(*) FILTER (touchless) AS touchless
-      FROM closed"""), p)  # fmt: skip
-    stuck = _one(con, sql(f"""
-      WITH s AS ({_bd("(SELECT *, $now AS until FROM handoffs WHERE excluded IS NULL AND "
-                      "won_at <= $now AND (created_at IS NULL OR created_at > $now))",
-                      "won_at", "until", "legal_entity")}),
+      FROM closed"""),
+        p,
+    )
+    stuck = _one(
+        con,
+        sql(f"""
+      WITH s AS ({
+            _bd(
+                "(SELECT *, $now AS until FROM handoffs WHERE excluded IS NULL AND "
+                "won_at <= $now AND (created_at IS NULL OR created_at > $now))",
+                "won_at",
+                "until",
+                "legal_entity",
+            )
+        }),
       r AS ({_rate("(SELECT *, CAST($now AS DATE) AS fx_day FROM s)", "currency", "fx_day")})
       SELECT count(*) AS deals, quantile_cont(bd, 0.5) AS p50, max(bd) AS mx,
         sum(amount * rate * (hrs / 24)) AS money_days,
         count(*) FILTER (amount * rate IS NULL) AS unconverted
-      FROM r"""), p)  # fmt: skip
-    excluded = dict(con.execute(
-        "SELECT excluded, count(*) FROM handoffs WHERE excluded IS NOT NULL AND won_at <= $now "
-        "GROUP BY 1", {"now": now}).fetchall())  # fmt: skip
-    cycle = _one(con, sql(f"""
-      WITH counted AS ({_bd("(SELECT * FROM invoices WHERE kind <> 'credit_note' AND "
-                            "NOT coalesce(voided_at <= $now, false) AND trigger_at IS NOT NULL "
-                            "AND posted_at <= $now)", "trigger_at", "posted_at", "legal_entity")}),
-      r AS ({_rate("(SELECT *, CAST(posted_at AS DATE) AS fx_day FROM counted)", "currency",
-                   "fx_day")}),
+      FROM r"""),
+        p,
+    )
+    excluded = dict(
+        con.execute(
+            "SELECT excluded, count(*) FROM handoffs WHERE excluded IS NOT NULL AND won_at <= $now "
+            "GROUP BY 1",
+            {"now": now},
+        ).fetchall()
+    )
+    cycle = _one(
+        con,
+        sql(f"""
+      WITH counted AS ({
+            _bd(
+                "(SELECT * FROM invoices WHERE kind <> 'credit_note' AND "
+                "NOT coalesce(voided_at <= $now, false) AND trigger_at IS NOT NULL "
+                "AND posted_at <= $now)",
+                "trigger_at",
+                "posted_at",
+                "legal_entity",
+            )
+        }),
+      r AS ({
+            _rate(
+                "(SELECT *, CAST(posted_at AS DATE) AS fx_day FROM counted)", "currency", "fx_day"
+            )
+        }),
       pay AS (SELECT *, (epoch_us(paid_at) - epoch_us(coalesce(sent_at, posted_at))) / 3.6e9 / 24
                 AS days_to_pay FROM r WHERE paid_at <= $now)
       SELECT (SELECT count(bd) FROM r) AS cases,
@@ -417,7 +479,9 @@ def duckdb_report(
         (SELECT count(*) FILTER (amount * rate IS NULL) FROM r) AS unconverted,
         (SELECT count(*) FILTER (voided_at <= $now) FROM invoices) AS voided,
         (SELECT count(*) FILTER (kind = 'credit_note' AND posted_at <= $now) FROM invoices)
-          AS credit_notes"""), p)  # fmt: skip
+          AS credit_notes"""),
+        p,
+    )
     wip_sql = _rate(
         """(
       SELECT w.*, CAST($now AS DATE) AS fx_day,
@@ -428,24 +492,34 @@ def duckdb_report(
         "currency",
         "fx_day",
     )
-    case = " ".join(f"WHEN age_days <= {limit} THEN '{label}'" for label, limit in BUCKETS
-                    if limit is not None)  # fmt: skip
-    wip_rows = con.execute(f"""
+    case = " ".join(
+        f"WHEN age_days <= {limit} THEN '{label}'" for label, limit in BUCKETS if limit is not None
+    )
+    wip_rows = con.execute(
+        f"""
       WITH r AS ({wip_sql})
       SELECT CASE {case} ELSE '120+' END AS bucket, count(*) AS items,
         CASE WHEN count(*) FILTER (amount * rate IS NULL) = 0 THEN sum(amount * rate) END AS amt,
         count(*) FILTER (amount * rate IS NULL) AS unconverted,
         sum(amount * rate * age_days) AS money_days
-      FROM r GROUP BY 1""", {"now": now, "reporting": p["reporting"]}).fetchall()  # fmt: skip
+      FROM r GROUP BY 1""",
+        {"now": now, "reporting": p["reporting"]},
+    ).fetchall()
     by_bucket = {row[0]: row for row in wip_rows}
     parts = {}
     for name, where in (
         ("write_offs", "approved_at <= $now AND written_off_at <= $now"),
-        ("holds", "status = 'on_hold' AND NOT coalesce(approved_at <= $now, false) "
-                  "AND NOT coalesce(logged_at > $now, false)"),
-    ):  # fmt: skip
-        rows = _rate(f"(SELECT *, CAST($now AS DATE) AS fx_day FROM work WHERE {where})",
-                     "currency", "fx_day")  # fmt: skip
+        (
+            "holds",
+            "status = 'on_hold' AND NOT coalesce(approved_at <= $now, false) "
+            "AND NOT coalesce(logged_at > $now, false)",
+        ),
+    ):
+        rows = _rate(
+            f"(SELECT *, CAST($now AS DATE) AS fx_day FROM work WHERE {where})",
+            "currency",
+            "fx_day",
+        )
         parts[name] = _one(
             con,
             f"""
@@ -466,7 +540,9 @@ def duckdb_report(
     )
     spikes = con.execute(
         "SELECT count(*) FROM per_day WHERE day <= CAST($now AS DATE) AND fff >= 5 "
-        "AND fff > threshold", {"now": now}).fetchall()[0]  # fmt: skip
+        "AND fff > threshold",
+        {"now": now},
+    ).fetchall()[0]
     open_ = _one(
         con,
         """

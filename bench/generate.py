@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     ErrorClass,
@@ -44,7 +44,7 @@ from metrics.canonical import (
     SyncAttemptRow,
     SyncStatus,
 )
-from metrics.store import CursorUpdate
+from store.write import CursorUpdate
 
 START = datetime(2023, 1, 2, tzinfo=UTC)
 HISTORY_DAYS = 3 * 364
@@ -95,12 +95,17 @@ class DealLog:
         self.rows.append((at, row))
         self.seen[(row.source_system, row.type, row.source_key)] = at
 
-    def event(self, activity: Activity, at: datetime, system: str, key: str,
-              refs: tuple[EventObject, ...]) -> None:  # fmt: skip
+    def event(
+        self, activity: Activity, at: datetime, system: str, key: str, refs: tuple[EventObject, ...]
+    ) -> None:
         self.rows.append((at, EventRow(activity, at, system, key, refs)))
 
-    def link(self, frm: tuple[str, ObjectType, str], to: tuple[str, ObjectType, str],
-             qualifier: LinkQualifier) -> None:  # fmt: skip
+    def link(
+        self,
+        frm: tuple[str, ObjectType, str],
+        to: tuple[str, ObjectType, str],
+        qualifier: LinkQualifier,
+    ) -> None:
         at = max(self.seen[(frm[0], frm[1], frm[2])], self.seen[(to[0], to[1], to[2])])
         self.rows.append((at, LinkRow(*frm, *to, qualifier, to[0])))
 
@@ -117,9 +122,13 @@ def _money(value: float) -> Decimal:
 
 
 def _sync(
-    log: DealLog, rng: random.Random, flow: tuple[str, str, str, ObjectType], key: str,
-    at: datetime, fail_p: float,
-) -> None:  # fmt: skip
+    log: DealLog,
+    rng: random.Random,
+    flow: tuple[str, str, str, ObjectType],
+    key: str,
+    at: datetime,
+    fail_p: float,
+) -> None:
     """One record's attempts: a first attempt, and retries until one succeeds (or it stays open)."""
     integration, name, system, type_ = flow
     trace = f"{integration}:{key}"
@@ -128,14 +137,26 @@ def _sync(
     while True:
         failed = rng.random() < (fail_p if n == 1 else 0.35)
         error, signature = ERRORS[rng.randrange(len(ERRORS))] if failed else (None, None)
-        log.attempt(SyncAttemptRow(
-            IPAAS, f"{trace}:{n}", integration, name,
-            SyncStatus.FAILED if failed else SyncStatus.SUCCESS, when,
-            attempt_number=n, retry_of_key=f"{trace}:{n - 1}" if n > 1 else None,
-            error_class=error, error_message=signature, error_signature=signature,
-            trace_key=trace, duration_ms=rng.randrange(80, 4000), object_system=system,
-            object_type=type_, object_key=key,
-        ))  # fmt: skip
+        log.attempt(
+            SyncAttemptRow(
+                IPAAS,
+                f"{trace}:{n}",
+                integration,
+                name,
+                SyncStatus.FAILED if failed else SyncStatus.SUCCESS,
+                when,
+                attempt_number=n,
+                retry_of_key=f"{trace}:{n - 1}" if n > 1 else None,
+                error_class=error,
+                error_message=signature,
+                error_signature=signature,
+                trace_key=trace,
+                duration_ms=rng.randrange(80, 4000),
+                object_system=system,
+                object_type=type_,
+                object_key=key,
+            )
+        )
         if not failed or n >= 3 or rng.random() < 0.1:
             return
         n += 1
@@ -160,9 +181,19 @@ def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
     dims = {"customer": customer, "legal_entity": entity, "practice": practice}
     fate = rng.random()
     no_project = 0.85 <= fate < 0.87
-    log.obj(ObjectRow(T.DEAL, CRM, dk, **dims, owner=f"rep{rng.randrange(200):03d}",
-                      currency=currency, amount=_money(rng.uniform(5_000, 500_000)),
-                      attributes={"no_project_required": no_project}), won)  # fmt: skip
+    log.obj(
+        ObjectRow(
+            T.DEAL,
+            CRM,
+            dk,
+            **dims,
+            owner=f"rep{rng.randrange(200):03d}",
+            currency=currency,
+            amount=_money(rng.uniform(5_000, 500_000)),
+            attributes={"no_project_required": no_project},
+        ),
+        won,
+    )
     deal_ref = (ref(CRM, T.DEAL, dk, "deal"),)
     if fate >= 0.89:  # lost
         log.event(A.DEAL_LOST, won, CRM, dk, deal_ref)
@@ -181,8 +212,17 @@ def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
     created = won + _expo(rng, 1.5, 40)
     pk = f"P{i:08d}"
     project = (PSA, T.PROJECT, pk)
-    log.obj(ObjectRow(T.PROJECT, PSA, pk, **dims, currency=currency,
-                      attributes={"touchless": rng.random() < 0.7}), created)  # fmt: skip
+    log.obj(
+        ObjectRow(
+            T.PROJECT,
+            PSA,
+            pk,
+            **dims,
+            currency=currency,
+            attributes={"touchless": rng.random() < 0.7},
+        ),
+        created,
+    )
     log.event(A.PROJECT_CREATED, created, PSA, pk, (ref(PSA, T.PROJECT, pk, "project"),))
     log.link(deal, project, Q.PROVISIONS)
     fixed_fee = rng.random() < 0.25
@@ -195,8 +235,9 @@ def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
         worked = (logged - timedelta(days=rng.randrange(3))).date()
         hold = not fixed_fee and rng.random() < 0.01
         approved = None if hold else logged + _expo(rng, 2, 30)
-        written_off = (approved + 10 * DAY if approved and not fixed_fee and rng.random() < 0.03
-                       else None)  # fmt: skip
+        written_off = (
+            approved + 10 * DAY if approved and not fixed_fee and rng.random() < 0.03 else None
+        )
         status = "on_hold" if hold else "written_off" if written_off else "approved"
         invoice_key = None
         if not fixed_fee and approved and not written_off:
@@ -204,11 +245,24 @@ def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
             approvals.append(approved)
             invoice_key = f"I{i:08d}"
         hours = rng.randrange(2, 40)
-        log.obj(ObjectRow(T.WORK_ITEM, PSA, wk, currency=currency,
-                          amount=_money(hours * rate * rng.uniform(0.9, 1.1)),
-                          attributes={"kind": "time", "project_id": pk, "billable": not fixed_fee,
-                                      "status": status, "invoice_id": invoice_key,
-                                      "work_date": worked.isoformat()}), logged)  # fmt: skip
+        log.obj(
+            ObjectRow(
+                T.WORK_ITEM,
+                PSA,
+                wk,
+                currency=currency,
+                amount=_money(hours * rate * rng.uniform(0.9, 1.1)),
+                attributes={
+                    "kind": "time",
+                    "project_id": pk,
+                    "billable": not fixed_fee,
+                    "status": status,
+                    "invoice_id": invoice_key,
+                    "work_date": worked.isoformat(),
+                },
+            ),
+            logged,
+        )
         refs = (ref(PSA, T.WORK_ITEM, wk, "work_item"),)
         log.event(A.WORK_LOGGED, logged, PSA, wk, (*refs, ref(PSA, T.PROJECT, pk, "project")))
         log.link((PSA, T.WORK_ITEM, wk), project, Q.PART_OF)
@@ -235,27 +289,53 @@ def deal_log(seed: int, i: int, customers: int, deals: int) -> DealLog:
         return log
     ik = f"I{i:08d}"
     reissue = rng.random() < 0.02
-    first = _invoice(log, rng, ik + "-V" if reissue else ik, pk, dims, currency, amount, attrs,
-                     trigger, billed, voided=reissue)  # fmt: skip
+    first = _invoice(
+        log,
+        rng,
+        ik + "-V" if reissue else ik,
+        pk,
+        dims,
+        currency,
+        amount,
+        attrs,
+        trigger,
+        billed,
+        voided=reissue,
+    )
     if reissue:
-        _invoice(log, rng, ik, pk, dims, currency, amount, attrs, first + DAY, billed,
-                 replaces=ik + "-V")  # fmt: skip
+        _invoice(
+            log, rng, ik, pk, dims, currency, amount, attrs, first + DAY, billed, replaces=ik + "-V"
+        )
     return log
 
 
 def _invoice(
-    log: DealLog, rng: random.Random, ik: str, pk: str, dims: dict[str, str], currency: str,
-    amount: Decimal, attrs: dict[str, str], trigger: datetime,
-    billed: list[tuple[str, ObjectType, str]], *, voided: bool = False, replaces: str | None = None,
-) -> datetime:  # fmt: skip
+    log: DealLog,
+    rng: random.Random,
+    ik: str,
+    pk: str,
+    dims: dict[str, str],
+    currency: str,
+    amount: Decimal,
+    attrs: dict[str, str],
+    trigger: datetime,
+    billed: list[tuple[str, ObjectType, str]],
+    *,
+    voided: bool = False,
+    replaces: str | None = None,
+) -> datetime:
     """An invoice's lifecycle, payment, credit note and status sync; returns when it ended."""
     invoice = (ERP, T.INVOICE, ik)
     held = rng.random() < 0.04  # billing held: the work waits weeks to months (aged WIP)
     created = trigger + (timedelta(days=rng.uniform(20, 150)) if held else _expo(rng, 1.5, 30))
     posted = created + _expo(rng, 0.6, 10)
     attributes = {"kind": "invoice", "project_code": pk, **attrs}
-    log.obj(ObjectRow(T.INVOICE, ERP, ik, **dims, currency=currency, amount=amount,
-                      attributes=attributes), created)  # fmt: skip
+    log.obj(
+        ObjectRow(
+            T.INVOICE, ERP, ik, **dims, currency=currency, amount=amount, attributes=attributes
+        ),
+        created,
+    )
     refs = (ref(ERP, T.INVOICE, ik, "invoice"),)
     log.event(A.INVOICE_CREATED, created, ERP, ik, (*refs, ref(PSA, T.PROJECT, pk, "project")))
     log.event(A.INVOICE_POSTED, posted, ERP, ik, refs)
@@ -275,15 +355,26 @@ def _invoice(
         pay = f"PAY-{ik}"
         received = sent + timedelta(days=rng.uniform(10, 60))
         log.obj(ObjectRow(T.PAYMENT, ERP, pay, currency=currency, amount=amount), received)
-        log.event(A.PAYMENT_RECEIVED, received, ERP, pay,
-                  (ref(ERP, T.PAYMENT, pay, "payment"), *refs))  # fmt: skip
+        log.event(
+            A.PAYMENT_RECEIVED, received, ERP, pay, (ref(ERP, T.PAYMENT, pay, "payment"), *refs)
+        )
         log.link(invoice, (ERP, T.PAYMENT, pay), Q.SETTLED_BY)
     if rng.random() < 0.01:
         ck = f"C{ik}"
         at = sent + timedelta(days=rng.uniform(5, 40))
         credit = (-amount / 10).quantize(Decimal("0.01"))
-        log.obj(ObjectRow(T.INVOICE, ERP, ck, **dims, currency=currency, amount=credit,
-                          attributes={"kind": "credit_note", "project_code": pk}), at)  # fmt: skip
+        log.obj(
+            ObjectRow(
+                T.INVOICE,
+                ERP,
+                ck,
+                **dims,
+                currency=currency,
+                amount=credit,
+                attributes={"kind": "credit_note", "project_code": pk},
+            ),
+            at,
+        )
         log.event(A.INVOICE_CREATED, at, ERP, ck, (ref(ERP, T.INVOICE, ck, "invoice"),))
         log.event(A.INVOICE_POSTED, at + HOUR, ERP, ck, (ref(ERP, T.INVOICE, ck, "invoice"),))
         log.link((ERP, T.INVOICE, ck), invoice, Q.CREDITS)
@@ -338,9 +429,9 @@ def parse_scale(text: str) -> int:
     return int(float(t[:-1] if factor > 1 else t) * factor)
 
 
-def batches(scale: Scale, part: Part = "base", rows_per_batch: int = 50_000) -> Iterator[
-    tuple[Batch, CursorUpdate]
-]:  # fmt: skip
+def batches(
+    scale: Scale, part: Part = "base", rows_per_batch: int = 50_000
+) -> Iterator[tuple[Batch, CursorUpdate]]:
     """The log of `part` (``base``: before the cut; ``append``: the days after it; ``all``) in
     batches of about `rows_per_batch` rows, each with the cursor a collector would save."""
     lo, hi = {"base": (START, CUT), "append": (CUT, END), "all": (START, END)}[part]

@@ -29,10 +29,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "examples" / "event-log-mapping.yaml"
 COLUMNS = (
-    "event_id", "activity", "occurred_at", "deal_id", "project_id", "work_item_id",
-    "invoice_id", "payment_id", "amount", "currency", "customer", "legal_entity", "practice",
-    "owner", "user", "automated", "billable", "work_date", "period_end",
-)  # fmt: skip
+    "event_id",
+    "activity",
+    "occurred_at",
+    "deal_id",
+    "project_id",
+    "work_item_id",
+    "invoice_id",
+    "payment_id",
+    "amount",
+    "currency",
+    "customer",
+    "legal_entity",
+    "practice",
+    "owner",
+    "user",
+    "automated",
+    "billable",
+    "work_date",
+    "period_end",
+)
 EVENTS_PER_DEAL = 13
 START = datetime(2024, 1, 1, 9, tzinfo=UTC)
 ENTITIES = (("US", "USD"), ("UK", "GBP"), ("DE", "EUR"))
@@ -43,32 +59,76 @@ def _deal(n: int) -> Iterator[dict[str, Any]]:
     entity, currency = ENTITIES[n % 3]
     won = START + timedelta(minutes=37 * n)
     d, p, i = f"D{n:07d}", f"P{n:07d}", f"I{n:07d}"
-    dims = {"customer": f"Customer {n % 500}", "legal_entity": entity,
-            "practice": ("Cloud", "Data", "Strategy")[n % 3], "currency": currency}  # fmt: skip
+    dims = {
+        "customer": f"Customer {n % 500}",
+        "legal_entity": entity,
+        "practice": ("Cloud", "Data", "Strategy")[n % 3],
+        "currency": currency,
+    }
 
     def at(hours: float) -> str:
         return (won + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
 
-    yield {"activity": "Opportunity Won", "occurred_at": at(0), "deal_id": d,
-           "amount": 10_000 + n % 7_000, "owner": "sam", "user": "sam", **dims}  # fmt: skip
-    yield {"activity": "Project Created", "occurred_at": at(30 + n % 40), "deal_id": d,
-           "project_id": p, "owner": "pat", "user": "integration", "automated": "true",
-           **dims}  # fmt: skip
+    yield {
+        "activity": "Opportunity Won",
+        "occurred_at": at(0),
+        "deal_id": d,
+        "amount": 10_000 + n % 7_000,
+        "owner": "sam",
+        "user": "sam",
+        **dims,
+    }
+    yield {
+        "activity": "Project Created",
+        "occurred_at": at(30 + n % 40),
+        "deal_id": d,
+        "project_id": p,
+        "owner": "pat",
+        "user": "integration",
+        "automated": "true",
+        **dims,
+    }
     for k in range(4):
-        work = {"project_id": p, "work_item_id": f"W{n:07d}{k}", "amount": 800 + 100 * k,
-                "owner": "lee", "currency": currency, "billable": "true",
-                "work_date": (won + timedelta(days=5 + k)).date().isoformat()}  # fmt: skip
-        yield {"activity": "Time Logged", "occurred_at": at(24 * (5 + k) + 8), "user": "lee",
-               **work}  # fmt: skip
-        yield {"activity": "Time Approved", "occurred_at": at(24 * (6 + k) + 9), "user": "pat",
-               **work}  # fmt: skip
-    invoice = {"project_id": p, "invoice_id": i, "amount": 3800, "user": "kim",
-               "period_end": (won + timedelta(days=14)).date().isoformat(), **dims}  # fmt: skip
+        work = {
+            "project_id": p,
+            "work_item_id": f"W{n:07d}{k}",
+            "amount": 800 + 100 * k,
+            "owner": "lee",
+            "currency": currency,
+            "billable": "true",
+            "work_date": (won + timedelta(days=5 + k)).date().isoformat(),
+        }
+        yield {
+            "activity": "Time Logged",
+            "occurred_at": at(24 * (5 + k) + 8),
+            "user": "lee",
+            **work,
+        }
+        yield {
+            "activity": "Time Approved",
+            "occurred_at": at(24 * (6 + k) + 9),
+            "user": "pat",
+            **work,
+        }
+    invoice = {
+        "project_id": p,
+        "invoice_id": i,
+        "amount": 3800,
+        "user": "kim",
+        "period_end": (won + timedelta(days=14)).date().isoformat(),
+        **dims,
+    }
     yield {"activity": "Invoice Created", "occurred_at": at(24 * 15 + 10), **invoice}
     yield {"activity": "Invoice Posted", "occurred_at": at(24 * 16 + 14), **invoice}
-    yield {"activity": "Payment Received", "occurred_at": at(24 * 45), "invoice_id": i,
-           "payment_id": f"PAY{n:07d}", "amount": 3800, "currency": currency,
-           "user": "kim"}  # fmt: skip
+    yield {
+        "activity": "Payment Received",
+        "occurred_at": at(24 * 45),
+        "invoice_id": i,
+        "payment_id": f"PAY{n:07d}",
+        "amount": 3800,
+        "currency": currency,
+        "user": "kim",
+    }
 
 
 def generate(path: Path, events: int) -> int:
@@ -87,8 +147,8 @@ def generate(path: Path, events: int) -> int:
 def _child(csv_path: str, url: str) -> None:
     """Run one import (in its own process) and print what it did as JSON."""
     sys.path.insert(0, str(ROOT))
-    from metrics.db import make_engine
-    from metrics.migrate import upgrade
+    from store.db import make_engine
+    from store.migrate import upgrade
     from throughline.importers import import_events, load_event_log_mapping
 
     engine = make_engine(url)
@@ -97,16 +157,21 @@ def _child(csv_path: str, url: str) -> None:
     report = import_events(engine, Path(csv_path), load_event_log_mapping(MAPPING), progress=False)
     seconds = time.perf_counter() - started
     engine.dispose()
-    done = {"seconds": seconds, "rows": report.rows_read, "written": report.written.total,
-            "quarantined": report.quarantined}  # fmt: skip
+    done = {
+        "seconds": seconds,
+        "rows": report.rows_read,
+        "written": report.written.total,
+        "quarantined": report.quarantined,
+    }
     print(json.dumps(done))
 
 
 def _measure(csv_path: Path, url: str) -> dict[str, Any]:
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(csv_path), url], stdout=subprocess.PIPE,
+        [sys.executable, __file__, "--child", str(csv_path), url],
+        stdout=subprocess.PIPE,
         cwd=ROOT,
-    )  # fmt: skip
+    )
     assert child.stdout is not None
     with child.stdout:
         output = child.stdout.read()
@@ -150,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     if len(results) > 1:
         small, large = results[0][3], results[-1][3]
-        print(f"peak RSS {results[-1][1]:,} / {results[0][1]:,} events: "
-              f"{large['peak_rss_mb'] / small['peak_rss_mb']:.2f}×")  # fmt: skip
+        print(
+            f"peak RSS {results[-1][1]:,} / {results[0][1]:,} events: "
+            f"{large['peak_rss_mb'] / small['peak_rss_mb']:.2f}×"
+        )
     return 0 if all(r[4]["written"] == 0 for r in results) else 1
 
 

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from metrics.access import ANONYMOUS
+from metrics.views.access import ANONYMOUS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -51,9 +51,10 @@ RESULTS_JSON = ROOT / "bench" / "results.json"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 POSTGRES_URL = os.environ.get(
     "THROUGHLINE_BENCH_POSTGRES_URL",
-    os.environ.get("THROUGHLINE_TEST_POSTGRES_URL",
-                   "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-)  # fmt: skip
+    os.environ.get(
+        "THROUGHLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+)
 DATABASES = ("sqlite", "postgresql")
 PHASES = ("ingest", "raw", "rebuild", "duckdb", "append", "pages")
 EXTRA_PHASES = ("profile",)  # at the smallest scale only
@@ -84,13 +85,14 @@ def store_url(db: str, label: str, out: Path = OUT, pg_url: str = POSTGRES_URL) 
     return f"sqlite:///{out / f'{label}.db'}" if db == "sqlite" else pg_url
 
 
-def open_store(db: str, label: str, *, fresh: bool = False, out: Path = OUT,
-               pg_url: str = POSTGRES_URL) -> Any:  # fmt: skip
+def open_store(
+    db: str, label: str, *, fresh: bool = False, out: Path = OUT, pg_url: str = POSTGRES_URL
+) -> Any:
     """An engine on the store of one scale (emptied and migrated when `fresh`)."""
     from sqlalchemy import text
 
-    from metrics.db import make_engine
-    from metrics.migrate import upgrade
+    from store.db import make_engine
+    from store.migrate import upgrade
 
     if db == "sqlite":
         path = out / f"{label}.db"
@@ -125,7 +127,7 @@ class WriteTimer:
 
     @contextmanager
     def installed(self) -> Iterator[WriteTimer]:
-        import metrics.store as store
+        import store.write as store
 
         real_mark, real_loader = store.mark_affected, store._loader_for
         timer = self
@@ -157,10 +159,10 @@ class WriteTimer:
 
     def write(self, engine: Any, batch: Any, cursor: Any) -> None:
         from bench.generate import rows_in
-        from metrics.store import write_batch
+        from store.write import write_batch
 
         started = time.perf_counter()
-        write_batch(engine, batch, cursor, refresh=False)
+        write_batch(engine, batch, cursor)
         self.total += time.perf_counter() - started
         self.rows += rows_in(batch)
         self.batches += 1
@@ -175,15 +177,18 @@ class WriteTimer:
 
     def figures(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "batches": self.batches, "seconds": self.total,
+            "rows": self.rows,
+            "batches": self.batches,
+            "seconds": self.total,
             "rows_per_s": self.rows / self.total if self.total else None,
-            "upsert_seconds": self.load, "mark_seconds": self.mark,
+            "upsert_seconds": self.load,
+            "mark_seconds": self.mark,
             "other_seconds": self.total - self.load - self.mark,
             "refresh_seconds": self.refresh,
             "with_refresh_rows_per_s": (
                 self.rows / (self.total + self.refresh) if self.total + self.refresh else None
             ),
-        }  # fmt: skip
+        }
 
 
 # --- phases (each runs in its own process) ------------------------------------------------------
@@ -195,8 +200,8 @@ def saved_cursor(engine: Any, cursor: Any) -> Any:
     moved back would move the pages' reporting clock (`reporting_time`) with it."""
     from sqlalchemy import select
 
-    from metrics.models import CollectorState
-    from metrics.store import CursorUpdate
+    from store.tables import CollectorState
+    from store.write import CursorUpdate
 
     state = CollectorState
     query = select(state.cursor).where(
@@ -235,14 +240,19 @@ def phase_ingest(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any
             again.write(engine, batch, saved_cursor(engine, cursor))
         again.refresh_facts(engine)
     engine.dispose()
-    return {"ingest": first.figures(), "reingest": again.figures(), "generate_seconds": generated,
-            "ingest_peak_mb": memory, "ingest_refresh_peak_mb": refresh_memory,
-            "batch_rows": opts.batch_rows}  # fmt: skip
+    return {
+        "ingest": first.figures(),
+        "reingest": again.figures(),
+        "generate_seconds": generated,
+        "ingest_peak_mb": memory,
+        "ingest_refresh_peak_mb": refresh_memory,
+        "batch_rows": opts.batch_rows,
+    }
 
 
 def _raw_rows(batch: Any, stamp: datetime, loader: Any) -> list[tuple[Any, list[Any]]]:
     """The exact rows `write_batch` stores, per table, adapted for the driver (not timed)."""
-    import metrics.store as s
+    import store.write as s
 
     events = s.events_by_id(batch.events)
     plan = [
@@ -257,7 +267,7 @@ def _raw_rows(batch: Any, stamp: datetime, loader: Any) -> list[tuple[Any, list[
 
 
 def phase_raw(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
-    import metrics.store as s
+    import store.write as s
     from bench.generate import Scale, batches, rows_in
 
     scale = Scale(deals)
@@ -283,8 +293,10 @@ def phase_raw(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
                 if db == "sqlite":
                     marks = ", ".join("?" for _ in table.columns)
                     cur = driver.cursor()
-                    cur.executemany(f"INSERT INTO raw_{table.name} ({cols}) VALUES ({marks})",  # noqa: S608
-                                    values)  # fmt: skip
+                    cur.executemany(
+                        f"INSERT INTO raw_{table.name} ({cols}) VALUES ({marks})",  # noqa: S608
+                        values,
+                    )
                     cur.close()
                 else:
                     with (
@@ -302,9 +314,16 @@ def phase_raw(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
             conn.exec_driver_sql(f"DROP TABLE raw_{t.name}")
         conn.commit()
     engine.dispose()
-    return {"raw": {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
-                    "method": "executemany INSERT, one transaction" if db == "sqlite"
-                    else "COPY into unindexed tables, one transaction"}}  # fmt: skip
+    return {
+        "raw": {
+            "rows": rows,
+            "seconds": seconds,
+            "rows_per_s": rows / seconds,
+            "method": "executemany INSERT, one transaction"
+            if db == "sqlite"
+            else "COPY into unindexed tables, one transaction",
+        }
+    }
 
 
 def _as_of() -> datetime:
@@ -333,9 +352,16 @@ def phase_rebuild(db: str, deals: int, opts: argparse.Namespace) -> dict[str, An
     path = opts.out / f"{label(deals)}-{db}-kpis.json"
     path.write_text(json.dumps(report, indent=1))
     engine.dispose()
-    return {"rebuild": {"seconds": facts + kpis, "facts_seconds": facts, "kpis_seconds": kpis,
-                        "facts_split": split, "peak_mb": peak_mb(),
-                        "report": str(path)}}  # fmt: skip
+    return {
+        "rebuild": {
+            "seconds": facts + kpis,
+            "facts_seconds": facts,
+            "kpis_seconds": kpis,
+            "facts_split": split,
+            "peak_mb": peak_mb(),
+            "report": str(path),
+        }
+    }
 
 
 def phase_duckdb(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
@@ -355,8 +381,14 @@ def phase_duckdb(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any
     mine = json.loads((opts.out / f"{label(deals)}-{db}-kpis.json").read_text())
     diff = differences(mine, theirs)
     (opts.out / f"{label(deals)}-{db}-duckdb.json").write_text(json.dumps(theirs, indent=1))
-    figures = {"seconds": seconds, "export_seconds": exported, "rows": counts, "agree": not diff,
-               "differences": diff[:20], "peak_mb": peak_mb()}  # fmt: skip
+    figures = {
+        "seconds": seconds,
+        "export_seconds": exported,
+        "rows": counts,
+        "agree": not diff,
+        "differences": diff[:20],
+        "peak_mb": peak_mb(),
+    }
     return {"duckdb": figures}
 
 
@@ -375,14 +407,20 @@ def phase_append(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any
     with engine.connect() as conn:
         after = int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
     engine.dispose()
-    return {"append": {**timer.figures(), "events_before": before, "events_after": after,
-                       "events_added_share": after / before - 1}}  # fmt: skip
+    return {
+        "append": {
+            **timer.figures(),
+            "events_before": before,
+            "events_after": after,
+            "events_added_share": after / before - 1,
+        }
+    }
 
 
 def _view_config() -> Any:
     """The pages' configuration in the bench: the default settings, one collector."""
+    from foundation.settings import Settings
     from metrics.views.common import ViewConfig
-    from throughline.settings import Settings
 
     return ViewConfig(Settings(), collectors={"bench": ("bench", 300)})
 
@@ -394,14 +432,7 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
     from metrics.slo.service import configured_slos, current_views
     from metrics.slo.stored_board import BOARD_MAX_AGE
     from metrics.views.admin import collectors_view
-    from metrics.views.common import (
-        data_version,
-        dimensions,
-        freshness,
-        period_bounds,
-        period_filters,
-        reporting_time,
-    )
+    from metrics.views.common import dimensions, freshness, period_bounds, period_filters
     from metrics.views.handoffs import handoff_view
     from metrics.views.invoices import invoice_view
     from metrics.views.overview import board
@@ -409,6 +440,7 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
     from metrics.views.sync import sync_view
     from metrics.views.trace import case_trace, find_cases
     from metrics.views.unbilled import unbilled_view
+    from store.clock import data_version, reporting_time
 
     config = _view_config()
     as_of = reporting_time(engine)
@@ -425,18 +457,25 @@ def page_calls(engine: Any) -> dict[str, Callable[[], Any]]:
         return current_views(engine, config.settings, as_of, config.collectors, BOARD_MAX_AGE)
 
     return {
-        "overview": lambda: (common(), board(who, engine, config, filters, as_of, slos().board,
-                                             top=200)),
+        "overview": lambda: (
+            common(),
+            board(who, engine, config, filters, as_of, slos().board, top=200),
+        ),
         "invoice_cycle": lambda: (common(), invoice_view(who, engine, config, filters, as_of)),
-        "unbilled": lambda: (common(), unbilled_view(who, engine, config, filters, as_of,
-                                                     "customer")),
+        "unbilled": lambda: (
+            common(),
+            unbilled_view(who, engine, config, filters, as_of, "customer"),
+        ),
         "slos": lambda: (common(), slos().histories[slo], alert_history(who, engine)),
         "handoffs": lambda: (common(), handoff_view(who, engine, config, filters, as_of)),
         "sync_errors": lambda: (common(), sync_view(who, engine, config, filters, as_of)),
-        "case_trace": lambda: (common(), find_cases(who, engine, "D0000012"),
-                               case_trace(who, engine, config, "deal", "D00000123", as_of)),
+        "case_trace": lambda: (
+            common(),
+            find_cases(who, engine, "D0000012"),
+            case_trace(who, engine, config, "deal", "D00000123", as_of),
+        ),
         "collectors": lambda: (common(), collectors_view(who, engine, config)),
-    }  # fmt: skip
+    }
 
 
 def phase_pages(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
@@ -460,12 +499,12 @@ def phase_pages(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]
 
 
 def _store_slo_board(engine: Any) -> dict[str, Any]:
-    """What the worker's board job does after the data moved (`collectors.worker.board_job`):
+    """What the worker's board job does after the data moved (`throughline.worker.board_job`):
     the SLO board and the SLOs' weekly histories evaluated at the reporting clock and stored
     for the pages, timed."""
-    from metrics.models import StoredSloBoard
     from metrics.slo.service import current_views
-    from metrics.views.common import reporting_time
+    from store.clock import reporting_time
+    from store.tables import StoredSloBoard
 
     config = _view_config()
     with engine.begin() as conn:
@@ -484,8 +523,13 @@ def _top(profile: Any, n: int = 12) -> list[dict[str, Any]]:
     out = []
     for (path, line, name), (_cc, _nc, own, cumulative, _callers) in rows[:n]:
         where = str(Path(path).relative_to(ROOT)) if path.startswith(str(ROOT)) else Path(path).name
-        out.append({"function": f"{where}:{line}({name})", "own_seconds": own,
-                    "cumulative_seconds": cumulative})  # fmt: skip
+        out.append(
+            {
+                "function": f"{where}:{line}({name})",
+                "own_seconds": own,
+                "cumulative_seconds": cumulative,
+            }
+        )
     return out
 
 
@@ -496,7 +540,7 @@ def phase_profile(db: str, deals: int, opts: argparse.Namespace) -> dict[str, An
 
     from bench.generate import Scale, batches
     from metrics.facts import rebuild_case_facts
-    from metrics.store import write_batch
+    from store.write import write_batch
 
     scale = Scale(deals)
     engine = open_store(db, scale.label, out=opts.out, pg_url=opts.postgres_url)
@@ -516,9 +560,14 @@ def phase_profile(db: str, deals: int, opts: argparse.Namespace) -> dict[str, An
 
 
 PHASE_FUNCTIONS: dict[str, Callable[[str, int, argparse.Namespace], dict[str, Any]]] = {
-    "ingest": phase_ingest, "raw": phase_raw, "rebuild": phase_rebuild, "duckdb": phase_duckdb,
-    "append": phase_append, "pages": phase_pages, "profile": phase_profile,
-}  # fmt: skip
+    "ingest": phase_ingest,
+    "raw": phase_raw,
+    "rebuild": phase_rebuild,
+    "duckdb": phase_duckdb,
+    "append": phase_append,
+    "pages": phase_pages,
+    "profile": phase_profile,
+}
 
 
 # --- orchestration -------------------------------------------------------------------------------
@@ -527,10 +576,24 @@ PHASE_FUNCTIONS: dict[str, Callable[[str, int, argparse.Namespace], dict[str, An
 def run_phase(phase: str, db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
     """One phase in a fresh Python process; its JSON result."""
     command = [
-        sys.executable, "-m", "bench.run", "--phase", phase, "--databases", db,
-        "--scales", str(deals), "--out", str(opts.out), "--postgres-url", opts.postgres_url,
-        "--batch-rows", str(opts.batch_rows), "--reingest-share", str(opts.reingest_share),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--phase",
+        phase,
+        "--databases",
+        db,
+        "--scales",
+        str(deals),
+        "--out",
+        str(opts.out),
+        "--postgres-url",
+        opts.postgres_url,
+        "--batch-rows",
+        str(opts.batch_rows),
+        "--reingest-share",
+        str(opts.reingest_share),
+    ]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -570,12 +633,14 @@ def machine() -> dict[str, Any]:
     import duckdb
     from sqlalchemy import text
 
-    from metrics.db import make_engine
+    from store.db import make_engine
 
     info: dict[str, Any] = {
-        "cpus": os.cpu_count(), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "duckdb": duckdb.__version__,
-    }  # fmt: skip
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "duckdb": duckdb.__version__,
+    }
     try:
         engine = make_engine(POSTGRES_URL)
         with engine.connect() as conn:
@@ -595,7 +660,7 @@ def _remeasure(
 ) -> dict[str, Any]:
     """An earlier run's figures with the phases in `opts.only` measured again on the store it
     left (e.g. the pages after a change to them), each marked with when it was."""
-    from metrics.migrate import ensure_current
+    from metrics.facts import ensure_current
 
     try:
         r: dict[str, Any] = dict(results["scales"][scale][db])
@@ -690,61 +755,89 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m.get('cpus')} CPUs, Python {m.get('python')}, SQLite {m.get('sqlite')}, "
         f"PostgreSQL {m.get('postgresql')}, DuckDB {m.get('duckdb')}. Measured: "
-        + "; ".join(_when(s, db, results["scales"][s][db]) for s, db in cols) + ".",
+        + "; ".join(_when(s, db, results["scales"][s][db]) for s, db in cols)
+        + ".",
         "",
         "## Figures",
         "",
         head,
         rule,
         row("rows in the base log", lambda r: _f(r["ingest"]["rows"])),
-        row("ingest, Throughline write path (rows/s)",
-            lambda r: _f(r["ingest"]["rows_per_s"])),
+        row("ingest, Throughline write path (rows/s)", lambda r: _f(r["ingest"]["rows_per_s"])),
         row("ingest, raw limit (rows/s)", lambda r: _f(r["raw"]["rows_per_s"])),
-        row(f"**ingest ÷ raw** (target ≥ {t['ingest_vs_raw']:.0%})",
-            lambda r: pct(r["ratios"]["ingest_vs_raw"])
-            + mark(r["ratios"]["ingest_vs_raw"] >= t["ingest_vs_raw"])),
+        row(
+            f"**ingest ÷ raw** (target ≥ {t['ingest_vs_raw']:.0%})",
+            lambda r: (
+                pct(r["ratios"]["ingest_vs_raw"])
+                + mark(r["ratios"]["ingest_vs_raw"] >= t["ingest_vs_raw"])
+            ),
+        ),
         row("… bulk upsert alone ÷ raw", lambda r: pct(r["ratios"]["upsert_vs_raw"])),
-        row("… with the deferred case-fact refresh ÷ raw",
-            lambda r: pct(r["ratios"]["ingest_with_refresh_vs_raw"])),
-        row("… share of that time in the fact refresh",
-            lambda r: pct(r["ratios"]["ingest_refresh_share"])),
-        row("re-ingest, all conflicts (rows/s)",
-            lambda r: _f(r["reingest"]["rows_per_s"])),
-        row("full rebuild: facts + every KPI (s)", lambda r: _f(r["rebuild"]["seconds"],
-                                                                ".1f")),
-        row("… of which case facts (s)", lambda r: _f(r["rebuild"]["facts_seconds"],
-                                                      ".1f")),
+        row(
+            "… with the deferred case-fact refresh ÷ raw",
+            lambda r: pct(r["ratios"]["ingest_with_refresh_vs_raw"]),
+        ),
+        row(
+            "… share of that time in the fact refresh",
+            lambda r: pct(r["ratios"]["ingest_refresh_share"]),
+        ),
+        row("re-ingest, all conflicts (rows/s)", lambda r: _f(r["reingest"]["rows_per_s"])),
+        row("full rebuild: facts + every KPI (s)", lambda r: _f(r["rebuild"]["seconds"], ".1f")),
+        row("… of which case facts (s)", lambda r: _f(r["rebuild"]["facts_seconds"], ".1f")),
         row("… case facts: read store / DuckDB / write facts (s)", _split),
-        row("DuckDB, same KPIs from Parquet (s)", lambda r: _f(r["duckdb"]["seconds"],
-                                                               ".2f")),
-        row(f"**rebuild ÷ DuckDB** (target ≤ {t['rebuild_vs_duckdb']:.0f}× at 1m)",
-            lambda r: f"{r['ratios']['rebuild_vs_duckdb']:.1f}×"
-            + mark(r["ratios"]["rebuild_vs_duckdb"] <= t["rebuild_vs_duckdb"])),
-        row("KPI numbers agree with DuckDB",
-            lambda r: "yes" if r["duckdb"]["agree"] else "**no**"),
-        row("appended events (share of the log)",
-            lambda r: pct(r["append"]["events_added_share"])),
-        row("incremental refresh after the append (s)",
-            lambda r: _f(r["append"]["refresh_seconds"], ".2f")),
-        row(f"**incremental ÷ full rebuild** (target ≤ {t['incremental_vs_rebuild']:.0%})",
-            lambda r: pct(r["ratios"]["incremental_vs_rebuild"])
-            + mark(r["ratios"]["incremental_vs_rebuild"] <= t["incremental_vs_rebuild"])),
-        row("SLO board evaluated and stored by the worker (s)",
-            lambda r: _f(r["slo_board_stored"]["seconds"], ".2f")),
+        row("DuckDB, same KPIs from Parquet (s)", lambda r: _f(r["duckdb"]["seconds"], ".2f")),
+        row(
+            f"**rebuild ÷ DuckDB** (target ≤ {t['rebuild_vs_duckdb']:.0f}× at 1m)",
+            lambda r: (
+                f"{r['ratios']['rebuild_vs_duckdb']:.1f}×"
+                + mark(r["ratios"]["rebuild_vs_duckdb"] <= t["rebuild_vs_duckdb"])
+            ),
+        ),
+        row("KPI numbers agree with DuckDB", lambda r: "yes" if r["duckdb"]["agree"] else "**no**"),
+        row("appended events (share of the log)", lambda r: pct(r["append"]["events_added_share"])),
+        row(
+            "incremental refresh after the append (s)",
+            lambda r: _f(r["append"]["refresh_seconds"], ".2f"),
+        ),
+        row(
+            f"**incremental ÷ full rebuild** (target ≤ {t['incremental_vs_rebuild']:.0%})",
+            lambda r: (
+                pct(r["ratios"]["incremental_vs_rebuild"])
+                + mark(r["ratios"]["incremental_vs_rebuild"] <= t["incremental_vs_rebuild"])
+            ),
+        ),
+        row(
+            "SLO board evaluated and stored by the worker (s)",
+            lambda r: _f(r["slo_board_stored"]["seconds"], ".2f"),
+        ),
         *[
-            row(f"page draw: {page} (s, cold)",
-                lambda r, p=page: _f(r["pages"][p]["first_seconds"], ".2f")
-                + mark(r["pages"][p]["first_seconds"] < t["page_seconds"]))
-            for page in ("overview", "invoice_cycle", "unbilled", "slos", "handoffs",
-                         "sync_errors", "case_trace", "collectors")
+            row(
+                f"page draw: {page} (s, cold)",
+                lambda r, p=page: (
+                    _f(r["pages"][p]["first_seconds"], ".2f")
+                    + mark(r["pages"][p]["first_seconds"] < t["page_seconds"])
+                ),
+            )
+            for page in (
+                "overview",
+                "invoice_cycle",
+                "unbilled",
+                "slos",
+                "handoffs",
+                "sync_errors",
+                "case_trace",
+                "collectors",
+            )
         ],
         row("peak memory, ingest (MiB)", lambda r: _f(r["ingest_peak_mb"])),
-        row("… with the deferred case-fact refresh (MiB)",
-            lambda r: _f(r.get("ingest_refresh_peak_mb"))),
+        row(
+            "… with the deferred case-fact refresh (MiB)",
+            lambda r: _f(r.get("ingest_refresh_peak_mb")),
+        ),
         row("peak memory, rebuild (MiB)", lambda r: _f(r["rebuild"]["peak_mb"])),
         row("peak memory, DuckDB (MiB)", lambda r: _f(r["duckdb"]["peak_mb"])),
         "",
-    ]  # fmt: skip
+    ]
     lines += _memory_growth(results)
     lines += _notes()
     return "\n".join(lines) + "\n"
@@ -766,8 +859,10 @@ def _memory_growth(results: dict[str, Any]) -> list[str]:
             a = s["100k"][db]["ingest_peak_mb"]
             b = s["1m"][db]["ingest_peak_mb"]
             ok = b / a - 1 <= TARGETS["ingest_memory_growth"]
-            out.append(f"Ingest peak memory 100k → 1m on {db}: {a:,.0f} → {b:,.0f} MiB "
-                       f"({b / a - 1:+.0%}) {'✅' if ok else '❌'}")  # fmt: skip
+            out.append(
+                f"Ingest peak memory 100k → 1m on {db}: {a:,.0f} → {b:,.0f} MiB "
+                f"({b / a - 1:+.0%}) {'✅' if ok else '❌'}"
+            )
     return [*out, ""]
 
 
@@ -786,13 +881,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=OUT, help="where stores and Parquet files go")
     p.add_argument("--postgres-url", default=POSTGRES_URL)
     p.add_argument("--batch-rows", type=int, default=50_000, help="rows per collector batch")
-    p.add_argument("--reingest-share", type=float, default=0.1,
-                   help="share of the batches delivered a second time")  # fmt: skip
-    p.add_argument("--markdown-only", action="store_true",
-                   help="rewrite bench/RESULTS.md from bench/results.json and stop")  # fmt: skip
-    p.add_argument("--only", default="",
-                   help="measure only these phases again (e.g. pages,profile) on the stores "
-                   "an earlier run left, keeping its other figures")  # fmt: skip
+    p.add_argument(
+        "--reingest-share",
+        type=float,
+        default=0.1,
+        help="share of the batches delivered a second time",
+    )
+    p.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="rewrite bench/RESULTS.md from bench/results.json and stop",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="measure only these phases again (e.g. pages,profile) on the stores "
+        "an earlier run left, keeping its other figures",
+    )
     p.add_argument("--phase", choices=PHASES + EXTRA_PHASES, help=argparse.SUPPRESS)
     return p
 

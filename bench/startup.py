@@ -7,7 +7,7 @@ prints the median and the fastest run of each, and each median less the baseline
 - `python -m throughline --help`;
 - `throughline collect` with no collector configured (a cron job with nothing to do: it must
   not import pandas, Streamlit or the models, nor open the database);
-- `import throughline.cli` and `import throughline.settings` (what every command loads).
+- `import throughline.cli` and `import foundation.settings` (what every command loads).
 
     .venv/bin/python -m bench.startup [--runs 15]
 """
@@ -27,7 +27,7 @@ COMMANDS = {
     "throughline --help": ["-m", "throughline", "--help"],
     "throughline collect (nothing configured)": ["-m", "throughline", "collect"],
     "import throughline.cli": ["-c", "import throughline.cli"],
-    "import throughline.settings": ["-c", "import throughline.settings"],
+    "import foundation.settings": ["-c", "import foundation.settings"],
 }
 
 
@@ -40,8 +40,13 @@ def measure(runs: int) -> dict[str, list[float]]:
         for _ in range(runs):
             for name, argv in COMMANDS.items():
                 started = time.perf_counter()
-                subprocess.run([sys.executable, *argv], env=env, check=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                subprocess.run(
+                    [sys.executable, *argv],
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 timings[name].append(time.perf_counter() - started)
     return timings
 

@@ -17,7 +17,7 @@ import httpx
 
 from collectors.errors import MappingError
 from collectors.http import DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy, make_client
-from metrics.canonical import Batch
+from store.canonical import Batch
 
 Record = dict[str, Any]
 #: A saved stream cursor: `{"since": iso}` for time-cursor streams, richer for stateful ones.
@@ -142,6 +142,10 @@ class HttpCollector:
 
     def open_client(self) -> httpx.Client:
         return make_client(
-            self.base_url, self.auth, transport=self.transport, headers=self.headers,
-            retry=self.retry, timeout=DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
-        )  # fmt: skip
+            self.base_url,
+            self.auth,
+            transport=self.transport,
+            headers=self.headers,
+            retry=self.retry,
+            timeout=DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
+        )

@@ -51,8 +51,10 @@ SPECS: dict[str, OptionsSpec] = {
         elsewhere={"instance_url": "THROUGHLINE_COLLECTORS__SALESFORCE__BASE_URL"},
         connection={
             "auth": (Literal["client_credentials", "jwt_bearer"], "client_credentials"),
-            "client_id": (str | None, None), "token_url": (str | None, None),
-            "username": (str | None, None), "audience": (str, "https://login.salesforce.com"),
+            "client_id": (str | None, None),
+            "token_url": (str | None, None),
+            "username": (str | None, None),
+            "audience": (str, "https://login.salesforce.com"),
             "private_key_file": (str | None, None),
         },
         defaults={"change_orders": False},
@@ -61,7 +63,8 @@ SPECS: dict[str, OptionsSpec] = {
     "netsuite": OptionsSpec(
         erp_netsuite.NetSuiteConfig,
         {**_url("netsuite"), "entities": "THROUGHLINE_LEGAL_ENTITIES"},
-        connection={"account_id": (str | None, None)}, defaults={"projects": True},
+        connection={"account_id": (str | None, None)},
+        defaults={"projects": True},
     ),
     "n8n": OptionsSpec(ipaas_n8n.N8nConfig, _url("n8n")),
     "logfiles": OptionsSpec(LogFilesConfig),
@@ -69,7 +72,7 @@ SPECS: dict[str, OptionsSpec] = {
         erp_tryton.TrytonConfig,
         {**_url("tryton"), "login": "THROUGHLINE_SECRETS__TRYTON_LOGIN"},
     ),
-}  # fmt: skip
+}
 
 
 def hints(cls: type[Any]) -> dict[str, Any]:
@@ -103,8 +106,9 @@ def options_model(connector: str) -> type[BaseModel]:
             default = default_of(f)
         fields[f.name] = (types_[f.name], default)
     config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
-    model: type[BaseModel] = create_model(f"{connector.title()}Options", __config__=config,
-                                          **fields)  # fmt: skip
+    model: type[BaseModel] = create_model(
+        f"{connector.title()}Options", __config__=config, **fields
+    )
     return model
 
 
@@ -189,15 +193,15 @@ def _problem(model: type[BaseModel], error: Any) -> str:
 
 #: Pydantic's error types in the words of a YAML file.
 _PLAIN = {
-    **dict.fromkeys(("frozen_set_type", "set_type", "list_type", "tuple_type"),
-                    "should be a list"),
+    **dict.fromkeys(("frozen_set_type", "set_type", "list_type", "tuple_type"), "should be a list"),
     **dict.fromkeys(("dict_type", "mapping_type"), "should be a mapping of names to values"),
-    **dict.fromkeys(("dataclass_type", "dataclass_exact_type", "model_type"),
-                    "should be a mapping of options"),
+    **dict.fromkeys(
+        ("dataclass_type", "dataclass_exact_type", "model_type"), "should be a mapping of options"
+    ),
     "string_type": "should be text",
     **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "should be a whole number"),
     **dict.fromkeys(("bool_type", "bool_parsing"), "should be true or false"),
-}  # fmt: skip
+}
 
 
 def _key(loc: tuple[Any, ...]) -> str:

@@ -39,7 +39,7 @@ from collectors.http import json_body, raise_for_source_status
 from collectors.mapping import amount, flag, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_walk, lookup
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     EventObject,
@@ -85,10 +85,18 @@ class HubSpotFields:
         ]
         custom = [self.project_code, self.practice, self.legal_entity, self.no_project_required]
         return [
-            "dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate",
-            "hubspot_owner_id", "createdate", "hs_lastmodifieddate",
-            *stage_props, *(c for c in custom if c),
-        ]  # fmt: skip
+            "dealname",
+            "amount",
+            "deal_currency_code",
+            "dealstage",
+            "pipeline",
+            "closedate",
+            "hubspot_owner_id",
+            "createdate",
+            "hs_lastmodifieddate",
+            *stage_props,
+            *(c for c in custom if c),
+        ]
 
     def company_properties(self) -> list[str]:
         extra = [self.company_legal_entity] if self.company_legal_entity else []
@@ -139,37 +147,54 @@ def map_deal(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.DEAL, source_system=system, source_key=key,
+                type=ObjectType.DEAL,
+                source_system=system,
+                source_key=key,
                 customer=text(primary, "name") or text(primary, "id"),
                 legal_entity=text(p, f.legal_entity) if f.legal_entity else None,
                 practice=text(p, f.practice) if f.practice else None,
-                owner=text(owner, "label") or owner_id, currency=text(p, "deal_currency_code"),
+                owner=text(owner, "label") or owner_id,
+                currency=text(p, "deal_currency_code"),
                 amount=amount(p, "amount"),
                 attributes={
-                    "name": text(p, "dealname"), "stage": stage, "pipeline": text(p, "pipeline"),
-                    "account_id": text(primary, "id"), "close_date": text(p, "closedate"),
-                    "project_code": project, "owner_id": owner_id,
+                    "name": text(p, "dealname"),
+                    "stage": stage,
+                    "pipeline": text(p, "pipeline"),
+                    "account_id": text(primary, "id"),
+                    "close_date": text(p, "closedate"),
+                    "project_code": project,
+                    "owner_id": owner_id,
                     "no_project_required": flag(p, f.no_project_required)
-                    if f.no_project_required else False,
+                    if f.no_project_required
+                    else False,
                 },
                 source_updated_at=_modified_at(r, p),
             )
         ]
-    )  # fmt: skip
+    )
     related = [_deal_ref(system, key)]
     if project:
         related.append(EventObject(f.project_system, ObjectType.PROJECT, project, "project"))
         batch.links.append(
-            LinkRow(system, ObjectType.DEAL, key, f.project_system, ObjectType.PROJECT, project,
-                    LinkQualifier.PROVISIONS, system)
-        )  # fmt: skip
+            LinkRow(
+                system,
+                ObjectType.DEAL,
+                key,
+                f.project_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.PROVISIONS,
+                system,
+            )
+        )
     closing = ((f.won_stages, Activity.DEAL_WON), (f.lost_stages, Activity.DEAL_LOST))
     for stages, activity in closing:
         for closed in sorted(stages):
             entered = _at(p, f"{f.date_entered_prefix}{closed}")
             if entered is not None:
-                batch.events.append(EventRow(activity, entered, system, key, tuple(related),
-                                             {"to": closed}))  # fmt: skip
+                batch.events.append(
+                    EventRow(activity, entered, system, key, tuple(related), {"to": closed})
+                )
     if stage is not None and stage not in f.closed_stages:
         exits = [
             (at, closed)
@@ -178,8 +203,9 @@ def map_deal(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
         ]
         if exits:
             at, closed = max(exits)
-            batch.events.append(EventRow(Activity.DEAL_REOPENED, at, system, key, tuple(related),
-                                         {"from": closed}))  # fmt: skip
+            batch.events.append(
+                EventRow(Activity.DEAL_REOPENED, at, system, key, tuple(related), {"from": closed})
+            )
     return batch
 
 
@@ -189,7 +215,9 @@ def map_company(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
     return Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.ACCOUNT, source_system=system, source_key=required_text(r, "id"),
+                type=ObjectType.ACCOUNT,
+                source_system=system,
+                source_key=required_text(r, "id"),
                 customer=text(p, "name"),
                 legal_entity=text(p, f.company_legal_entity) if f.company_legal_entity else None,
                 region=text(p, "country"),
@@ -197,7 +225,7 @@ def map_company(r: Record, f: HubSpotFields, system: str = "crm") -> Batch:
                 source_updated_at=_modified_at(r, p),
             )
         ]
-    )  # fmt: skip
+    )
 
 
 def _millis(at: datetime) -> str:
@@ -230,9 +258,17 @@ class SearchStream:
             "limit": self.limit,
         }
         if since is not None:
-            body["filterGroups"] = [{"filters": [{
-                "propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": _millis(since),
-            }]}]  # fmt: skip
+            body["filterGroups"] = [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "hs_lastmodifieddate",
+                            "operator": "GTE",
+                            "value": _millis(since),
+                        }
+                    ]
+                }
+            ]
         return body
 
     def pages(self, since: datetime | None) -> PageContract:
@@ -240,9 +276,14 @@ class SearchStream:
         none modified before the filter (whole milliseconds), none read twice."""
         floor = datetime.fromtimestamp(int(_millis(since)) / 1000, UTC) if since else None
         return PageContract(
-            self.name, "results", key=self.primary_key, version=self.cursor_field, total="total",
-            limit=self.limit, floor=("properties.hs_lastmodifieddate", floor) if floor else None,
-        )  # fmt: skip
+            self.name,
+            "results",
+            key=self.primary_key,
+            version=self.cursor_field,
+            total="total",
+            limit=self.limit,
+            floor=("properties.hs_lastmodifieddate", floor) if floor else None,
+        )
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         path = f"crm/v3/objects/{self.object_type}/search"
@@ -251,8 +292,9 @@ class SearchStream:
         while True:
             read, newest, restart = 0, None, False
             paginator = PageTokenPaginator("paging.next.after", "after", in_body=True)
-            pages = iter_walk(client, paginator, "POST", path, self.pages(since),
-                              json=self.body(since))  # fmt: skip
+            pages = iter_walk(
+                client, paginator, "POST", path, self.pages(since), json=self.body(since)
+            )
             for payload, results in pages:
                 if self.with_companies and results:
                     attach_companies(client, results)
@@ -305,8 +347,9 @@ def attach_companies(client: httpx.Client, deals: list[Record]) -> None:
     links: dict[str, list[tuple[str, bool]]] = {i: [] for i in ids}
     pending: list[dict[str, str]] = [{"id": i} for i in ids]
     while pending:
-        payload = _post(client, "crm/v4/associations/deals/companies/batch/read",
-                        {"inputs": pending})  # fmt: skip
+        payload = _post(
+            client, "crm/v4/associations/deals/companies/batch/read", {"inputs": pending}
+        )
         pending = []
         for result in payload.get("results") or []:
             source = str(lookup(result, "from.id"))
@@ -321,8 +364,11 @@ def attach_companies(client: httpx.Client, deals: list[Record]) -> None:
     names: dict[str, str | None] = {}
     for start in range(0, len(company_ids), 100):  # batch endpoints take 100 inputs
         chunk = company_ids[start : start + 100]
-        payload = _post(client, "crm/v3/objects/companies/batch/read",
-                        {"properties": ["name"], "inputs": [{"id": c} for c in chunk]})  # fmt: skip
+        payload = _post(
+            client,
+            "crm/v3/objects/companies/batch/read",
+            {"properties": ["name"], "inputs": [{"id": c} for c in chunk]},
+        )
         for company in payload.get("results") or []:
             names[str(company.get("id"))] = lookup(company, "properties.name")
     for deal in deals:
@@ -349,17 +395,33 @@ def streams(config: HubSpotConfig) -> list[SearchStream]:
     f, s, n, cap = config.fields, config.system, config.limit, config.max_results
     return [
         SearchStream("companies", "companies", tuple(f.company_properties()), s, f, n, cap),
-        SearchStream("deals", "deals", tuple(f.deal_properties()), s, f, n, cap,
-                     with_companies=True, with_owners=True),
-    ]  # fmt: skip
+        SearchStream(
+            "deals",
+            "deals",
+            tuple(f.deal_properties()),
+            s,
+            f,
+            n,
+            cap,
+            with_companies=True,
+            with_owners=True,
+        ),
+    ]
 
 
 def collector(
-    name: str, config: HubSpotConfig, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: HubSpotConfig,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """A HubSpot collector (auth: ``BearerAuth(private_app_token)``)."""
     return HttpCollector(
-        name=name, source_system=config.system, streams=streams(config),
-        base_url=config.base_url.rstrip("/") + "/", auth=auth, transport=transport,
-    )  # fmt: skip
+        name=name,
+        source_system=config.system,
+        streams=streams(config),
+        base_url=config.base_url.rstrip("/") + "/",
+        auth=auth,
+        transport=transport,
+    )

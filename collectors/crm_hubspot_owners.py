@@ -45,8 +45,9 @@ class Owner:
 def _owner(result: dict[str, Any]) -> Owner:
     names = [str(result[k]).strip() for k in ("firstName", "lastName") if result.get(k)]
     email = result.get("email")
-    return Owner(str(result["id"]), " ".join(n for n in names if n) or None,
-                 str(email) if email else None)  # fmt: skip
+    return Owner(
+        str(result["id"]), " ".join(n for n in names if n) or None, str(email) if email else None
+    )
 
 
 def load_owners(client: httpx.Client) -> dict[str, Owner]:
@@ -78,8 +79,11 @@ class OwnerDirectory:
             except AuthFailed as exc:
                 if exc.status != 403:
                     raise
-                log.warning("HubSpot owners are not readable (%s): owners stay ids; grant the"
-                            " private app the crm.objects.owners.read scope", exc)  # fmt: skip
+                log.warning(
+                    "HubSpot owners are not readable (%s): owners stay ids; grant the"
+                    " private app the crm.objects.owners.read scope",
+                    exc,
+                )
                 self._owners = {}
         return self._owners.get(owner_id)
 

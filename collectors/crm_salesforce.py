@@ -27,7 +27,7 @@ from collectors.base import FetchWindow, HttpCollector, Record, optional_timesta
 from collectors.mapping import amount, flag, nested, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import NextUrlPaginator, iter_records
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     EventObject,
@@ -90,17 +90,24 @@ class SoqlStream:
         before the window (the query's literal is whole seconds), none read twice."""
         since = window.since.astimezone(UTC).replace(microsecond=0) if window.since else None
         return PageContract(
-            self.name, "records", key=self.primary_key, version=self.cursor_field,
-            total="totalSize", kind=("attributes.type", self.sobject),
+            self.name,
+            "records",
+            key=self.primary_key,
+            version=self.cursor_field,
+            total="totalSize",
+            kind=("attributes.type", self.sobject),
             floor=(self.cursor_field, since) if since else None,
-        )  # fmt: skip
+        )
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         yield from iter_records(
-            client, NextUrlPaginator(relative_to_base=True), "GET",
-            f"services/data/{self.api_version}/query", self.pages(window),
+            client,
+            NextUrlPaginator(relative_to_base=True),
+            "GET",
+            f"services/data/{self.api_version}/query",
+            self.pages(window),
             params={"q": self.soql(window)},
-        )  # fmt: skip
+        )
 
     def map(self, record: Record) -> Batch:
         return self.mapper(record)
@@ -115,13 +122,17 @@ def map_account(r: Record, f: SalesforceFields) -> Batch:
     return Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.ACCOUNT, source_system=SYSTEM, source_key=required_text(r, "Id"),
-                customer=text(r, "Name"), legal_entity=text(r, f.legal_entity),
-                region=text(r, "BillingCountry"), attributes={"name": text(r, "Name")},
+                type=ObjectType.ACCOUNT,
+                source_system=SYSTEM,
+                source_key=required_text(r, "Id"),
+                customer=text(r, "Name"),
+                legal_entity=text(r, f.legal_entity),
+                region=text(r, "BillingCountry"),
+                attributes={"name": text(r, "Name")},
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
         ]
-    )  # fmt: skip
+    )
 
 
 def map_opportunity(r: Record, f: SalesforceFields) -> Batch:
@@ -131,29 +142,46 @@ def map_opportunity(r: Record, f: SalesforceFields) -> Batch:
     key = required_text(r, "Id")
     project = text(r, f.project_code) if f.project_code else None
     links = (
-        [LinkRow(SYSTEM, ObjectType.DEAL, key, f.project_system, ObjectType.PROJECT, project,
-                 LinkQualifier.PROVISIONS, SYSTEM)]
-        if project else []
-    )  # fmt: skip
+        [
+            LinkRow(
+                SYSTEM,
+                ObjectType.DEAL,
+                key,
+                f.project_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.PROVISIONS,
+                SYSTEM,
+            )
+        ]
+        if project
+        else []
+    )
     return Batch(
         links=links,
         objects=[
             ObjectRow(
-                type=ObjectType.DEAL, source_system=SYSTEM, source_key=key,
+                type=ObjectType.DEAL,
+                source_system=SYSTEM,
+                source_key=key,
                 customer=nested(r, "Account.Name") or text(r, "AccountId"),
-                legal_entity=text(r, f.legal_entity), practice=text(r, f.practice),
+                legal_entity=text(r, f.legal_entity),
+                practice=text(r, f.practice),
                 owner=nested(r, "Owner.Name") or text(r, "OwnerId"),
-                currency=text(r, "CurrencyIsoCode"), amount=amount(r, "Amount"),
+                currency=text(r, "CurrencyIsoCode"),
+                amount=amount(r, "Amount"),
                 attributes={
-                    "name": text(r, "Name"), "stage": text(r, "StageName"),
-                    "account_id": text(r, "AccountId"), "close_date": text(r, "CloseDate"),
+                    "name": text(r, "Name"),
+                    "stage": text(r, "StageName"),
+                    "account_id": text(r, "AccountId"),
+                    "close_date": text(r, "CloseDate"),
                     "no_project_required": flag(r, f.no_project_required),
                     **({"project_code": project} if f.project_code else {}),
                 },
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
-        ]
-    )  # fmt: skip
+        ],
+    )
 
 
 def stage_activity(old: str | None, new: str | None, f: SalesforceFields) -> Activity | None:
@@ -178,13 +206,15 @@ def map_stage_history(r: Record, f: SalesforceFields) -> Batch:
     return Batch(
         events=[
             EventRow(
-                activity=activity, occurred_at=at, source_system=SYSTEM,
+                activity=activity,
+                occurred_at=at,
+                source_system=SYSTEM,
                 source_key=required_text(r, "Id"),
                 objects=(_deal(required_text(r, "OpportunityId")),),
                 attributes={"from": text(r, "OldValue"), "to": text(r, "NewValue")},
             )
         ]
-    )  # fmt: skip
+    )
 
 
 def map_contract(r: Record, f: SalesforceFields) -> Batch:
@@ -194,21 +224,34 @@ def map_contract(r: Record, f: SalesforceFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.CONTRACT, source_system=SYSTEM, source_key=key,
-                attributes={"status": text(r, "Status"), "account_id": text(r, "AccountId"),
-                            "opportunity_id": opportunity},
+                type=ObjectType.CONTRACT,
+                source_system=SYSTEM,
+                source_key=key,
+                attributes={
+                    "status": text(r, "Status"),
+                    "account_id": text(r, "AccountId"),
+                    "opportunity_id": opportunity,
+                },
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
         ]
-    )  # fmt: skip
+    )
     signed = optional_timestamp(r, f.contract_signed_at)
     related = [EventObject(SYSTEM, ObjectType.CONTRACT, key, "contract")]
     if opportunity:
         related.append(_deal(opportunity))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.DEAL, opportunity, SYSTEM, ObjectType.CONTRACT, key,
-                    LinkQualifier.CONTRACTED_BY, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.DEAL,
+                opportunity,
+                SYSTEM,
+                ObjectType.CONTRACT,
+                key,
+                LinkQualifier.CONTRACTED_BY,
+                SYSTEM,
+            )
+        )
     if signed is not None:
         batch.events.append(EventRow(Activity.CONTRACT_SIGNED, signed, SYSTEM, key, tuple(related)))
     return batch
@@ -222,23 +265,37 @@ def map_change_order(r: Record, f: SalesforceFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.CHANGE_ORDER, source_system=SYSTEM, source_key=key,
-                currency=text(r, "CurrencyIsoCode"), amount=amount(r, "Amount__c"),
-                attributes={"status": text(r, "Status__c"), "opportunity_id": opportunity,
-                            "project_code": project},
+                type=ObjectType.CHANGE_ORDER,
+                source_system=SYSTEM,
+                source_key=key,
+                currency=text(r, "CurrencyIsoCode"),
+                amount=amount(r, "Amount__c"),
+                attributes={
+                    "status": text(r, "Status__c"),
+                    "opportunity_id": opportunity,
+                    "project_code": project,
+                },
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(SYSTEM, ObjectType.CHANGE_ORDER, key, "change_order")]
     if opportunity:
         related.append(_deal(opportunity))
     if project:
         related.append(EventObject(f.project_system, ObjectType.PROJECT, project, "project"))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.CHANGE_ORDER, key, f.project_system, ObjectType.PROJECT,
-                    project, LinkQualifier.AMENDS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.CHANGE_ORDER,
+                key,
+                f.project_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.AMENDS,
+                SYSTEM,
+            )
+        )
     approved = optional_timestamp(r, "Approved_At__c")
     if approved is not None:
         batch.events.append(
@@ -269,8 +326,13 @@ class SalesforceProjectObject:
         return f"{self.account.removesuffix('Id')}.Name"
 
     def fields(self) -> tuple[str, ...]:
-        optional = (self.opportunity, self.account, self.account_name, self.status,
-                    self.activated_at)  # fmt: skip
+        optional = (
+            self.opportunity,
+            self.account,
+            self.account_name,
+            self.status,
+            self.activated_at,
+        )
         return ("Id", self.name, *(f for f in optional if f), "CreatedDate", "SystemModstamp")
 
 
@@ -288,8 +350,15 @@ class SalesforceInvoiceObject:
 
     def fields(self) -> tuple[str, ...]:
         optional = (self.project, self.posted_at, self.sent_at, self.voided_at)
-        return ("Id", "Name", self.amount, "CurrencyIsoCode", *(f for f in optional if f),
-                "CreatedDate", "SystemModstamp")  # fmt: skip
+        return (
+            "Id",
+            "Name",
+            self.amount,
+            "CurrencyIsoCode",
+            *(f for f in optional if f),
+            "CreatedDate",
+            "SystemModstamp",
+        )
 
 
 def map_project_object(r: Record, o: SalesforceProjectObject) -> Batch:
@@ -299,23 +368,36 @@ def map_project_object(r: Record, o: SalesforceProjectObject) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.PROJECT, source_system=o.system, source_key=key,
+                type=ObjectType.PROJECT,
+                source_system=o.system,
+                source_key=key,
                 customer=(nested(r, o.account_name) if o.account_name else None)
                 or (text(r, o.account) if o.account else None),
                 currency=text(r, "CurrencyIsoCode"),
-                attributes={"name": text(r, o.name), "crm_opportunity_id": opportunity,
-                            "status": text(r, o.status) if o.status else None},
+                attributes={
+                    "name": text(r, o.name),
+                    "crm_opportunity_id": opportunity,
+                    "status": text(r, o.status) if o.status else None,
+                },
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(o.system, ObjectType.PROJECT, key, "project")]
     if opportunity:
         related.append(_deal(opportunity))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.DEAL, opportunity, o.system, ObjectType.PROJECT, key,
-                    LinkQualifier.PROVISIONS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.DEAL,
+                opportunity,
+                o.system,
+                ObjectType.PROJECT,
+                key,
+                LinkQualifier.PROVISIONS,
+                SYSTEM,
+            )
+        )
     for activity, column in (
         (Activity.PROJECT_CREATED, "CreatedDate"),
         (Activity.PROJECT_ACTIVATED, o.activated_at),
@@ -333,21 +415,31 @@ def map_invoice_object(r: Record, o: SalesforceInvoiceObject) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.INVOICE, source_system=SYSTEM, source_key=key,
-                currency=text(r, "CurrencyIsoCode"), amount=amount(r, o.amount),
-                attributes={"kind": "invoice", "number": text(r, "Name"),
-                            "project_code": project},
+                type=ObjectType.INVOICE,
+                source_system=SYSTEM,
+                source_key=key,
+                currency=text(r, "CurrencyIsoCode"),
+                amount=amount(r, o.amount),
+                attributes={"kind": "invoice", "number": text(r, "Name"), "project_code": project},
                 source_updated_at=optional_timestamp(r, "SystemModstamp"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(SYSTEM, ObjectType.INVOICE, key, "invoice")]
     if project:
         related.append(EventObject(o.project_system, ObjectType.PROJECT, project, "project"))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.INVOICE, key, o.project_system, ObjectType.PROJECT,
-                    project, LinkQualifier.BILLS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                key,
+                o.project_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.BILLS,
+                SYSTEM,
+            )
+        )
     for activity, column in (
         (Activity.INVOICE_CREATED, "CreatedDate"),
         (Activity.INVOICE_POSTED, o.posted_at),
@@ -379,45 +471,114 @@ def streams(config: SalesforceConfig) -> list[SoqlStream]:
     extra: list[SoqlStream] = []
     if config.project_object is not None:
         po = config.project_object
-        extra.append(SoqlStream("projects", po.sobject, po.fields(),
-                                lambda r: map_project_object(r, po), api_version=v))  # fmt: skip
+        extra.append(
+            SoqlStream(
+                "projects",
+                po.sobject,
+                po.fields(),
+                lambda r: map_project_object(r, po),
+                api_version=v,
+            )
+        )
     if config.invoice_object is not None:
         io = config.invoice_object
-        extra.append(SoqlStream("invoices", io.sobject, io.fields(),
-                                lambda r: map_invoice_object(r, io), api_version=v))  # fmt: skip
+        extra.append(
+            SoqlStream(
+                "invoices",
+                io.sobject,
+                io.fields(),
+                lambda r: map_invoice_object(r, io),
+                api_version=v,
+            )
+        )
     project_code = (f.project_code,) if f.project_code else ()
     core = [
-        SoqlStream("accounts", "Account",
-                   ("Id", "Name", "BillingCountry", f.legal_entity, "SystemModstamp"),
-                   lambda r: map_account(r, f), api_version=v),
-        SoqlStream("opportunities", "Opportunity",
-                   ("Id", "Name", "AccountId", "Account.Name", "StageName", "Amount",
-                    "CurrencyIsoCode", "CloseDate", f.practice, f.legal_entity, "OwnerId",
-                    "Owner.Name", f.no_project_required, *project_code, "SystemModstamp"),
-                   lambda r: map_opportunity(r, f), api_version=v),
-        SoqlStream("stage_history", "OpportunityFieldHistory",
-                   ("Id", "OpportunityId", "Field", "OldValue", "NewValue", "CreatedDate"),
-                   lambda r: map_stage_history(r, f), cursor_field="CreatedDate",
-                   api_version=v),
-        SoqlStream("contracts", "Contract",
-                   ("Id", "AccountId", f.contract_opportunity, "Status", f.contract_signed_at,
-                    "SystemModstamp"),
-                   lambda r: map_contract(r, f), api_version=v),
-        SoqlStream("change_orders", f.change_order_object,
-                   ("Id", "Opportunity__c", "Project_Code__c", "Amount__c", "CurrencyIsoCode",
-                    "Status__c", "Approved_At__c", "SystemModstamp"),
-                   lambda r: map_change_order(r, f), api_version=v),
-    ]  # fmt: skip
+        SoqlStream(
+            "accounts",
+            "Account",
+            ("Id", "Name", "BillingCountry", f.legal_entity, "SystemModstamp"),
+            lambda r: map_account(r, f),
+            api_version=v,
+        ),
+        SoqlStream(
+            "opportunities",
+            "Opportunity",
+            (
+                "Id",
+                "Name",
+                "AccountId",
+                "Account.Name",
+                "StageName",
+                "Amount",
+                "CurrencyIsoCode",
+                "CloseDate",
+                f.practice,
+                f.legal_entity,
+                "OwnerId",
+                "Owner.Name",
+                f.no_project_required,
+                *project_code,
+                "SystemModstamp",
+            ),
+            lambda r: map_opportunity(r, f),
+            api_version=v,
+        ),
+        SoqlStream(
+            "stage_history",
+            "OpportunityFieldHistory",
+            ("Id", "OpportunityId", "Field", "OldValue", "NewValue", "CreatedDate"),
+            lambda r: map_stage_history(r, f),
+            cursor_field="CreatedDate",
+            api_version=v,
+        ),
+        SoqlStream(
+            "contracts",
+            "Contract",
+            (
+                "Id",
+                "AccountId",
+                f.contract_opportunity,
+                "Status",
+                f.contract_signed_at,
+                "SystemModstamp",
+            ),
+            lambda r: map_contract(r, f),
+            api_version=v,
+        ),
+        SoqlStream(
+            "change_orders",
+            f.change_order_object,
+            (
+                "Id",
+                "Opportunity__c",
+                "Project_Code__c",
+                "Amount__c",
+                "CurrencyIsoCode",
+                "Status__c",
+                "Approved_At__c",
+                "SystemModstamp",
+            ),
+            lambda r: map_change_order(r, f),
+            api_version=v,
+        ),
+    ]
     return (core if config.change_orders else core[:-1]) + extra
 
 
 def collector(
-    name: str, config: SalesforceConfig, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: SalesforceConfig,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """A Salesforce collector (the demo CRM uses it with its own instance URL)."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=streams(config),
-        base_url=config.instance_url.rstrip("/") + "/", auth=auth, transport=transport,
+        name=name,
+        source_system=SYSTEM,
+        streams=streams(config),
+        base_url=config.instance_url.rstrip("/") + "/",
+        auth=auth,
+        transport=transport,
         headers={"Sforce-Query-Options": f"batchSize={config.batch_size}"},
-    )  # fmt: skip
+    )

@@ -47,7 +47,7 @@ from collectors.errors import MappingError
 from collectors.mapping import amount, decimal_text, flag, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import OffsetPaginator, iter_records
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     EventObject,
@@ -213,18 +213,29 @@ class SuiteQLStream:
 
         selected = {*self.plain_columns(), *self.dates, *self.datetimes, "links"}
         return PageContract(
-            self.name, rows, key=self.primary_key, version=self.cursor_field,
-            total="totalResults", count="count", echo=(("offset", "offset"),), limit=self.limit,
-            full_pages=True, columns=frozenset(selected),
+            self.name,
+            rows,
+            key=self.primary_key,
+            version=self.cursor_field,
+            total="totalResults",
+            count="count",
+            echo=(("offset", "offset"),),
+            limit=self.limit,
+            full_pages=True,
+            columns=frozenset(selected),
             kind=("type", self.transaction_type) if self.transaction_type else None,
             floor=(self.cursor_field, floor) if floor else None,
-        )  # fmt: skip
+        )
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         for page in iter_records(
-            client, OffsetPaginator(self.limit), "POST", QUERY_PATH, self.pages(window),
+            client,
+            OffsetPaginator(self.limit),
+            "POST",
+            QUERY_PATH,
+            self.pages(window),
             json={"q": self.suiteql(window)},
-        ):  # fmt: skip
+        ):
             yield self.lookups.resolve(client, page) if self.lookups is not None else page
 
     def map(self, record: Record) -> Batch:
@@ -261,15 +272,21 @@ def map_customer(r: Record, f: NetSuiteFields) -> Batch:
     return Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.ACCOUNT, source_system=SYSTEM, source_key=required_text(r, "id"),
-                customer=text(r, "companyname"), legal_entity=text(r, "subsidiary"),
+                type=ObjectType.ACCOUNT,
+                source_system=SYSTEM,
+                source_key=required_text(r, "id"),
+                customer=text(r, "companyname"),
+                legal_entity=text(r, "subsidiary"),
                 currency=text(r, "currency"),
-                attributes={"entity_id": text(r, "entityid"), "name": text(r, "companyname"),
-                            "has_tax_id": _text(r, f.tax_id) is not None},
+                attributes={
+                    "entity_id": text(r, "entityid"),
+                    "name": text(r, "companyname"),
+                    "has_tax_id": _text(r, f.tax_id) is not None,
+                },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
-    )  # fmt: skip
+    )
 
 
 def _invoice_ref(key: str) -> EventObject:
@@ -286,37 +303,71 @@ def map_invoice(r: Record, f: NetSuiteFields, kind: str = "invoice") -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.INVOICE, source_system=SYSTEM, source_key=key,
-                customer=text(r, "entity"), legal_entity=text(r, "subsidiary"),
-                currency=text(r, "currency"), amount=amount(r, "foreigntotal"),
+                type=ObjectType.INVOICE,
+                source_system=SYSTEM,
+                source_key=key,
+                customer=text(r, "entity"),
+                legal_entity=text(r, "subsidiary"),
+                currency=text(r, "currency"),
+                amount=amount(r, "foreigntotal"),
                 attributes={
-                    "kind": kind, "tranid": text(r, "tranid"), "status": text(r, "status"),
-                    "customer_id": text(r, "entity"), "project_code": project,
-                    "billing_type": _text(r, f.billing_type), "milestone_id": _text(r, f.milestone),
-                    "period_end": _text(r, f.period_end), "trandate": text(r, "trandate"),
-                    "replaces": replaces, "credits": credits,
+                    "kind": kind,
+                    "tranid": text(r, "tranid"),
+                    "status": text(r, "status"),
+                    "customer_id": text(r, "entity"),
+                    "project_code": project,
+                    "billing_type": _text(r, f.billing_type),
+                    "milestone_id": _text(r, f.milestone),
+                    "period_end": _text(r, f.period_end),
+                    "trandate": text(r, "trandate"),
+                    "replaces": replaces,
+                    "credits": credits,
                 },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [_invoice_ref(key)]
     if project:
         related.append(EventObject(f.project_system, ObjectType.PROJECT, project, "project"))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.INVOICE, key, f.project_system, ObjectType.PROJECT,
-                    project, LinkQualifier.BILLS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                key,
+                f.project_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.BILLS,
+                SYSTEM,
+            )
+        )
     if replaces:
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.INVOICE, replaces, SYSTEM, ObjectType.INVOICE, key,
-                    LinkQualifier.REISSUED_AS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                replaces,
+                SYSTEM,
+                ObjectType.INVOICE,
+                key,
+                LinkQualifier.REISSUED_AS,
+                SYSTEM,
+            )
+        )
     if credits:
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.INVOICE, key, SYSTEM, ObjectType.INVOICE, credits,
-                    LinkQualifier.CREDITS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                key,
+                SYSTEM,
+                ObjectType.INVOICE,
+                credits,
+                LinkQualifier.CREDITS,
+                SYSTEM,
+            )
+        )
     for activity, column in (
         (Activity.INVOICE_CREATED, "createddate"),
         (Activity.INVOICE_POSTED, f.posted_at),
@@ -337,26 +388,41 @@ def map_payment(r: Record, f: NetSuiteFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.PAYMENT, source_system=SYSTEM, source_key=key,
-                customer=text(r, "entity"), currency=text(r, "currency"),
+                type=ObjectType.PAYMENT,
+                source_system=SYSTEM,
+                source_key=key,
+                customer=text(r, "entity"),
+                currency=text(r, "currency"),
                 amount=amount(r, "foreigntotal"),
-                attributes={"tranid": text(r, "tranid"), "applied_invoice": invoice,
-                            "trandate": text(r, "trandate")},
+                attributes={
+                    "tranid": text(r, "tranid"),
+                    "applied_invoice": invoice,
+                    "trandate": text(r, "trandate"),
+                },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(SYSTEM, ObjectType.PAYMENT, key, "payment")]
     if invoice:
         related.append(_invoice_ref(invoice))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.INVOICE, invoice, SYSTEM, ObjectType.PAYMENT, key,
-                    LinkQualifier.SETTLED_BY, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                invoice,
+                SYSTEM,
+                ObjectType.PAYMENT,
+                key,
+                LinkQualifier.SETTLED_BY,
+                SYSTEM,
+            )
+        )
     received = optional_timestamp(r, "createddate")
     if received is not None:
-        batch.events.append(EventRow(Activity.PAYMENT_RECEIVED, received, SYSTEM, key,
-                                     tuple(related)))  # fmt: skip
+        batch.events.append(
+            EventRow(Activity.PAYMENT_RECEIVED, received, SYSTEM, key, tuple(related))
+        )
     return batch
 
 
@@ -373,10 +439,15 @@ def map_currency_rate(r: Record) -> Batch:
         raise MappingError(f"effectivedate is not a date: {effective!r:.40}") from exc
     return Batch(
         fx_rates=[
-            FxRateRow(day=day, base=required_text(r, "transactioncurrency"),
-                      quote=required_text(r, "basecurrency"), rate=rate, source_system=SYSTEM)
+            FxRateRow(
+                day=day,
+                base=required_text(r, "transactioncurrency"),
+                quote=required_text(r, "basecurrency"),
+                rate=rate,
+                source_system=SYSTEM,
+            )
         ]
-    )  # fmt: skip
+    )
 
 
 def map_job(r: Record, f: NetSuiteFields) -> Batch:
@@ -388,32 +459,53 @@ def map_job(r: Record, f: NetSuiteFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.PROJECT, source_system=f.job_system, source_key=key,
+                type=ObjectType.PROJECT,
+                source_system=f.job_system,
+                source_key=key,
                 customer=text(r, "parent") or text(r, "customer"),
-                legal_entity=text(r, "subsidiary"), owner=text(r, "projectmanager"),
+                legal_entity=text(r, "subsidiary"),
+                owner=text(r, "projectmanager"),
                 currency=text(r, "currency"),
                 attributes={
                     "name": text(r, "companyname") or text(r, "entityid"),
-                    "entity_id": text(r, "entityid"), "status": text(r, "entitystatus"),
-                    "crm_opportunity_id": opportunity, "created_by": created_by,
+                    "entity_id": text(r, "entityid"),
+                    "status": text(r, "entitystatus"),
+                    "crm_opportunity_id": opportunity,
+                    "created_by": created_by,
                     "touchless": created_by in f.integration_users,
                     "start_date": text(r, "startdate"),
                 },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(f.job_system, ObjectType.PROJECT, key, "project")]
     if opportunity:
         related.append(EventObject(f.crm_system, ObjectType.DEAL, opportunity, "deal"))
         batch.links.append(
-            LinkRow(f.crm_system, ObjectType.DEAL, opportunity, f.job_system, ObjectType.PROJECT,
-                    key, LinkQualifier.PROVISIONS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                f.crm_system,
+                ObjectType.DEAL,
+                opportunity,
+                f.job_system,
+                ObjectType.PROJECT,
+                key,
+                LinkQualifier.PROVISIONS,
+                SYSTEM,
+            )
+        )
     created = optional_timestamp(r, "datecreated")
     if created is not None:
-        batch.events.append(EventRow(Activity.PROJECT_CREATED, created, f.job_system, key,
-                                     tuple(related), {"by": created_by}))  # fmt: skip
+        batch.events.append(
+            EventRow(
+                Activity.PROJECT_CREATED,
+                created,
+                f.job_system,
+                key,
+                tuple(related),
+                {"by": created_by},
+            )
+        )
     return batch
 
 
@@ -428,37 +520,58 @@ def map_timebill(r: Record, f: NetSuiteFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.WORK_ITEM, source_system=SYSTEM, source_key=key,
-                owner=text(r, "employee"), legal_entity=text(r, "subsidiary"),
+                type=ObjectType.WORK_ITEM,
+                source_system=SYSTEM,
+                source_key=key,
+                owner=text(r, "employee"),
+                legal_entity=text(r, "subsidiary"),
                 attributes={
-                    "kind": "time", "project_id": project, "work_date": text(r, "trandate"),
+                    "kind": "time",
+                    "project_id": project,
+                    "work_date": text(r, "trandate"),
                     "hours": None if spent is None else decimal_text(spent),
                     "billable": flag(r, "isbillable"),
-                    "status": status, "invoice_id": invoice,
+                    "status": status,
+                    "invoice_id": invoice,
                 },
                 source_updated_at=optional_timestamp(r, "lastmodifieddate"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [EventObject(SYSTEM, ObjectType.WORK_ITEM, key, "work_item")]
     if project:
         related.append(EventObject(f.job_system, ObjectType.PROJECT, project, "project"))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, f.job_system, ObjectType.PROJECT, project,
-                    LinkQualifier.PART_OF, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                f.job_system,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.PART_OF,
+                SYSTEM,
+            )
+        )
     if invoice:
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, SYSTEM, ObjectType.INVOICE, invoice,
-                    LinkQualifier.BILLED_ON, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                SYSTEM,
+                ObjectType.INVOICE,
+                invoice,
+                LinkQualifier.BILLED_ON,
+                SYSTEM,
+            )
+        )
     logged = optional_timestamp(r, "datecreated")
     if logged is not None:
         batch.events.append(EventRow(Activity.WORK_LOGGED, logged, SYSTEM, key, tuple(related)))
     approved = _time(r, f.timebill_approved_at)
     if approved is not None and status in f.timebill_approved:
-        batch.events.append(EventRow(Activity.WORK_APPROVED, approved, SYSTEM, key,
-                                     tuple(related)))  # fmt: skip
+        batch.events.append(EventRow(Activity.WORK_APPROVED, approved, SYSTEM, key, tuple(related)))
     return batch
 
 
@@ -489,54 +602,145 @@ def streams(config: NetSuiteConfig) -> list[SuiteQLStream]:
     lookups = Lookups(config.legal_entities, config.entities)
 
     def stream(
-        name: str, table: str, mapper: Callable[[Record], Batch], columns: tuple[str, ...],
-        dates: tuple[str, ...] = (), datetimes: tuple[str, ...] = ("lastmodifieddate",),
+        name: str,
+        table: str,
+        mapper: Callable[[Record], Batch],
+        columns: tuple[str, ...],
+        dates: tuple[str, ...] = (),
+        datetimes: tuple[str, ...] = ("lastmodifieddate",),
         kind: str | None = None,
-    ) -> SuiteQLStream:  # fmt: skip
-        return SuiteQLStream(name, table, mapper, columns, dates, datetimes, kind,
-                             config.timezone, config.limit, lookups)  # fmt: skip
+    ) -> SuiteQLStream:
+        return SuiteQLStream(
+            name,
+            table,
+            mapper,
+            columns,
+            dates,
+            datetimes,
+            kind,
+            config.timezone,
+            config.limit,
+            lookups,
+        )
 
-    invoice = _columns("id", "tranid", "entity", "subsidiary", "currency", "foreigntotal",
-                       "status", f.project_code, f.billing_type, f.milestone, f.replaces,
-                       f.credits)  # fmt: skip
+    invoice = _columns(
+        "id",
+        "tranid",
+        "entity",
+        "subsidiary",
+        "currency",
+        "foreigntotal",
+        "status",
+        f.project_code,
+        f.billing_type,
+        f.milestone,
+        f.replaces,
+        f.credits,
+    )
     invoice_dates = _columns("trandate", f.period_end)
-    invoice_times = _columns("createddate", f.posted_at, f.sent_at, f.voided_at,
-                             "lastmodifieddate")  # fmt: skip
+    invoice_times = _columns("createddate", f.posted_at, f.sent_at, f.voided_at, "lastmodifieddate")
     payment = _columns("id", "tranid", "entity", "currency", "foreigntotal", f.applied_invoice)
     created = ("createddate", "lastmodifieddate")
     return [
-        stream("customers", "customer", lambda r: map_customer(r, f),
-               _columns("id", "entityid", "companyname", "subsidiary", "currency", f.tax_id)),
-        stream("invoices", "transaction", lambda r: map_invoice(r, f), invoice, invoice_dates,
-               invoice_times, "CustInvc"),
-        stream("credit_notes", "transaction", lambda r: map_invoice(r, f, "credit_note"),
-               invoice, invoice_dates, invoice_times, "CustCred"),
-        stream("payments", "transaction", lambda r: map_payment(r, f), payment, ("trandate",),
-               created, "CustPymt"),
-        stream("currency_rates", "currencyrate", map_currency_rate,
-               ("id", "basecurrency", "transactioncurrency", "exchangerate"), ("effectivedate",)),
-        *(
-            [stream("projects", "job", lambda r: map_job(r, f),
-                    _columns("id", "entityid", "companyname", "parent", "subsidiary", "currency",
-                             "entitystatus", "projectmanager", "createdby", f.job_opportunity),
-                    ("startdate",), ("datecreated", "lastmodifieddate")),
-             stream("time_bills", "timebill", lambda r: map_timebill(r, f),
-                    _columns("id", "employee", "customer", "subsidiary", "hours", "isbillable",
-                             "approvalstatus", f.timebill_invoice),
-                    ("trandate",),
-                    _columns("datecreated", f.timebill_approved_at, "lastmodifieddate"))]
-            if config.projects else []
+        stream(
+            "customers",
+            "customer",
+            lambda r: map_customer(r, f),
+            _columns("id", "entityid", "companyname", "subsidiary", "currency", f.tax_id),
         ),
-    ]  # fmt: skip
+        stream(
+            "invoices",
+            "transaction",
+            lambda r: map_invoice(r, f),
+            invoice,
+            invoice_dates,
+            invoice_times,
+            "CustInvc",
+        ),
+        stream(
+            "credit_notes",
+            "transaction",
+            lambda r: map_invoice(r, f, "credit_note"),
+            invoice,
+            invoice_dates,
+            invoice_times,
+            "CustCred",
+        ),
+        stream(
+            "payments",
+            "transaction",
+            lambda r: map_payment(r, f),
+            payment,
+            ("trandate",),
+            created,
+            "CustPymt",
+        ),
+        stream(
+            "currency_rates",
+            "currencyrate",
+            map_currency_rate,
+            ("id", "basecurrency", "transactioncurrency", "exchangerate"),
+            ("effectivedate",),
+        ),
+        *(
+            [
+                stream(
+                    "projects",
+                    "job",
+                    lambda r: map_job(r, f),
+                    _columns(
+                        "id",
+                        "entityid",
+                        "companyname",
+                        "parent",
+                        "subsidiary",
+                        "currency",
+                        "entitystatus",
+                        "projectmanager",
+                        "createdby",
+                        f.job_opportunity,
+                    ),
+                    ("startdate",),
+                    ("datecreated", "lastmodifieddate"),
+                ),
+                stream(
+                    "time_bills",
+                    "timebill",
+                    lambda r: map_timebill(r, f),
+                    _columns(
+                        "id",
+                        "employee",
+                        "customer",
+                        "subsidiary",
+                        "hours",
+                        "isbillable",
+                        "approvalstatus",
+                        f.timebill_invoice,
+                    ),
+                    ("trandate",),
+                    _columns("datecreated", f.timebill_approved_at, "lastmodifieddate"),
+                ),
+            ]
+            if config.projects
+            else []
+        ),
+    ]
 
 
 def collector(
-    name: str, config: NetSuiteConfig, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: NetSuiteConfig,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """A NetSuite SuiteQL collector."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=streams(config),
-        base_url=config.base_url.rstrip("/") + "/", auth=auth, transport=transport,
+        name=name,
+        source_system=SYSTEM,
+        streams=streams(config),
+        base_url=config.base_url.rstrip("/") + "/",
+        auth=auth,
+        transport=transport,
         headers={"Prefer": "transient"},
-    )  # fmt: skip
+    )

@@ -118,11 +118,18 @@ class Lookups:
         rows: list[Record] = []
         paginator = OffsetPaginator(LIST_LIMIT)
         contract = PageContract(
-            "currency and subsidiary lists", "items", key="id", total="totalResults",
-            count="count", echo=(("offset", "offset"),), limit=LIST_LIMIT, full_pages=True,
-        )  # fmt: skip
-        for page in iter_records(client, paginator, "POST", QUERY_PATH, contract,
-                                 json={"q": f"{query} ORDER BY id"}):  # fmt: skip
+            "currency and subsidiary lists",
+            "items",
+            key="id",
+            total="totalResults",
+            count="count",
+            echo=(("offset", "offset"),),
+            limit=LIST_LIMIT,
+            full_pages=True,
+        )
+        for page in iter_records(
+            client, paginator, "POST", QUERY_PATH, contract, json={"q": f"{query} ORDER BY id"}
+        ):
             rows.extend(r for r in page if isinstance(r, dict))
         return rows
 

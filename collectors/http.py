@@ -27,13 +27,22 @@ import httpx
 
 from collectors.errors import AuthFailed, RequestRejected, SchemaDrift, SourceUnavailable
 from collectors.salvage import salvage_json
-from throughline.retry import DEFAULT_RETRY, USER_AGENT, RetryPolicy, parse_retry_after
+from foundation.retry import DEFAULT_RETRY, USER_AGENT, RetryPolicy, parse_retry_after
 
 __all__ = [
-    "DEFAULT_RETRY", "DEFAULT_TIMEOUT", "USER_AGENT", "ApiKeyHeaderAuth", "BearerAuth",
-    "RetryPolicy", "RetryTransport", "json_body", "make_client", "parse_retry_after",
-    "raise_for_source_status", "redact_url",
-]  # fmt: skip
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "ApiKeyHeaderAuth",
+    "BearerAuth",
+    "RetryPolicy",
+    "RetryTransport",
+    "json_body",
+    "make_client",
+    "parse_retry_after",
+    "raise_for_source_status",
+    "redact_url",
+]
 
 logger = logging.getLogger("throughline.http")
 

@@ -19,8 +19,8 @@ from collectors.errors import MappingError
 from collectors.mapping import required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
-from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
-from metrics.sync_errors import classify, signature
+from store.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
+from store.signatures import classify, signature
 
 SYSTEM = "ipaas"
 STATUS = {"success": SyncStatus.SUCCESS, "error": SyncStatus.FAILED, "running": SyncStatus.RUNNING}
@@ -67,24 +67,34 @@ def map_job(r: Record) -> Batch:
     return Batch(
         sync_attempts=[
             SyncAttemptRow(
-                source_system=SYSTEM, source_key=required_text(r, "id"),
-                integration=required_text(r, "integration"), flow=required_text(r, "flow"),
-                status=status, started_at=parse_timestamp(r.get("started_at"), "started_at"),
+                source_system=SYSTEM,
+                source_key=required_text(r, "id"),
+                integration=required_text(r, "integration"),
+                flow=required_text(r, "flow"),
+                status=status,
+                started_at=parse_timestamp(r.get("started_at"), "started_at"),
                 direction=text(r, "direction"),
                 attempt_number=_int(r.get("attempt"), "attempt") or 1,
                 retry_of_key=text(r, "retry_of"),
-                error_class=classify(text(error, "code"), _int(error.get("http_status"),
-                                     "error.http_status"), message) if failed else None,
-                error_message=message, error_signature=signature(message),
+                error_class=classify(
+                    text(error, "code"),
+                    _int(error.get("http_status"), "error.http_status"),
+                    message,
+                )
+                if failed
+                else None,
+                error_message=message,
+                error_signature=signature(message),
                 trace_key=text(r, "correlation_id"),
                 duration_ms=_int(r.get("duration_ms"), "duration_ms"),
-                object_system=system if object_type else None, object_type=object_type,
+                object_system=system if object_type else None,
+                object_type=object_type,
                 object_key=key if object_type else None,
                 payload=payload if isinstance(payload, dict) else None,
                 source_updated_at=optional_timestamp(r, "updated_at"),
             )
         ]
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -105,9 +115,13 @@ class JobStream:
             params["updated_after"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_cursor", "cursor")
         pages = PageContract(
-            self.name, "jobs", key=self.primary_key, version=self.cursor_field, limit=self.limit,
+            self.name,
+            "jobs",
+            key=self.primary_key,
+            version=self.cursor_field,
+            limit=self.limit,
             floor=(self.cursor_field, window.since) if window.since is not None else None,
-        )  # fmt: skip
+        )
         yield from iter_records(client, paginator, "GET", self.path, pages, params=params)
 
     def map(self, record: Record) -> Batch:
@@ -115,11 +129,19 @@ class JobStream:
 
 
 def collector(
-    name: str, base_url: str, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None, limit: int = 200,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    base_url: str,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    limit: int = 200,
+) -> HttpCollector:
     """An iPaaS job-log collector."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=[JobStream(limit=limit)],
-        base_url=base_url.rstrip("/") + "/", auth=auth, transport=transport,
-    )  # fmt: skip
+        name=name,
+        source_system=SYSTEM,
+        streams=[JobStream(limit=limit)],
+        base_url=base_url.rstrip("/") + "/",
+        auth=auth,
+        transport=transport,
+    )

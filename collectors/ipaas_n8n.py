@@ -53,8 +53,8 @@ from collectors.errors import MappingError
 from collectors.mapping import nested, parse_path, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
-from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
-from metrics.sync_errors import classify, signature
+from store.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
+from store.signatures import classify, signature
 
 SYSTEM = "n8n"
 MAX_LIMIT = 250
@@ -189,25 +189,36 @@ def map_execution(r: Record, config: N8nConfig) -> Batch:
     return Batch(
         sync_attempts=[
             SyncAttemptRow(
-                source_system=SYSTEM, source_key=key, integration=integration, flow=workflow,
-                status=status, started_at=started, direction=config.direction,
-                attempt_number=int(attempt), retry_of_key=retry_of,
+                source_system=SYSTEM,
+                source_key=key,
+                integration=integration,
+                flow=workflow,
+                status=status,
+                started_at=started,
+                direction=config.direction,
+                attempt_number=int(attempt),
+                retry_of_key=retry_of,
                 error_class=classify(text(error, "code"), http_code, full) if failed else None,
-                error_message=full, error_signature=signature(full), trace_key=trace,
+                error_message=full,
+                error_signature=signature(full),
+                trace_key=trace,
                 duration_ms=int((stopped - started).total_seconds() * 1000) if stopped else None,
                 object_system=config.object_system if has_object else None,
                 object_type=config.object_type if has_object else None,
                 object_key=object_key if has_object else None,
                 payload={
-                    "workflow_id": workflow_id, "mode": text(r, "mode"),
+                    "workflow_id": workflow_id,
+                    "mode": text(r, "mode"),
                     "failed_node": text(nested(r, "data.resultData") or {}, "lastNodeExecuted")
-                    if failed else None,
-                    "http_code": http_code, "retry_success_id": text(r, "retrySuccessId"),
+                    if failed
+                    else None,
+                    "http_code": http_code,
+                    "retry_success_id": text(r, "retrySuccessId"),
                 },
                 source_updated_at=stopped or started,
             )
         ]
-    )  # fmt: skip
+    )
 
 
 TRIGGER = "trigger"
@@ -269,8 +280,9 @@ class ExecutionStream:
         names: dict[str, str] = {}
         paginator = PageTokenPaginator("nextCursor", "cursor")
         contract = PageContract("workflows", "data", key="id", limit=MAX_LIMIT)
-        pages = iter_records(client, paginator, "GET", "api/v1/workflows", contract,
-                             params={"limit": MAX_LIMIT})  # fmt: skip
+        pages = iter_records(
+            client, paginator, "GET", "api/v1/workflows", contract, params={"limit": MAX_LIMIT}
+        )
         for data in pages:
             for workflow in data:
                 if isinstance(workflow, dict) and workflow.get("id") and workflow.get("name"):
@@ -294,8 +306,9 @@ class ExecutionStream:
         params = {"limit": self.config.limit, "includeData": "true"}
         paginator = PageTokenPaginator("nextCursor", "cursor")
         pages = PageContract(self.name, "data", key=self.primary_key, limit=self.config.limit)
-        for data in iter_records(client, paginator, "GET", "api/v1/executions", pages,
-                                 params=params):  # fmt: skip
+        for data in iter_records(
+            client, paginator, "GET", "api/v1/executions", pages, params=params
+        ):
             page: list[Record] = []
             wanted = False
             for execution in data:
@@ -318,8 +331,11 @@ class ExecutionStream:
             if data and not wanted:
                 break  # the page is entirely older than what this poll needs
         resolved = self._resolve(held, lineage)
-        cursor: Cursor = {"last_id": None if top is None else str(top), "since": top_started,
-                          "lineage": _trim(lineage)}  # fmt: skip
+        cursor: Cursor = {
+            "last_id": None if top is None else str(top),
+            "since": top_started,
+            "lineage": _trim(lineage),
+        }
         if top is None:
             return
         if resolved or cursor != saved:
@@ -394,11 +410,18 @@ def _trim(lineage: dict[str, tuple[str, int]]) -> dict[str, list[Any]]:
 
 
 def collector(
-    name: str, config: N8nConfig, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: N8nConfig,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """An n8n collector (auth: ``ApiKeyHeaderAuth("X-N8N-API-KEY", key)``)."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=[ExecutionStream(config)],
-        base_url=api_root(config.base_url), auth=auth, transport=transport,
-    )  # fmt: skip
+        name=name,
+        source_system=SYSTEM,
+        streams=[ExecutionStream(config)],
+        base_url=api_root(config.base_url),
+        auth=auth,
+        transport=transport,
+    )

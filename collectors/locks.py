@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from metrics.canonical import stable_id
+from store.canonical import stable_id
 
 _memory_locks: dict[str, threading.Lock] = {}
 

@@ -46,9 +46,10 @@ def generations(path: str, patterns: Iterable[str] = ()) -> list[Path]:
     for pattern in (NUMBERED, *patterns):
         found.update(Path(n) for n in glob.glob(pattern.format(path=glob.escape(path))))
     kept = [
-        p for p in found
+        p
+        for p in found
         if p != live and _size(p) > 0 and not (p.suffix == ".gz" and p.with_suffix("") in found)
-    ]  # fmt: skip
+    ]
     return sorted(kept, key=lambda p: order(live, p))
 
 
@@ -67,9 +68,10 @@ def matches(path: Path, cursor: dict[str, Any]) -> bool:
     size = int(cursor.get("fp_bytes", 0))
     head = _head(path, size) if size > 0 else None
     return (
-        head is not None and len(head) == size
+        head is not None
+        and len(head) == size
         and hashlib.sha256(head).hexdigest() == cursor.get("fingerprint")
-    )  # fmt: skip
+    )
 
 
 def tracked(candidates: list[Path], cursor: dict[str, Any]) -> int | None:

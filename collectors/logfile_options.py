@@ -13,7 +13,7 @@ from typing import Literal
 
 from collectors.logfiles import FieldMap, LogSource
 from collectors.mapping import parse_path
-from metrics.canonical import ObjectType, SyncStatus
+from store.canonical import ObjectType, SyncStatus
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,22 @@ class LogFileOptions:
     def source(self) -> LogSource:
         """The log source this entry describes."""
         mapping = FieldMap(
-            columns=dict(self.fields), defaults=dict(self.defaults),
-            status_values=dict(self.status_values), timezone=self.timezone,
-            object_system=self.object_system, object_type=self.object_type,
-        )  # fmt: skip
-        return LogSource(self.name, self.path, self.format, mapping, tuple(self.rotated),
-                         self.system, self.delimiter)  # fmt: skip
+            columns=dict(self.fields),
+            defaults=dict(self.defaults),
+            status_values=dict(self.status_values),
+            timezone=self.timezone,
+            object_system=self.object_system,
+            object_type=self.object_type,
+        )
+        return LogSource(
+            self.name,
+            self.path,
+            self.format,
+            mapping,
+            tuple(self.rotated),
+            self.system,
+            self.delimiter,
+        )
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ from collectors import log_generations
 from collectors.base import Cursor, FetchWindow, Record, parse_timestamp
 from collectors.errors import DataLost, MappingError, SchemaDrift
 from collectors.mapping import nested
-from metrics.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
-from metrics.sync_errors import classify, signature
+from store.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
+from store.signatures import classify, signature
 
 log = logging.getLogger("throughline.collectors")
 
@@ -55,18 +55,33 @@ FINGERPRINT_BYTES = 1024
 PAGE_LINES = 500
 CHUNK = 1 << 16
 DEFAULT_STATUS: dict[str, SyncStatus] = {
-    **dict.fromkeys(("success", "succeeded", "ok", "completed", "complete", "done"),
-                    SyncStatus.SUCCESS),
-    **dict.fromkeys(("error", "failed", "failure", "fail", "errored", "aborted"),
-                    SyncStatus.FAILED),
-    **dict.fromkeys(("running", "in_progress", "started", "pending", "retrying"),
-                    SyncStatus.RUNNING),
-}  # fmt: skip
+    **dict.fromkeys(
+        ("success", "succeeded", "ok", "completed", "complete", "done"), SyncStatus.SUCCESS
+    ),
+    **dict.fromkeys(
+        ("error", "failed", "failure", "fail", "errored", "aborted"), SyncStatus.FAILED
+    ),
+    **dict.fromkeys(
+        ("running", "in_progress", "started", "pending", "retrying"), SyncStatus.RUNNING
+    ),
+}
 REQUIRED_FIELDS = ("integration", "flow", "status", "started_at")
 CANONICAL_FIELDS = (
-    "integration", "flow", "status", "started_at", "error_message", "trace_key", "record_id",
-    "attempt", "retry_of", "duration_ms", "direction", "error_code", "http_status", "object_key",
-)  # fmt: skip
+    "integration",
+    "flow",
+    "status",
+    "started_at",
+    "error_message",
+    "trace_key",
+    "record_id",
+    "attempt",
+    "retry_of",
+    "duration_ms",
+    "direction",
+    "error_code",
+    "http_status",
+    "object_key",
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +108,7 @@ class FieldMap:
                 f"fields: {', '.join(unknown)} is not a log field; known: "
                 f"{', '.join(CANONICAL_FIELDS)}"
             )
-        missing = [
-            f for f in REQUIRED_FIELDS if f not in self.columns and f not in self.defaults
-        ]  # fmt: skip
+        missing = [f for f in REQUIRED_FIELDS if f not in self.columns and f not in self.defaults]
         if missing:
             raise ValueError(
                 f"fields: the mapping needs {', '.join(missing)} (a column, or a constant in"
@@ -169,15 +182,20 @@ def map_line(fields: Mapping[str, Any], m: FieldMap, system: str, key: str) -> B
     return Batch(
         sync_attempts=[
             SyncAttemptRow(
-                source_system=system, source_key=m.value(fields, "record_id") or key,
-                integration=m.required(fields, "integration"), flow=m.required(fields, "flow"),
-                status=status, started_at=m.timestamp(fields),
+                source_system=system,
+                source_key=m.value(fields, "record_id") or key,
+                integration=m.required(fields, "integration"),
+                flow=m.required(fields, "flow"),
+                status=status,
+                started_at=m.timestamp(fields),
                 direction=m.value(fields, "direction"),
                 attempt_number=_whole(m.value(fields, "attempt"), "attempt") or 1,
                 retry_of_key=m.value(fields, "retry_of"),
                 error_class=classify(m.value(fields, "error_code"), http, message)
-                if failed else None,
-                error_message=message, error_signature=signature(message),
+                if failed
+                else None,
+                error_message=message,
+                error_signature=signature(message),
                 trace_key=m.value(fields, "trace_key"),
                 duration_ms=_whole(m.value(fields, "duration_ms"), "duration_ms"),
                 object_system=m.object_system if has_object else None,
@@ -185,7 +203,7 @@ def map_line(fields: Mapping[str, Any], m: FieldMap, system: str, key: str) -> B
                 object_key=object_key if has_object else None,
             )
         ]
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -331,9 +349,15 @@ class LogStream:
         return since, lost
 
     def _read_generation(
-        self, where: Path, offset: int, line: int, window: FetchWindow, since: Any,
-        guard: Cursor | None, lost: list[str],
-    ) -> Generator[tuple[list[Record], Cursor | None], None, Any]:  # fmt: skip
+        self,
+        where: Path,
+        offset: int,
+        line: int,
+        window: FetchWindow,
+        since: Any,
+        guard: Cursor | None,
+        lost: list[str],
+    ) -> Generator[tuple[list[Record], Cursor | None], None, Any]:
         """`_read` over one rotated generation (complete, so its last line counts)."""
         handle = log_generations.open_generation(where)
         if handle is None:
@@ -343,9 +367,10 @@ class LogStream:
             return since
         with handle:
             return (
-                yield from self._read(handle, where, offset, line, window, since, guard=guard,
-                                      final=True)
-            )  # fmt: skip
+                yield from self._read(
+                    handle, where, offset, line, window, since, guard=guard, final=True
+                )
+            )
 
     def _patterns(self) -> list[str]:
         """Where rotated generations are looked for, as glob patterns."""
@@ -362,8 +387,9 @@ class LogStream:
             first = _first_line(live, self._head_lines)
         same = saved.get("first_line") is not None and first == saved["first_line"]
         if same:
-            log.warning("%s was truncated in place; reading it again from the start",
-                        self.source.path)  # fmt: skip
+            log.warning(
+                "%s was truncated in place; reading it again from the start", self.source.path
+            )
         return same
 
     def _gone(self, saved: Cursor) -> str:
@@ -374,7 +400,7 @@ class LogStream:
             f" {saved.get('offset', 0)}; first {saved.get('fp_bytes')} bytes SHA-256"
             f" {str(saved.get('fingerprint'))[:12]}…) was rotated and is no longer among"
             f" {', '.join(self._patterns())}: lines written to it after the last run are lost"
-        )  # fmt: skip
+        )
         log.warning("%s: %s", self.name, message)
         return message
 
@@ -425,9 +451,15 @@ class LogStream:
         return since
 
     def _add(
-        self, page: list[Record], raw: bytes, line: int, where: Path, header: list[str] | None,
-        since: Any, window: FetchWindow,
-    ) -> Any:  # fmt: skip
+        self,
+        page: list[Record],
+        raw: bytes,
+        line: int,
+        where: Path,
+        header: list[str] | None,
+        since: Any,
+        window: FetchWindow,
+    ) -> Any:
         record = self._record(raw, line, where, header)
         if record is None:
             return since
@@ -435,18 +467,28 @@ class LogStream:
         return self._since(record, since, window)
 
     def _cursor(
-        self, handle: BufferedReader, offset: int, line: int, since: Any, guard: Cursor | None,
+        self,
+        handle: BufferedReader,
+        offset: int,
+        line: int,
+        since: Any,
+        guard: Cursor | None,
         identity: Mapping[str, Any],
-    ) -> Cursor | None:  # fmt: skip
+    ) -> Cursor | None:
         """The cursor just past ``offset``, with the hash of the file's ``first_line`` (the same
         first line, other content: truncated in place) and its ``mtime_ns`` when read
         (generations modified since are newer, should this file be deleted before it is
         finished)."""
         here = fingerprint(handle)
         cursor: Cursor = {
-            "path": self.source.path, "fingerprint": here.digest, "fp_bytes": here.size,
-            "offset": offset, "line": line, "since": since, **identity,
-        }  # fmt: skip
+            "path": self.source.path,
+            "fingerprint": here.digest,
+            "fp_bytes": here.size,
+            "offset": offset,
+            "line": line,
+            "since": since,
+            **identity,
+        }
         if guard is not None and _is_behind(cursor, guard, handle):
             return None  # re-reading what is already stored: keep the saved cursor
         return cursor
@@ -468,9 +510,10 @@ class LogStream:
             )
         m = self.source.fields
         lacking = [
-            f"{m.columns[f]} ({f})" for f in REQUIRED_FIELDS
+            f"{m.columns[f]} ({f})"
+            for f in REQUIRED_FIELDS
             if f in m.columns and m.columns[f] not in header and f not in m.defaults
-        ]  # fmt: skip
+        ]
         if lacking:
             raise SchemaDrift(
                 f"the CSV header of {name} lacks {', '.join(lacking)}: every line would be"
@@ -490,8 +533,11 @@ class LogStream:
         try:
             decoded = text_line.decode("utf-8")
         except UnicodeDecodeError:
-            return {**envelope, "text": text_line.decode("utf-8", "replace"),
-                    "error": "not valid UTF-8"}  # fmt: skip
+            return {
+                **envelope,
+                "text": text_line.decode("utf-8", "replace"),
+                "error": "not valid UTF-8",
+            }
         envelope["text"] = decoded
         if self.source.format == "jsonl":
             try:

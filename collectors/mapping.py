@@ -114,9 +114,11 @@ def parse_path(path: str) -> tuple[str | int, ...]:
             or (dotted and not steps)
             or (match.group("name") and not dotted and steps)
         ):
-            raise ValueError(f"{path!r} is not a payload path (at character {at + 1}); write"
-                             " names joined by dots and list indexes in brackets, e.g."
-                             " body[0].customerId")  # fmt: skip
+            raise ValueError(
+                f"{path!r} is not a payload path (at character {at + 1}); write"
+                " names joined by dots and list indexes in brackets, e.g."
+                " body[0].customerId"
+            )
         if match.group("index") is not None:
             steps.append(int(match.group("index")))
         elif match.group("q") is not None:

@@ -304,8 +304,9 @@ def iter_walk(
         except PageRejected as exc:  # a loop: name the stream it happened to
             if walk is None:
                 raise
-            raise type(exc)(f"{walk.contract.stream}: {exc}", stream=walk.contract.stream,
-                            page=walk.page) from exc  # fmt: skip
+            raise type(exc)(
+                f"{walk.contract.stream}: {exc}", stream=walk.contract.stream, page=walk.page
+            ) from exc
         yield payload, records
         request = following
 

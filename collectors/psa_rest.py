@@ -19,7 +19,7 @@ from collectors.base import FetchWindow, HttpCollector, Record, optional_timesta
 from collectors.mapping import amount, flag, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     EventObject,
@@ -63,10 +63,13 @@ class PsaStream:
             params["modified_since"] = window.since.astimezone(UTC).isoformat()
         paginator = PageTokenPaginator("next_page_token", "page_token")
         pages = PageContract(
-            self.name, "data", key=self.primary_key, version=self.cursor_field,
+            self.name,
+            "data",
+            key=self.primary_key,
+            version=self.cursor_field,
             limit=self.page_size,
             floor=(self.cursor_field, window.since) if window.since is not None else None,
-        )  # fmt: skip
+        )
         yield from iter_records(client, paginator, "GET", self.path, pages, params=params)
 
     def map(self, record: Record) -> Batch:
@@ -85,27 +88,43 @@ def map_project(r: Record, f: PsaFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.PROJECT, source_system=SYSTEM, source_key=key,
-                customer=text(r, "customer_name"), legal_entity=text(r, "legal_entity"),
-                practice=text(r, "practice"), owner=text(r, "manager"),
-                currency=text(r, "currency"), amount=amount(r, "budget"),
+                type=ObjectType.PROJECT,
+                source_system=SYSTEM,
+                source_key=key,
+                customer=text(r, "customer_name"),
+                legal_entity=text(r, "legal_entity"),
+                practice=text(r, "practice"),
+                owner=text(r, "manager"),
+                currency=text(r, "currency"),
+                amount=amount(r, "budget"),
                 attributes={
-                    "name": text(r, "name"), "billing_type": text(r, "billing_type"),
-                    "status": text(r, "status"), "customer_id": text(r, "customer_id"),
-                    "crm_opportunity_id": opportunity, "created_by": created_by,
+                    "name": text(r, "name"),
+                    "billing_type": text(r, "billing_type"),
+                    "status": text(r, "status"),
+                    "customer_id": text(r, "customer_id"),
+                    "crm_opportunity_id": opportunity,
+                    "created_by": created_by,
                     "touchless": created_by in f.integration_users,
                 },
                 source_updated_at=optional_timestamp(r, "updated_at"),
             )
         ]
-    )  # fmt: skip
+    )
     related = [_project_ref(key)]
     if opportunity:
         related.append(EventObject(f.crm_system, ObjectType.DEAL, opportunity, "deal"))
         batch.links.append(
-            LinkRow(f.crm_system, ObjectType.DEAL, opportunity, SYSTEM, ObjectType.PROJECT, key,
-                    LinkQualifier.PROVISIONS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                f.crm_system,
+                ObjectType.DEAL,
+                opportunity,
+                SYSTEM,
+                ObjectType.PROJECT,
+                key,
+                LinkQualifier.PROVISIONS,
+                SYSTEM,
+            )
+        )
     for activity, column in (
         (Activity.PROJECT_CREATED, "created_at"),
         (Activity.PROJECT_ACTIVATED, "activated_at"),
@@ -113,9 +132,15 @@ def map_project(r: Record, f: PsaFields) -> Batch:
         at = optional_timestamp(r, column)
         if at is not None:
             batch.events.append(
-                EventRow(activity, at, SYSTEM, key, tuple(related), {"by": created_by}
-                         if activity is Activity.PROJECT_CREATED else {})
-            )  # fmt: skip
+                EventRow(
+                    activity,
+                    at,
+                    SYSTEM,
+                    key,
+                    tuple(related),
+                    {"by": created_by} if activity is Activity.PROJECT_CREATED else {},
+                )
+            )
     return batch
 
 
@@ -127,28 +152,51 @@ def map_work_item(r: Record, f: PsaFields, kind: str) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.WORK_ITEM, source_system=SYSTEM, source_key=key,
-                owner=text(r, "person"), currency=text(r, "currency"), amount=amount(r, "amount"),
+                type=ObjectType.WORK_ITEM,
+                source_system=SYSTEM,
+                source_key=key,
+                owner=text(r, "person"),
+                currency=text(r, "currency"),
+                amount=amount(r, "amount"),
                 attributes={
-                    "kind": kind, "project_id": project,
+                    "kind": kind,
+                    "project_id": project,
                     "work_date": text(r, "work_date") or text(r, "expense_date"),
                     "hours": str(amount(r, "hours")) if r.get("hours") is not None else None,
-                    "billable": flag(r, "billable"), "status": text(r, "status"),
-                    "invoice_id": invoice, "category": text(r, "category"),
+                    "billable": flag(r, "billable"),
+                    "status": text(r, "status"),
+                    "invoice_id": invoice,
+                    "category": text(r, "category"),
                 },
                 source_updated_at=optional_timestamp(r, "updated_at"),
             )
         ],
         links=[
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, SYSTEM, ObjectType.PROJECT, project,
-                    LinkQualifier.PART_OF, SYSTEM)
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                SYSTEM,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.PART_OF,
+                SYSTEM,
+            )
         ],
-    )  # fmt: skip
+    )
     if invoice:
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, f.erp_system, ObjectType.INVOICE, invoice,
-                    LinkQualifier.BILLED_ON, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                f.erp_system,
+                ObjectType.INVOICE,
+                invoice,
+                LinkQualifier.BILLED_ON,
+                SYSTEM,
+            )
+        )
     related = (EventObject(SYSTEM, ObjectType.WORK_ITEM, key, "work_item"), _project_ref(project))
     for activity, column in (
         (Activity.WORK_LOGGED, "submitted_at"),
@@ -168,25 +216,46 @@ def map_milestone(r: Record, f: PsaFields) -> Batch:
     batch = Batch(
         objects=[
             ObjectRow(
-                type=ObjectType.MILESTONE, source_system=SYSTEM, source_key=key,
-                currency=text(r, "currency"), amount=amount(r, "amount"),
-                attributes={"name": text(r, "name"), "status": text(r, "status"),
-                            "project_id": project},
+                type=ObjectType.MILESTONE,
+                source_system=SYSTEM,
+                source_key=key,
+                currency=text(r, "currency"),
+                amount=amount(r, "amount"),
+                attributes={
+                    "name": text(r, "name"),
+                    "status": text(r, "status"),
+                    "project_id": project,
+                },
                 source_updated_at=optional_timestamp(r, "updated_at"),
             )
         ],
         links=[
-            LinkRow(SYSTEM, ObjectType.MILESTONE, key, SYSTEM, ObjectType.PROJECT, project,
-                    LinkQualifier.PART_OF, SYSTEM)
+            LinkRow(
+                SYSTEM,
+                ObjectType.MILESTONE,
+                key,
+                SYSTEM,
+                ObjectType.PROJECT,
+                project,
+                LinkQualifier.PART_OF,
+                SYSTEM,
+            )
         ],
-    )  # fmt: skip
+    )
     accepted = optional_timestamp(r, "accepted_at")
     if accepted is not None:
         batch.events.append(
-            EventRow(Activity.MILESTONE_ACCEPTED, accepted, SYSTEM, key,
-                     (EventObject(SYSTEM, ObjectType.MILESTONE, key, "milestone"),
-                      _project_ref(project)))
-        )  # fmt: skip
+            EventRow(
+                Activity.MILESTONE_ACCEPTED,
+                accepted,
+                SYSTEM,
+                key,
+                (
+                    EventObject(SYSTEM, ObjectType.MILESTONE, key, "milestone"),
+                    _project_ref(project),
+                ),
+            )
+        )
     return batch
 
 
@@ -211,11 +280,18 @@ def streams(config: PsaConfig) -> list[PsaStream]:
 
 
 def collector(
-    name: str, config: PsaConfig, auth: httpx.Auth,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: PsaConfig,
+    auth: httpx.Auth,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """A PSA collector."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=streams(config),
-        base_url=config.base_url.rstrip("/") + "/", auth=auth, transport=transport,
-    )  # fmt: skip
+        name=name,
+        source_system=SYSTEM,
+        streams=streams(config),
+        base_url=config.base_url.rstrip("/") + "/",
+        auth=auth,
+        transport=transport,
+    )

@@ -44,7 +44,7 @@ from collectors.erp_netsuite_lookups import Entity
 from collectors.errors import AuthFailed, ConfigurationError
 from collectors.http import ApiKeyHeaderAuth, BearerAuth
 from collectors.logfile_options import LogFilesConfig
-from throughline.settings import Settings
+from foundation.settings import Settings
 
 Factory = Callable[[str, str, httpx.Auth, httpx.BaseTransport | None], Collector]
 Options = dict[str, Any]
@@ -243,8 +243,11 @@ def _salesforce_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
         return crm_salesforce.collector(b.name, config, MissingSecret(b.name, missing), transport=t)
     client_id = o["client_id"] or _secret(settings, "salesforce_client_id")
     if not client_id:
-        raise b.error("client_id", "is required: the connected app's consumer key (or set"
-                      " THROUGHLINE_SECRETS__SALESFORCE_CLIENT_ID)")  # fmt: skip
+        raise b.error(
+            "client_id",
+            "is required: the connected app's consumer key (or set"
+            " THROUGHLINE_SECRETS__SALESFORCE_CLIENT_ID)",
+        )
     grant: auth.Grant
     if o["auth"] == "jwt_bearer":
         if not o["username"]:
@@ -279,9 +282,11 @@ def _hubspot_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
 
 
 NETSUITE_SECRETS = (
-    "netsuite_consumer_key", "netsuite_consumer_secret", "netsuite_token_id",
+    "netsuite_consumer_key",
+    "netsuite_consumer_secret",
+    "netsuite_token_id",
     "netsuite_token_secret",
-)  # fmt: skip
+)
 
 
 def _netsuite_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
@@ -305,8 +310,9 @@ def _netsuite_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
 def _n8n_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
     config = b.config(base_url=_base_url(b))
     key = _secret(b.settings, "n8n_api_key")
-    credentials = ApiKeyHeaderAuth("X-N8N-API-KEY", key) if key else MissingSecret(
-        b.name, ["n8n_api_key"])  # fmt: skip
+    credentials = (
+        ApiKeyHeaderAuth("X-N8N-API-KEY", key) if key else MissingSecret(b.name, ["n8n_api_key"])
+    )
     return ipaas_n8n.collector(b.name, config, credentials, transport=t)
 
 
@@ -327,8 +333,11 @@ def _check_entities(b: Build) -> None:
     codes = [e.code for e in b.settings.legal_entities]
     unknown = sorted(set(b.options["legal_entities"].values()) - set(codes))
     if unknown:
-        raise b.error("legal_entities", f"{', '.join(unknown)} is not a configured legal entity"
-                      f" (known: {', '.join(codes)}; see THROUGHLINE_LEGAL_ENTITIES)")  # fmt: skip
+        raise b.error(
+            "legal_entities",
+            f"{', '.join(unknown)} is not a configured legal entity"
+            f" (known: {', '.join(codes)}; see THROUGHLINE_LEGAL_ENTITIES)",
+        )
 
 
 def _tryton_connector(b: Build, t: httpx.BaseTransport | None) -> Collector:
@@ -341,20 +350,41 @@ COLLECTORS: dict[str, CollectorSpec] = {
     "demo_psa": CollectorSpec(_psa, "psa", "Demo PSA (project and time REST API)"),
     "demo_erp": CollectorSpec(_netsuite, "erp", "Demo ERP (NetSuite SuiteQL shape)"),
     "demo_ipaas": CollectorSpec(_ipaas, "ipaas", "Demo iPaaS job log"),
-    "salesforce": CollectorSpec(None, "salesforce", "Salesforce (REST, SOQL; OAuth 2.0)",
-                                _salesforce_connector, _salesforce_secrets),
-    "hubspot": CollectorSpec(None, "hubspot", "HubSpot CRM v3 (private-app token)",
-                             _hubspot_connector, _fixed("hubspot_token")),
-    "netsuite": CollectorSpec(None, "netsuite", "NetSuite SuiteQL (token-based auth)",
-                              _netsuite_connector, _fixed(*NETSUITE_SECRETS)),
-    "n8n": CollectorSpec(None, "n8n", "n8n executions (public API)", _n8n_connector,
-                         _fixed("n8n_api_key")),
-    "logfiles": CollectorSpec(None, "logfiles", "Integration log files (JSON lines, CSV)",
-                              _logfiles_connector),
-    "tryton": CollectorSpec(None, "tryton", "Tryton ERP (JSON-RPC): opportunities, projects, "
-                            "timesheets, invoices, payments", _tryton_connector,
-                            _fixed("tryton_password")),
-}  # fmt: skip
+    "salesforce": CollectorSpec(
+        None,
+        "salesforce",
+        "Salesforce (REST, SOQL; OAuth 2.0)",
+        _salesforce_connector,
+        _salesforce_secrets,
+    ),
+    "hubspot": CollectorSpec(
+        None,
+        "hubspot",
+        "HubSpot CRM v3 (private-app token)",
+        _hubspot_connector,
+        _fixed("hubspot_token"),
+    ),
+    "netsuite": CollectorSpec(
+        None,
+        "netsuite",
+        "NetSuite SuiteQL (token-based auth)",
+        _netsuite_connector,
+        _fixed(*NETSUITE_SECRETS),
+    ),
+    "n8n": CollectorSpec(
+        None, "n8n", "n8n executions (public API)", _n8n_connector, _fixed("n8n_api_key")
+    ),
+    "logfiles": CollectorSpec(
+        None, "logfiles", "Integration log files (JSON lines, CSV)", _logfiles_connector
+    ),
+    "tryton": CollectorSpec(
+        None,
+        "tryton",
+        "Tryton ERP (JSON-RPC): opportunities, projects, timesheets, invoices, payments",
+        _tryton_connector,
+        _fixed("tryton_password"),
+    ),
+}
 
 
 class UnknownCollector(KeyError):
@@ -369,10 +399,11 @@ def enabled_collectors(settings: Settings) -> list[str]:
     disabled."""
     options = load_connector_options()
     return [
-        name for name, spec in COLLECTORS.items()
+        name
+        for name, spec in COLLECTORS.items()
         if settings.collector(name).enabled
         and spec.configured(name, settings, options.get(name, {}))
-    ]  # fmt: skip
+    ]
 
 
 def build_collector(

@@ -59,17 +59,22 @@ from collectors.base import (
 from collectors.errors import CollectorError, MappingError
 from collectors.locks import collector_lock
 from collectors.salvage import DEFECT_KEY
-from metrics.canonical import Batch, InvalidRow, QuarantineRow, check_batch
-from metrics.facts import refresh_pending
-from metrics.models import CollectorRun
-from metrics.store import CursorUpdate, WriteResult, read_cursor, write_batch
-from throughline.settings import get_settings
+from foundation.settings import get_settings
+from store.canonical import Batch, InvalidRow, QuarantineRow, check_batch
+from store.tables import CollectorRun
+from store.write import CursorUpdate, WriteResult, read_cursor, write_batch
 
 log = logging.getLogger("throughline.collectors")
 
 MAPPING_FAILURES = (
-    MappingError, KeyError, ValueError, TypeError, InvalidOperation, OverflowError, RecursionError,
-)  # fmt: skip
+    MappingError,
+    KeyError,
+    ValueError,
+    TypeError,
+    InvalidOperation,
+    OverflowError,
+    RecursionError,
+)
 _RAW = reprlib.Repr()  # how a record that is not a JSON object is kept in quarantine
 _RAW.maxstring = _RAW.maxother = 2000
 Progress = Callable[[str, int], None]
@@ -131,6 +136,9 @@ class RunReport:
         return sum(s.records_read for s in self.streams)
 
 
+Refresh = Callable[[Engine], object]  # recomputes the case facts of the queued cases
+
+
 def run_collector(
     engine: Engine,
     collector: Collector,
@@ -139,8 +147,12 @@ def run_collector(
     since: datetime | None = None,
     kind: str = "collect",
     progress: Progress | None = None,
+    refresh: Refresh,
 ) -> RunReport:
-    """Run every stream of `collector` once, under its lock; `since` re-reads from a date."""
+    """Run every stream of `collector` once, under its lock; `since` re-reads from a date.
+
+    `refresh` brings the case facts up to date once the run's batches are stored (the layer
+    above passes `metrics.facts.refresh_pending`; collectors only write the store)."""
     with collector_lock(engine, collector.name) as taken:
         if not taken:
             log.info("%s: another worker is running it; skipped", collector.name)
@@ -154,17 +166,20 @@ def run_collector(
                     report.streams.append(
                         _run_stream(engine, collector, stream, client, started, since, progress)
                     )
-            refresh_pending(engine)  # the cases this run touched, each recomputed once
+            refresh(engine)  # the cases this run touched, each recomputed once
         except Exception as exc:  # recorded in the run log, then re-raised for the caller
             report.status, report.error = "failed", f"{exc.__class__.__name__}: {exc}"
-            refresh_after_failure(engine, collector.name)
+            refresh_after_failure(engine, collector.name, refresh)
             finish_run(engine, report)
             raise
         failures = [s for s in report.streams if s.error]
         report.status = (
-            "success" if not failures else "failed" if len(failures) == len(report.streams)
+            "success"
+            if not failures
+            else "failed"
+            if len(failures) == len(report.streams)
             else "partial"
-        )  # fmt: skip
+        )
         report.error = "; ".join(_named(s) for s in failures) or None
         finish_run(engine, report)
         return report
@@ -176,11 +191,11 @@ def _named(stream: StreamReport) -> str:
     return error if error.startswith(f"{stream.name}: ") else f"{stream.name}: {error}"
 
 
-def refresh_after_failure(engine: Engine, name: str) -> None:
+def refresh_after_failure(engine: Engine, name: str, refresh: Refresh) -> None:
     """Refresh the cases a failed run's stored batches touched; when even that fails (the
     database is gone), they stay queued for the next run of any collector."""
     try:
-        refresh_pending(engine)
+        refresh(engine)
     except Exception as exc:  # logged; the queue keeps the cases
         log.warning("%s: case facts not refreshed yet: %s", name, _describe(exc))
 
@@ -196,8 +211,9 @@ def _run_stream(
 ) -> StreamReport:
     saved = read_cursor(engine, collector.name, stream.name)
     if isinstance(stream, StatefulStream):
-        return _run_stateful(engine, collector, stream, client, started, since_override,
-                             progress, saved)  # fmt: skip
+        return _run_stateful(
+            engine, collector, stream, client, started, since_override, progress, saved
+        )
     saved_at = _cursor_time(saved)
     report = StreamReport(stream.name, cursor_before=saved_at.isoformat() if saved_at else None)
     since = since_override if since_override is not None else saved_at
@@ -216,7 +232,7 @@ def _run_stream(
             current = safe if cursor else current
             if page_high is not None:
                 high = max(high, min(page_high, started)) if high else min(page_high, started)
-            result: WriteResult = write_batch(engine, batch, cursor, now=started, refresh=False)
+            result: WriteResult = write_batch(engine, batch, cursor, now=started)
             report.pages += 1
             report.records_read = reads.add(page)
             report.rows_written += result.total
@@ -224,9 +240,7 @@ def _run_stream(
             if progress:
                 progress(stream.name, len(page))
         if high is not None and high != current:  # the walk completed
-            write_batch(
-                engine, Batch(), _cursor_update(collector.name, stream.name, high), refresh=False
-            )
+            write_batch(engine, Batch(), _cursor_update(collector.name, stream.name, high))
     except CollectorError as exc:
         report.error = str(exc)
         log.warning("%s/%s failed: %s", collector.name, stream.name, exc)
@@ -256,9 +270,10 @@ def _run_stateful(
             batch, _ = _map_page(collector.name, stream, page, time_cursor=False, now=started)
             update = (
                 [CursorUpdate(collector.name, stream.name, cursor)]
-                if cursor is not None and cursor != current else []
-            )  # fmt: skip
-            result = write_batch(engine, batch, update, now=started, refresh=False)
+                if cursor is not None and cursor != current
+                else []
+            )
+            result = write_batch(engine, batch, update, now=started)
             current = cursor if update else current
             report.pages += 1
             report.records_read = reads.add(page)
@@ -288,7 +303,7 @@ def _map_page(
     """Map a page; unmappable records go to quarantine. Returns the rows and the max cursor.
 
     With ``time_cursor`` False (stateful streams) a record's cursor field is not required. With
-    ``now`` (the run's start) the rows are checked by `metrics.canonical.check_batch` too: a
+    ``now`` (the run's start) the rows are checked by `store.canonical.check_batch` too: a
     record whose rows the store must not keep is quarantined with the reason."""
     batch = Batch()
     high: datetime | None = None
@@ -370,11 +385,15 @@ def start_run(engine: Engine, collector: str, kind: str, started: datetime) -> i
         result = conn.execute(
             insert(CollectorRun)
             .values(
-                collector=collector, kind=kind, started_at=started, status="running",
-                rows_in=0, rows_quarantined=0,
+                collector=collector,
+                kind=kind,
+                started_at=started,
+                status="running",
+                rows_in=0,
+                rows_quarantined=0,
             )
             .returning(CollectorRun.id)
-        )  # fmt: skip
+        )
         return int(result.scalar_one())
 
 

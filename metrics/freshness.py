@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
-from metrics.models import CollectorRun
+from store.tables import CollectorRun
 
 IMPORT = "import"
 MISSED_INTERVALS = 3

@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, select
 
-from metrics.canonical import CURRENCIES, MAX_RATE, Batch, FxRateRow
-from metrics.models import FxRate
-from metrics.store import write_batch
+from foundation.currencies import CURRENCIES
+from metrics.facts import write_and_refresh
+from store.canonical import MAX_RATE, Batch, FxRateRow
+from store.tables import FxRate
 
 DEFAULT_MAX_AGE_DAYS = 7
 
@@ -228,5 +229,5 @@ def _fx_row(record: dict[str, str], source_system: str, latest: date, where: str
 def import_fx_csv(engine: Engine, path: Path, source_system: str = "csv") -> int:
     """Store the rates of a CSV file (upserted by day, base and quote); rows read."""
     rows = read_fx_csv(path, source_system)
-    write_batch(engine, Batch(fx_rates=rows))
+    write_and_refresh(engine, Batch(fx_rates=rows))
     return len(rows)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from metrics.access import Access
-from metrics.audit import audit_log
+from metrics.views.access import Access
+from metrics.views.audit import audit_log
 from throughline import ui
 
 ui.ensure_entrypoint("audit")
@@ -23,8 +23,11 @@ if log.empty:
     ui.empty("Nothing audited yet: sign-ins, exports and work-queue actions appear here.")
     st.stop()
 actions = st.segmented_control(
-    "Show", ["sign_in", "export", "work_queue"], selection_mode="multi", key="audit_actions",
+    "Show",
+    ["sign_in", "export", "work_queue"],
+    selection_mode="multi",
+    key="audit_actions",
     format_func=lambda a: a.replace("_", " "),
-)  # fmt: skip
+)
 shown = log[log["action"].isin(actions)] if actions else log
 ui.table(shown, "audit", name="audit-log", columns={"at": ui.when("At")})

@@ -8,7 +8,7 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
+from metrics.views.access import Access
 from metrics.views.trace import CaseTrace, case_trace, find_cases, parse_case_ref
 from throughline import ui
 

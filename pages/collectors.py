@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.access import Access
-from metrics.views.admin import CollectorsView, collectors_view, runnable
-from metrics.views.run_requests import request_run
+from metrics.views.access import Access
+from metrics.views.admin import CollectorsView, collectors_view, request_run, runnable
 from throughline import ui
 
 ui.ensure_entrypoint("collectors")

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
-from metrics.kpis.common import Filters
+from metrics.views.access import Access
+from metrics.views.common import Filters
 from metrics.views.handoffs import (
     ActionRefused,
     HandoffView,
@@ -106,9 +106,12 @@ if len(chosen):
             note = st.text_area("Note", max_chars=2000)
             signed_in = ui.access().signed_in
             who = st.text_input(
-                "Your name", value=ui.actor(), max_chars=200, disabled=signed_in,
+                "Your name",
+                value=ui.actor(),
+                max_chars=200,
+                disabled=signed_in,
                 help="Your signed-in account" if signed_in else None,
-            )  # fmt: skip
+            )
             if st.form_submit_button("Save"):
                 try:
                     record_action(

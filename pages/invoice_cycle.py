@@ -8,8 +8,8 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
-from metrics.kpis.common import Filters
+from metrics.views.access import Access
+from metrics.views.common import Filters
 from metrics.views.invoices import InvoiceView, invoice_view, invoices_in_group, invoices_in_week
 from throughline import params, ui
 

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
-from metrics.kpis.common import Filters
+from metrics.views.access import Access
+from metrics.views.common import Filters
 from metrics.views.overview import Board, board
 from throughline import params, ui
 

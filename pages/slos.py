@@ -7,16 +7,30 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
+from metrics.views.access import Access
 from metrics.views.slos import alert_history
 from throughline import ui
 
 ui.ensure_entrypoint("slos")
 
 #: The board's columns in the order the page shows them (budgets first).
-COLUMNS = ["status", "display_name", "scope", "budget_remaining", "budget_left", "budget_unit",
-           "attainment", "target", "burn_long", "burn_short", "cases", "window", "paused_by",
-           "slo", "kpi"]  # fmt: skip
+COLUMNS = [
+    "status",
+    "display_name",
+    "scope",
+    "budget_remaining",
+    "budget_left",
+    "budget_unit",
+    "attainment",
+    "target",
+    "burn_long",
+    "burn_short",
+    "cases",
+    "window",
+    "paused_by",
+    "slo",
+    "kpi",
+]
 STATUS_ICON = {
     "ok": "✅ ok",
     "burning": "🔥 burning",

@@ -9,8 +9,8 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
-from metrics.kpis.common import Filters
+from metrics.views.access import Access
+from metrics.views.common import Filters
 from metrics.views.sync import (
     AttemptQuery,
     SyncView,

@@ -8,10 +8,9 @@ from datetime import datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from metrics.access import Access
-from metrics.kpis.common import Filters
-from metrics.kpis.unbilled import LABELS
-from metrics.views.unbilled import GROUPINGS, UnbilledView, items_behind, unbilled_view
+from metrics.views.access import Access
+from metrics.views.common import Filters
+from metrics.views.unbilled import GROUPINGS, LABELS, UnbilledView, items_behind, unbilled_view
 from throughline import params, ui
 
 ui.ensure_entrypoint("unbilled")

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import Engine, text
 
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from store.db import make_engine
+from store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "THROUGHLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -18,16 +18,16 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from metrics import audit
-from metrics.access import ANONYMOUS, PAGES_BY_ROLE, Access, access_from_claims, mask
-from metrics.access import ANONYMOUS as ADMIN
+from foundation import settings as settings_module
+from foundation.settings import AuthSettings, Settings
 from metrics.kpis.common import Filters
-from metrics.masking import MASK
+from metrics.views import audit
+from metrics.views.access import ANONYMOUS, PAGES_BY_ROLE, Access, access_from_claims, mask
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.export import csv_bytes, excel_bytes
 from metrics.views.handoffs import record_action
-from throughline import settings as settings_module
+from store.masking import MASK
 from throughline.cli import main
-from throughline.settings import AuthSettings, Settings
 from throughline.signin import redirect_uri, refusal, write_streamlit_secrets
 
 AUTH = AuthSettings(
@@ -91,14 +91,16 @@ class Lineage:
 
 
 def sample() -> Lineage:
-    trail = pd.DataFrame({
-        "owner_email": ["ann@firm.example", None],
-        "customer_tax_id": ["DE811907980", ""],
-        "iban": ["DE89370400440532013000", None],
-        "error_message": ["mail bo@firm.example about it", "timeout"],
-        "raw": ['{"vat": "x"}', None],
-        "amount": [10.0, 20.0],
-    })  # fmt: skip
+    trail = pd.DataFrame(
+        {
+            "owner_email": ["ann@firm.example", None],
+            "customer_tax_id": ["DE811907980", ""],
+            "iban": ["DE89370400440532013000", None],
+            "error_message": ["mail bo@firm.example about it", "timeout"],
+            "raw": ['{"vat": "x"}', None],
+            "amount": [10.0, 20.0],
+        }
+    )
     return Lineage({"owner": "ann@firm.example", "tax_id": "X1"}, {"id": "006"}, trail)
 
 
@@ -171,9 +173,15 @@ def test_sign_ins_exports_and_work_queue_actions_are_audited(engine: Engine) -> 
     audit.record(engine, "ann@firm.example", "cfo", "export", "CSV export of queue (3 rows)")
     pmo = Access("pmo", "pmo@firm.example", subject="u-2")
     record_action(
-        pmo, engine, case_type="deal", case_id=7, case_key="006A", action="note",
-        actor="someone else", note="<script>alert(1)</script>",
-    )  # fmt: skip
+        pmo,
+        engine,
+        case_type="deal",
+        case_id=7,
+        case_key="006A",
+        action="note",
+        actor="someone else",
+        note="<script>alert(1)</script>",
+    )
     log = audit.audit_log(ADMIN, engine)
     assert list(log["action"]) == ["work_queue", "export", "sign_in"]
     assert log["detail"].iloc[0] == "note deal 006A"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from metrics.migrate import head_revision
-from metrics.models import Base
-from throughline import settings as settings_module
+from foundation import settings as settings_module
+from store.migrate import head_revision
+from store.tables import Base
 from throughline.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,14 +48,30 @@ def test_db_upgrade_creates_every_table_on_an_empty_database(
 # --- configuration errors: one sentence, exit 2, from every subcommand ----------------------------
 
 EVERY_COMMAND = [
-    ["config"], ["collect"], ["collect", "n8n"], ["backfill", "--since", "2026-01-01"],
-    ["worker"], ["serve"], ["demo", "--no-browser"], ["slo", "check"], ["kpis"],
-    ["export", "ocel"], ["db", "upgrade"], ["db", "rebuild-facts"], ["fx", "import", "x.csv"],
-    ["import", "ocel", "x.json"], ["import", "events", "x.csv", "--mapping", "m.yaml"],
-]  # fmt: skip
+    ["config"],
+    ["collect"],
+    ["collect", "n8n"],
+    ["backfill", "--since", "2026-01-01"],
+    ["worker"],
+    ["serve"],
+    ["demo", "--no-browser"],
+    ["slo", "check"],
+    ["kpis"],
+    ["export", "ocel"],
+    ["db", "upgrade"],
+    ["db", "rebuild-facts"],
+    ["fx", "import", "x.csv"],
+    ["import", "ocel", "x.json"],
+    ["import", "events", "x.csv", "--mapping", "m.yaml"],
+]
 STORE_COMMANDS = [c for c in EVERY_COMMAND if c[0] not in {"config", "collect", "backfill"}]
-COLLECTOR_COMMANDS = [["collect"], ["backfill", "--since", "2026-01-01"], ["worker"],
-                      ["slo", "check"], ["demo", "--no-browser"]]  # fmt: skip
+COLLECTOR_COMMANDS = [
+    ["collect"],
+    ["backfill", "--since", "2026-01-01"],
+    ["worker"],
+    ["slo", "check"],
+    ["demo", "--no-browser"],
+]
 
 
 @pytest.fixture
@@ -165,12 +181,14 @@ def test_an_unreachable_postgresql_is_named_with_its_password_masked(
         ("n8n: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected one mapping of options per connector name"),
         ("n8m:\n  limit: 5\n", "n8m is not a connector (did you mean n8n?)"),
-        ("logfiles:\n  files: [{name: x, path: /tmp/x.log, format: jsonl, colour: red,\n"
-         "    fields: {integration: a, flow: b, status: c, started_at: d}}]\n",
-         "logfiles.files[0].colour is not an option"),
+        (
+            "logfiles:\n  files: [{name: x, path: /tmp/x.log, format: jsonl, colour: red,\n"
+            "    fields: {integration: a, flow: b, status: c, started_at: d}}]\n",
+            "logfiles.files[0].colour is not an option",
+        ),
     ],
     ids=["yaml", "shape", "unknown-section", "unknown-option"],
-)  # fmt: skip
+)
 def test_a_bad_connectors_file_is_named_by_every_command_that_runs_collectors(
     argv: list[str],
     connectors: str,
@@ -191,32 +209,71 @@ def test_a_bad_connectors_file_is_named_by_every_command_that_runs_collectors(
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        (["collect", "tryton"], {"THROUGHLINE_COLLECTORS__TRYTON__BASE_URL": "http://127.0.0.1:9/tl/"},
-         "tryton has no credentials: set THROUGHLINE_SECRETS__TRYTON_PASSWORD"),
-        (["collect"], {"THROUGHLINE_COLLECTORS__HUBSPOT__BASE_URL": "https://api.hubapi.com"},
-         "hubspot has no credentials: set THROUGHLINE_SECRETS__HUBSPOT_TOKEN"),
-        (["worker"], {"THROUGHLINE_COLLECTORS__N8N__BASE_URL": "http://127.0.0.1:9"},
-         "n8n has no credentials: set THROUGHLINE_SECRETS__N8N_API_KEY"),
-        (["collect", "demo_crm"], {"THROUGHLINE_COLLECTORS__DEMO_CRM__BASE_URL": "http://127.0.0.1:9"},
-         "demo_crm reads the demo estate: set THROUGHLINE_DEMO_TOKEN"),
-        (["collect", "salesforse"], {}, "there is no collector named 'salesforse'; did you mean "
-         "'salesforce'?"),
-        (["collect"], {"THROUGHLINE_COLLECTORS__HUBSPOTT__BASE_URL": "https://api.hubapi.com"},
-         "the settings (THROUGHLINE_COLLECTORS__<NAME>__…) name no collector named 'hubspott'; "
-         "did you mean 'hubspot'?"),
-        (["backfill", "--since", "last week"], {},
-         "--since 'last week' is not an ISO date or time"),
+        (
+            ["collect", "tryton"],
+            {"THROUGHLINE_COLLECTORS__TRYTON__BASE_URL": "http://127.0.0.1:9/tl/"},
+            "tryton has no credentials: set THROUGHLINE_SECRETS__TRYTON_PASSWORD",
+        ),
+        (
+            ["collect"],
+            {"THROUGHLINE_COLLECTORS__HUBSPOT__BASE_URL": "https://api.hubapi.com"},
+            "hubspot has no credentials: set THROUGHLINE_SECRETS__HUBSPOT_TOKEN",
+        ),
+        (
+            ["worker"],
+            {"THROUGHLINE_COLLECTORS__N8N__BASE_URL": "http://127.0.0.1:9"},
+            "n8n has no credentials: set THROUGHLINE_SECRETS__N8N_API_KEY",
+        ),
+        (
+            ["collect", "demo_crm"],
+            {"THROUGHLINE_COLLECTORS__DEMO_CRM__BASE_URL": "http://127.0.0.1:9"},
+            "demo_crm reads the demo estate: set THROUGHLINE_DEMO_TOKEN",
+        ),
+        (
+            ["collect", "salesforse"],
+            {},
+            "there is no collector named 'salesforse'; did you mean 'salesforce'?",
+        ),
+        (
+            ["collect"],
+            {"THROUGHLINE_COLLECTORS__HUBSPOTT__BASE_URL": "https://api.hubapi.com"},
+            "the settings (THROUGHLINE_COLLECTORS__<NAME>__…) name no collector named 'hubspott'; "
+            "did you mean 'hubspot'?",
+        ),
+        (
+            ["backfill", "--since", "last week"],
+            {},
+            "--since 'last week' is not an ISO date or time",
+        ),
         (["slo", "check", "--as-of", "yesterday"], {}, "--as-of 'yesterday' is not an ISO date"),
-        (["serve"], {"THROUGHLINE_AUTH__ALLOW_ANONYMOUS": "false"},
-         "refusing to serve finance data without sign-in"),
-        (["serve"], {"THROUGHLINE_AUTH__SERVER_METADATA_URL": "https://idp.example/.well-known/x",
-                     "THROUGHLINE_AUTH__CLIENT_ID": "tl"},
-         "sign-in is configured but the client secret is missing: set "
-         "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET"),
+        (
+            ["serve"],
+            {"THROUGHLINE_AUTH__ALLOW_ANONYMOUS": "false"},
+            "refusing to serve finance data without sign-in",
+        ),
+        (
+            ["serve"],
+            {
+                "THROUGHLINE_AUTH__SERVER_METADATA_URL": "https://idp.example/.well-known/x",
+                "THROUGHLINE_AUTH__CLIENT_ID": "tl",
+            },
+            "sign-in is configured but the client secret is missing: set "
+            "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET",
+        ),
     ],
-    ids=["missing-password", "missing-token", "worker-missing-key", "demo-token", "unknown-name",
-         "unknown-settings-name", "since", "as-of", "no-sign-in", "no-client-secret"],
-)  # fmt: skip
+    ids=[
+        "missing-password",
+        "missing-token",
+        "worker-missing-key",
+        "demo-token",
+        "unknown-name",
+        "unknown-settings-name",
+        "since",
+        "as-of",
+        "no-sign-in",
+        "no-client-secret",
+    ],
+)
 def test_a_missing_secret_or_a_wrong_name_is_one_sentence_naming_what_to_set(
     argv: list[str],
     env: dict[str, str],
@@ -236,12 +293,21 @@ def test_a_configuration_error_in_a_real_process_prints_one_line_and_no_tracebac
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
-    env.update({"XDG_DATA_HOME": str(tmp_path), "THROUGHLINE_SECRETS__TRYTON_LOGIN": "admin",
-                "THROUGHLINE_COLLECTORS__TRYTON__BASE_URL": "http://127.0.0.1:9/tl/"})  # fmt: skip
+    env.update(
+        {
+            "XDG_DATA_HOME": str(tmp_path),
+            "THROUGHLINE_SECRETS__TRYTON_LOGIN": "admin",
+            "THROUGHLINE_COLLECTORS__TRYTON__BASE_URL": "http://127.0.0.1:9/tl/",
+        }
+    )
     done = subprocess.run(
         [sys.executable, "-m", "throughline", "collect", "tryton"],
-        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         "throughline collect: tryton has no credentials: set THROUGHLINE_SECRETS__TRYTON_PASSWORD\n"
@@ -250,15 +316,26 @@ def test_a_configuration_error_in_a_real_process_prints_one_line_and_no_tracebac
 
 # --- start-up -------------------------------------------------------------------------------------
 
-HEAVY = ("pandas", "streamlit", "duckdb", "pyarrow", "numpy", "sqlalchemy", "alembic",
-         "metrics.models", "pydantic", "httpx")  # fmt: skip
+HEAVY = (
+    "pandas",
+    "streamlit",
+    "duckdb",
+    "pyarrow",
+    "numpy",
+    "sqlalchemy",
+    "alembic",
+    "store.tables",
+    "pydantic",
+    "httpx",
+)
 
 
 def imported_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
     """The heavy modules a fresh interpreter holds after running `statement`."""
     probe = f"import sys\n{statement}\nprint(' '.join(sys.modules))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=ROOT, env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+    )
     loaded = set(done.stdout.split())
     return {name for name in HEAVY if name in loaded}
 

@@ -33,16 +33,18 @@ HOSTILE = [
 
 def hostile_frame(texts: list[str]) -> pd.DataFrame:
     n = len(texts)
-    return pd.DataFrame({
-        "customer": texts,
-        "note": pd.Series(texts, dtype="string"),
-        "bucket": pd.Categorical(texts),
-        "amount": [-12.5 - i for i in range(n)],
-        "count": pd.Series([-(i + 1) for i in range(n)], dtype="int64"),
-        "decimal": [Decimal("-3.25")] * n,
-        "at": [datetime(2026, 3, 2, 9, 30, tzinfo=UTC)] * n,
-        "=header": ["x"] * n,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "customer": texts,
+            "note": pd.Series(texts, dtype="string"),
+            "bucket": pd.Categorical(texts),
+            "amount": [-12.5 - i for i in range(n)],
+            "count": pd.Series([-(i + 1) for i in range(n)], dtype="int64"),
+            "decimal": [Decimal("-3.25")] * n,
+            "at": [datetime(2026, 3, 2, 9, 30, tzinfo=UTC)] * n,
+            "=header": ["x"] * n,
+        }
+    )
 
 
 def csv_rows(data: bytes) -> list[list[str]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert
 
-from metrics.models import CollectorRun
+from store.tables import CollectorRun
 from tests.browser.conftest import free_port
 from tests.process_tools import alive, children_of, healthy
 from throughline.demo import WorkerSummary
@@ -84,19 +84,31 @@ def first_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FirstR
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("THROUGHLINE_", "XDG_", "STREAMLIT_")) and k != "DISPLAY"}  # fmt: skip
-    env.update({
-        "HOME": str(home), "TERM": "xterm-256color",
-        "THROUGHLINE_DASHBOARD_PORT": str(port), "THROUGHLINE_DEMO_PORT": str(free_port()),
-        "THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS": "3600",
-    })  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("THROUGHLINE_", "XDG_", "STREAMLIT_")) and k != "DISPLAY"
+    }
+    env.update(
+        {
+            "HOME": str(home),
+            "TERM": "xterm-256color",
+            "THROUGHLINE_DASHBOARD_PORT": str(port),
+            "THROUGHLINE_DEMO_PORT": str(free_port()),
+            "THROUGHLINE_COLLECTORS__DEMO_CRM__INTERVAL_SECONDS": "3600",
+        }
+    )
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 × 40
     process = subprocess.Popen(
         [sys.executable, "-m", "throughline", "demo", *request.param],
-        stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, start_new_session=True,
-    )  # fmt: skip
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     os.close(slave)
     terminal = Terminal()
     reader = threading.Thread(target=terminal.read_from, args=(master,), daemon=True)
@@ -177,8 +189,12 @@ def test_a_killed_demo_takes_its_dashboard_and_worker_along(first_run: FirstRun)
     left = run.home / ".local" / "share" / "throughline" / "run" / f"demo-{run.process.pid}"
     assert (left / "pass").exists(), "nothing runs on SIGKILL: the next start removes it"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THROUGHLINE_", "XDG_"))}
-    subprocess.run([sys.executable, "-c", "from throughline.rundir import sweep; sweep()"],
-                   env={**env, "HOME": str(run.home)}, check=True, cwd=ROOT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", "from foundation.rundir import sweep; sweep()"],
+        env={**env, "HOME": str(run.home)},
+        check=True,
+        cwd=ROOT,
+    )
     assert not left.exists()
 
 
@@ -207,10 +223,16 @@ def test_the_worker_line_comes_at_most_once_a_minute_and_only_when_something_hap
 
     def ran(status: str, rows: int, kind: str = "collect") -> None:
         with engine.begin() as conn:
-            conn.execute(insert(CollectorRun).values(
-                collector="demo_crm", kind=kind, started_at=datetime.now(UTC), status=status,
-                rows_in=rows, rows_quarantined=0,
-            ))  # fmt: skip
+            conn.execute(
+                insert(CollectorRun).values(
+                    collector="demo_crm",
+                    kind=kind,
+                    started_at=datetime.now(UTC),
+                    status=status,
+                    rows_in=rows,
+                    rows_quarantined=0,
+                )
+            )
 
     ran("success", 0)
     now[0] = 59.0

@@ -26,10 +26,11 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
-from metrics.canonical import Activity, Batch
+from metrics.facts import write_and_refresh
 from metrics.registry import KPIS
 from metrics.report import differences, kpi_report
-from metrics.store import CursorUpdate, write_batch
+from store.canonical import Activity, Batch
+from store.write import CursorUpdate
 from tests.metrics.builders import (
     at,
     attempt,
@@ -52,74 +53,151 @@ WON, LOST, REOPENED = Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPE
 def golden_firm() -> Batch:
     """The small firm of the module docstring."""
     return merge(
-        deal("D1"), stage("D1", WON, at(2026, 1, 5, 10)),
+        deal("D1"),
+        stage("D1", WON, at(2026, 1, 5, 10)),
         project("P1", "D1", at(2026, 1, 7, 16), touchless=True),
-        deal("D2"), stage("D2", WON, at(2026, 1, 9, 15)), project("P2", "D2", at(2026, 1, 12, 9)),
-        deal("D3"), stage("D3", WON, at(2026, 2, 23, 9)),
-        deal("D4", no_project=True), stage("D4", WON, at(2026, 1, 12, 10)),
-        deal("D5"), stage("D5", WON, at(2026, 1, 13, 10)),
-        stage("D5", REOPENED, at(2026, 1, 14, 9)), stage("D5", LOST, at(2026, 1, 15, 9)),
-        work("W1", "P1", "1000", "USD", date(2026, 1, 26), approved=at(2026, 1, 27, 10),
-             invoice="I1"),
+        deal("D2"),
+        stage("D2", WON, at(2026, 1, 9, 15)),
+        project("P2", "D2", at(2026, 1, 12, 9)),
+        deal("D3"),
+        stage("D3", WON, at(2026, 2, 23, 9)),
+        deal("D4", no_project=True),
+        stage("D4", WON, at(2026, 1, 12, 10)),
+        deal("D5"),
+        stage("D5", WON, at(2026, 1, 13, 10)),
+        stage("D5", REOPENED, at(2026, 1, 14, 9)),
+        stage("D5", LOST, at(2026, 1, 15, 9)),
+        work(
+            "W1", "P1", "1000", "USD", date(2026, 1, 26), approved=at(2026, 1, 27, 10), invoice="I1"
+        ),
         work("W2", "P1", "500", "GBP", date(2026, 2, 19), approved=at(2026, 2, 20, 10)),
         work("W3", "P2", "2000", "USD", date(2025, 12, 1), approved=at(2025, 12, 15, 10)),
-        work("W4", "P2", "300", "USD", date(2026, 1, 19), approved=at(2026, 1, 20, 10),
-             written_off=at(2026, 1, 25, 10)),
-        work("W5", "P2", "100", "USD", date(2026, 2, 24), logged=at(2026, 2, 25, 10),
-             status="on_hold"),
-        invoice("I1", "P1", "1000", created=at(2026, 2, 2, 9), posted=at(2026, 2, 4, 12),
-                sent=at(2026, 2, 4, 12), period_end=date(2026, 1, 31)),
+        work(
+            "W4",
+            "P2",
+            "300",
+            "USD",
+            date(2026, 1, 19),
+            approved=at(2026, 1, 20, 10),
+            written_off=at(2026, 1, 25, 10),
+        ),
+        work(
+            "W5",
+            "P2",
+            "100",
+            "USD",
+            date(2026, 2, 24),
+            logged=at(2026, 2, 25, 10),
+            status="on_hold",
+        ),
+        invoice(
+            "I1",
+            "P1",
+            "1000",
+            created=at(2026, 2, 2, 9),
+            posted=at(2026, 2, 4, 12),
+            sent=at(2026, 2, 4, 12),
+            period_end=date(2026, 1, 31),
+        ),
         payment("PAY1", "I1", "1000", at(2026, 2, 14, 12)),
         milestone("M1", "P2", at(2026, 2, 9, 9)),
-        invoice("I2", "P2", "2400", created=at(2026, 2, 16, 8), posted=at(2026, 2, 16, 9),
-                milestone="M1"),
-        invoice("I3", "P2", "1200", created=at(2026, 2, 10, 9), posted=at(2026, 2, 11, 9),
-                voided=at(2026, 2, 12, 9), period_end=date(2026, 2, 8)),
-        invoice("I4", "P2", "1200", created=at(2026, 2, 13, 9), posted=at(2026, 2, 13, 12),
-                sent=at(2026, 2, 14, 12), period_end=date(2026, 2, 8), replaces="I3"),
+        invoice(
+            "I2",
+            "P2",
+            "2400",
+            created=at(2026, 2, 16, 8),
+            posted=at(2026, 2, 16, 9),
+            milestone="M1",
+        ),
+        invoice(
+            "I3",
+            "P2",
+            "1200",
+            created=at(2026, 2, 10, 9),
+            posted=at(2026, 2, 11, 9),
+            voided=at(2026, 2, 12, 9),
+            period_end=date(2026, 2, 8),
+        ),
+        invoice(
+            "I4",
+            "P2",
+            "1200",
+            created=at(2026, 2, 13, 9),
+            posted=at(2026, 2, 13, 12),
+            sent=at(2026, 2, 14, 12),
+            period_end=date(2026, 2, 8),
+            replaces="I3",
+        ),
         payment("PAY4", "I4", "1200", at(2026, 2, 23, 12)),
         rate(date(2026, 2, 27), "GBP", "1.25"),
-        Batch(sync_attempts=[
-            attempt("a1", "T1", 1, at(2026, 2, 10, 10), failed=True, deal_key="D1"),
-            attempt("a2", "T1", 2, at(2026, 2, 10, 14), deal_key="D1"),
-            attempt("b1", "T2", 1, at(2026, 2, 20, 8), failed=True, deal_key="D2"),
-            attempt("b2", "T2", 2, at(2026, 2, 21, 8), failed=True, deal_key="D2"),
-            attempt("c1", "T3", 1, at(2026, 2, 11, 9), deal_key="D3"),
-        ]),
-    )  # fmt: skip
+        Batch(
+            sync_attempts=[
+                attempt("a1", "T1", 1, at(2026, 2, 10, 10), failed=True, deal_key="D1"),
+                attempt("a2", "T1", 2, at(2026, 2, 10, 14), deal_key="D1"),
+                attempt("b1", "T2", 1, at(2026, 2, 20, 8), failed=True, deal_key="D2"),
+                attempt("b2", "T2", 2, at(2026, 2, 21, 8), failed=True, deal_key="D2"),
+                attempt("c1", "T3", 1, at(2026, 2, 11, 9), deal_key="D3"),
+            ]
+        ),
+    )
 
 
 EXPECTED = {
     "setup_latency": {
-        "cases": 2, "p50_business_days": 1.5, "p90_business_days": 2.1, "within_target": 0.5,
-        "p50_hours": 60.0, "p90_hours": 64.8, "target_days": 2.0,
+        "cases": 2,
+        "p50_business_days": 1.5,
+        "p90_business_days": 2.1,
+        "within_target": 0.5,
+        "p50_hours": 60.0,
+        "p90_hours": 64.8,
+        "target_days": 2.0,
     },
     "stuck_handoffs": {
-        "deals": 1, "p50_age_business_days": 4.625, "max_age_business_days": 4.625,
-        "excluded_no_project": 1, "excluded_reopened_lost": 1,
+        "deals": 1,
+        "p50_age_business_days": 4.625,
+        "max_age_business_days": 4.625,
+        "excluded_no_project": 1,
+        "excluded_reopened_lost": 1,
     },
     "touchless_share": {"touchless": 1, "handoffs": 2, "share": 0.5},
     "invoice_cycle": {
-        "cases": 3, "p50_business_days": 4.5, "p90_business_days": 4.6,
-        "within_target": 1 / 3, "p50_hours": 108.0, "p90_hours": 156.0, "target_days": 3.0,
+        "cases": 3,
+        "p50_business_days": 4.5,
+        "p90_business_days": 4.6,
+        "within_target": 1 / 3,
+        "p50_hours": 108.0,
+        "p90_hours": 156.0,
+        "target_days": 3.0,
     },
     "invoice_correction_rate": {
-        "corrections": 1, "invoices": 3, "rate": 1 / 3, "voided": 1, "credit_notes": 0,
+        "corrections": 1,
+        "invoices": 3,
+        "rate": 1 / 3,
+        "voided": 1,
+        "credit_notes": 0,
     },
     "days_to_pay": {"paid": 2, "unpaid": 1, "p50_days": 9.5, "p90_days": 9.9},
     "unbilled_wip": {
-        "items": 2, "amount_rc": 2625.0,
+        "items": 2,
+        "amount_rc": 2625.0,
         "buckets": {
-            "0-30": {"items": 1, "amount_rc": 625.0}, "31-60": {"items": 0, "amount_rc": 0.0},
-            "61-90": {"items": 0, "amount_rc": 0.0}, "91-120": {"items": 1, "amount_rc": 2000.0},
+            "0-30": {"items": 1, "amount_rc": 625.0},
+            "31-60": {"items": 0, "amount_rc": 0.0},
+            "61-90": {"items": 0, "amount_rc": 0.0},
+            "91-120": {"items": 1, "amount_rc": 2000.0},
             "120+": {"items": 0, "amount_rc": 0.0},
         },
-        "write_offs": {"items": 1, "amount_rc": 300.0}, "holds": {"items": 1, "amount_rc": 100.0},
+        "write_offs": {"items": 1, "amount_rc": 300.0},
+        "holds": {"items": 1, "amount_rc": 100.0},
         "unconverted": 0,
     },
     "sync_error_rate": {
-        "attempts": 5, "first_attempts": 3, "failed_first_attempts": 2, "rate": 2 / 3,
-        "retries": 2, "failed_retries": 1,
+        "attempts": 5,
+        "first_attempts": 3,
+        "failed_first_attempts": 2,
+        "rate": 2 / 3,
+        "retries": 2,
+        "failed_retries": 1,
     },
     "sync_failing_records": {"records": 2},
     "sync_spikes": {"flow_days": 0},
@@ -128,10 +206,13 @@ EXPECTED = {
     "cash_impact": {
         # 1 000 × 159 h / 24; invoices 1 000 × 3.5 + 2 400 × 7 + 1 200 × 4.5 days;
         # unbilled 625 × 11 + 2 000 × 91 days
-        "total_money_days": 6625.0 + 25700.0 + 188875.0, "stuck_handoffs": 6625.0,
-        "invoicing_delay": 25700.0, "unbilled_work": 188875.0, "unconverted": 0,
+        "total_money_days": 6625.0 + 25700.0 + 188875.0,
+        "stuck_handoffs": 6625.0,
+        "invoicing_delay": 25700.0,
+        "unbilled_work": 188875.0,
+        "unconverted": 0,
     },
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -139,10 +220,13 @@ def firm(engine: Engine) -> Engine:
     """The golden firm in the store, in two collector batches (case facts kept incrementally)."""
     batch = golden_firm()
     half = len(batch.events) // 2
-    write_batch(engine, Batch(objects=batch.objects, events=batch.events[:half],
-                              fx_rates=batch.fx_rates))  # fmt: skip
-    write_batch(engine, Batch(events=batch.events[half:], links=batch.links,
-                              sync_attempts=batch.sync_attempts))  # fmt: skip
+    write_and_refresh(
+        engine, Batch(objects=batch.objects, events=batch.events[:half], fx_rates=batch.fx_rates)
+    )
+    write_and_refresh(
+        engine,
+        Batch(events=batch.events[half:], links=batch.links, sync_attempts=batch.sync_attempts),
+    )
     return engine
 
 
@@ -176,7 +260,9 @@ def test_kpis_json_reports_every_registry_kpi_with_the_hand_computed_numbers(
 def test_kpis_without_a_date_report_at_the_sources_clock(
     firm: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_batch(firm, Batch(), CursorUpdate("crm", "deals", {"since": "2026-03-02T00:00:00+00:00"}))
+    write_and_refresh(
+        firm, Batch(), CursorUpdate("crm", "deals", {"since": "2026-03-02T00:00:00+00:00"})
+    )
     status, out = kpis_command(firm, monkeypatch, capsys, "--json")
     assert status == 0
     report = json.loads(out)
@@ -221,5 +307,7 @@ def test_differences_lists_every_mismatch_and_tolerates_rounding() -> None:
     mine = {"kpis": {"a": {"figures": {"x": 1.0, "y": 2, "z": None}}}}
     assert differences(mine, {"a": {"x": 1.0 + 1e-12, "y": 2, "z": None}}) == []
     assert differences(mine, {"a": {"x": 1.5, "y": 3}}) == [
-        "a.x: 1.0 ≠ 1.5", "a.y: 2 ≠ 3", "a.z: None ≠ 'missing'",
-    ]  # fmt: skip
+        "a.x: 1.0 ≠ 1.5",
+        "a.y: 2 ≠ 3",
+        "a.z: None ≠ 'missing'",
+    ]

@@ -13,9 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from metrics.db import make_engine
-from metrics.migrate import current_revision, ensure_current, head_revision, upgrade
-from metrics.models import Base
+from metrics.facts import ensure_current
+from store.db import make_engine
+from store.migrate import current_revision, head_revision, upgrade
+from store.tables import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,17 +90,34 @@ def test_the_filter_values_are_filled_from_the_case_facts_already_stored(
 
     from sqlalchemy import insert, select
 
-    from metrics.models import CaseDimension, CaseHandoff, CaseInvoice, CaseWorkItem
+    from store.tables import CaseDimension, CaseHandoff, CaseInvoice, CaseWorkItem
 
     upgrade(empty_engine, "0007")
     won = datetime(2026, 3, 2, tzinfo=UTC)
     with empty_engine.begin() as conn:
-        conn.execute(insert(CaseHandoff), [
-            {"deal_id": 1, "legal_entity": "DE01", "practice": "Data", "customer": "Acme",
-             "won_at": won, "wins": 1, "projects": 0},
-            {"deal_id": 2, "legal_entity": "", "practice": None, "customer": "Acme",
-             "won_at": won, "wins": 1, "projects": 0},
-        ])  # fmt: skip
+        conn.execute(
+            insert(CaseHandoff),
+            [
+                {
+                    "deal_id": 1,
+                    "legal_entity": "DE01",
+                    "practice": "Data",
+                    "customer": "Acme",
+                    "won_at": won,
+                    "wins": 1,
+                    "projects": 0,
+                },
+                {
+                    "deal_id": 2,
+                    "legal_entity": "",
+                    "practice": None,
+                    "customer": "Acme",
+                    "won_at": won,
+                    "wins": 1,
+                    "projects": 0,
+                },
+            ],
+        )
         conn.execute(
             insert(CaseInvoice),
             [
@@ -119,22 +137,31 @@ def test_the_filter_values_are_filled_from_the_case_facts_already_stored(
     upgrade(empty_engine)
     with empty_engine.connect() as conn:
         offered = set(conn.execute(select(CaseDimension.dimension, CaseDimension.value)).all())
-    assert offered == {("legal_entity", "DE01"), ("legal_entity", "US01"),
-                       ("practice", "Data"), ("customer", "Acme"), ("customer", "Globex")}  # fmt: skip
+    assert offered == {
+        ("legal_entity", "DE01"),
+        ("legal_entity", "US01"),
+        ("practice", "Data"),
+        ("customer", "Acme"),
+        ("customer", "Globex"),
+    }
 
 
 PROCESSES = 6
 ENSURE_CURRENT = (
-    "import sys; from metrics.db import make_engine; from metrics.migrate import ensure_current; "
+    "import sys; from store.db import make_engine; from store.migrate import ensure_current; "
     "print('upgraded' if ensure_current(make_engine(sys.argv[1])) else 'current')"
 )
 
 
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, *argv], env=env, cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [sys.executable, *argv],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def finish(processes: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:

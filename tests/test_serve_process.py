@@ -26,14 +26,16 @@ def serve_env(home: Path, port: int) -> dict[str, str]:
     """Sign-in configured with made-up provider values (the metadata URL is only fetched when
     someone signs in), on a private data directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THROUGHLINE_", "XDG_"))}
-    env.update({
-        "HOME": str(home), "THROUGHLINE_DASHBOARD_PORT": str(port),
-        "THROUGHLINE_DATABASE_URL": f"sqlite:///{home}/store.db",
-        "THROUGHLINE_AUTH__SERVER_METADATA_URL":
-            "http://127.0.0.1:9/.well-known/openid-configuration",
-        "THROUGHLINE_AUTH__CLIENT_ID": "throughline",
-        "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET": CLIENT_SECRET,
-    })  # fmt: skip
+    env.update(
+        {
+            "HOME": str(home),
+            "THROUGHLINE_DASHBOARD_PORT": str(port),
+            "THROUGHLINE_DATABASE_URL": f"sqlite:///{home}/store.db",
+            "THROUGHLINE_AUTH__SERVER_METADATA_URL": "http://127.0.0.1:9/.well-known/openid-configuration",
+            "THROUGHLINE_AUTH__CLIENT_ID": "throughline",
+            "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        }
+    )
     return env
 
 
@@ -41,9 +43,12 @@ def serve_env(home: Path, port: int) -> dict[str, str]:
 def serving(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "throughline", "serve"], env=env, cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "throughline", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     port = int(env["THROUGHLINE_DASHBOARD_PORT"])
     deadline = time.monotonic() + UP_TIMEOUT
     try:
@@ -97,13 +102,18 @@ def test_a_stale_directory_of_a_live_process_is_kept(tmp_path: Path) -> None:
     env["XDG_DATA_HOME"] = str(tmp_path)
     run_dir = tmp_path / "throughline" / "run"
     run_dir.mkdir(parents=True)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (run_dir / f"serve-{int(gone.stdout)}").mkdir()
     (run_dir / f"serve-{os.getpid()}").mkdir()  # this test's own process: alive
     (run_dir / "notes").mkdir()  # not ours to judge
-    sweep = "from throughline.rundir import sweep; print(len(sweep()))"
-    done = subprocess.run([sys.executable, "-c", sweep], env=env, capture_output=True,
-                          text=True, cwd=ROOT, check=True)  # fmt: skip
+    sweep = "from foundation.rundir import sweep; print(len(sweep()))"
+    done = subprocess.run(
+        [sys.executable, "-c", sweep], env=env, capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert done.stdout.strip() == "1"
     assert sorted(p.name for p in run_dir.iterdir()) == ["notes", f"serve-{os.getpid()}"]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from throughline import settings as settings_module
+from foundation import settings as settings_module
+from foundation.environment import unknown_variables
+from foundation.rundir import DEMO_KIND, claim, grant_demo_mode, release
+from foundation.settings import Settings, default_database_url, mask_url_password
+from foundation.urls import has_password
 from throughline.cli import main
-from throughline.environment import unknown_variables
-from throughline.rundir import DEMO_KIND, claim, grant_demo_mode, release
-from throughline.settings import Settings, default_database_url, mask_url_password
-from throughline.urls import has_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +45,10 @@ def test_the_default_database_is_a_sqlite_file_in_the_user_data_directory(tmp_pa
     assert settings.database_url == default_database_url()
     assert settings.database_url == f"sqlite:///{tmp_path}/data/throughline/throughline.db"
     assert [(e.code, e.country, e.currency) for e in settings.legal_entities] == [
-        ("US", "US", "USD"), ("UK", "GB", "GBP"), ("DE", "DE", "EUR"),
-    ]  # fmt: skip
+        ("US", "US", "USD"),
+        ("UK", "GB", "GBP"),
+        ("DE", "DE", "EUR"),
+    ]
 
 
 def test_environment_overrides_the_settings_file(
@@ -126,16 +128,30 @@ def test_the_demo_faster_than_real_time_accepts_records_ahead_of_our_clock(
     ("url", "shown"),
     [
         ("postgresql://app:s3cret@db:5432/tl", "postgresql://app:***@db:5432/tl"),
-        ("postgresql://app@db/tl?password=s3cret&sslmode=require",
-         "postgresql://app@db/tl?password=***&sslmode=require"),
-        ("postgresql://app@db/tl?sslmode=require&PWD=s3cret", "postgresql://app@db/tl?sslmode=require&PWD=***"),
-        ("https://erp.example.com/api?pass=s3cret#frag", "https://erp.example.com/api?pass=***#frag"),
-        ("https://erp.example.com/api?api_key=s3cret;x=1", "https://erp.example.com/api?api_key=***;x=1"),
+        (
+            "postgresql://app@db/tl?password=s3cret&sslmode=require",
+            "postgresql://app@db/tl?password=***&sslmode=require",
+        ),
+        (
+            "postgresql://app@db/tl?sslmode=require&PWD=s3cret",
+            "postgresql://app@db/tl?sslmode=require&PWD=***",
+        ),
+        (
+            "https://erp.example.com/api?pass=s3cret#frag",
+            "https://erp.example.com/api?pass=***#frag",
+        ),
+        (
+            "https://erp.example.com/api?api_key=s3cret;x=1",
+            "https://erp.example.com/api?api_key=***;x=1",
+        ),
         ("https://bot:s3cr@t/x@erp.example.com/tl", "https://bot:***@erp.example.com/tl"),
-        ("https://erp.example.com/tl?owner=ann@firm.example", "https://erp.example.com/tl?owner=ann@firm.example"),
+        (
+            "https://erp.example.com/tl?owner=ann@firm.example",
+            "https://erp.example.com/tl?owner=ann@firm.example",
+        ),
         ("sqlite:////srv/a:b@c/store.db", "sqlite:////srv/a:b@c/store.db"),
     ],
-)  # fmt: skip
+)
 def test_a_password_in_a_url_is_masked_wherever_it_sits(url: str, shown: str) -> None:
     assert mask_url_password(url) == shown
     assert has_password(url) == (shown != url)
@@ -163,12 +179,16 @@ def test_config_masks_the_password_of_every_url_it_shows(
     [
         ('database_url = "postgresql://app:s3cret@db/tl"\n', "database_url"),
         ('database_url = "postgresql://app@db/tl?password=s3cret"\n', "database_url"),
-        ('[collectors.n8n]\nbase_url = "https://n8n.example.com/?api_key=s3cret"\n',
-         "collectors.n8n.base_url"),
-        ('[auth]\nserver_metadata_url = "https://u:s3cret@idp.example/.well-known"\n',
-         "auth.server_metadata_url"),
+        (
+            '[collectors.n8n]\nbase_url = "https://n8n.example.com/?api_key=s3cret"\n',
+            "collectors.n8n.base_url",
+        ),
+        (
+            '[auth]\nserver_metadata_url = "https://u:s3cret@idp.example/.well-known"\n',
+            "auth.server_metadata_url",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_settings_file_with_a_password_in_a_url_is_refused_naming_the_file_and_key(
     toml: str,
     key: str,
@@ -237,15 +257,21 @@ def test_a_misspelt_variable_is_refused_with_the_closest_known_name(
 def test_every_documented_and_nested_variable_is_known() -> None:
     """Each setting, a key under a mapping, a nested model's field and the tools' variables."""
     known = {
-        "THROUGHLINE_DATABASE_URL": "x", "THROUGHLINE_LEGAL_ENTITIES": "[]",
-        "THROUGHLINE_COLLECTORS": "{}", "THROUGHLINE_COLLECTORS__ANY_NAME": "{}",
+        "THROUGHLINE_DATABASE_URL": "x",
+        "THROUGHLINE_LEGAL_ENTITIES": "[]",
+        "THROUGHLINE_COLLECTORS": "{}",
+        "THROUGHLINE_COLLECTORS__ANY_NAME": "{}",
         "THROUGHLINE_COLLECTORS__N8N__INTERVAL_SECONDS": "60",
-        "THROUGHLINE_SECRETS__WHATEVER": "s", "THROUGHLINE_AUTH__ROLES__FINANCE": "cfo",
-        "THROUGHLINE_ALERT_WEBHOOKS__OPS": "slack", "THROUGHLINE_SETTINGS_FILE": "f",
-        "THROUGHLINE_CONNECTORS_FILE": "f", "THROUGHLINE_DEMO_PASS": "p",
-        "THROUGHLINE_TEST_POSTGRES_URL": "x", "THROUGHLINE_BENCH_POSTGRES_URL": "x",
+        "THROUGHLINE_SECRETS__WHATEVER": "s",
+        "THROUGHLINE_AUTH__ROLES__FINANCE": "cfo",
+        "THROUGHLINE_ALERT_WEBHOOKS__OPS": "slack",
+        "THROUGHLINE_SETTINGS_FILE": "f",
+        "THROUGHLINE_CONNECTORS_FILE": "f",
+        "THROUGHLINE_DEMO_PASS": "p",
+        "THROUGHLINE_TEST_POSTGRES_URL": "x",
+        "THROUGHLINE_BENCH_POSTGRES_URL": "x",
         "PATH": "/bin",
-    }  # fmt: skip
+    }
     assert unknown_variables(known, Settings) == []
     assert unknown_variables({"THROUGHLINE_AUTH__ROLES__A__B": "x"}, Settings) == [
         "THROUGHLINE_AUTH__ROLES__A__B is not a Throughline setting; did you mean "

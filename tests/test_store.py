@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from metrics.canonical import (
+from metrics.facts import write_and_refresh
+from store.canonical import (
     Activity,
     Batch,
     ErrorClass,
@@ -26,7 +27,7 @@ from metrics.canonical import (
     SyncAttemptRow,
     SyncStatus,
 )
-from metrics.models import (
+from store.tables import (
     Event,
     FxRate,
     Object,
@@ -34,10 +35,10 @@ from metrics.models import (
     Quarantine,
     SyncAttempt,
 )
-from metrics.models import (
+from store.tables import (
     EventObject as EventObjectModel,
 )
-from metrics.store import CursorUpdate, read_cursor, write_batch
+from store.write import CursorUpdate, read_cursor
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -72,17 +73,31 @@ def sample_batch(n: int = 3) -> Batch:
         batch.objects.append(deal(f"006{i:05d}"))
         batch.events.append(won(f"006{i:05d}", T0 + timedelta(minutes=i)))
         batch.links.append(
-            LinkRow("crm", ObjectType.DEAL, f"006{i:05d}", "psa", ObjectType.PROJECT,
-                    f"PRJ-{i}", LinkQualifier.PROVISIONS, "psa")
-        )  # fmt: skip
+            LinkRow(
+                "crm",
+                ObjectType.DEAL,
+                f"006{i:05d}",
+                "psa",
+                ObjectType.PROJECT,
+                f"PRJ-{i}",
+                LinkQualifier.PROVISIONS,
+                "psa",
+            )
+        )
     batch.sync_attempts.append(
         SyncAttemptRow(
-            source_system="ipaas", source_key="job-1", integration="crm-psa",
-            flow="project_provisioning", status=SyncStatus.FAILED, started_at=T0,
-            error_class=ErrorClass.VALIDATION, error_message="Customer has no tax id",
-            trace_key="corr-1", payload={"tax_id": "DE123", "name": "Acme"},
+            source_system="ipaas",
+            source_key="job-1",
+            integration="crm-psa",
+            flow="project_provisioning",
+            status=SyncStatus.FAILED,
+            started_at=T0,
+            error_class=ErrorClass.VALIDATION,
+            error_message="Customer has no tax id",
+            trace_key="corr-1",
+            payload={"tax_id": "DE123", "name": "Acme"},
         )
-    )  # fmt: skip
+    )
     batch.fx_rates.append(FxRateRow(date(2026, 3, 2), "GBP", "USD", Decimal("1.2675")))
     return batch
 
@@ -96,30 +111,37 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 def test_the_same_batch_written_twice_leaves_one_copy(engine: Engine) -> None:
-    first = write_batch(engine, sample_batch())
-    second = write_batch(engine, sample_batch())
+    first = write_and_refresh(engine, sample_batch())
+    second = write_and_refresh(engine, sample_batch())
     assert (first.objects, first.events, first.event_objects, first.links) == (3, 3, 3, 3)
     assert (first.sync_attempts, first.fx_rates) == (1, 1)
     assert second.total == 0
     assert counts(engine) == {
-        "objects": 3, "events": 3, "event_objects": 3, "object_links": 3,
-        "sync_attempts": 1, "fx_rates": 1, "quarantine": 0,
-    }  # fmt: skip
+        "objects": 3,
+        "events": 3,
+        "event_objects": 3,
+        "object_links": 3,
+        "sync_attempts": 1,
+        "fx_rates": 1,
+        "quarantine": 0,
+    }
 
 
 def test_duplicates_inside_one_batch_are_stored_once(engine: Engine) -> None:
     batch = sample_batch(2)
     batch.extend(sample_batch(2))
-    result = write_batch(engine, batch)
+    result = write_and_refresh(engine, batch)
     assert (result.objects, result.events, result.links) == (2, 2, 2)
 
 
 def test_a_newer_version_of_an_object_replaces_it_and_an_older_one_does_not(
     engine: Engine,
 ) -> None:
-    write_batch(engine, Batch(objects=[deal("006A", "1000", T0)]))
-    newer = write_batch(engine, Batch(objects=[deal("006A", "1500", T0 + timedelta(hours=1))]))
-    older = write_batch(engine, Batch(objects=[deal("006A", "900", T0 - timedelta(hours=1))]))
+    write_and_refresh(engine, Batch(objects=[deal("006A", "1000", T0)]))
+    newer = write_and_refresh(
+        engine, Batch(objects=[deal("006A", "1500", T0 + timedelta(hours=1))])
+    )
+    older = write_and_refresh(engine, Batch(objects=[deal("006A", "900", T0 - timedelta(hours=1))]))
     assert (newer.objects, older.objects) == (1, 0)
     with Session(engine) as s:
         stored = s.scalars(select(Object)).one()
@@ -130,7 +152,9 @@ def test_a_newer_version_of_an_object_replaces_it_and_an_older_one_does_not(
 def test_a_batch_that_fails_midway_leaves_neither_rows_nor_a_moved_cursor(
     engine: Engine,
 ) -> None:
-    write_batch(engine, Batch(), CursorUpdate("crm", "opportunities", {"since": "2026-01-01"}))
+    write_and_refresh(
+        engine, Batch(), CursorUpdate("crm", "opportunities", {"since": "2026-01-01"})
+    )
     bad = sample_batch()
     # The last link has no qualifier: the database refuses it (NOT NULL) after the objects,
     # events and other links of the batch were already sent in the same transaction.
@@ -138,16 +162,18 @@ def test_a_batch_that_fails_midway_leaves_neither_rows_nor_a_moved_cursor(
         LinkRow("crm", ObjectType.DEAL, "x", "psa", ObjectType.PROJECT, "y", None, "psa")  # type: ignore[arg-type]
     )
     with pytest.raises(Exception, match=r"(?i)null"):
-        write_batch(engine, bad, CursorUpdate("crm", "opportunities", {"since": "2026-03-02"}))
+        write_and_refresh(
+            engine, bad, CursorUpdate("crm", "opportunities", {"since": "2026-03-02"})
+        )
     assert counts(engine)["objects"] == 0
     assert counts(engine)["events"] == 0
     assert read_cursor(engine, "crm", "opportunities") == {"since": "2026-01-01"}
 
 
 def test_the_cursor_moves_with_the_rows_it_covers(engine: Engine) -> None:
-    write_batch(engine, sample_batch(), CursorUpdate("crm", "opportunities", {"since": "A"}))
+    write_and_refresh(engine, sample_batch(), CursorUpdate("crm", "opportunities", {"since": "A"}))
     assert read_cursor(engine, "crm", "opportunities") == {"since": "A"}
-    write_batch(engine, Batch(), [CursorUpdate("crm", "opportunities", {"since": "B"})])
+    write_and_refresh(engine, Batch(), [CursorUpdate("crm", "opportunities", {"since": "B"})])
     assert read_cursor(engine, "crm", "opportunities") == {"since": "B"}
     assert read_cursor(engine, "crm", "unknown") is None
 
@@ -159,13 +185,17 @@ def test_the_cursor_moves_with_the_rows_it_covers(engine: Engine) -> None:
         (lambda naive: deal("006X", updated=naive), "source_updated_at"),
         (
             lambda naive: SyncAttemptRow(
-                source_system="ipaas", source_key="j", integration="i", flow="f",
-                status=SyncStatus.SUCCESS, started_at=naive,
+                source_system="ipaas",
+                source_key="j",
+                integration="i",
+                flow="f",
+                status=SyncStatus.SUCCESS,
+                started_at=naive,
             ),
             "started_at",
         ),
     ],
-)  # fmt: skip
+)
 def test_naive_timestamps_are_refused_with_the_field_named(build: object, field: str) -> None:
     with pytest.raises(NaiveTimestampError, match=f"^{field} must be timezone-aware"):
         build(datetime(2026, 3, 2, 9, 30))  # type: ignore[operator]
@@ -173,7 +203,7 @@ def test_naive_timestamps_are_refused_with_the_field_named(build: object, field:
 
 def test_timestamps_are_stored_and_read_back_in_utc(engine: Engine) -> None:
     cet = timezone(timedelta(hours=1))
-    write_batch(engine, Batch(events=[won("006Z", datetime(2026, 3, 2, 10, 30, tzinfo=cet))]))
+    write_and_refresh(engine, Batch(events=[won("006Z", datetime(2026, 3, 2, 10, 30, tzinfo=cet))]))
     with Session(engine) as s:
         occurred = s.scalars(select(Event.occurred_at)).one()
     assert occurred == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -183,11 +213,16 @@ def test_timestamps_are_stored_and_read_back_in_utc(engine: Engine) -> None:
 def test_sensitive_payload_fields_are_masked_before_they_are_stored(engine: Engine) -> None:
     batch = sample_batch(1)
     batch.quarantined.append(
-        QuarantineRow("crm", "opportunities", "Amount is not a number",
-                      {"Id": "006Q", "Amount": "abc", "Email": "cfo@acme.example"}, "006Q")
-    )  # fmt: skip
-    write_batch(engine, batch)
-    write_batch(engine, Batch(quarantined=list(batch.quarantined)))
+        QuarantineRow(
+            "crm",
+            "opportunities",
+            "Amount is not a number",
+            {"Id": "006Q", "Amount": "abc", "Email": "cfo@acme.example"},
+            "006Q",
+        )
+    )
+    write_and_refresh(engine, batch)
+    write_and_refresh(engine, Batch(quarantined=list(batch.quarantined)))
     with Session(engine) as s:
         payload = s.scalars(select(SyncAttempt.payload)).one()
         quarantined = s.scalars(select(Quarantine)).one()
@@ -206,14 +241,22 @@ def test_a_100k_row_batch_goes_in_through_the_bulk_path(
         batch.objects.append(deal(key))
         batch.events.append(won(key, T0 + timedelta(seconds=i)))
         batch.links.append(
-            LinkRow("crm", ObjectType.DEAL, key, "psa", ObjectType.PROJECT, f"P{i}",
-                    LinkQualifier.PROVISIONS, "psa")
-        )  # fmt: skip
+            LinkRow(
+                "crm",
+                ObjectType.DEAL,
+                key,
+                "psa",
+                ObjectType.PROJECT,
+                f"P{i}",
+                LinkQualifier.PROVISIONS,
+                "psa",
+            )
+        )
     started = time.perf_counter()
-    result = write_batch(engine, batch)
+    result = write_and_refresh(engine, batch)
     elapsed = time.perf_counter() - started
     assert result.total == 4 * n
-    again = write_batch(engine, batch)
+    again = write_and_refresh(engine, batch)
     assert again.total == 0
     assert counts(engine)["events"] == n
     record_property("rows_per_second", round(4 * n / elapsed))  # type: ignore[operator]

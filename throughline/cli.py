@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from metrics.facts import refresh_pending
 from throughline.preflight import (
     ConfigurationError,
     check_environment,
@@ -24,7 +25,7 @@ from throughline.preflight import (
 )
 
 if TYPE_CHECKING:
-    from throughline.settings import Settings
+    from foundation.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
 
@@ -32,8 +33,8 @@ Handler = Callable[[argparse.Namespace, "Settings"], int]
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DBAPIError
 
-    from metrics.migrate import current_revision, upgrade
-    from throughline.urls import mask_url_password
+    from foundation.urls import mask_url_password
+    from store.migrate import current_revision, upgrade
 
     engine = store_engine(settings)
     try:
@@ -62,9 +63,12 @@ def _collect(args: argparse.Namespace, settings: Settings) -> int:
     since = _parse_since(args.since, "--since") if getattr(args, "since", None) else None
     names = collectors_to_run(settings, args.name)
     if not names:
-        print(f"throughline {args.command}: no collector is configured, nothing to do (set a "
-              "collector's THROUGHLINE_COLLECTORS__<NAME>__BASE_URL and secrets; see the "
-              "README's Connectors)", file=sys.stderr)  # fmt: skip
+        print(
+            f"throughline {args.command}: no collector is configured, nothing to do (set a "
+            "collector's THROUGHLINE_COLLECTORS__<NAME>__BASE_URL and secrets; see the "
+            "README's Connectors)",
+            file=sys.stderr,
+        )
         return 0
     from collectors.registry import build_collector
     from collectors.runner import run_collector
@@ -73,12 +77,17 @@ def _collect(args: argparse.Namespace, settings: Settings) -> int:
     failed = 0
     for name in names:
         report = run_collector(
-            engine, build_collector(name, settings), since=since,
+            engine,
+            build_collector(name, settings),
+            since=since,
             kind="backfill" if since else "collect",
-        )  # fmt: skip
-        print(f"{name}: {report.status}; {report.records_read} records read, "
-              f"{report.rows_written} rows written, {report.quarantined} quarantined"
-              + (f"; {report.error}" if report.error else ""))  # fmt: skip
+            refresh=refresh_pending,
+        )
+        print(
+            f"{name}: {report.status}; {report.records_read} records read, "
+            f"{report.rows_written} rows written, {report.quarantined} quarantined"
+            + (f"; {report.error}" if report.error else "")
+        )
         failed += report.status in {"failed", "partial"}
     engine.dispose()
     return 1 if failed else 0
@@ -101,7 +110,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from throughline.preflight import collectors_to_run
 
     collectors_to_run(settings, None)
-    from collectors.worker import run_worker
+    from throughline.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry raw URLs
@@ -120,8 +129,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from foundation.rundir import claim, release
     from throughline.processes import run_forwarding_signals, streamlit_command
-    from throughline.rundir import claim, release
     from throughline.signin import refusal, write_streamlit_secrets
 
     reason = refusal(settings)
@@ -140,8 +149,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.ocel import write_ocel
-    from metrics.views.common import reporting_time
+    from store.clock import reporting_time
+    from store.ocel_export import write_ocel
 
     engine = open_store(settings)
     try:
@@ -224,16 +233,17 @@ def _rebuild_facts(args: argparse.Namespace, settings: Settings) -> int:
 
 def _kpis(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.report import kpi_report, text_report
-    from metrics.views.common import reporting_time
+    from store.clock import reporting_time
 
     as_of = _parse_since(args.as_of, "--as-of") if args.as_of else None
     engine = open_store(settings)
     try:
         report = kpi_report(
-            engine, as_of or reporting_time(engine),
+            engine,
+            as_of or reporting_time(engine),
             reporting_currency=settings.reporting_currency,
             countries={e.code: e.country for e in settings.legal_entities},
-        )  # fmt: skip
+        )
     finally:
         engine.dispose()
     print(json.dumps(report, indent=2) if args.json else text_report(report))
@@ -261,10 +271,15 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
     overall = board[board["scope"] == "all"] if len(board) else board
     pausing: set[str] = set()
     for row in overall.itertuples():
-        attained = "no data" if row.attainment != row.attainment or row.attainment is None else (
-            f"{row.attainment:.1%}")  # fmt: skip
-        line = (f"{row.status:<9} {row.slo:<26} {attained:>8} of {row.target:.0%} target, "
-                f"budget left {row.budget_remaining:.0%} ({row.window})")  # fmt: skip
+        attained = (
+            "no data"
+            if row.attainment != row.attainment or row.attainment is None
+            else (f"{row.attainment:.1%}")
+        )
+        line = (
+            f"{row.status:<9} {row.slo:<26} {attained:>8} of {row.target:.0%} target, "
+            f"budget left {row.budget_remaining:.0%} ({row.window})"
+        )
         if row.paused_by:
             line += f"; paused by {row.paused_by}"
             pausing.update(str(row.paused_by).split(", "))
@@ -275,12 +290,16 @@ def _slo_check(args: argparse.Namespace, settings: Settings) -> int:
         since = f"last succeeded {last:%Y-%m-%d %H:%M} UTC" if last else "has never succeeded"
         minutes = int(source.stale_after.total_seconds() // 60)
         after = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
-        print(f"collector {name} {since}, stale after {after}: the SLOs it feeds are paused"
-              " until it runs again")  # fmt: skip
+        print(
+            f"collector {name} {since}, stale after {after}: the SLOs it feeds are paused"
+            " until it runs again"
+        )
     breached = int((overall["status"] == "breached").sum()) if len(overall) else 0
     paused = int((overall["status"] == "paused").sum()) if len(overall) else 0
-    print(f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached"
-          + (f", {paused} paused" if paused else ""))  # fmt: skip
+    print(
+        f"{len(overall)} SLOs as of {as_of:%Y-%m-%d %H:%M} UTC; {breached} breached"
+        + (f", {paused} paused" if paused else "")
+    )
     return 1 if breached else 0
 
 
@@ -367,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = build_parser().parse_args(argv)
-    from throughline.settings import explain_settings_error, get_settings
+    from foundation.settings import explain_settings_error, get_settings
 
     command = " ".join(
         str(v) for v in (args.command, *(getattr(args, k, None) for k in _ACTIONS)) if v

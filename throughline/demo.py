@@ -35,14 +35,15 @@ from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import add_months, simulate
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
-from metrics.db import make_engine
-from metrics.models import CollectorRun
+from foundation.rundir import DEMO_KIND, claim, grant_demo_mode, release
+from foundation.settings import Settings, user_data_dir
+from foundation.urls import mask_url_password
+from metrics.facts import refresh_pending
+from store.db import make_engine
+from store.tables import CollectorRun
 from throughline import processes
 from throughline.preflight import open_store
 from throughline.processes import start_child, stop_children, streamlit_command
-from throughline.rundir import DEMO_KIND, claim, grant_demo_mode, release
-from throughline.settings import Settings, user_data_dir
-from throughline.urls import mask_url_password
 
 __all__ = ["backfill", "demo_environment", "run_demo", "streamlit_command"]
 
@@ -81,10 +82,14 @@ def backfill(
             with tqdm(desc=f"{name:<11}", unit=" records", disable=quiet, leave=True) as bar:
                 reports.append(
                     run_collector(
-                        engine, build_collector(name, settings), since=since, kind="backfill",
+                        engine,
+                        build_collector(name, settings),
+                        since=since,
+                        kind="backfill",
                         progress=lambda _stream, n: bar.update(n),
+                        refresh=refresh_pending,
                     )
-                )  # fmt: skip
+                )
     finally:
         engine.dispose()
     return reports
@@ -176,9 +181,13 @@ def _report(reports: list[RunReport]) -> None:
 
 
 def _serve(
-    children: list[subprocess.Popen[bytes]], port: int, log: IO[bytes], log_path: Path,
-    browser: bool, database_url: str,
-) -> int:  # fmt: skip
+    children: list[subprocess.Popen[bytes]],
+    port: int,
+    log: IO[bytes],
+    log_path: Path,
+    browser: bool,
+    database_url: str,
+) -> int:
     dashboard = children[0]
     url = f"http://localhost:{port}"
     if not processes.wait_until_serving(

@@ -12,12 +12,12 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from throughline.environment import unknown_variables
+from foundation.environment import unknown_variables
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from throughline.settings import Settings
+    from foundation.settings import Settings
 
 
 class ConfigurationError(ValueError):
@@ -26,7 +26,7 @@ class ConfigurationError(ValueError):
 
 def check_environment() -> None:
     """Refuse `THROUGHLINE_…` variables that name no setting (a typo would be ignored)."""
-    from throughline.settings import Settings
+    from foundation.settings import Settings
 
     problems = unknown_variables(os.environ, Settings)
     if problems:
@@ -37,7 +37,7 @@ def store_engine(settings: Settings) -> Engine:
     """The engine of the configured database (nothing is opened yet)."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from metrics.db import make_engine
+    from store.db import make_engine
 
     try:
         return make_engine(settings.database_url)
@@ -52,7 +52,7 @@ def open_store(settings: Settings) -> Engine:
     """The engine of the configured database, its schema brought to the code's revision."""
     from sqlalchemy.exc import DBAPIError
 
-    from metrics.migrate import ensure_current
+    from metrics.facts import ensure_current
 
     engine = store_engine(settings)
     try:
@@ -73,7 +73,7 @@ def unusable_database(settings: Settings, exc: Exception) -> ConfigurationError:
 
 
 def _where(settings: Settings) -> str:
-    from throughline.urls import mask_url_password
+    from foundation.urls import mask_url_password
 
     return f"THROUGHLINE_DATABASE_URL ({mask_url_password(settings.database_url)})"
 

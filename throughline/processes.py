@@ -38,13 +38,30 @@ def streamlit_command(port: int, *, secrets_file: Path | None = None) -> list[st
     with the dashboard's caches in memory that took most of the server's time under twenty
     sessions (tests/browser/test_load_browser.py), so it is left to Python's own thresholds."""
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--server.showEmailPrompt", "false",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--client.showErrorDetails", "none", "--client.toolbarMode", "viewer",
-        "--runner.postScriptGC", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.showEmailPrompt",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.showErrorDetails",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+        "--runner.postScriptGC",
+        "false",
+    ]
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]
     return command
@@ -57,9 +74,13 @@ def start_child(
     session of its own: a Ctrl-C in the terminal reaches this process, which stops it."""
     tethered = [sys.executable, "-m", "throughline.tether", str(os.getpid()), *command]
     return subprocess.Popen(
-        tethered, env=env, stdin=subprocess.DEVNULL, stdout=output,
-        stderr=subprocess.STDOUT if output else None, start_new_session=True,
-    )  # fmt: skip
+        tethered,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+        start_new_session=True,
+    )
 
 
 def run_forwarding_signals(command: list[str]) -> int:
@@ -121,9 +142,12 @@ def open_browser(url: str, log: IO[bytes]) -> bool:
     opener = shutil.which("xdg-open") if sys.platform.startswith("linux") else None
     if opener:
         subprocess.Popen(
-            [opener, url], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [opener, url],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         return True
     try:
         return webbrowser.open(url, new=2)

@@ -1,6 +1,6 @@
 """Sign-in set-up of the dashboard process: whether it may start, and the `[auth]` section
 Streamlit's `st.login` reads, written to a private file that lives only while it runs (in the
-`serve` process's run directory, see `throughline.rundir`)."""
+`serve` process's run directory, see `foundation.rundir`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import secrets
 from pathlib import Path
 
-from throughline.rundir import write_private
-from throughline.settings import Settings
+from foundation.rundir import write_private
+from foundation.settings import Settings
 
 CLIENT_SECRET = "oidc_client_secret"
 COOKIE_SECRET = "oidc_cookie_secret"

@@ -39,12 +39,21 @@ from collectors.erp_tryton.client import TrytonError, TrytonModelMissing, Tryton
 from collectors.erp_tryton.mapping import SYSTEM, TrytonMapping
 from collectors.erp_tryton.streams import DealLink, StreamOptions, TrytonStream, streams
 from collectors.errors import ConfigurationError
-from throughline.settings import Settings
+from foundation.settings import Settings
 
 __all__ = [
-    "SYSTEM", "DealLink", "TrytonConfig", "TrytonError", "TrytonModelMissing", "TrytonSession",
-    "TrytonStream", "collector", "database_url", "from_settings", "streams_for",
-]  # fmt: skip
+    "SYSTEM",
+    "DealLink",
+    "TrytonConfig",
+    "TrytonError",
+    "TrytonModelMissing",
+    "TrytonSession",
+    "TrytonStream",
+    "collector",
+    "database_url",
+    "from_settings",
+    "streams_for",
+]
 
 
 @dataclass(frozen=True)
@@ -81,14 +90,21 @@ def streams_for(config: TrytonConfig) -> list[TrytonStream]:
 
 
 def collector(
-    name: str, config: TrytonConfig, session: TrytonSession,
-    *, transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:  # fmt: skip
+    name: str,
+    config: TrytonConfig,
+    session: TrytonSession,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> HttpCollector:
     """A Tryton collector that logs in through `session` (and again after a 401)."""
     return HttpCollector(
-        name=name, source_system=SYSTEM, streams=streams_for(config), base_url=config.url,
-        auth=session.auth(), transport=transport,
-    )  # fmt: skip
+        name=name,
+        source_system=SYSTEM,
+        streams=streams_for(config),
+        base_url=config.url,
+        auth=session.auth(),
+        transport=transport,
+    )
 
 
 def database_url(url: str, variable: str) -> str:
@@ -137,7 +153,10 @@ def from_settings(
     values["legal_entities"] = {**entities, **dict(values.get("legal_entities") or {})}
     config = TrytonConfig(url, login=login.get_secret_value() if login else "admin", **values)
     session = TrytonSession(
-        config.url, config.login, password.get_secret_value(), language=config.language,
+        config.url,
+        config.login,
+        password.get_secret_value(),
+        language=config.language,
         transport=transport,
-    )  # fmt: skip
+    )
     return collector(name, config, session, transport=transport)

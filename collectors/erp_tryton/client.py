@@ -60,9 +60,15 @@ def _decoded(obj: dict[str, Any]) -> Any:
         return obj
     if kind == "datetime":
         return datetime(
-            obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"],
-            obj.get("microsecond", 0), tzinfo=UTC,
-        )  # fmt: skip
+            obj["year"],
+            obj["month"],
+            obj["day"],
+            obj["hour"],
+            obj["minute"],
+            obj["second"],
+            obj.get("microsecond", 0),
+            tzinfo=UTC,
+        )
     if kind == "date":
         return date(obj["year"], obj["month"], obj["day"])
     if kind == "time":
@@ -86,10 +92,15 @@ def encode(value: Any) -> Any:
     if isinstance(value, datetime):
         at = value.astimezone(UTC) if value.tzinfo else value
         return {
-            "__class__": "datetime", "year": at.year, "month": at.month, "day": at.day,
-            "hour": at.hour, "minute": at.minute, "second": at.second,
+            "__class__": "datetime",
+            "year": at.year,
+            "month": at.month,
+            "day": at.day,
+            "hour": at.hour,
+            "minute": at.minute,
+            "second": at.second,
             "microsecond": at.microsecond,
-        }  # fmt: skip
+        }
     if isinstance(value, date):
         return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
     if isinstance(value, timedelta):
@@ -119,8 +130,11 @@ def _error_text(error: Any) -> str:
 
 def call_body(method: str, params: Sequence[Any], ident: int | None = None) -> dict[str, Any]:
     """The JSON body of one call (typed values encoded)."""
-    return {"id": next(_ids) if ident is None else ident, "method": method,
-            "params": encode(list(params))}  # fmt: skip
+    return {
+        "id": next(_ids) if ident is None else ident,
+        "method": method,
+        "params": encode(list(params)),
+    }
 
 
 def decode_value(value: Any) -> Any:
@@ -178,8 +192,14 @@ def search_read_params(
     context: Mapping[str, Any] | None = None,
 ) -> list[Any]:
     """`search_read`'s positional parameters: domain, offset, limit, order, fields, context."""
-    return [list(domain), offset, limit, [list(o) for o in order] if order else None,
-            list(fields), dict(context or {})]  # fmt: skip
+    return [
+        list(domain),
+        offset,
+        limit,
+        [list(o) for o in order] if order else None,
+        list(fields),
+        dict(context or {}),
+    ]
 
 
 def search_read(

@@ -36,7 +36,7 @@ from typing import Any
 from collectors.base import Record
 from collectors.errors import MappingError
 from collectors.mapping import amount, decimal_text, text
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     Batch,
     EventObject,
@@ -228,20 +228,26 @@ def map_opportunity(r: Record, m: TrytonMapping) -> Batch:
     key = str(record_id(r))
     changes = stage_changes(r)
     deal = ObjectRow(
-        type=ObjectType.DEAL, source_system=SYSTEM, source_key=key,
+        type=ObjectType.DEAL,
+        source_system=SYSTEM,
+        source_key=key,
         customer=related_text(r, "party.rec_name"),
         legal_entity=m.entity(related_text(r, "company.rec_name")),
-        owner=related_text(r, "employee.rec_name"), currency=related_text(r, "currency.code"),
+        owner=related_text(r, "employee.rec_name"),
+        currency=related_text(r, "currency.code"),
         amount=amount(r, "amount"),
         attributes={
-            "number": text(r, "number"), "description": text(r, "description"),
-            "state": text(r, "state"), "party_id": related(r, "party").get("id"),
-            "start_date": _iso(day(r, "start_date")), "end_date": _iso(day(r, "end_date")),
+            "number": text(r, "number"),
+            "description": text(r, "description"),
+            "state": text(r, "state"),
+            "party_id": related(r, "party").get("id"),
+            "start_date": _iso(day(r, "start_date")),
+            "end_date": _iso(day(r, "end_date")),
             "sales": [record_id(s) for s in _list(r, "_sales")],
             "stage_time_source": changes[-1].source if changes else None,
         },
         source_updated_at=when(r, "last_modified_at"),
-    )  # fmt: skip
+    )
     ref = (EventObject(SYSTEM, ObjectType.DEAL, key, "deal"),)
     events = [EventRow(c.activity, c.at, SYSTEM, key, ref, {"source": c.source}) for c in changes]
     return Batch(objects=[deal], events=events)
@@ -258,29 +264,42 @@ def map_project(r: Record, m: TrytonMapping) -> Batch:
         raise MappingError(f"_deal is not an opportunity id: {deal!r:.40}")
     method = text(r, "project_invoice_method")
     project = ObjectRow(
-        type=ObjectType.PROJECT, source_system=SYSTEM, source_key=key,
+        type=ObjectType.PROJECT,
+        source_system=SYSTEM,
+        source_key=key,
         customer=related_text(r, "party.rec_name"),
         legal_entity=m.entity(related_text(r, "company.rec_name")),
         currency=related_text(r, "currency.code"),
         attributes={
-            "name": text(r, "name"), "number": text(r, "number"),
-            "status": related_text(r, "status.rec_name"), "invoice_method": method,
+            "name": text(r, "name"),
+            "number": text(r, "number"),
+            "status": related_text(r, "status.rec_name"),
+            "invoice_method": method,
             "billing_type": BILLING_TYPES.get(method or ""),
             "party_id": related(r, "party").get("id"),
-            "deal_id": None if deal is None else str(deal), "deal_rule": r.get("_deal_rule"),
+            "deal_id": None if deal is None else str(deal),
+            "deal_rule": r.get("_deal_rule"),
             "created_by": related_text(r, "create_uid.login"),
             "touchless": related_text(r, "create_uid.login") in m.integration_users,
         },
         source_updated_at=when(r, "last_modified_at"),
-    )  # fmt: skip
+    )
     refs = [EventObject(SYSTEM, ObjectType.PROJECT, key, "project")]
     links = []
     if deal is not None:
         refs.append(EventObject(SYSTEM, ObjectType.DEAL, str(deal), "deal"))
         links.append(
-            LinkRow(SYSTEM, ObjectType.DEAL, str(deal), SYSTEM, ObjectType.PROJECT, key,
-                    LinkQualifier.PROVISIONS, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.DEAL,
+                str(deal),
+                SYSTEM,
+                ObjectType.PROJECT,
+                key,
+                LinkQualifier.PROVISIONS,
+                SYSTEM,
+            )
+        )
     created = EventRow(
         Activity.PROJECT_CREATED,
         required_when(r, "create_date"),
@@ -337,38 +356,69 @@ def map_timesheet_line(r: Record, m: TrytonMapping) -> Batch:
     invoice = invoice_line.get("invoice")
     invoice_key = None if invoice is None else str(invoice)
     item = ObjectRow(
-        type=ObjectType.WORK_ITEM, source_system=SYSTEM, source_key=key,
+        type=ObjectType.WORK_ITEM,
+        source_system=SYSTEM,
+        source_key=key,
         legal_entity=m.entity(related_text(r, "company.rec_name")),
         owner=related_text(r, "employee.rec_name"),
         currency=text(project, "currency") if project else None,
         amount=line_amount(hours, price) if billable else None,
         attributes={
-            "kind": "time", "project_id": project_key, "work_id": related(r, "work").get("id"),
-            "work_date": _iso(day(r, "date")), "hours": decimal_text(hours), "billable": billable,
-            "status": "invoiced" if invoice_line else "open", "invoice_id": invoice_key,
+            "kind": "time",
+            "project_id": project_key,
+            "work_id": related(r, "work").get("id"),
+            "work_date": _iso(day(r, "date")),
+            "hours": decimal_text(hours),
+            "billable": billable,
+            "status": "invoiced" if invoice_line else "open",
+            "invoice_id": invoice_key,
             "description": text(r, "description"),
             "unit_price": None if price is None else str(price),
         },
         source_updated_at=when(r, "last_modified_at"),
-    )  # fmt: skip
+    )
     batch = Batch(objects=[item])
     refs = [EventObject(SYSTEM, ObjectType.WORK_ITEM, key, "work_item")]
     if project_key is not None:
         refs.append(EventObject(SYSTEM, ObjectType.PROJECT, project_key, "project"))
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, SYSTEM, ObjectType.PROJECT, project_key,
-                    LinkQualifier.PART_OF, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                SYSTEM,
+                ObjectType.PROJECT,
+                project_key,
+                LinkQualifier.PART_OF,
+                SYSTEM,
+            )
+        )
     if invoice_key is not None:
         batch.links.append(
-            LinkRow(SYSTEM, ObjectType.WORK_ITEM, key, SYSTEM, ObjectType.INVOICE, invoice_key,
-                    LinkQualifier.BILLED_ON, SYSTEM)
-        )  # fmt: skip
+            LinkRow(
+                SYSTEM,
+                ObjectType.WORK_ITEM,
+                key,
+                SYSTEM,
+                ObjectType.INVOICE,
+                invoice_key,
+                LinkQualifier.BILLED_ON,
+                SYSTEM,
+            )
+        )
         if project_key is not None:
             batch.links.append(
-                LinkRow(SYSTEM, ObjectType.INVOICE, invoice_key, SYSTEM, ObjectType.PROJECT,
-                        project_key, LinkQualifier.BILLS, SYSTEM)
-            )  # fmt: skip
+                LinkRow(
+                    SYSTEM,
+                    ObjectType.INVOICE,
+                    invoice_key,
+                    SYSTEM,
+                    ObjectType.PROJECT,
+                    project_key,
+                    LinkQualifier.BILLS,
+                    SYSTEM,
+                )
+            )
     entered = required_when(r, "create_date")
     for activity in (Activity.WORK_LOGGED, Activity.WORK_APPROVED):
         batch.events.append(EventRow(activity, entered, SYSTEM, key, tuple(refs)))
@@ -398,18 +448,23 @@ def map_invoice(r: Record, m: TrytonMapping) -> Batch:
     total = amount(r, "total_amount")
     currency = related_text(r, "currency.code")
     invoice = ObjectRow(
-        type=ObjectType.INVOICE, source_system=SYSTEM, source_key=key,
+        type=ObjectType.INVOICE,
+        source_system=SYSTEM,
+        source_key=key,
         customer=related_text(r, "party.rec_name"),
         legal_entity=m.entity(related_text(r, "company.rec_name")),
-        currency=currency, amount=total,
+        currency=currency,
+        amount=total,
         attributes={
             "kind": "credit_note" if total is not None and total < 0 else "invoice",
-            "number": text(r, "number"), "state": text(r, "state"),
-            "invoice_date": _iso(day(r, "invoice_date")), "party_id": related(r, "party").get("id"),
+            "number": text(r, "number"),
+            "state": text(r, "state"),
+            "invoice_date": _iso(day(r, "invoice_date")),
+            "party_id": related(r, "party").get("id"),
             "payment_lines": [record_id(p) for p in _list(r, "_payments")],
         },
         source_updated_at=when(r, "last_modified_at"),
-    )  # fmt: skip
+    )
     batch = Batch(objects=[invoice])
     ref = EventObject(SYSTEM, ObjectType.INVOICE, key, "invoice")
     for activity, at in invoice_times(r).items():
@@ -425,13 +480,19 @@ def map_payment_line(line: Record, invoice_key: str, invoice_currency: str | Non
     key = str(record_id(line))
     credit, debit = amount(line, "credit") or Decimal(0), amount(line, "debit") or Decimal(0)
     payment = ObjectRow(
-        type=ObjectType.PAYMENT, source_system=SYSTEM, source_key=key,
+        type=ObjectType.PAYMENT,
+        source_system=SYSTEM,
+        source_key=key,
         customer=related_text(line, "party.rec_name"),
-        currency=related_text(line, "currency.code") or invoice_currency, amount=credit - debit,
-        attributes={"invoice_id": invoice_key, "date": _iso(day(line, "date")),
-                    "move": related_text(line, "move.rec_name")},
+        currency=related_text(line, "currency.code") or invoice_currency,
+        amount=credit - debit,
+        attributes={
+            "invoice_id": invoice_key,
+            "date": _iso(day(line, "date")),
+            "move": related_text(line, "move.rec_name"),
+        },
         source_updated_at=when(line, "last_modified_at"),
-    )  # fmt: skip
+    )
     refs = (
         EventObject(SYSTEM, ObjectType.PAYMENT, key, "payment"),
         EventObject(SYSTEM, ObjectType.INVOICE, invoice_key, "invoice"),
@@ -439,11 +500,20 @@ def map_payment_line(line: Record, invoice_key: str, invoice_currency: str | Non
     return Batch(
         objects=[payment],
         events=[
-            EventRow(Activity.PAYMENT_RECEIVED, required_when(line, "create_date"), SYSTEM, key,
-                     refs)
+            EventRow(
+                Activity.PAYMENT_RECEIVED, required_when(line, "create_date"), SYSTEM, key, refs
+            )
         ],
         links=[
-            LinkRow(SYSTEM, ObjectType.INVOICE, invoice_key, SYSTEM, ObjectType.PAYMENT, key,
-                    LinkQualifier.SETTLED_BY, SYSTEM)
+            LinkRow(
+                SYSTEM,
+                ObjectType.INVOICE,
+                invoice_key,
+                SYSTEM,
+                ObjectType.PAYMENT,
+                key,
+                LinkQualifier.SETTLED_BY,
+                SYSTEM,
+            )
         ],
-    )  # fmt: skip
+    )

@@ -46,7 +46,7 @@ from collectors.erp_tryton.mapping import (
 from collectors.errors import MappingError, SchemaDrift
 from collectors.page_checks import PageContract
 from collectors.paging import PageRequest, Paginator, iter_records
-from metrics.canonical import Batch
+from store.canonical import Batch
 
 LOOKBACK = timedelta(minutes=5)
 ORDER = (("last_modified_at", "ASC"), ("id", "ASC"))
@@ -125,20 +125,25 @@ class TrytonStream:
             return records_of(self.model, decode_value(result_of(method, payload)))
 
         return PageContract(
-            self.name, rows, key=self.primary_key, version=self.cursor_field,
-            limit=self.page_size, columns=frozenset({*names, "id"}),
+            self.name,
+            rows,
+            key=self.primary_key,
+            version=self.cursor_field,
+            limit=self.page_size,
+            columns=frozenset({*names, "id"}),
             floor=(self.cursor_field, since) if since is not None else None,
-        )  # fmt: skip
+        )
 
     def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
         method = f"model.{self.model}.search_read"
         paginator = KeysetPaginator(self.window_domain(window.since), self.page_size)
         body = call_body(
             method,
-            search_read_params(paginator.domain, self.field_names(), order=ORDER,
-                               limit=self.page_size),
+            search_read_params(
+                paginator.domain, self.field_names(), order=ORDER, limit=self.page_size
+            ),
             ident=0,
-        )  # fmt: skip
+        )
         pages = self.pages(method, window.since)
         for records in iter_records(client, paginator, "POST", "rpc/", pages, json=body):
             if not records:
@@ -179,8 +184,11 @@ class KeysetPaginator(Paginator):
         if not isinstance(last, dict) or "last_modified_at" not in last or "id" not in last:
             raise SchemaDrift("a search_read page's rows lack last_modified_at or id")
         at, ident = last["last_modified_at"], last["id"]
-        after = ["OR", [["last_modified_at", ">", at]],
-                 [["last_modified_at", "=", at], ["id", ">", ident]]]  # fmt: skip
+        after = [
+            "OR",
+            [["last_modified_at", ">", at]],
+            [["last_modified_at", "=", at], ["id", ">", ident]],
+        ]
         params = [[*self.domain, after], *current.json["params"][1:]]
         return replace(current, json={**current.json, "params": params})
 
@@ -212,9 +220,14 @@ def _read_all(
     rows: list[Record] = []
     while True:
         page = search_read(
-            client, model, domain, fields, order=order or [("id", "ASC")], limit=1000,
+            client,
+            model,
+            domain,
+            fields,
+            order=order or [("id", "ASC")],
+            limit=1000,
             offset=len(rows),
-        )  # fmt: skip
+        )
         rows.extend(page)
         if len(page) < 1000:
             return rows
@@ -226,18 +239,21 @@ def attach_sales_history(client: httpx.Client, opportunities: list[Record]) -> N
     sales: list[Record] = []
     for part in _chunks(refs):
         sales += _read_all(
-            client, "sale.sale", [("origin", "in", part)],
+            client,
+            "sale.sale",
+            [("origin", "in", part)],
             ["id", "number", "origin", "state", "create_date"],
-        )  # fmt: skip
+        )
     resources = refs + [f"sale.sale,{s['id']}" for s in sales]
     logs: list[Record] = []
     for part in _chunks(resources):
         logs += _read_all(
-            client, "ir.model.log",
+            client,
+            "ir.model.log",
             [("resource", "in", part), ("event", "in", ["transition", "button"])],
             ["id", "resource", "event", "target", "create_date"],
             order=[("create_date", "ASC"), ("id", "ASC")],
-        )  # fmt: skip
+        )
     by_resource = _by(logs, "resource")
     for sale in sales:
         sale["transitions"] = [
@@ -257,9 +273,18 @@ def attach_sales_history(client: httpx.Client, opportunities: list[Record]) -> N
 
 
 OPPORTUNITY_FIELDS = (
-    "id", "number", "description", "state", "start_date", "end_date", "amount",
-    "party.rec_name", "company.rec_name", "currency.code", "employee.rec_name",
-)  # fmt: skip
+    "id",
+    "number",
+    "description",
+    "state",
+    "start_date",
+    "end_date",
+    "amount",
+    "party.rec_name",
+    "company.rec_name",
+    "currency.code",
+    "employee.rec_name",
+)
 
 
 def link_projects(link: DealLink) -> Enrich:
@@ -270,10 +295,11 @@ def link_projects(link: DealLink) -> Enrich:
         opportunities: list[Record] = []
         for part in _chunks(parties):
             opportunities += _read_all(
-                client, "sale.opportunity",
+                client,
+                "sale.opportunity",
                 [("party", "in", part), ("state", "in", ["converted", "won", "lost"])],
                 ["id", "state", "end_date", "party.rec_name", "company.rec_name"],
-            )  # fmt: skip
+            )
         attach_sales_history(client, opportunities)
         wins = []
         for o in opportunities:
@@ -309,9 +335,11 @@ def link_projects(link: DealLink) -> Enrich:
                     numbers[project["id"]] = found.group("number")
         if numbers:
             rows = _read_all(
-                client, "sale.opportunity", [("number", "in", sorted(set(numbers.values())))],
+                client,
+                "sale.opportunity",
+                [("number", "in", sorted(set(numbers.values())))],
                 ["id", "number"],
-            )  # fmt: skip
+            )
             ids = {r["number"]: r["id"] for r in rows}
             for project in projects:
                 if project.get("id") in numbers:
@@ -329,9 +357,11 @@ def attach_projects(client: httpx.Client, lines: list[Record]) -> None:
     rows: dict[int, Record] = {}
     for part in _chunks(works):
         for row in _read_all(
-            client, "project.work", [("id", "in", part)],
+            client,
+            "project.work",
+            [("id", "in", part)],
             ["id", "type", "path", "invoice_method", "list_price", "currency.code"],
-        ):  # fmt: skip
+        ):
             rows[row["id"]] = row
     ancestors = {int(a) for r in rows.values() for a in str(r.get("path") or "").split("/") if a}
     types = {r["id"]: r.get("type") for r in rows.values()}
@@ -349,9 +379,11 @@ def attach_projects(client: httpx.Client, lines: list[Record]) -> None:
         project = next((a for a in reversed(chain) if types.get(a) == "project"), chain[0])
         currency = work.get("currency.") or {}
         line["_project"] = {
-            "id": project, "invoice_method": work.get("invoice_method"),
-            "list_price": work.get("list_price"), "currency": currency.get("code"),
-        }  # fmt: skip
+            "id": project,
+            "invoice_method": work.get("invoice_method"),
+            "list_price": work.get("list_price"),
+            "currency": currency.get("code"),
+        }
 
 
 def _related_id(record: Record, field: str) -> int | None:
@@ -373,10 +405,21 @@ def attach_payments(client: httpx.Client, invoices: list[Record]) -> None:
     lines: dict[int, Record] = {}
     for part in _chunks(ids):
         for row in _read_all(
-            client, "account.move.line", [("id", "in", part)],
-            ["id", "debit", "credit", "date", "create_date", "last_modified_at",
-             "party.rec_name", "currency.code", "move.rec_name"],
-        ):  # fmt: skip
+            client,
+            "account.move.line",
+            [("id", "in", part)],
+            [
+                "id",
+                "debit",
+                "credit",
+                "date",
+                "create_date",
+                "last_modified_at",
+                "party.rec_name",
+                "currency.code",
+                "move.rec_name",
+            ],
+        ):
             lines[row["id"]] = row
     for invoice in invoices:
         invoice["_payments"] = [lines[i] for i in invoice.get("payment_lines") or [] if i in lines]
@@ -398,30 +441,72 @@ def streams(o: StreamOptions) -> list[TrytonStream]:
     """Opportunities, projects, timesheet lines and customer invoices (with their payments)."""
     m, n = o.mapping, o.page_size
     project_fields = (
-        "id", "name", "number", "type", "project_invoice_method", "party.rec_name",
-        "company.rec_name", "currency.code", "status.rec_name", "create_uid.login",
-    ) + ((o.deal_link.field,) if o.deal_link.rule == "field" else ())  # fmt: skip
+        "id",
+        "name",
+        "number",
+        "type",
+        "project_invoice_method",
+        "party.rec_name",
+        "company.rec_name",
+        "currency.code",
+        "status.rec_name",
+        "create_uid.login",
+    ) + ((o.deal_link.field,) if o.deal_link.rule == "field" else ())
     return [
         TrytonStream(
-            "opportunities", "sale.opportunity", OPPORTUNITY_FIELDS,
-            lambda r: map_opportunity(r, m), enrich=attach_sales_history, page_size=n,
-        ),
-        TrytonStream(
-            "projects", "project.work", project_fields, lambda r: map_project(r, m),
-            domain=(("type", "=", "project"),), enrich=link_projects(o.deal_link), page_size=n,
-        ),
-        TrytonStream(
-            "timesheet_lines", "timesheet.line",
-            ("id", "date", "duration", "description", "work.origin", "employee.rec_name",
-             "company.rec_name", "invoice_line.invoice"),
-            lambda r: map_timesheet_line(r, m), enrich=attach_projects, page_size=n,
-        ),
-        TrytonStream(
-            "invoices", "account.invoice",
-            ("id", "number", "type", "state", "invoice_date", "total_amount", "payment_lines",
-             "party.rec_name", "company.rec_name", "currency.code", "move.create_date",
-             "cancel_move.create_date"),
-            lambda r: map_invoice(r, m), domain=(("type", "=", "out"),), enrich=attach_payments,
+            "opportunities",
+            "sale.opportunity",
+            OPPORTUNITY_FIELDS,
+            lambda r: map_opportunity(r, m),
+            enrich=attach_sales_history,
             page_size=n,
         ),
-    ]  # fmt: skip
+        TrytonStream(
+            "projects",
+            "project.work",
+            project_fields,
+            lambda r: map_project(r, m),
+            domain=(("type", "=", "project"),),
+            enrich=link_projects(o.deal_link),
+            page_size=n,
+        ),
+        TrytonStream(
+            "timesheet_lines",
+            "timesheet.line",
+            (
+                "id",
+                "date",
+                "duration",
+                "description",
+                "work.origin",
+                "employee.rec_name",
+                "company.rec_name",
+                "invoice_line.invoice",
+            ),
+            lambda r: map_timesheet_line(r, m),
+            enrich=attach_projects,
+            page_size=n,
+        ),
+        TrytonStream(
+            "invoices",
+            "account.invoice",
+            (
+                "id",
+                "number",
+                "type",
+                "state",
+                "invoice_date",
+                "total_amount",
+                "payment_lines",
+                "party.rec_name",
+                "company.rec_name",
+                "currency.code",
+                "move.create_date",
+                "cancel_move.create_date",
+            ),
+            lambda r: map_invoice(r, m),
+            domain=(("type", "=", "out"),),
+            enrich=attach_payments,
+            page_size=n,
+        ),
+    ]

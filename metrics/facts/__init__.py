@@ -1,7 +1,7 @@
 """Case facts derived from the event log, kept up to date right after each ingest.
 
 The ingest transaction marks the cases its batch touches (`mark_affected`, see
-`metrics.facts.pending`); `refresh_pending(engine)` then recomputes only those cases, in chunks,
+`store.pending`); `refresh_pending(engine)` then recomputes only those cases, in chunks,
 each case once however many batches touched it (its cost grows with the new data, not with
 history). `rebuild_case_facts(engine)` recomputes everything at once, by DuckDB in process
 (`metrics.facts.columnar`), giving the same rows as the builders (`columnar=False` runs the
@@ -19,35 +19,33 @@ project's entity or practice reaches them with the next `rebuild_case_facts`.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 
-from metrics.canonical import Batch, stable_id
-from metrics.facts import pending
-from metrics.facts.affected import Affected, affected_by
-from metrics.facts.common import no_cyclic_gc
 from metrics.facts.handoffs import refresh_handoffs
 from metrics.facts.invoices import refresh_invoices
 from metrics.facts.sync import refresh_sync
 from metrics.facts.work_items import refresh_work_items
+from store import pending
+from store.affected import Affected
+from store.canonical import Batch
+from store.migrate import upgrade_to_head
+from store.reads import no_cyclic_gc
+from store.write import CursorUpdate, WriteResult, write_batch
 
-__all__ = ["Affected", "RefreshReport", "mark_affected", "rebuild_case_facts", "refresh_pending"]
+__all__ = [
+    "Affected",
+    "RefreshReport",
+    "ensure_current",
+    "rebuild_case_facts",
+    "refresh_pending",
+    "write_and_refresh",
+]
 
 
-LOCK_KEY = stable_id("case-facts-refresh") % 2**31  # one lock per schema: (key, schema hash)
-
-
-def _serialize(conn: Connection, *, shared: bool = False) -> None:
-    """Refreshes run one at a time, and never beside an ingest transaction that has marked
-    cases, until their transaction ends (PostgreSQL; SQLite already serialises writers). A
-    refresh then reads everything the marks it takes stand for."""
-    if conn.dialect.name == "postgresql":
-        lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        conn.execute(text(f"SELECT {lock}(:k, hashtext(current_schema()))"), {"k": LOCK_KEY})
-
-
-LARGE_BATCH = 5_000
 CHUNK_CASES = 5_000  # cases per refresh transaction: bounds its memory on a large backfill
 # A queue of more than BACKFILL_CASES cases that is also more than BACKFILL_SHARE of the case
 # rows already stored (a first backfill, years of history re-delivered) is served by one
@@ -55,25 +53,6 @@ CHUNK_CASES = 5_000  # cases per refresh transaction: bounds its memory on a lar
 BACKFILL_CASES = 50_000
 BACKFILL_SHARE = 0.25
 CASE_TABLES = ("case_handoffs", "case_invoices", "case_work_items", "sync_traces")
-
-
-def _analyze_after_bulk(conn: Connection, batch: Batch) -> None:
-    """After a large batch, refresh the planner's statistics inside the transaction: with none
-    or stale ones (e.g. a first backfill) lookups by id scan whole tables. SQLite samples a few
-    hundred rows per index (`analysis_limit`), so this stays cheap as history grows."""
-    if len(batch) < LARGE_BATCH:
-        return
-    if conn.dialect.name == "postgresql":
-        # Only while the batch is large against what the statistics last saw (a young store):
-        # once they know a table is large, its plans by id stay right as it grows.
-        seen = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass"))
-        if (seen.scalar_one() or 0) >= 4 * len(batch):
-            return
-        conn.execute(text("ANALYZE objects, events, event_objects, object_links, sync_attempts"))
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA analysis_limit = 400")
-        for table in ("objects", "events", "event_objects", "object_links", "sync_attempts"):
-            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +74,6 @@ def _refresh(conn: Connection, affected: Affected | None) -> int:
     )
 
 
-def mark_affected(conn: Connection, batch: Batch) -> int:
-    """Queue the cases `batch` (already stored on `conn`) touches, in its transaction."""
-    if not (batch.objects or batch.events or batch.links or batch.sync_attempts):
-        return 0
-    _serialize(conn, shared=True)
-    _analyze_after_bulk(conn, batch)
-    return pending.mark(conn, affected_by(conn, batch))
-
-
 def _backfill(conn: Connection) -> int:
     """The queued cases when the queue is large enough that one full rebuild beats the
     per-case refresh, else 0."""
@@ -123,7 +93,7 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
     started = time.perf_counter()
     cases = rows = 0
     with engine.begin() as conn:
-        _serialize(conn)
+        pending.serialize(conn)
         cases = _backfill(conn)
         if cases:
             conn.execute(text("DELETE FROM facts_pending"))
@@ -132,7 +102,7 @@ def refresh_pending(engine: Engine, chunk: int = CHUNK_CASES) -> RefreshReport:
             return RefreshReport(cases, rows, time.perf_counter() - started)
     while True:
         with engine.begin() as conn, no_cyclic_gc():
-            _serialize(conn)
+            pending.serialize(conn)
             affected = pending.take(conn, chunk)
             if not len(affected):
                 break
@@ -156,7 +126,7 @@ def _columnar(conn: Connection) -> int:
 
 
 def _rebuild(conn: Connection, columnar: bool) -> int:
-    _serialize(conn)
+    pending.serialize(conn)
     conn.execute(text("DELETE FROM facts_pending"))
     conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
     _facts_changed(conn)
@@ -174,3 +144,27 @@ def rebuild_case_facts(target: Engine | Connection, *, columnar: bool = True) ->
     else:
         rows = _rebuild(target, columnar)
     return RefreshReport(rows, rows, time.perf_counter() - started)
+
+
+def write_and_refresh(
+    engine: Engine,
+    batch: Batch,
+    cursors: CursorUpdate | Sequence[CursorUpdate] = (),
+    *,
+    now: datetime | None = None,
+) -> WriteResult:
+    """Store one batch (`store.write.write_batch`) and bring the case facts up to date at once;
+    callers writing many batches write them first and call `refresh_pending` once."""
+    result = write_batch(engine, batch, cursors, now=now)
+    refresh_pending(engine)
+    return result
+
+
+def ensure_current(engine: Engine) -> bool:
+    """Bring the schema to the code's head (`store.migrate.upgrade_to_head`); a store that had
+    events before the case-fact tables existed gets them rebuilt once. True when this process
+    applied an upgrade."""
+    upgraded = upgrade_to_head(engine)
+    if upgraded.facts_predate_store:
+        rebuild_case_facts(engine)
+    return upgraded.applied

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Table
 from sqlalchemy.types import Date
 
-from metrics.models import UTCDateTime
+from store.tables import UTCDateTime
 
 READ_ROWS = 25_000  # rows per SQLite chunk and per DuckDB result batch
 CSV_BLOCK = 16 << 20  # bytes per pyarrow CSV block
@@ -116,9 +116,11 @@ def _postgres_chunks(conn: Connection, src: Source) -> Iterator[pa.Table]:
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: _arrow_type(k, "postgresql") for n, k in src.columns},
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
             ),
-        )  # fmt: skip
+        )
         for batch in reader:
             yield pa.Table.from_batches([batch])
 
@@ -171,9 +173,7 @@ def output_columns(table: Table, dialect: str) -> list[str]:
     return out
 
 
-def write(
-    conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, source: str
-) -> int:  # fmt: skip
+def write(conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, source: str) -> int:
     """Append every row of the DuckDB table `source` to the store's `table`; rows written."""
     dialect = conn.dialect.name
     names = list(table.c.keys())

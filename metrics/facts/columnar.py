@@ -25,12 +25,12 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, Table, delete
 
-from metrics.canonical import object_id
 from metrics.facts import arrow_io, columnar_sql
 from metrics.facts.arrow_io import Source
 from metrics.facts.invoices import period_end_instant
 from metrics.facts.work_items import work_date
-from metrics.models import (
+from store.canonical import object_id
+from store.tables import (
     CaseDimension,
     CaseHandoff,
     CaseInvoice,
@@ -59,37 +59,67 @@ def _in(values: Sequence[str]) -> str:
 SOURCES: dict[str, Source] = {
     "obj": Source(
         "objects",
-        (("id", "int"), ("type", "text"), ("source_system", "text"), ("source_key", "text"),
-         ("customer", "text"), ("legal_entity", "text"), ("practice", "text"), ("owner", "text"),
-         ("currency", "text"), ("amount", "amount"), ("attributes", "json")),
+        (
+            ("id", "int"),
+            ("type", "text"),
+            ("source_system", "text"),
+            ("source_key", "text"),
+            ("customer", "text"),
+            ("legal_entity", "text"),
+            ("practice", "text"),
+            ("owner", "text"),
+            ("currency", "text"),
+            ("amount", "amount"),
+            ("attributes", "json"),
+        ),
         exprs={"attributes": f"CASE WHEN type IN {_in(ATTRIBUTE_TYPES)} THEN attributes END"},
         select=f"{_OBJ_COLUMNS}, {_FRAGMENTS}",
     ),
-    "ev": Source("events", (("id", "int"), ("activity", "text"), ("occurred_at", "ts")),
-                 f"WHERE activity IN {_in(columnar_sql.ACTIVITIES)}"),
-    "eo": Source("event_objects",
-                 (("event_id", "int"), ("object_id", "int"), ("qualifier", "text")),
-                 f"WHERE qualifier IN {_in(columnar_sql.QUALIFIERS)}"),
-    "lk": Source("object_links",
-                 (("from_object_id", "int"), ("to_object_id", "int"), ("qualifier", "text")),
-                 f"WHERE qualifier IN {_in(columnar_sql.LINKS)}",
-                 "from_object_id AS from_id, to_object_id AS to_id, qualifier"),
+    "ev": Source(
+        "events",
+        (("id", "int"), ("activity", "text"), ("occurred_at", "ts")),
+        f"WHERE activity IN {_in(columnar_sql.ACTIVITIES)}",
+    ),
+    "eo": Source(
+        "event_objects",
+        (("event_id", "int"), ("object_id", "int"), ("qualifier", "text")),
+        f"WHERE qualifier IN {_in(columnar_sql.QUALIFIERS)}",
+    ),
+    "lk": Source(
+        "object_links",
+        (("from_object_id", "int"), ("to_object_id", "int"), ("qualifier", "text")),
+        f"WHERE qualifier IN {_in(columnar_sql.LINKS)}",
+        "from_object_id AS from_id, to_object_id AS to_id, qualifier",
+    ),
     "att": Source(
         "sync_attempts",
-        (("source_key", "text"), ("integration", "text"), ("flow", "text"), ("status", "text"),
-         ("attempt_number", "int"), ("error_class", "text"), ("error_signature", "text"),
-         ("trace_key", "text"), ("started_at", "ts"), ("object_id", "int")),
+        (
+            ("source_key", "text"),
+            ("integration", "text"),
+            ("flow", "text"),
+            ("status", "text"),
+            ("attempt_number", "int"),
+            ("error_class", "text"),
+            ("error_signature", "text"),
+            ("trace_key", "text"),
+            ("started_at", "ts"),
+            ("object_id", "int"),
+        ),
     ),
-}  # fmt: skip
+}
 OUTPUTS: tuple[tuple[Table, str], ...] = tuple(
     (cast(Table, model.__table__), result)
     for model, result in (
-        (CaseHandoff, "f_handoffs"), (CaseInvoice, "f_invoices"), (CaseWorkItem, "f_work_items"),
-        (CaseWorkBilling, "f_work_billing"), (SyncDaily, "f_sync_daily"),
-        (SyncFailure, "f_sync_failures"), (SyncTrace, "f_sync_traces"),
+        (CaseHandoff, "f_handoffs"),
+        (CaseInvoice, "f_invoices"),
+        (CaseWorkItem, "f_work_items"),
+        (CaseWorkBilling, "f_work_billing"),
+        (SyncDaily, "f_sync_daily"),
+        (SyncFailure, "f_sync_failures"),
+        (SyncTrace, "f_sync_traces"),
         (CaseDimension, "f_case_dimensions"),
     )
-)  # fmt: skip
+)
 # Tables whose rows the rebuild reports, as the builders count them: one per case.
 COUNTED = frozenset(t.name for t, _ in OUTPUTS) - {"case_work_billing", "case_dimensions"}
 
@@ -161,9 +191,12 @@ def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
     )
     passthrough = " UNION ".join(
         f"SELECT DISTINCT f_{c} AS f FROM obj WHERE type = '{type_}'"
-        for type_, c in (("invoice", "billing_type"), ("work_item", "kind"),
-                         ("work_item", "status"))
-    )  # fmt: skip
+        for type_, c in (
+            ("invoice", "billing_type"),
+            ("work_item", "kind"),
+            ("work_item", "status"),
+        )
+    )
     _mapping(
         con,
         "pass_map",
@@ -195,11 +228,15 @@ def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
         _truthy_id("project"),
         ids,
     )
-    _mapping(con, "mid_map",
-             "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
-             "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
-             "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
-             _truthy_id("milestone"), ids)  # fmt: skip
+    _mapping(
+        con,
+        "mid_map",
+        "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
+        "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
+        "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
+        _truthy_id("milestone"),
+        ids,
+    )
 
 
 # --- the rebuild ---------------------------------------------------------------------------------
@@ -233,9 +270,14 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
         clock = time.perf_counter()
         _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
         _python_maps(con, conn.dialect.name)
-        for script in (columnar_sql.HANDOFFS, columnar_sql.INVOICES, columnar_sql.WORK_ITEMS,
-                       columnar_sql.FILTER_VALUES, columnar_sql.SYNC_DIMS,
-                       columnar_sql.SYNC):  # fmt: skip
+        for script in (
+            columnar_sql.HANDOFFS,
+            columnar_sql.INVOICES,
+            columnar_sql.WORK_ITEMS,
+            columnar_sql.FILTER_VALUES,
+            columnar_sql.SYNC_DIMS,
+            columnar_sql.SYNC,
+        ):
             _run(con, script)
         for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
             con.execute(f"DROP TABLE {scratch}")

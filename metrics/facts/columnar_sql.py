@@ -15,14 +15,34 @@ different objects), the smallest id, or the earliest attempt, wins.
 from __future__ import annotations
 
 FRAGMENTS = (
-    "no_project_required", "touchless", "kind", "billing_type", "project_code", "milestone_id",
-    "period_end", "project_id", "billable", "status", "work_date", "invoice_id",
-)  # fmt: skip
+    "no_project_required",
+    "touchless",
+    "kind",
+    "billing_type",
+    "project_code",
+    "milestone_id",
+    "period_end",
+    "project_id",
+    "billable",
+    "status",
+    "work_date",
+    "invoice_id",
+)
 ACTIVITIES = (
-    "deal.won", "deal.lost", "deal.reopened", "project.created", "work.logged", "work.approved",
-    "work.written_off", "milestone.accepted", "invoice.created", "invoice.posted", "invoice.sent",
-    "invoice.voided", "payment.received",
-)  # fmt: skip
+    "deal.won",
+    "deal.lost",
+    "deal.reopened",
+    "project.created",
+    "work.logged",
+    "work.approved",
+    "work.written_off",
+    "milestone.accepted",
+    "invoice.created",
+    "invoice.posted",
+    "invoice.sent",
+    "invoice.voided",
+    "payment.received",
+)
 QUALIFIERS = ("deal", "project", "invoice", "milestone", "payment", "work_item")
 LINKS = ("provisions", "part_of", "billed_on", "settled_by", "bills", "reissued_as")
 

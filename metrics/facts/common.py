@@ -1,4 +1,4 @@
-"""Set-shaped reads of the canonical store shared by the case-fact builders.
+"""Reads and writes shared by the case-fact builders (set-shaped reads: `store.reads`).
 
 Every reader takes ``ids=None`` to mean *all* (the full rebuild) or a collection of ids (the
 incremental refresh), which it reads in chunks (`among`): SQLite binds each chunk's values, and
@@ -7,25 +7,17 @@ PostgreSQL gets one array parameter per chunk, so every chunk is the same statem
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Table, any_, bindparam, delete, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, Table, delete, insert, select
 
-from metrics.models import Event, EventObject, Object, ObjectLink
-
-CHUNK = 500
-PG_CHUNK = 10_000
-_T = TypeVar("_T")
-Ids = Collection[int] | None
+from store.reads import Ids, among, chunked, filtered
+from store.tables import Event, EventObject, Object
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,69 +41,45 @@ class Obj:
         return self.attributes.get(name)
 
 
-@contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cycle collector around bulk row work (a batch written, cases refreshed):
-    the rows are plain tuples and dicts without cycles, which reference counting frees, and the
-    collector would otherwise walk every live object again and again as tens of thousands of
-    them are made — a third of the time or more."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
-def chunked(values: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
-    """`values` in lists of at most `size` (sorted when possible, for stable plans)."""
-    items = list(values)
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def among(conn: Connection, column: Any, values: Iterable[Any]) -> Iterator[ColumnElement[bool]]:
-    """Conditions "`column` is one of `values`", one per chunk of the sorted values."""
-    if conn.dialect.name == "postgresql":
-        for part in chunked(sorted(values), PG_CHUNK):
-            yield column == any_(bindparam(None, part, type_=ARRAY(column.type)))
-        return
-    for part in chunked(sorted(values)):
-        yield column.in_(part)
-
-
-def _filtered(conn: Connection, query: Any, column: Any, ids: Ids) -> Iterator[Any]:
-    if ids is None:
-        yield query
-        return
-    for condition in among(conn, column, ids):
-        yield query.where(condition)
-
-
 def objects(conn: Connection, ids: Ids, type_: str | None = None) -> dict[int, Obj]:
     """Objects by id (of one type when given)."""
     query = select(
-        Object.id, Object.type, Object.source_system, Object.source_key, Object.customer,
-        Object.legal_entity, Object.practice, Object.owner, Object.currency, Object.amount,
+        Object.id,
+        Object.type,
+        Object.source_system,
+        Object.source_key,
+        Object.customer,
+        Object.legal_entity,
+        Object.practice,
+        Object.owner,
+        Object.currency,
+        Object.amount,
         Object.attributes,
-    )  # fmt: skip
+    )
     if type_ is not None and ids is None:
         query = query.where(Object.type == str(type_))
     # By id, the type is checked here: with a `type =` term SQLite probes the (type, entity)
     # index and reads every object of the type per chunk instead of the ids' rows.
     wanted = str(type_) if type_ is not None else None
     out: dict[int, Obj] = {}
-    for q in _filtered(conn, query, Object.id, ids):
+    for q in filtered(conn, query, Object.id, ids):
         for row in conn.execute(q):
             m = row._mapping
             if wanted is not None and m["type"] != wanted:
                 continue
             out[m["id"]] = Obj(
-                m["id"], m["type"], m["source_system"], m["source_key"], m["customer"],
-                m["legal_entity"], m["practice"], m["owner"], m["currency"], m["amount"],
+                m["id"],
+                m["type"],
+                m["source_system"],
+                m["source_key"],
+                m["customer"],
+                m["legal_entity"],
+                m["practice"],
+                m["owner"],
+                m["currency"],
+                m["amount"],
                 m["attributes"] or {},
-            )  # fmt: skip
+            )
     return out
 
 
@@ -136,14 +104,14 @@ def event_times(
             EventObject.qualifier == str(qualifier)
         )
         owners: dict[int, list[int]] = defaultdict(list)
-        for q in _filtered(conn, refs, EventObject.object_id, ids):
+        for q in filtered(conn, refs, EventObject.object_id, ids):
             for event_id, object_id in conn.execute(q):
                 owners[event_id].append(object_id)
         # By primary key only, the activity checked here: with an `activity IN` term SQLite
         # drives the lookup from the activity index, scanning all of history per chunk.
         wanted = {str(a) for a in activities}
         events = select(Event.id, Event.activity, Event.occurred_at)
-        for q in _filtered(conn, events, Event.id, owners):
+        for q in filtered(conn, events, Event.id, owners):
             for event_id, activity, at in conn.execute(q):
                 if activity in wanted:
                     for object_id in owners[event_id]:
@@ -152,30 +120,6 @@ def event_times(
         for times in by_activity.values():
             times.sort()
     return out
-
-
-def links_from(conn: Connection, ids: Ids, qualifier: str) -> list[tuple[int, int]]:
-    """(from, to) pairs of `qualifier` links leaving `ids`."""
-    query = select(ObjectLink.from_object_id, ObjectLink.to_object_id).where(
-        ObjectLink.qualifier == str(qualifier)
-    )
-    return [
-        (a, b)
-        for q in _filtered(conn, query, ObjectLink.from_object_id, ids)
-        for a, b in conn.execute(q)
-    ]
-
-
-def links_to(conn: Connection, ids: Ids, qualifier: str) -> list[tuple[int, int]]:
-    """(from, to) pairs of `qualifier` links arriving at `ids`."""
-    query = select(ObjectLink.from_object_id, ObjectLink.to_object_id).where(
-        ObjectLink.qualifier == str(qualifier)
-    )
-    return [
-        (a, b)
-        for q in _filtered(conn, query, ObjectLink.to_object_id, ids)
-        for a, b in conn.execute(q)
-    ]
 
 
 def first(times: Sequence[datetime] | None) -> datetime | None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from metrics.canonical import LinkQualifier, ObjectType
-from metrics.facts.common import Obj, links_from, links_to, objects
+from metrics.facts.common import Obj, objects
+from store.canonical import LinkQualifier, ObjectType
+from store.reads import links_from, links_to
 
 
 @dataclass(frozen=True, slots=True)

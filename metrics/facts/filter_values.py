@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from metrics.db import upsert_insert
-from metrics.models import CaseDimension
+from store.db import upsert_insert
+from store.tables import CaseDimension
 
 DIMENSIONS = ("legal_entity", "practice", "customer")
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType
-from metrics.facts.common import Ids, Obj, event_times, first, links_from, objects, replace_rows
+from metrics.facts.common import Obj, event_times, first, objects, replace_rows
 from metrics.facts.filter_values import offer
-from metrics.models import CaseHandoff
+from store.canonical import Activity, LinkQualifier, ObjectType
+from store.reads import Ids, links_from
+from store.tables import CaseHandoff
 
 STAGES = (Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPENED)
 NO_PROJECT, REOPENED_LOST = "no_project_required", "reopened_lost"
@@ -90,9 +91,13 @@ def refresh_handoffs(conn: Connection, deal_ids: Ids) -> int:
         obj = project_objs.get(project_id)
         touchless = obj.attr("touchless") if obj else None
         starts[deal_id].append(
-            ProjectStart(project_id, obj.source_key if obj else None, at,
-                         touchless if isinstance(touchless, bool) else None)
-        )  # fmt: skip
+            ProjectStart(
+                project_id,
+                obj.source_key if obj else None,
+                at,
+                touchless if isinstance(touchless, bool) else None,
+            )
+        )
     rows = [
         row
         for d in sorted(won)

@@ -15,21 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType, object_id
-from metrics.facts.common import (
-    Ids,
-    Obj,
-    event_times,
-    first,
-    last,
-    links_from,
-    links_to,
-    objects,
-    replace_rows,
-)
+from metrics.facts.common import Obj, event_times, first, last, objects, replace_rows
 from metrics.facts.dims import own_dims, with_project
 from metrics.facts.filter_values import offer
-from metrics.models import CaseInvoice
+from store.canonical import Activity, LinkQualifier, ObjectType, object_id
+from store.reads import Ids, links_from, links_to
+from store.tables import CaseInvoice
 
 LIFECYCLE = (
     Activity.INVOICE_CREATED,
@@ -161,10 +152,16 @@ def refresh_invoices(conn: Connection, invoice_ids: Ids) -> int:
         )
         rows.append(
             invoice_row(
-                inv, projects.get(project_of.get(inv_id, -1)), events.get(inv_id, {}), trigger,
-                reissue_of.get(inv_id), paid.get(inv_id), counts.get(inv_id, 0), milestone,
+                inv,
+                projects.get(project_of.get(inv_id, -1)),
+                events.get(inv_id, {}),
+                trigger,
+                reissue_of.get(inv_id),
+                paid.get(inv_id),
+                counts.get(inv_id, 0),
+                milestone,
             )
-        )  # fmt: skip
+        )
     replace_rows(conn, CaseInvoice.__table__, "invoice_id", invoice_ids, rows)  # type: ignore[arg-type]
     offer(conn, rows)
     return len(rows)

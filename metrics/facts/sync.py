@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from metrics.canonical import SyncStatus
-from metrics.facts.common import among, bulk_insert
+from metrics.facts.common import bulk_insert
 from metrics.facts.dims import NO_DIMS, Dims, object_dims
-from metrics.models import SyncAttempt, SyncDaily, SyncFailure, SyncTrace
+from store.canonical import SyncStatus
+from store.reads import SyncGroup, among
+from store.tables import SyncAttempt, SyncDaily, SyncFailure, SyncTrace
 
-Group = tuple[str, str, date]  # integration, flow, day
+Group = SyncGroup
 FAILED, RUNNING, SUCCESS = SyncStatus.FAILED.value, SyncStatus.RUNNING.value, "success"
 
 
@@ -55,10 +56,17 @@ class Attempt:
 
 
 _COLUMNS = (
-    SyncAttempt.source_key, SyncAttempt.integration, SyncAttempt.flow, SyncAttempt.status,
-    SyncAttempt.attempt_number, SyncAttempt.error_class, SyncAttempt.error_signature,
-    SyncAttempt.trace_key, SyncAttempt.started_at, SyncAttempt.object_id,
-)  # fmt: skip
+    SyncAttempt.source_key,
+    SyncAttempt.integration,
+    SyncAttempt.flow,
+    SyncAttempt.status,
+    SyncAttempt.attempt_number,
+    SyncAttempt.error_class,
+    SyncAttempt.error_signature,
+    SyncAttempt.trace_key,
+    SyncAttempt.started_at,
+    SyncAttempt.object_id,
+)
 
 
 def _day_start(day: date) -> datetime:
@@ -78,10 +86,11 @@ def attempts_on(conn: Connection, groups: Collection[Group] | None) -> list[Atte
     for (integration, flow), days in sorted(spans.items()):
         wanted_days = set(days)
         q = query.where(
-            SyncAttempt.integration == integration, SyncAttempt.flow == flow,
+            SyncAttempt.integration == integration,
+            SyncAttempt.flow == flow,
             SyncAttempt.started_at >= _day_start(min(days)),
             SyncAttempt.started_at < _day_start(max(days) + timedelta(days=1)),
-        )  # fmt: skip
+        )
         found = (Attempt(**row._mapping) for row in conn.execute(q))
         out.extend(a for a in found if a.day in wanted_days)
     return out
@@ -104,8 +113,15 @@ def daily_rows(attempts: Iterable[Attempt], dims: dict[int, Dims]) -> list[dict[
     for a in attempts:
         d = dims.get(a.object_id or -1, NO_DIMS)
         error = (a.error_class or "unknown", a.error_signature or "") if a.failed else ("", "")
-        key = (a.day, a.integration, a.flow, d.legal_entity or "", d.practice or "",
-               d.customer or "", *error)  # fmt: skip
+        key = (
+            a.day,
+            a.integration,
+            a.flow,
+            d.legal_entity or "",
+            d.practice or "",
+            d.customer or "",
+            *error,
+        )
         c = counters[key]
         first = a.attempt_number <= 1
         c[0] += 1
@@ -114,10 +130,24 @@ def daily_rows(attempts: Iterable[Attempt], dims: dict[int, Dims]) -> list[dict[
         c[3] += not first
         c[4] += (not first) and a.failed
         c[5] += a.status == RUNNING
-    names = ("day", "integration", "flow", "legal_entity", "practice", "customer",
-             "error_class", "error_signature")  # fmt: skip
-    values = ("attempts", "first_attempts", "failed_first_attempts", "retries", "failed_retries",
-              "running")  # fmt: skip
+    names = (
+        "day",
+        "integration",
+        "flow",
+        "legal_entity",
+        "practice",
+        "customer",
+        "error_class",
+        "error_signature",
+    )
+    values = (
+        "attempts",
+        "first_attempts",
+        "failed_first_attempts",
+        "retries",
+        "failed_retries",
+        "running",
+    )
     return [
         {**dict(zip(names, key, strict=True)), **dict(zip(values, c, strict=True))}
         for key, c in sorted(counters.items())
@@ -131,19 +161,27 @@ def failure_rows(attempts: Iterable[Attempt], dims: dict[int, Dims]) -> list[dic
     for a in attempts:
         if not a.failed:
             continue
-        key = (a.day, a.integration, a.flow, a.record, a.error_class or "unknown",
-               a.error_signature or "")  # fmt: skip
+        key = (
+            a.day,
+            a.integration,
+            a.flow,
+            a.record,
+            a.error_class or "unknown",
+            a.error_signature or "",
+        )
         counts[key] += 1
         dims_of.setdefault(key, dims.get(a.object_id or -1, NO_DIMS))
     names = ("day", "integration", "flow", "trace_key", "error_class", "error_signature")
     return [
         {
-            **dict(zip(names, key, strict=True)), "failures": n,
-            "legal_entity": dims_of[key].legal_entity, "practice": dims_of[key].practice,
+            **dict(zip(names, key, strict=True)),
+            "failures": n,
+            "legal_entity": dims_of[key].legal_entity,
+            "practice": dims_of[key].practice,
             "customer": dims_of[key].customer,
         }
         for key, n in sorted(counts.items())
-    ]  # fmt: skip
+    ]
 
 
 def trace_row(attempts: list[Attempt], dims: Dims) -> dict[str, Any]:
@@ -162,10 +200,15 @@ def trace_row(attempts: list[Attempt], dims: Dims) -> dict[str, Any]:
     )
     a0 = ordered[0]
     return {
-        "integration": a0.integration, "flow": a0.flow, "trace_key": a0.record,
+        "integration": a0.integration,
+        "flow": a0.flow,
+        "trace_key": a0.record,
         "object_id": next((a.object_id for a in ordered if a.object_id is not None), None),
-        "legal_entity": dims.legal_entity, "practice": dims.practice, "customer": dims.customer,
-        "attempts": len(ordered), "failures": sum(a.failed for a in ordered),
+        "legal_entity": dims.legal_entity,
+        "practice": dims.practice,
+        "customer": dims.customer,
+        "attempts": len(ordered),
+        "failures": sum(a.failed for a in ordered),
         "first_attempt_at": a0.started_at,
         "first_failed_at": failure.started_at if failure else None,
         "first_error_class": failure.error_class if failure else None,
@@ -175,7 +218,7 @@ def trace_row(attempts: list[Attempt], dims: Dims) -> dict[str, Any]:
         "latest_status": latest.status,
         "latest_error_class": latest.error_class if latest.failed else None,
         "latest_error_signature": latest.error_signature if latest.failed else None,
-    }  # fmt: skip
+    }
 
 
 def refresh_sync(

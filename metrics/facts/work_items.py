@@ -15,21 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType, object_id
-from metrics.facts.common import (
-    Ids,
-    Obj,
-    event_times,
-    first,
-    last,
-    links_from,
-    links_to,
-    objects,
-    replace_rows,
-)
+from metrics.facts.common import Obj, event_times, first, last, objects, replace_rows
 from metrics.facts.dims import own_dims, with_project
 from metrics.facts.filter_values import offer
-from metrics.models import CaseWorkBilling, CaseWorkItem
+from store.canonical import Activity, LinkQualifier, ObjectType, object_id
+from store.reads import Ids, links_from, links_to
+from store.tables import CaseWorkBilling, CaseWorkItem
 
 WORK = (Activity.WORK_LOGGED, Activity.WORK_APPROVED, Activity.WORK_WRITTEN_OFF)
 BILLING = (Activity.INVOICE_POSTED, Activity.INVOICE_VOIDED)
@@ -102,17 +93,23 @@ def refresh_work_items(conn: Connection, item_ids: Ids) -> int:
         voided = first(times.get(current or -1, {}).get(Activity.INVOICE_VOIDED))
         rows.append(
             work_item_row(
-                item, projects.get(project_of.get(item_id, -1)), events.get(item_id, {}),
-                current, posted if voided is None else None,
+                item,
+                projects.get(project_of.get(item_id, -1)),
+                events.get(item_id, {}),
+                current,
+                posted if voided is None else None,
             )
-        )  # fmt: skip
+        )
         for invoice in sorted({i for inv in linked[item_id] for i in chains[inv]}):
             by = times.get(invoice, {})
-            billing.append({
-                "work_item_id": item_id, "invoice_id": invoice,
-                "posted_at": first(by.get(Activity.INVOICE_POSTED)),
-                "voided_at": first(by.get(Activity.INVOICE_VOIDED)),
-            })  # fmt: skip
+            billing.append(
+                {
+                    "work_item_id": item_id,
+                    "invoice_id": invoice,
+                    "posted_at": first(by.get(Activity.INVOICE_POSTED)),
+                    "voided_at": first(by.get(Activity.INVOICE_VOIDED)),
+                }
+            )
     replace_rows(conn, CaseWorkItem.__table__, "work_item_id", item_ids, rows)  # type: ignore[arg-type]
     offer(conn, rows)
     replace_rows(conn, CaseWorkBilling.__table__, "work_item_id", item_ids, billing)  # type: ignore[arg-type]

@@ -39,9 +39,10 @@ def _part(name: str, frame: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     f["money_days"] = f["amount_rc"] * days.astype(float)
     f = f[np.isfinite(f["money_days"])]
     g = f.groupby(DIMS, dropna=False).agg(
-        cases=("amount_rc", "size"), amount_rc=("amount_rc", "sum"),
+        cases=("amount_rc", "size"),
+        amount_rc=("amount_rc", "sum"),
         money_days=("money_days", "sum"),
-    )  # fmt: skip
+    )
     return g.reset_index().assign(part=name)[COLUMNS]
 
 

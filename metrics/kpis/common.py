@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from metrics.calendar import DEFAULT_COUNTRIES, business_days_by_entity
-from metrics.models import UTCDateTime
+from foundation.business_time import DEFAULT_COUNTRIES, business_days_by_entity
+from store.tables import UTCDateTime
 
 Countries = Mapping[str, str]
 NS = "datetime64[us]"
@@ -50,7 +50,7 @@ def instant(value: date | None) -> datetime | None:
 class Filters:
     """Period ``[start, end)`` (dates are 00:00 UTC) and dimension filters (empty: all).
 
-    `practices_limited` marks filters narrowed to a visitor's practices (`metrics.access`):
+    `practices_limited` marks filters narrowed to a visitor's practices (`metrics.views.access`):
     then `practices` is applied even when empty, and matches nothing."""
 
     start: date | None = None
@@ -156,9 +156,11 @@ def business_days(
 ) -> npt.NDArray[np.float64]:
     """Business days per row on each row's legal-entity calendar."""
     return business_days_by_entity(
-        naive(starts), naive(ends), list(entities.astype(object).where(entities.notna(), None)),
+        naive(starts),
+        naive(ends),
+        list(entities.astype(object).where(entities.notna(), None)),
         countries if countries is not None else DEFAULT_COUNTRIES,
-    )  # fmt: skip
+    )
 
 
 def hours(starts: pd.Series, ends: pd.Series) -> npt.NDArray[np.float64]:

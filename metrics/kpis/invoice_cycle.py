@@ -32,7 +32,7 @@ from metrics.kpis.common import (
     trend,
     utc,
 )
-from metrics.models import CaseInvoice
+from store.tables import CaseInvoice
 
 DEFAULT_TARGET_DAYS = 3.0
 EndEvent = Literal["posted", "sent"]
@@ -45,10 +45,23 @@ def load_invoices(
     """Invoice facts that can end, wait or be voided in the period (dimension-filtered)."""
     t = CaseInvoice
     query = select(
-        t.invoice_key, t.kind, t.billing_type, t.legal_entity, t.practice, t.customer,
-        t.currency, t.amount, t.reissue_of, t.work_items, t.trigger_at, t.created_at,
-        t.posted_at, t.sent_at, t.voided_at, t.paid_at,
-    ).where(*filters.dims(t))  # fmt: skip
+        t.invoice_key,
+        t.kind,
+        t.billing_type,
+        t.legal_entity,
+        t.practice,
+        t.customer,
+        t.currency,
+        t.amount,
+        t.reissue_of,
+        t.work_items,
+        t.trigger_at,
+        t.created_at,
+        t.posted_at,
+        t.sent_at,
+        t.voided_at,
+        t.paid_at,
+    ).where(*filters.dims(t))
     if filters.end_at is not None:
         query = query.where(or_(t.trigger_at < filters.end_at, t.created_at < filters.end_at))
     if filters.start_at is not None:
@@ -120,9 +133,10 @@ def invoice_cycle(
     issues: list[FxIssue] = []
     if fx is not None:
         cases["amount_rc"], issues = fx.convert(
-            money(cases["amount"]), list(cases["currency"]),
+            money(cases["amount"]),
+            list(cases["currency"]),
             [t.date() for t in cases["ended_at"]],
-        )  # fmt: skip
+        )
     exists = f["created_at"].isna() | (f["created_at"] <= now)
     waiting = f[live & exists & (f["trigger_at"] <= now) & ~(end <= now)].copy()
     until = pd.Series(now, index=waiting.index)

@@ -28,7 +28,7 @@ from metrics.kpis.common import (
     trend,
     utc,
 )
-from metrics.models import CaseHandoff
+from store.tables import CaseHandoff
 
 DEFAULT_TARGET_DAYS = 2.0
 TIMES = ("won_at", "project_created_at")
@@ -39,9 +39,21 @@ def load_handoffs(conn: Connection | Engine, filters: Filters = ALL) -> pd.DataF
     won in it (dimension-filtered)."""
     t = CaseHandoff
     query = select(
-        t.deal_key, t.legal_entity, t.practice, t.customer, t.owner, t.currency, t.amount,
-        t.won_at, t.wins, t.excluded, t.project_key, t.project_created_at, t.projects, t.touchless,
-    ).where(*filters.dims(t))  # fmt: skip
+        t.deal_key,
+        t.legal_entity,
+        t.practice,
+        t.customer,
+        t.owner,
+        t.currency,
+        t.amount,
+        t.won_at,
+        t.wins,
+        t.excluded,
+        t.project_key,
+        t.project_created_at,
+        t.projects,
+        t.touchless,
+    ).where(*filters.dims(t))
     if filters.end_at is not None:
         query = query.where(t.won_at < filters.end_at)
     if filters.start_at is not None:
@@ -110,9 +122,10 @@ def setup_latency(
     issues: list[FxIssue] = []
     if fx is not None:
         stuck["amount_rc"], issues = fx.convert(
-            money(stuck["amount"]), list(stuck["currency"]),
+            money(stuck["amount"]),
+            list(stuck["currency"]),
             [as_of.date()] * len(stuck),
-        )  # fmt: skip
+        )
     known = closed.empty or bool(closed["touchless"].notna().any())
     touchless = int((closed["touchless"] == True).sum()) if known else None  # noqa: E712
     excluded = f[f["excluded"].notna() & (f["won_at"] <= now) & filters.in_period(f["won_at"])]

@@ -29,7 +29,7 @@ from metrics.kpis.common import (
     read_frame,
     utc,
 )
-from metrics.models import SyncDaily, SyncFailure, SyncTrace
+from store.tables import SyncDaily, SyncFailure, SyncTrace
 
 DEFAULT_BASELINE_DAYS = 28
 COUNTERS = ("attempts", "first_attempts", "failed_first_attempts", "retries", "failed_retries")
@@ -52,18 +52,37 @@ def load_sync(
     """The rollups for the period (daily counters also for the baseline window before it)."""
     d, fl, tr = SyncDaily, SyncFailure, SyncTrace
     daily = select(
-        d.day, d.integration, d.flow, d.error_class, d.error_signature,
+        d.day,
+        d.integration,
+        d.flow,
+        d.error_class,
+        d.error_signature,
         *(func.sum(d.__table__.c[c]).label(c) for c in COUNTERS),
-    ).where(*filters.dims(d))  # fmt: skip
+    ).where(*filters.dims(d))
     failures = select(
-        fl.day, fl.integration, fl.flow, fl.trace_key, fl.error_class, fl.error_signature,
+        fl.day,
+        fl.integration,
+        fl.flow,
+        fl.trace_key,
+        fl.error_class,
+        fl.error_signature,
         fl.failures,
-    ).where(*filters.dims(fl))  # fmt: skip
+    ).where(*filters.dims(fl))
     traces = select(
-        tr.integration, tr.flow, tr.trace_key, tr.legal_entity, tr.practice, tr.customer,
-        tr.attempts, tr.failures, *(tr.__table__.c[c] for c in TRACE_TIMES), tr.latest_status,
-        tr.first_error_class, tr.latest_error_class, tr.latest_error_signature,
-    ).where(tr.first_failed_at.is_not(None), *filters.dims(tr))  # fmt: skip
+        tr.integration,
+        tr.flow,
+        tr.trace_key,
+        tr.legal_entity,
+        tr.practice,
+        tr.customer,
+        tr.attempts,
+        tr.failures,
+        *(tr.__table__.c[c] for c in TRACE_TIMES),
+        tr.latest_status,
+        tr.first_error_class,
+        tr.latest_error_class,
+        tr.latest_error_signature,
+    ).where(tr.first_failed_at.is_not(None), *filters.dims(tr))
     if filters.start is not None:
         first = _day(filters.start)
         daily = daily.where(d.day >= first - timedelta(days=baseline_days))
@@ -196,8 +215,17 @@ def sync_error_trends(
     )
 
 
-DAY_COLUMNS = ["day", "integration", "flow", *COUNTERS, "first_attempt_error_rate",
-               "failing_records", "baseline", "threshold", "spike"]  # fmt: skip
+DAY_COLUMNS = [
+    "day",
+    "integration",
+    "flow",
+    *COUNTERS,
+    "first_attempt_error_rate",
+    "failing_records",
+    "baseline",
+    "threshold",
+    "spike",
+]
 
 
 def _per_day(
@@ -262,19 +290,28 @@ def _classes(daily: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
 
 
 def _signatures(failures: pd.DataFrame, top: int) -> pd.DataFrame:
-    columns = ["error_class", "error_signature", "failures", "failing_records", "first_day",
-               "last_day", "flows"]  # fmt: skip
+    columns = [
+        "error_class",
+        "error_signature",
+        "failures",
+        "failing_records",
+        "first_day",
+        "last_day",
+        "flows",
+    ]
     if failures.empty:
         return pd.DataFrame(columns=columns)
     keys = ["error_class", "error_signature"]
     g = failures.groupby(keys)
-    out = pd.DataFrame({
-        "failures": g["failures"].sum(),
-        "failing_records": g["trace_key"].nunique(),
-        "first_day": g["day"].min(),
-        "last_day": g["day"].max(),
-        "flows": g["flow"].agg(lambda s: ", ".join(sorted(set(s)))),
-    }).reset_index()  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "failures": g["failures"].sum(),
+            "failing_records": g["trace_key"].nunique(),
+            "first_day": g["day"].min(),
+            "last_day": g["day"].max(),
+            "flows": g["flow"].agg(lambda s: ", ".join(sorted(set(s)))),
+        }
+    ).reset_index()
     out = out.sort_values(
         ["failures", "failing_records", *keys], ascending=[False, False, True, True]
     )

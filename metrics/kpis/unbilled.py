@@ -32,7 +32,7 @@ from metrics.kpis.common import (
     read_frame,
     utc,
 )
-from metrics.models import WORK_SETTLED_AT, CaseWorkBilling, CaseWorkItem
+from store.tables import WORK_SETTLED_AT, CaseWorkBilling, CaseWorkItem
 
 BUCKETS: tuple[tuple[int | None, str], ...] = (
     (30, "0-30"),
@@ -76,10 +76,19 @@ def items_query(
     """The work item facts `load_work_items` reads."""
     t = CaseWorkItem
     return select(
-        t.work_item_id, t.work_item_key, t.kind, t.legal_entity, t.practice, t.customer,
-        t.currency, t.amount, t.status, t.work_date, t.project_id,
+        t.work_item_id,
+        t.work_item_key,
+        t.kind,
+        t.legal_entity,
+        t.practice,
+        t.customer,
+        t.currency,
+        t.amount,
+        t.status,
+        t.work_date,
+        t.project_id,
         *(t.__table__.c[n] for n in ITEM_TIMES),
-    ).where(*_conditions(filters, until, since))  # fmt: skip
+    ).where(*_conditions(filters, until, since))
 
 
 def load_work_items(
@@ -266,16 +275,21 @@ def wip_over_time(
     daily = wip_daily(work, dates, fx=fx, age_from=age_from)
     index = pd.Index(list(dates), name="as_of")
     if daily.empty:
-        return pd.DataFrame({"as_of": list(dates), "items": 0, "amount_rc": 0.0,
-                             **dict.fromkeys(LABELS, 0.0)})  # fmt: skip
+        return pd.DataFrame(
+            {"as_of": list(dates), "items": 0, "amount_rc": 0.0, **dict.fromkeys(LABELS, 0.0)}
+        )
     by_date = daily.groupby("as_of")["amount_rc"]
     per_bucket = daily.groupby(["as_of", "bucket"], observed=False)["amount_rc"].agg(_sum_or_nan)
-    out = pd.DataFrame({
-        "items": by_date.size().reindex(index, fill_value=0),
-        "amount_rc": by_date.agg(_sum_or_nan).reindex(index, fill_value=0.0),
-        **{label: per_bucket.xs(label, level="bucket").reindex(index, fill_value=0.0)
-           for label in LABELS},
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "items": by_date.size().reindex(index, fill_value=0),
+            "amount_rc": by_date.agg(_sum_or_nan).reindex(index, fill_value=0.0),
+            **{
+                label: per_bucket.xs(label, level="bucket").reindex(index, fill_value=0.0)
+                for label in LABELS
+            },
+        }
+    )
     return out.reset_index()
 
 

@@ -23,10 +23,10 @@ from metrics.kpis.common import Filters
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily
-from metrics.models import SyncAttempt
 from metrics.slo.calendar import BusinessCalendar, resolve_deadline
 from metrics.slo.inputs import Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo, Threshold
+from store.tables import SyncAttempt
 
 #: Which source systems each KPI reads: a stale collector of one pauses the KPI's SLOs. The
 #: demo's and the connectors' systems: Tryton feeds deals, projects, time and invoices; n8n and
@@ -41,8 +41,11 @@ DIMENSIONS = ("legal_entity", "practice", "customer")
 MARGIN = timedelta(days=35)
 UNBILLED_LIMIT_DAYS = 60
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
-}  # fmt: skip
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,24 @@ def _aware(value: Any) -> datetime:
 
 
 def _latency_inputs(
-    slo: Slo, cases: pd.DataFrame, open_cases: pd.DataFrame, end_col: str, start_col: str,
-    age_col: str, ctx: Context,
-) -> SloInputs:  # fmt: skip
+    slo: Slo,
+    cases: pd.DataFrame,
+    open_cases: pd.DataFrame,
+    end_col: str,
+    start_col: str,
+    age_col: str,
+    ctx: Context,
+) -> SloInputs:
     threshold = slo.spec.indicator.threshold
     decided = cases.to_dict("records")
     occurrences = tuple(
-        Occurrence(_aware(r[end_col]), is_good(threshold, r["business_days"],
-                                               r["calendar_hours"]), group=_group(r))
+        Occurrence(
+            _aware(r[end_col]),
+            is_good(threshold, r["business_days"], r["calendar_hours"]),
+            group=_group(r),
+        )
         for r in decided
-    )  # fmt: skip
+    )
     items: list[OpenItem] = []
     limit = slo.aging_limit
     if limit is not None:
@@ -110,18 +121,21 @@ def setup_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> Slo
     """Handoffs decided in the window (project created); won deals still waiting, and deals
     whose project came after their deadline (closed open items), for the aging budget."""
     filters = Filters(start=(as_of - MARGIN).date())
-    kpi = setup_latency(load_handoffs(engine, filters), as_of, filters=filters,
-                        countries=ctx.countries)  # fmt: skip
-    return _latency_inputs(slo, kpi.cases, kpi.stuck, "project_created_at", "won_at",
-                           "deal_key", ctx)  # fmt: skip
+    kpi = setup_latency(
+        load_handoffs(engine, filters), as_of, filters=filters, countries=ctx.countries
+    )
+    return _latency_inputs(
+        slo, kpi.cases, kpi.stuck, "project_created_at", "won_at", "deal_key", ctx
+    )
 
 
 def invoice_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> SloInputs:
     """Invoices posted in the window; triggered invoices still waiting, and invoices posted
     after their deadline (closed open items), for an aging budget."""
     filters = Filters(start=(as_of - MARGIN).date())
-    kpi = invoice_cycle(load_invoices(engine, filters), as_of, filters=filters,
-                        countries=ctx.countries)  # fmt: skip
+    kpi = invoice_cycle(
+        load_invoices(engine, filters), as_of, filters=filters, countries=ctx.countries
+    )
     key = "invoice_key" if "invoice_key" in kpi.waiting.columns else kpi.waiting.columns[0]
     return _latency_inputs(slo, kpi.cases, kpi.waiting, "ended_at", "trigger_at", key, ctx)
 
@@ -162,10 +176,16 @@ def unbilled_inputs(engine: Engine, slo: Slo, as_of: datetime, ctx: Context) -> 
     ]
     current = unbilled_aging(work, as_of, fx=fx).items
     items = tuple(
-        OpenItem(str(r["work_item_key"]), _start_of(r), _start_of(r) + timedelta(
-            days=UNBILLED_LIMIT_DAYS), _group(r), float(r["amount_rc"]) or 1.0)
-        for r in current.to_dict("records") if r["amount_rc"] == r["amount_rc"]
-    )  # fmt: skip
+        OpenItem(
+            str(r["work_item_key"]),
+            _start_of(r),
+            _start_of(r) + timedelta(days=UNBILLED_LIMIT_DAYS),
+            _group(r),
+            float(r["amount_rc"]) or 1.0,
+        )
+        for r in current.to_dict("records")
+        if r["amount_rc"] == r["amount_rc"]
+    )
     return SloInputs(tuple(occurrences), items if slo.aging is not None else ())
 
 

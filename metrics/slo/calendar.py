@@ -1,12 +1,12 @@
 """Business time: which days count, and how much business time lies between two instants.
 
 A *business day* is a day (midnight to midnight in the calendar's time zone) that is neither a
-weekend day nor a public holiday of the calendar's country (via `holidays`). *Business time*
-counts every instant of a business day and nothing of the others, so one business day is
-24 business hours and "2 business hours before Monday 01:00" is Friday 23:00. With the default
-zone (UTC) and no subdivision this is the same definition the KPIs use (`metrics.calendar`), so
-an SLO's "≤ 2 business days" agrees with the KPI's durations; this module adds what windows
-need (the start of a window of N business hours, a deadline N business days on).
+weekend day nor a public holiday of the calendar's country (via `holidays`). *Business time* counts
+every instant of a business day and nothing of the others, so one business day is 24 business hours
+and "2 business hours before Monday 01:00" is Friday 23:00. With the default zone (UTC) and no
+subdivision this is the same definition the KPIs use (`foundation.business_time`), so an SLO's "≤ 2
+business days" agrees with the KPI's durations; this module adds what windows need (the start of a
+window of N business hours, a deadline N business days on).
 
 The SLO engine never picks a country itself: callers pass a `CalendarResolver`, a function from
 a group (e.g. ``{"legal_entity": "DE"}``) to its `BusinessCalendar`, so the KPI side can give
@@ -22,7 +22,7 @@ from typing import Literal
 
 import holidays
 
-from metrics.canonical import require_aware
+from store.canonical import require_aware
 
 DAY = timedelta(days=1)
 #: How far the window arithmetic walks before it gives up (a calendar with no business days).
@@ -35,7 +35,7 @@ class BusinessCalendar:
     """Weekends and one country's public holidays, in one time zone.
 
     ``country`` is an ISO 3166 alpha-2 code (``GB``, ``DE``, ``US`` …) or None for weekends only
-    (a country `holidays` does not know also means weekends only, as in `metrics.calendar`);
+    (a country `holidays` does not know also means weekends only, as in `foundation.business_time`);
     ``subdiv`` a subdivision `holidays` knows (e.g. ``BY`` for Bavaria); ``tz`` the zone whose
     midnights bound the days (default UTC); ``extra_holidays`` company closing days.
     """
@@ -56,7 +56,9 @@ class BusinessCalendar:
         if self.country:
             try:
                 self._holidays = holidays.country_holidays(self.country, subdiv=subdiv)
-            except NotImplementedError:  # unknown country: weekends only, like metrics.calendar
+            except (
+                NotImplementedError
+            ):  # unknown country: weekends only, like foundation.business_time
                 self._holidays = None
         self._extra = frozenset(extra_holidays)
         self._cache: dict[date, bool] = {}

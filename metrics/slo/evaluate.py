@@ -39,11 +39,11 @@ from itertools import accumulate
 from typing import Literal
 from urllib.parse import quote
 
-from metrics.canonical import require_aware
 from metrics.slo.calendar import DAY, BusinessCalendar, CalendarResolver, weekends_only
 from metrics.slo.inputs import Feeds, Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS, BurnWindow, Severity
+from store.canonical import require_aware
 
 BudgetKind = Literal["cases", "days"]
 Status = Literal["ok", "no_data", "burning", "breached", "paused"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from metrics.canonical import require_aware
+from store.canonical import require_aware
 
 #: Which SLOs (by ``metadata.name``) each collector feeds: ``{"crm": {"project-setup-latency"}}``.
 Feeds = Mapping[str, Collection[str]]

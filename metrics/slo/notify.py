@@ -30,7 +30,7 @@ treated as untrusted):
 
 Sending: one POST per delivery through an httpx transport; connection errors, timeouts, 429 and
 5xx are retried with capped exponential backoff and full jitter, honouring ``Retry-After``
-(`throughline.retry.RetryPolicy`). A delivery that still fails is recorded as failed and sent again
+(`foundation.retry.RetryPolicy`). A delivery that still fails is recorded as failed and sent again
 by the next `dispatch` (the next evaluation) without opening a new episode, until
 ``give_up_after`` has passed since it was queued (then it is marked expired).
 
@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from foundation.retry import USER_AGENT, RetryPolicy, parse_retry_after
 from metrics.slo.alerts import (
     AlertStore,
     Delivery,
@@ -64,7 +65,6 @@ from metrics.slo.alerts import (
 )
 from metrics.slo.evaluate import AlertCheck, EvaluationRun, GroupKey, group_label
 from metrics.slo.windows import describe_span
-from throughline.retry import USER_AGENT, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("throughline.slo.notify")
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from foundation.settings import Settings
 from metrics.registry import KPIS
 from metrics.slo.adapter import Context, feeds, freshness, slo_inputs
 from metrics.slo.alerts import Transition
@@ -25,7 +26,6 @@ from metrics.slo.notify import WebhookNotifier, WebhookTarget, process
 from metrics.slo.spec import Slo, load_default_slos, load_slos
 from metrics.slo.sql_store import SqlAlertStore
 from metrics.slo.stored_board import board_key, load_board, save_board
-from throughline.settings import Settings
 
 Collectors = Mapping[str, tuple[str, int]]
 KPI_NAMES = frozenset(k.name for k in KPIS)
@@ -62,13 +62,21 @@ def evaluate(
 
 
 def _evaluate_on(
-    engine: Engine, ctx: Context, slos: list[Slo], inputs: Mapping[str, SloInputs],
-    as_of: datetime, collectors: Collectors,
-) -> EvaluationRun:  # fmt: skip
+    engine: Engine,
+    ctx: Context,
+    slos: list[Slo],
+    inputs: Mapping[str, SloInputs],
+    as_of: datetime,
+    collectors: Collectors,
+) -> EvaluationRun:
     return evaluate_all(
-        slos, inputs, as_of=as_of, freshness=freshness(engine, collectors),
-        feeds=feeds(slos, collectors), calendars=ctx.calendar,
-    )  # fmt: skip
+        slos,
+        inputs,
+        as_of=as_of,
+        freshness=freshness(engine, collectors),
+        feeds=feeds(slos, collectors),
+        calendars=ctx.calendar,
+    )
 
 
 def board_rows(run: EvaluationRun) -> list[dict[str, Any]]:
@@ -79,18 +87,31 @@ def board_rows(run: EvaluationRun) -> list[dict[str, Any]]:
         for scope in (report.overall, *report.groups):
             fast = max((b.long_rate or 0.0 for b in scope.burns), default=0.0)
             short = max((b.short_rate or 0.0 for b in scope.burns), default=0.0)
-            budget = scope.days if scope.days is not None and scope.days.remaining_fraction < (
-                scope.cases.remaining_fraction) else scope.cases  # fmt: skip
-            rows.append({
-                "slo": slo.name, "display_name": slo.display_name, "kpi": slo.kpi,
-                "scope": scope.label, "target": slo.target, "window": window_label(slo),
-                "status": report.status if scope is report.overall else scope.status,
-                "attainment": scope.attainment.sli, "cases": scope.attainment.count,
-                "budget_remaining": budget.remaining_fraction, "budget_left": budget.remaining,
-                "budget_unit": "cases" if budget is scope.cases else scope.days.unit,  # type: ignore[union-attr]
-                "burn_long": fast, "burn_short": short,
-                "paused_by": ", ".join(report.paused_by),
-            })  # fmt: skip
+            budget = (
+                scope.days
+                if scope.days is not None
+                and scope.days.remaining_fraction < (scope.cases.remaining_fraction)
+                else scope.cases
+            )
+            rows.append(
+                {
+                    "slo": slo.name,
+                    "display_name": slo.display_name,
+                    "kpi": slo.kpi,
+                    "scope": scope.label,
+                    "target": slo.target,
+                    "window": window_label(slo),
+                    "status": report.status if scope is report.overall else scope.status,
+                    "attainment": scope.attainment.sli,
+                    "cases": scope.attainment.count,
+                    "budget_remaining": budget.remaining_fraction,
+                    "budget_left": budget.remaining,
+                    "budget_unit": "cases" if budget is scope.cases else scope.days.unit,  # type: ignore[union-attr]
+                    "burn_long": fast,
+                    "burn_short": short,
+                    "paused_by": ", ".join(report.paused_by),
+                }
+            )
     return rows
 
 
@@ -115,13 +136,23 @@ def history_rows(
     if inputs is None:
         return []
     periods = history(
-        slo, inputs.occurrences, inputs.open_items, start=as_of - timedelta(weeks=weeks),
-        end=as_of, period="week", calendars=ctx.calendar,
-    )  # fmt: skip
+        slo,
+        inputs.occurrences,
+        inputs.open_items,
+        start=as_of - timedelta(weeks=weeks),
+        end=as_of,
+        period="week",
+        calendars=ctx.calendar,
+    )
     return [
-        {"period": p.start.astimezone(UTC).isoformat(), "attainment": p.attainment.sli,
-         "budget_consumed": 1 - p.cases.remaining_fraction, "met": p.met} for p in periods
-    ]  # fmt: skip
+        {
+            "period": p.start.astimezone(UTC).isoformat(),
+            "attainment": p.attainment.sli,
+            "budget_consumed": 1 - p.cases.remaining_fraction,
+            "met": p.met,
+        }
+        for p in periods
+    ]
 
 
 def history_frame(slo: Slo, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -134,9 +165,14 @@ def history_frame(slo: Slo, rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def burn_history(
-    engine: Engine, settings: Settings, slo_name: str, as_of: datetime, collectors: Collectors,
-    *, weeks: int = HISTORY_WEEKS,
-) -> pd.DataFrame:  # fmt: skip
+    engine: Engine,
+    settings: Settings,
+    slo_name: str,
+    as_of: datetime,
+    collectors: Collectors,
+    *,
+    weeks: int = HISTORY_WEEKS,
+) -> pd.DataFrame:
     """Weekly attainment and budget consumed of one SLO over the last `weeks` weeks."""
     slo = next(s for s in configured_slos(settings) if s.name == slo_name)
     ctx = context(settings)
@@ -153,9 +189,12 @@ class SloViews:
 
 
 def current_views(
-    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors,
+    engine: Engine,
+    settings: Settings,
+    as_of: datetime,
+    collectors: Collectors,
     max_age: timedelta | None = None,
-) -> SloViews:  # fmt: skip
+) -> SloViews:
     """The SLO board and each SLO's weekly history at `as_of`, as stored
     (`metrics.slo.stored_board`) when still current (or evaluated within `max_age`), else
     evaluated now, on one read of each SLO's inputs, and stored for the next draw."""
@@ -181,20 +220,28 @@ def current_views(
 def alert_history(engine: Engine, limit: int = 200) -> pd.DataFrame:
     """Alert episodes, newest first."""
     rows = [
-        {"opened_at": e.opened_at, "resolved_at": e.resolved_at, "key": e.key,
-         "severity": e.severity, "slo": e.opened.slo or e.opened.collector,
-         "state": "firing" if e.is_open else "resolved"}
+        {
+            "opened_at": e.opened_at,
+            "resolved_at": e.resolved_at,
+            "key": e.key,
+            "severity": e.severity,
+            "slo": e.opened.slo or e.opened.collector,
+            "state": "firing" if e.is_open else "resolved",
+        }
         for e in SqlAlertStore(engine).history(limit)
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(
         rows, columns=["opened_at", "resolved_at", "key", "severity", "slo", "state"]
     )
 
 
 def evaluate_and_notify(
-    engine: Engine, settings: Settings, as_of: datetime, collectors: Collectors,
+    engine: Engine,
+    settings: Settings,
+    as_of: datetime,
+    collectors: Collectors,
     notifier: WebhookNotifier,
-) -> list[Transition]:  # fmt: skip
+) -> list[Transition]:
     """The worker's alert job: evaluate, open/resolve episodes, send due notifications."""
     run = evaluate(engine, settings, as_of, collectors)
     transitions, _report = process(run, SqlAlertStore(engine), notifier)

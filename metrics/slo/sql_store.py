@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
-from metrics.models import AlertDelivery, AlertEpisode
 from metrics.slo.alerts import Delivery, DeliveryOutcome, Episode, EventKind
 from metrics.slo.evaluate import AlertCheck
 from metrics.slo.windows import BurnWindow
+from store.tables import AlertDelivery, AlertEpisode
 
 
 def check_to_json(check: AlertCheck) -> dict[str, Any]:
@@ -33,10 +33,13 @@ def check_to_json(check: AlertCheck) -> dict[str, Any]:
             value = value.total_seconds()
         elif isinstance(value, BurnWindow):
             value = {
-                "name": value.name, "severity": value.severity,
-                "long": value.long.total_seconds(), "short": value.short.total_seconds(),
-                "factor": value.factor, "business_time": value.business_time,
-            }  # fmt: skip
+                "name": value.name,
+                "severity": value.severity,
+                "long": value.long.total_seconds(),
+                "short": value.short.total_seconds(),
+                "factor": value.factor,
+                "business_time": value.business_time,
+            }
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         out[f.name] = value
@@ -54,9 +57,13 @@ def check_from_json(data: dict[str, Any]) -> AlertCheck:
     if values.get("window") is not None:
         w = values["window"]
         values["window"] = BurnWindow(
-            w["name"], w["severity"], timedelta(seconds=w["long"]),
-            timedelta(seconds=w["short"]), w["factor"], w["business_time"],
-        )  # fmt: skip
+            w["name"],
+            w["severity"],
+            timedelta(seconds=w["long"]),
+            timedelta(seconds=w["short"]),
+            w["factor"],
+            w["business_time"],
+        )
     values["group"] = tuple(tuple(pair) for pair in values.get("group", ()))
     values["paused_slos"] = tuple(values.get("paused_slos", ()))
     return AlertCheck(**values)
@@ -64,20 +71,28 @@ def check_from_json(data: dict[str, Any]) -> AlertCheck:
 
 def _episode(row: AlertEpisode) -> Episode:
     return Episode(
-        id=row.id, key=row.key, severity=row.severity,  # type: ignore[arg-type]
-        opened_at=row.opened_at, opened=check_from_json(row.opened),
+        id=row.id,
+        key=row.key,
+        severity=row.severity,  # type: ignore[arg-type]
+        opened_at=row.opened_at,
+        opened=check_from_json(row.opened),
         resolved_at=row.resolved_at,
         resolved=check_from_json(row.resolved) if row.resolved else None,
-    )  # fmt: skip
+    )
 
 
 def _delivery(row: AlertDelivery) -> Delivery:
     return Delivery(
-        episode_id=row.episode_id, event=row.event, target=row.target,  # type: ignore[arg-type]
-        created_at=row.created_at, state=row.state,  # type: ignore[arg-type]
-        attempts=row.attempts, last_attempt_at=row.last_attempt_at,
-        delivered_at=row.delivered_at, last_error=row.last_error,
-    )  # fmt: skip
+        episode_id=row.episode_id,
+        event=row.event,  # type: ignore[arg-type]
+        target=row.target,
+        created_at=row.created_at,
+        state=row.state,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        last_attempt_at=row.last_attempt_at,
+        delivered_at=row.delivered_at,
+        last_error=row.last_error,
+    )
 
 
 class SqlAlertStore:
@@ -103,10 +118,15 @@ class SqlAlertStore:
                 raise ValueError(f"an episode of {check.key} is already open")
             conn.execute(
                 insert(AlertEpisode).values(
-                    id=episode_id, key=check.key, severity=check.severity, opened_at=at,
-                    resolved_at=None, opened=check_to_json(check), resolved=None,
+                    id=episode_id,
+                    key=check.key,
+                    severity=check.severity,
+                    opened_at=at,
+                    resolved_at=None,
+                    opened=check_to_json(check),
+                    resolved=None,
                 )
-            )  # fmt: skip
+            )
             self._queue(conn, episode_id, "firing", targets, at)
         return Episode(episode_id, check.key, check.severity, at, check)
 
@@ -133,11 +153,17 @@ class SqlAlertStore:
             conn.execute(
                 insert(AlertDelivery),
                 [
-                    {"episode_id": episode_id, "event": event, "target": t, "state": "pending",
-                     "attempts": 0, "created_at": at}
+                    {
+                        "episode_id": episode_id,
+                        "event": event,
+                        "target": t,
+                        "state": "pending",
+                        "attempts": 0,
+                        "created_at": at,
+                    }
                     for t in targets
                 ],
-            )  # fmt: skip
+            )
 
     def due_deliveries(self) -> list[tuple[Episode, Delivery]]:
         query = (
@@ -147,8 +173,9 @@ class SqlAlertStore:
         )
         with Session(self.engine) as session:
             pairs = [(_episode(e), _delivery(d)) for d, e in session.execute(query)]
-        pairs.sort(key=lambda p: (p[1].created_at, p[1].episode_id, p[1].event != "firing",
-                                  p[1].target))  # fmt: skip
+        pairs.sort(
+            key=lambda p: (p[1].created_at, p[1].episode_id, p[1].event != "firing", p[1].target)
+        )
         return pairs
 
     def record_delivery(

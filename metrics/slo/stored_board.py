@@ -8,7 +8,7 @@ and reads its fields), keyed by
 - `config`: a digest of the SLOs, the entities' countries, the reporting currency and the
   collectors (the inputs the evaluation takes besides the store), one row per configuration;
 - `as_of`: the reporting clock it was evaluated at;
-- `data_version`: the collector runs' version (`metrics.views.common.data_version`), which moves
+- `data_version`: the collector runs' version (`store.clock.data_version`), which moves
   when a run starts or ends (a run refreshes the case facts before it ends).
 
 A refresh or rebuild of the case facts marks the stored documents out of date in its own
@@ -29,11 +29,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from metrics.db import upsert_insert
-from metrics.models import StoredSloBoard
 from metrics.slo.adapter import Context
 from metrics.slo.spec import Slo
-from metrics.views.common import data_version
+from store.clock import data_version
+from store.db import upsert_insert
+from store.tables import StoredSloBoard
 
 #: Bumped when the stored document changes shape, so that what older code stored is not read.
 BOARD_FORMAT = 1
@@ -66,9 +66,12 @@ def config_digest(slos: Sequence[Slo], ctx: Context, collectors: Mapping[str, An
 
 
 def board_key(
-    engine: Engine, slos: Sequence[Slo], ctx: Context, collectors: Mapping[str, Any],
+    engine: Engine,
+    slos: Sequence[Slo],
+    ctx: Context,
+    collectors: Mapping[str, Any],
     as_of: datetime,
-) -> BoardKey:  # fmt: skip
+) -> BoardKey:
     """The key a board evaluated now, at `as_of`, is stored under."""
     config = config_digest(slos, ctx, collectors)
     return BoardKey(config, as_of.astimezone(UTC), data_version(engine))
@@ -97,10 +100,13 @@ def save_board(engine: Engine, key: BoardKey, document: Document, seconds: float
     a text column: Python's json keeps the non-finite floats a board holds (an overspent budget
     is -inf), which the database's JSON types refuse."""
     values = {
-        "config": key.config, "as_of": key.as_of, "data_version": key.data_version,
-        "evaluated_at": datetime.now(UTC), "seconds": seconds,
+        "config": key.config,
+        "as_of": key.as_of,
+        "data_version": key.data_version,
+        "evaluated_at": datetime.now(UTC),
+        "seconds": seconds,
         "content": json.dumps(document, allow_nan=True),
-    }  # fmt: skip
+    }
     with engine.begin() as conn:
         statement = upsert_insert(conn)(StoredSloBoard).values(values)
         conn.execute(

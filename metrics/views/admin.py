@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from metrics.access import Access
 from metrics.freshness import IMPORT, is_stale
-from metrics.models import CollectorRun, CollectorState, Quarantine
-from metrics.overview import activity_counts, object_counts, sync_attempt_count
-from metrics.views.common import ViewConfig, cursor_time, frame
+from metrics.views import audit
+from metrics.views.access import Access
+from metrics.views.common import ViewConfig, frame
 from metrics.views.guard import view
-from metrics.views.run_requests import recent_requests
+from metrics.views.store_contents import activity_counts, object_counts, sync_attempt_count
+from store.clock import cursor_time
+from store.run_requests import queue_run
+from store.tables import CollectorRun, CollectorState, Quarantine, RunRequest
 
 HEALTH_COLUMNS = [
     "collector",
@@ -146,8 +148,11 @@ def collector_health(
 
 def runnable(health: pd.DataFrame) -> list[str]:
     """The collectors "run now" can ask the worker for: every one but file imports."""
-    return [str(name) for name, kind in zip(health["collector"], health["kind"], strict=True)
-            if kind != IMPORT]  # fmt: skip
+    return [
+        str(name)
+        for name, kind in zip(health["collector"], health["kind"], strict=True)
+        if kind != IMPORT
+    ]
 
 
 def quarantined(engine: Engine, limit: int = 500) -> pd.DataFrame:
@@ -184,3 +189,36 @@ def collectors_view(
         activities=activity_counts(engine),
         sync_attempts=sync_attempt_count(engine),
     )
+
+
+def recent_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The newest "run now" requests, newest first."""
+    r = RunRequest
+    return frame(
+        engine,
+        select(
+            r.id,
+            r.collector,
+            r.status,
+            r.requested_by,
+            r.requested_at,
+            r.started_at,
+            r.finished_at,
+            r.outcome,
+            r.run_id,
+        )
+        .order_by(r.requested_at.desc(), r.id.desc())
+        .limit(limit),
+        ("requested_at", "started_at", "finished_at"),
+    )
+
+
+@view("collectors")
+def request_run(access: Access, engine: Engine, collector: str, now: datetime | None = None) -> int:
+    """Queue a run of `collector` for the visitor (or return the id of the one already waiting
+    or running); the request is audited either way."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.begin() as conn:
+        waiting = queue_run(conn, collector, access.user or "unknown", now)
+        audit.record_for(conn, access, "run_now", f"run of {collector} (request {waiting})")
+        return waiting

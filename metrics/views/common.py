@@ -16,21 +16,21 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
-from metrics.access import Access
-from metrics.calendar import DEFAULT_COUNTRIES
+from foundation.business_time import DEFAULT_COUNTRIES
+from foundation.settings import Settings
 from metrics.facts.filter_values import DIMENSIONS
-from metrics.kpis.common import Filters, utc
-from metrics.models import (
+from metrics.kpis.common import Filters as Filters  # re-exported: pages build filters here
+from metrics.kpis.common import utc
+from metrics.views.access import Access
+from metrics.views.guard import view
+from store.clock import reporting_time
+from store.tables import (
     CaseDimension,
     CaseHandoff,
     CaseInvoice,
     CaseWorkItem,
     CollectorRun,
-    CollectorState,
-    RunRequest,
 )
-from metrics.views.guard import view
-from throughline.settings import Settings
 
 #: Period presets of the sidebar: label → length (``None``: year to date).
 PRESETS: dict[str, str] = {
@@ -78,27 +78,6 @@ def frame(engine: Engine, query: Any, times: Sequence[str] = ()) -> pd.DataFrame
     return out
 
 
-def reporting_time(engine: Engine, now: datetime | None = None) -> datetime:
-    """The instant the dashboard reports at: the newest collector cursor, capped at `now`."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    with engine.connect() as conn:
-        cursors = conn.execute(select(CollectorState.cursor)).scalars().all()
-    times = [t for t in (cursor_time(c) for c in cursors) if t is not None]
-    return min(max(times), now) if times else now
-
-
-def cursor_time(cursor: object) -> datetime | None:
-    """The source time a ``{"since": iso}`` cursor has reached (None for other cursor shapes)."""
-    value = cursor.get("since") if isinstance(cursor, dict) else None
-    if not value:
-        return None
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return at.astimezone(UTC) if at.tzinfo is not None else None
-
-
 @dataclass(frozen=True)
 class Freshness:
     """How fresh the data is: the reporting clock and the collectors' last runs."""
@@ -136,16 +115,6 @@ def freshness(engine: Engine, now: datetime | None = None) -> Freshness:
         failing=tuple(sorted(r.collector for r in runs if r.status in ("failed", "partial"))),
         collected=bool(runs),
     )
-
-
-def data_version(engine: Engine) -> str:
-    """Changes whenever a collector run starts or ends, or a run request moves (cheap to poll)."""
-    runs = select(func.max(CollectorRun.id), func.max(CollectorRun.finished_at))
-    requests = select(func.max(RunRequest.id), func.max(RunRequest.finished_at))
-    with engine.connect() as conn:
-        a = conn.execute(runs).one()
-        b = conn.execute(requests).one()
-    return "|".join(str(v) for v in (*a, *b))
 
 
 @dataclass(frozen=True)

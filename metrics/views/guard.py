@@ -5,7 +5,7 @@ decorator makes the rules structural rather than a habit of each page:
 
 - a call without an `Access` is refused (a page cannot forget who is asking);
 - every `Filters` argument is narrowed to the visitor's practices (`Access.scope`);
-- the result is masked for the visitor's role (`metrics.access.mask`), so the screen and the
+- the result is masked for the visitor's role (`metrics.views.access.mask`), so the screen and the
   CSV and Excel exports made from it hold the same values.
 
 A view that finds records by key rather than by filters (a case by URL or search, an attempt
@@ -21,8 +21,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from metrics.access import Access, mask
 from metrics.kpis.common import Filters
+from metrics.views.access import Access, mask
 
 P = ParamSpec("P")
 R = TypeVar("R")

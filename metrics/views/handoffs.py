@@ -11,15 +11,15 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Engine, false, insert, select
 
-from metrics import audit
-from metrics.access import Access
 from metrics.kpis.common import Filters, period_start
 from metrics.kpis.setup_latency import SetupLatency
-from metrics.masking import scrub_for_storage
-from metrics.models import CaseHandoff, SyncAttempt, SyncTrace, WorkQueueAction
+from metrics.views import audit
+from metrics.views.access import Access
 from metrics.views.common import ViewConfig, frame
 from metrics.views.guard import view
 from metrics.views.kpiset import setup
+from store.masking import scrub_for_storage
+from store.tables import CaseHandoff, SyncAttempt, SyncTrace, WorkQueueAction
 
 Action = Literal["assign", "snooze", "note"]
 ACTIONS: tuple[Action, ...] = ("assign", "snooze", "note")

@@ -8,9 +8,9 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.access import Access
 from metrics.kpis.common import Filters, duration_stats, period_start
 from metrics.kpis.invoice_cycle import InvoiceCycle
+from metrics.views.access import Access
 from metrics.views.common import ViewConfig
 from metrics.views.guard import view
 from metrics.views.kpiset import cycle

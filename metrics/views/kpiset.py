@@ -8,7 +8,6 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from metrics.facts.common import among
 from metrics.fx import FxTable, load_fx
 from metrics.kpis.cash_impact import CashImpact, cash_impact
 from metrics.kpis.common import Filters
@@ -16,8 +15,9 @@ from metrics.kpis.invoice_cycle import InvoiceCycle, invoice_cycle, load_invoice
 from metrics.kpis.setup_latency import SetupLatency, load_handoffs, setup_latency
 from metrics.kpis.sync_trends import SyncErrorTrends, load_sync, sync_error_trends
 from metrics.kpis.unbilled import UnbilledAging, WorkItems, load_work_items, unbilled_aging
-from metrics.models import Object
 from metrics.views.common import ViewConfig, period_as_of
+from store.reads import among
+from store.tables import Object
 
 
 def fx_table(engine: Engine, config: ViewConfig) -> FxTable:

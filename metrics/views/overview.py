@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.access import Access
 from metrics.kpis.common import Filters, period_start
 from metrics.registry import KPIS
+from metrics.views.access import Access
 from metrics.views.admin import collector_health
 from metrics.views.common import ViewConfig
 from metrics.views.guard import view

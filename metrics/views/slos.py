@@ -16,13 +16,13 @@ from urllib.parse import parse_qsl
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.access import Access
+from foundation.settings import Settings
 from metrics.slo.service import Collectors, SloViews, current_views
 from metrics.slo.service import alert_history as all_alerts
 from metrics.slo.spec import GROUP_DIMENSIONS
+from metrics.views.access import Access
 from metrics.views.common import customers_in_scope
 from metrics.views.guard import view
-from throughline.settings import Settings
 
 #: Group dimensions whose rows are aggregates over many practices' records.
 AGGREGATES = frozenset({"legal_entity", "region", "integration", "flow"})

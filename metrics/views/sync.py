@@ -12,13 +12,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, String, and_, cast, select
 
-from metrics.access import Access
 from metrics.kpis.common import Filters, instant
 from metrics.kpis.sync_trends import SyncErrorTrends
-from metrics.models import SyncAttempt, SyncTrace
+from metrics.views.access import Access
 from metrics.views.common import ViewConfig, frame
 from metrics.views.guard import view
 from metrics.views.kpiset import sync
+from store.tables import SyncAttempt, SyncTrace
 
 ATTEMPT_COLUMNS = [
     "started_at",

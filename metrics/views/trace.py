@@ -19,11 +19,13 @@ from urllib.parse import quote
 import pandas as pd
 from sqlalchemy import Engine, func, or_, select
 
-from metrics.access import Access
-from metrics.canonical import LinkQualifier as Q
-from metrics.canonical import ObjectType as T
 from metrics.kpis.common import utc
-from metrics.models import (
+from metrics.views.access import Access
+from metrics.views.common import ViewConfig, frame
+from metrics.views.guard import view
+from store.canonical import LinkQualifier as Q
+from store.canonical import ObjectType as T
+from store.tables import (
     CaseHandoff,
     CaseInvoice,
     Event,
@@ -33,8 +35,6 @@ from metrics.models import (
     SyncAttempt,
     SyncTrace,
 )
-from metrics.views.common import ViewConfig, frame
-from metrics.views.guard import view
 
 Direction = Literal["out", "in"]
 Step = tuple[str, Direction]

@@ -9,9 +9,10 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.access import Access
 from metrics.kpis.common import Filters
-from metrics.kpis.unbilled import LABELS, UnbilledAging, wip_over_time
+from metrics.kpis.unbilled import LABELS as LABELS  # re-exported for the page
+from metrics.kpis.unbilled import UnbilledAging, wip_over_time
+from metrics.views.access import Access
 from metrics.views.common import ViewConfig
 from metrics.views.guard import view
 from metrics.views.kpiset import fx_table, unbilled, work_items

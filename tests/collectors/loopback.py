@@ -21,9 +21,11 @@ def serving(fake: FakeApi) -> Iterator[str]:
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             request = httpx.Request(
-                self.command, f"http://{self.headers['Host']}{self.path}",
-                headers=dict(self.headers.items()), content=self.rfile.read(length),
-            )  # fmt: skip
+                self.command,
+                f"http://{self.headers['Host']}{self.path}",
+                headers=dict(self.headers.items()),
+                content=self.rfile.read(length),
+            )
             response = fake.handle(request)
             body = response.read()
             self.send_response(response.status_code)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from collectors.base import Collector
 from collectors.registry import build_collector
+from foundation.settings import CollectorSettings, Settings
 from tests.collectors.conftest import settings_for
 from tests.collectors.fake_apis import (
     NS_TIMEZONE,
@@ -26,7 +27,6 @@ from tests.collectors.fake_apis import (
     FakeNetSuite,
     FakeSalesforce,
 )
-from throughline.settings import CollectorSettings, Settings
 
 BAD_SECRET = "wrong-token"
 
@@ -49,36 +49,60 @@ Wrapper = Callable[[httpx.BaseTransport, str], httpx.BaseTransport] | None
 
 SAAS: dict[str, dict[str, Any]] = {
     "salesforce": {
-        "fake": FakeSalesforce, "url": "https://example.my.salesforce.com",
-        "options": {"auth": "client_credentials", "client_id": "3MVG9-test-consumer-key",
-                    "fields": {"project_code": "PSA_Project_Code__c"}},
+        "fake": FakeSalesforce,
+        "url": "https://example.my.salesforce.com",
+        "options": {
+            "auth": "client_credentials",
+            "client_id": "3MVG9-test-consumer-key",
+            "fields": {"project_code": "PSA_Project_Code__c"},
+        },
         "secrets": {"salesforce_client_secret": "cs-test-secret"},
         "paged": "/services/data/",
     },
     "hubspot": {
-        "fake": FakeHubSpot, "url": "https://api.hubapi.com",
-        "options": {"fields": {"project_code": "psa_project_code", "practice": "practice",
-                               "legal_entity": "legal_entity"}},
+        "fake": FakeHubSpot,
+        "url": "https://api.hubapi.com",
+        "options": {
+            "fields": {
+                "project_code": "psa_project_code",
+                "practice": "practice",
+                "legal_entity": "legal_entity",
+            }
+        },
         "secrets": {"hubspot_token": "pat-eu1-test-token"},
         "paged": "/crm/v3/objects/companies/search",
     },
     "netsuite": {
-        "fake": FakeNetSuite, "url": "https://1234567-sb1.suitetalk.api.netsuite.com",
-        "options": {"account_id": "1234567_sb1", "limit": 2, "timezone": NS_TIMEZONE,
-                    "fields": {"integration_users": ["svc-integration"]}},
-        "secrets": {"netsuite_consumer_key": "ck-test", "netsuite_consumer_secret": "cs-test",
-                    "netsuite_token_id": "tk-test", "netsuite_token_secret": "ts-test"},
+        "fake": FakeNetSuite,
+        "url": "https://1234567-sb1.suitetalk.api.netsuite.com",
+        "options": {
+            "account_id": "1234567_sb1",
+            "limit": 2,
+            "timezone": NS_TIMEZONE,
+            "fields": {"integration_users": ["svc-integration"]},
+        },
+        "secrets": {
+            "netsuite_consumer_key": "ck-test",
+            "netsuite_consumer_secret": "cs-test",
+            "netsuite_token_id": "tk-test",
+            "netsuite_token_secret": "ts-test",
+        },
         "paged": "/services/rest/",
     },
     "n8n": {
-        "fake": FakeN8n, "url": "https://n8n.example.com",
-        "options": {"integrations": {"CRM won deal → PSA project": "crm_to_psa"},
-                    "object_key_path": "customData.opportunity_id", "object_system": "crm",
-                    "object_type": "deal", "limit": 2},
+        "fake": FakeN8n,
+        "url": "https://n8n.example.com",
+        "options": {
+            "integrations": {"CRM won deal → PSA project": "crm_to_psa"},
+            "object_key_path": "customData.opportunity_id",
+            "object_system": "crm",
+            "object_type": "deal",
+            "limit": 2,
+        },
         "secrets": {"n8n_api_key": "n8n-test-api-key"},
         "paged": "/api/v1/executions",
     },
-}  # fmt: skip
+}
 
 
 def saas_settings(name: str, *, bad: bool = False) -> Settings:
@@ -105,37 +129,67 @@ def saas_source(name: str) -> tuple[Source, FakeApi]:
         if transport_wrapper is not None:
             transport = transport_wrapper(transport, spec["paged"])
         settings = saas_settings(name, bad=bad_credentials)
-        return build_collector(name, settings, transport=transport,
-                               options={name: spec["options"]})  # fmt: skip
+        return build_collector(name, settings, transport=transport, options={name: spec["options"]})
 
     source = Source(
-        name, build, datetime(2025, 1, 1, tzinfo=UTC), spec["paged"],
-        inject_429=lambda: fake.inject(429), statuses=fake.statuses,
+        name,
+        build,
+        datetime(2025, 1, 1, tzinfo=UTC),
+        spec["paged"],
+        inject_429=lambda: fake.inject(429),
+        statuses=fake.statuses,
         secrets=list(spec["secrets"].values()),
-    )  # fmt: skip
+    )
     return source, fake
 
 
 LOG_LINES = [
-    {"ts": "2026-03-05T10:00:00Z", "app": "mulesoft", "flow": "opportunity-to-project",
-     "outcome": "FAILED", "error": {"message": "Customer 'C-0042' has no tax id"},
-     "correlationId": "corr-1", "eventId": "evt-1", "attempt": 1},
-    {"ts": "2026-03-05T10:05:00Z", "app": "mulesoft", "flow": "opportunity-to-project",
-     "outcome": "SUCCESS", "correlationId": "corr-1", "eventId": "evt-2", "attempt": 2,
-     "retryOf": "evt-1"},
-    {"ts": "2026-03-05T10:07:00Z", "app": "mulesoft", "flow": "time-to-erp", "outcome": "SUCCESS",
-     "correlationId": "corr-2", "eventId": "evt-3"},
-]  # fmt: skip
+    {
+        "ts": "2026-03-05T10:00:00Z",
+        "app": "mulesoft",
+        "flow": "opportunity-to-project",
+        "outcome": "FAILED",
+        "error": {"message": "Customer 'C-0042' has no tax id"},
+        "correlationId": "corr-1",
+        "eventId": "evt-1",
+        "attempt": 1,
+    },
+    {
+        "ts": "2026-03-05T10:05:00Z",
+        "app": "mulesoft",
+        "flow": "opportunity-to-project",
+        "outcome": "SUCCESS",
+        "correlationId": "corr-1",
+        "eventId": "evt-2",
+        "attempt": 2,
+        "retryOf": "evt-1",
+    },
+    {
+        "ts": "2026-03-05T10:07:00Z",
+        "app": "mulesoft",
+        "flow": "time-to-erp",
+        "outcome": "SUCCESS",
+        "correlationId": "corr-2",
+        "eventId": "evt-3",
+    },
+]
 LOG_OPTIONS = {
-    "integration": "app", "flow": "flow", "status": "outcome", "started_at": "ts",
-    "error_message": "error.message", "trace_key": "correlationId", "record_id": "eventId",
-    "attempt": "attempt", "retry_of": "retryOf",
-}  # fmt: skip
+    "integration": "app",
+    "flow": "flow",
+    "status": "outcome",
+    "started_at": "ts",
+    "error_message": "error.message",
+    "trace_key": "correlationId",
+    "record_id": "eventId",
+    "attempt": "attempt",
+    "retry_of": "retryOf",
+}
 
 
 def log_options(path: Path) -> dict[str, Any]:
-    return {"files": [{"name": "mulesoft", "path": str(path), "format": "jsonl",
-                       "fields": LOG_OPTIONS}]}  # fmt: skip
+    return {
+        "files": [{"name": "mulesoft", "path": str(path), "format": "jsonl", "fields": LOG_OPTIONS}]
+    }
 
 
 def logfile_source(tmp_path: Path) -> Source:
@@ -161,8 +215,11 @@ def demo_source(request: pytest.FixtureRequest, name: str) -> Source:
         return build_collector(name, settings_for(server, **token), transport=transport)
 
     return Source(
-        name, build, server.estate.start, prefix,
+        name,
+        build,
+        server.estate.start,
+        prefix,
         inject_429=lambda: server.inject(prefix, statuses=[429], count=1),
         statuses=lambda: [s for p, s in server.requests_log if p.startswith(prefix)],
         secrets=[BAD_SECRET],
-    )  # fmt: skip
+    )

@@ -31,9 +31,11 @@ def store_summary(engine: Engine) -> dict[str, Any]:
             if amount is not None:
                 amounts[type_] = amounts.get(type_, Decimal(0)) + Decimal(str(amount))
         attempts, failed = conn.execute(
-            text("SELECT count(*), sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) "
-                 "FROM sync_attempts")
-        ).one()  # fmt: skip
+            text(
+                "SELECT count(*), sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) "
+                "FROM sync_attempts"
+            )
+        ).one()
     return {
         "objects": objects,
         "events": events,

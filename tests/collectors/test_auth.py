@@ -31,9 +31,10 @@ from collectors.errors import AuthFailed
 from collectors.http import BearerAuth, make_client
 from collectors.registry import build_collector
 from collectors.runner import run_collector
+from foundation.settings import CollectorSettings, Settings
+from metrics.facts import refresh_pending
 from tests.collectors.fake_apis import FakeNetSuite, FakeSalesforce
 from tests.collectors.sources import SAAS
-from throughline.settings import CollectorSettings, Settings
 
 TOKEN_URL = "https://example.my.salesforce.com/services/oauth2/token"
 QUERY = "https://example.my.salesforce.com/services/data/v60.0/query"
@@ -41,7 +42,7 @@ QUERY = "https://example.my.salesforce.com/services/data/v60.0/query"
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
@@ -50,27 +51,36 @@ def store(sqlite_engine: Engine) -> Engine:
 def rsa_pair() -> tuple[str, str]:
     """A throwaway RSA key pair (PEM private, PEM public), made for this test only."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()  # fmt: skip
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()  # fmt: skip
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
 def test_client_credentials_fetch_one_token_and_reuse_it() -> None:
     fake = FakeSalesforce()
     provider = OAuthTokenProvider(
-        TOKEN_URL, ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
+        TOKEN_URL,
+        ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
         transport=fake.transport(),
-    )  # fmt: skip
-    with make_client("", BearerAuth(provider.token, refresh=provider.refresh),
-                     transport=fake.transport()) as client:  # fmt: skip
+    )
+    with make_client(
+        "", BearerAuth(provider.token, refresh=provider.refresh), transport=fake.transport()
+    ) as client:
         for _ in range(3):
             assert client.get(QUERY, params={"q": "SELECT Id FROM Account"}).status_code == 200
-    assert fake.token_requests == [{
-        "grant_type": "client_credentials", "client_id": "3MVG9-test-consumer-key",
-        "client_secret": "cs-test-secret",
-    }]  # fmt: skip
+    assert fake.token_requests == [
+        {
+            "grant_type": "client_credentials",
+            "client_id": "3MVG9-test-consumer-key",
+            "client_secret": "cs-test-secret",
+        }
+    ]
     assert provider.instance_url == "https://example.my.salesforce.com"
     assert "cs-test-secret" not in repr(provider)
 
@@ -78,11 +88,13 @@ def test_client_credentials_fetch_one_token_and_reuse_it() -> None:
 def test_an_expired_session_is_refreshed_once_and_the_request_sent_again() -> None:
     fake = FakeSalesforce()
     provider = OAuthTokenProvider(
-        TOKEN_URL, ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
+        TOKEN_URL,
+        ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
         transport=fake.transport(),
-    )  # fmt: skip
-    with make_client("", BearerAuth(provider.token, refresh=provider.refresh),
-                     transport=fake.transport()) as client:  # fmt: skip
+    )
+    with make_client(
+        "", BearerAuth(provider.token, refresh=provider.refresh), transport=fake.transport()
+    ) as client:
         assert client.get(QUERY, params={"q": "SELECT Id FROM Account"}).status_code == 200
         fake.expire_next_token_use = True
         response = client.get(QUERY, params={"q": "SELECT Id FROM Account"})
@@ -96,12 +108,14 @@ def test_revoked_credentials_fail_each_stream_after_a_single_refresh(store: Engi
     fake.reject_all = True
     spec = SAAS["salesforce"]
     settings = Settings(
-        database_url="sqlite://", collectors={"salesforce": CollectorSettings(base_url=spec["url"])},
+        database_url="sqlite://",
+        collectors={"salesforce": CollectorSettings(base_url=spec["url"])},
         secrets={"salesforce_client_secret": SecretStr("cs-test-secret")},
-    )  # fmt: skip
-    collector = build_collector("salesforce", settings, transport=fake.transport(),
-                                options={"salesforce": spec["options"]})  # fmt: skip
-    report = run_collector(store, collector)
+    )
+    collector = build_collector(
+        "salesforce", settings, transport=fake.transport(), options={"salesforce": spec["options"]}
+    )
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "failed"
     streams = len(report.streams)
     assert len(fake.token_requests) == 1 + streams  # one token, one refresh per refused request
@@ -112,9 +126,10 @@ def test_revoked_credentials_fail_each_stream_after_a_single_refresh(store: Engi
 def test_a_refused_client_secret_is_an_auth_failure_naming_the_oauth_error() -> None:
     fake = FakeSalesforce()
     provider = OAuthTokenProvider(
-        TOKEN_URL, ClientCredentialsGrant("3MVG9-test-consumer-key", "not-the-secret"),
+        TOKEN_URL,
+        ClientCredentialsGrant("3MVG9-test-consumer-key", "not-the-secret"),
         transport=fake.transport(),
-    )  # fmt: skip
+    )
     with pytest.raises(AuthFailed) as caught:
         provider.token()
     message = str(caught.value)
@@ -127,9 +142,13 @@ def test_a_missing_client_secret_fails_the_run_with_the_variable_to_set(store: E
         database_url="sqlite://",
         collectors={"salesforce": CollectorSettings(base_url=SAAS["salesforce"]["url"])},
     )
-    collector = build_collector("salesforce", settings, transport=FakeSalesforce().transport(),
-                                options={"salesforce": {"client_id": "x"}})  # fmt: skip
-    report = run_collector(store, collector)
+    collector = build_collector(
+        "salesforce",
+        settings,
+        transport=FakeSalesforce().transport(),
+        options={"salesforce": {"client_id": "x"}},
+    )
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "failed"
     assert "THROUGHLINE_SECRETS__SALESFORCE_CLIENT_SECRET" in (report.error or "")
 
@@ -140,20 +159,29 @@ def test_the_jwt_bearer_assertion_is_rs256_signed_with_the_documented_claims() -
     grant = JwtBearerGrant("3MVG9-test-consumer-key", "integration@example.com", private)
     now = time.time()
     provider = OAuthTokenProvider(
-        "https://login.salesforce.com/services/oauth2/token", grant, transport=fake.transport(),
+        "https://login.salesforce.com/services/oauth2/token",
+        grant,
+        transport=fake.transport(),
         clock=lambda: now,
-    )  # fmt: skip
+    )
     assert provider.token().startswith("00DS7000000TEST1!AR8AQFAKE.jwt.bearer.token")
     (form,) = fake.token_requests
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     header = jwt.get_unverified_header(form["assertion"])
-    claims = jwt.decode(form["assertion"], public, algorithms=["RS256"],
-                        audience="https://login.salesforce.com",
-                        options={"verify_exp": False})  # fmt: skip
+    claims = jwt.decode(
+        form["assertion"],
+        public,
+        algorithms=["RS256"],
+        audience="https://login.salesforce.com",
+        options={"verify_exp": False},
+    )
     assert header["alg"] == "RS256"
-    assert claims == {"iss": "3MVG9-test-consumer-key", "sub": "integration@example.com",
-                      "aud": "https://login.salesforce.com",
-                      "exp": int(now) + JWT_LIFETIME_SECONDS}  # fmt: skip
+    assert claims == {
+        "iss": "3MVG9-test-consumer-key",
+        "sub": "integration@example.com",
+        "aud": "https://login.salesforce.com",
+        "exp": int(now) + JWT_LIFETIME_SECONDS,
+    }
     assert "PRIVATE KEY" not in repr(grant)
 
 
@@ -162,8 +190,9 @@ def test_an_assertion_signed_with_another_key_is_refused() -> None:
     _, other_public = rsa_pair()
     fake = FakeSalesforce(public_key=other_public)
     grant = JwtBearerGrant("3MVG9-test-consumer-key", "integration@example.com", private)
-    provider = OAuthTokenProvider("https://login.salesforce.com/services/oauth2/token", grant,
-                                  transport=fake.transport())  # fmt: skip
+    provider = OAuthTokenProvider(
+        "https://login.salesforce.com/services/oauth2/token", grant, transport=fake.transport()
+    )
     with pytest.raises(AuthFailed, match="invalid_client"):
         provider.token()
 
@@ -173,16 +202,20 @@ def test_the_salesforce_connector_collects_with_a_jwt_bearer_token(
 ) -> None:
     private, public = rsa_pair()
     fake = FakeSalesforce(public_key=public)
-    options = {"auth": "jwt_bearer", "client_id": "3MVG9-test-consumer-key",
-               "username": "integration@example.com"}  # fmt: skip
+    options = {
+        "auth": "jwt_bearer",
+        "client_id": "3MVG9-test-consumer-key",
+        "username": "integration@example.com",
+    }
     settings = Settings(
         database_url="sqlite://",
         collectors={"salesforce": CollectorSettings(base_url=SAAS["salesforce"]["url"])},
         secrets={"salesforce_private_key": SecretStr(private)},
-    )  # fmt: skip
-    collector = build_collector("salesforce", settings, transport=fake.transport(),
-                                options={"salesforce": options})  # fmt: skip
-    report = run_collector(store, collector)
+    )
+    collector = build_collector(
+        "salesforce", settings, transport=fake.transport(), options={"salesforce": options}
+    )
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "success", report.error
     assert report.rows_written > 0 and len(fake.token_requests) == 1
 
@@ -191,12 +224,16 @@ def test_a_token_with_an_expiry_is_fetched_again_when_it_runs_out() -> None:
     now = [0.0]
 
     def token_endpoint(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"access_token": f"t{now[0]}", "expires_in": 3600,
-                                         "token_type": "Bearer"})  # fmt: skip
+        return httpx.Response(
+            200, json={"access_token": f"t{now[0]}", "expires_in": 3600, "token_type": "Bearer"}
+        )
 
-    provider = OAuthTokenProvider(TOKEN_URL, ClientCredentialsGrant("id", "secret"),
-                                  transport=httpx.MockTransport(token_endpoint),
-                                  monotonic=lambda: now[0])  # fmt: skip
+    provider = OAuthTokenProvider(
+        TOKEN_URL,
+        ClientCredentialsGrant("id", "secret"),
+        transport=httpx.MockTransport(token_endpoint),
+        monotonic=lambda: now[0],
+    )
     assert provider.token() == "t0.0"
     now[0] = 3000.0
     assert provider.token() == "t0.0"  # still valid (refreshed 60 s before expiry)
@@ -220,10 +257,14 @@ def test_the_base_string_matches_netsuites_documented_example() -> None:
     key = "60712990bc09623786e7047c226bcb3f86d49dca0b04efc21001dc76d97a81f5"
     oauth = {
         "oauth_callback": "https://my.example.com/TBA/?callbackRequest",
-        "oauth_consumer_key": key, "oauth_nonce": "bUvpxBX93OWo0FLswq5M",
-        "oauth_signature_method": "HMAC-SHA256", "oauth_timestamp": "1575998103",
-        "oauth_version": "1.0", "role": "45678", "realm": "1234567",
-    }  # fmt: skip
+        "oauth_consumer_key": key,
+        "oauth_nonce": "bUvpxBX93OWo0FLswq5M",
+        "oauth_signature_method": "HMAC-SHA256",
+        "oauth_timestamp": "1575998103",
+        "oauth_version": "1.0",
+        "role": "45678",
+        "realm": "1234567",
+    }
     base = signature_base_string(
         "POST", "https://1234567.restlets.api.netsuite.com/rest/requesttoken", oauth
     )
@@ -238,12 +279,18 @@ def test_the_base_string_matches_netsuites_documented_example() -> None:
 def test_the_base_string_normalises_parameters_as_rfc_5849_shows() -> None:
     # RFC 5849 §3.4.1.1: query, header and form-body parameters, encoded twice, sorted
     base = signature_base_string(
-        "POST", "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
-        {"realm": "Example", "oauth_consumer_key": "9djdj82h48djs9d2",
-         "oauth_token": "kkk9d7dh3k39sjv7", "oauth_signature_method": "HMAC-SHA1",
-         "oauth_timestamp": "137131201", "oauth_nonce": "7d8f3e4a"},
+        "POST",
+        "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
+        {
+            "realm": "Example",
+            "oauth_consumer_key": "9djdj82h48djs9d2",
+            "oauth_token": "kkk9d7dh3k39sjv7",
+            "oauth_signature_method": "HMAC-SHA1",
+            "oauth_timestamp": "137131201",
+            "oauth_nonce": "7d8f3e4a",
+        },
         [("c2", ""), ("a3", "2 q")],
-    )  # fmt: skip
+    )
     assert base == (
         "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D"
         "%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce"
@@ -256,26 +303,44 @@ def test_the_base_string_reproduces_rfc_5849s_signed_example() -> None:
     # RFC 5849 §1.2: the photos request and its published signature (HMAC-SHA1, computed here
     # over our base string with the documented secrets)
     base = signature_base_string(
-        "GET", "http://photos.example.net/photos?file=vacation.jpg&size=original",
-        {"oauth_consumer_key": "dpf43f3p2l4k3l03", "oauth_token": "nnch734d00sl2jdk",
-         "oauth_signature_method": "HMAC-SHA1", "oauth_timestamp": "137131202",
-         "oauth_nonce": "chapoH"},
-    )  # fmt: skip
+        "GET",
+        "http://photos.example.net/photos?file=vacation.jpg&size=original",
+        {
+            "oauth_consumer_key": "dpf43f3p2l4k3l03",
+            "oauth_token": "nnch734d00sl2jdk",
+            "oauth_signature_method": "HMAC-SHA1",
+            "oauth_timestamp": "137131202",
+            "oauth_nonce": "chapoH",
+        },
+    )
     digest = hmac.new(b"kd94hf93k423kf44&pfkkdhi9sl3r4s00", base.encode(), hashlib.sha1).digest()
     assert base64.b64encode(digest).decode() == "MdpQcU8iPSUjWoN/UDMsK2sui9I="
 
 
 def test_the_authorization_header_carries_the_realm_and_a_verifiable_signature() -> None:
-    signer = NetSuiteTokenAuth("1234567_SB1", "ck-test", "cs-test", "tk-test", "ts-test",
-                               nonce=lambda: "fjaLirsIcCGVZWzBX0pg",
-                               timestamp=lambda: "1508242306")  # fmt: skip
-    url = httpx.URL("https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/query/v1/"
-                    "suiteql?limit=2&offset=0")  # fmt: skip
+    signer = NetSuiteTokenAuth(
+        "1234567_SB1",
+        "ck-test",
+        "cs-test",
+        "tk-test",
+        "ts-test",
+        nonce=lambda: "fjaLirsIcCGVZWzBX0pg",
+        timestamp=lambda: "1508242306",
+    )
+    url = httpx.URL(
+        "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/query/v1/"
+        "suiteql?limit=2&offset=0"
+    )
     header = signer.authorization("POST", url, b'{"q": "SELECT 1"}', "application/json")
     assert header.startswith('OAuth realm="1234567_SB1", oauth_consumer_key="ck-test", ')
-    oauth = {"oauth_consumer_key": "ck-test", "oauth_token": "tk-test",
-             "oauth_signature_method": "HMAC-SHA256", "oauth_timestamp": "1508242306",
-             "oauth_nonce": "fjaLirsIcCGVZWzBX0pg", "oauth_version": "1.0"}  # fmt: skip
+    oauth = {
+        "oauth_consumer_key": "ck-test",
+        "oauth_token": "tk-test",
+        "oauth_signature_method": "HMAC-SHA256",
+        "oauth_timestamp": "1508242306",
+        "oauth_nonce": "fjaLirsIcCGVZWzBX0pg",
+        "oauth_version": "1.0",
+    }
     base = signature_base_string("POST", url, oauth)  # a JSON body is not signed
     assert "limit%3D2%26" in base and "offset%3D0" in base
     expected = base64.b64encode(

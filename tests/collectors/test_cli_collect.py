@@ -11,12 +11,12 @@ import pytest
 
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.registry import COLLECTORS
-from metrics.db import make_engine
+from foundation import settings as settings_module
+from store.db import make_engine
 from tests.collectors.conftest import TOKEN
 from tests.collectors.fake_apis import FakeN8n
 from tests.collectors.loopback import serving
 from tests.collectors.store_truth import store_summary
-from throughline import settings as settings_module
 from throughline.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_backfill_rereads_history_without_adding_rows(
     assert main(["backfill", "demo_ipaas", "--since", "2025-11-01"]) == 0
     out = capsys.readouterr().out
     assert "demo_ipaas: success;" in out and "0 rows written" in out
-    from metrics.db import make_engine
+    from store.db import make_engine
 
     engine = make_engine(cli_env)
     assert store_summary(engine)["sync_attempts"] == demo_server.truth().sync_attempts
@@ -84,16 +84,26 @@ def test_a_source_refusing_the_token_makes_collect_fail(
 def production_env(tmp_path: Path, **variables: str) -> dict[str, str]:
     """A cron job's environment: no demo, a fresh home and data directory, these settings."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("THROUGHLINE_")}
-    env.update({"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data"),
-                "THROUGHLINE_DATABASE_URL": f"sqlite:///{tmp_path}/prod.db", **variables})  # fmt: skip
+    env.update(
+        {
+            "HOME": str(tmp_path / "home"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "THROUGHLINE_DATABASE_URL": f"sqlite:///{tmp_path}/prod.db",
+            **variables,
+        }
+    )
     return env
 
 
 def collect_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "throughline", "collect"],
-        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 def test_a_production_collect_runs_the_configured_connector_alone_and_exits_0(
@@ -103,10 +113,13 @@ def test_a_production_collect_runs_the_configured_connector_alone_and_exits_0(
     in its documented shape): it runs that one, never a demo collector, and succeeds."""
     fake = FakeN8n()
     with serving(fake) as url:
-        done = collect_process(production_env(
-            tmp_path, THROUGHLINE_COLLECTORS__N8N__BASE_URL=url,
-            THROUGHLINE_SECRETS__N8N_API_KEY=fake.api_key,
-        ))  # fmt: skip
+        done = collect_process(
+            production_env(
+                tmp_path,
+                THROUGHLINE_COLLECTORS__N8N__BASE_URL=url,
+                THROUGHLINE_SECRETS__N8N_API_KEY=fake.api_key,
+            )
+        )
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.splitlines()
     assert line.startswith("n8n: success; ") and line.endswith(" 0 quarantined"), line

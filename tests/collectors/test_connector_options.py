@@ -21,9 +21,9 @@ from collectors.connector_options import SPECS
 from collectors.connector_tables import option_rows
 from collectors.errors import ConfigurationError
 from collectors.registry import build_collector, load_connector_options
+from foundation.settings import CollectorSettings, Settings
 from tests.collectors.fake_apis import FakeN8n
 from tests.collectors.sources import saas_settings
-from throughline.settings import CollectorSettings, Settings
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -37,50 +37,84 @@ def load(tmp_path: Path, text: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("tryton:\n  deal_link: {rule: field, pattern: 'Deal (\\S+'}\n",
-         r"tryton\.deal_link\.pattern: 'Deal \(\\S\+' is not a regular expression"),
-        ("tryton:\n  deal_link: {rule: field, pattern: 'Deal (\\S+)'}\n",
-         r"tryton\.deal_link\.pattern: .* needs a group named id .* or number"),
-        ("tryton:\n  deal_link: {rule: regex}\n",
-         r"tryton\.deal_link\.rule should be 'party' or 'field' \(got 'regex'\)"),
-        ("tryton:\n  deal_link: {rule: field, field: 'Comment Field'}\n",
-         r"tryton\.deal_link\.field: 'Comment Field' is not a Tryton field name"),
-        ("tryton:\n  deal_links: {rule: field}\n",
-         r"tryton\.deal_links is not an option \(did you mean deal_link\?\); known: "),
-        ("tryton:\n  integration_users: svc\n",
-         r"tryton\.integration_users should be a list \(got 'svc'\)"),
+        (
+            "tryton:\n  deal_link: {rule: field, pattern: 'Deal (\\S+'}\n",
+            r"tryton\.deal_link\.pattern: 'Deal \(\\S\+' is not a regular expression",
+        ),
+        (
+            "tryton:\n  deal_link: {rule: field, pattern: 'Deal (\\S+)'}\n",
+            r"tryton\.deal_link\.pattern: .* needs a group named id .* or number",
+        ),
+        (
+            "tryton:\n  deal_link: {rule: regex}\n",
+            r"tryton\.deal_link\.rule should be 'party' or 'field' \(got 'regex'\)",
+        ),
+        (
+            "tryton:\n  deal_link: {rule: field, field: 'Comment Field'}\n",
+            r"tryton\.deal_link\.field: 'Comment Field' is not a Tryton field name",
+        ),
+        (
+            "tryton:\n  deal_links: {rule: field}\n",
+            r"tryton\.deal_links is not an option \(did you mean deal_link\?\); known: ",
+        ),
+        (
+            "tryton:\n  integration_users: svc\n",
+            r"tryton\.integration_users should be a list \(got 'svc'\)",
+        ),
         ("tryton:\n  page_size: 0\n", r"tryton\.page_size: 1 to 10000 records a call, not 0"),
-        ("tryton:\n  base_url: https://erp.example.com/db/\n",
-         r"tryton\.base_url is not set in the connectors file but with "
-         r"THROUGHLINE_COLLECTORS__TRYTON__BASE_URL"),
+        (
+            "tryton:\n  base_url: https://erp.example.com/db/\n",
+            r"tryton\.base_url is not set in the connectors file but with "
+            r"THROUGHLINE_COLLECTORS__TRYTON__BASE_URL",
+        ),
         ("n8n:\n  limit: ten\n", r"n8n\.limit should be a whole number \(got 'ten'\)"),
-        ("n8n:\n  trace_key_path: 'body[0.customerId'\n",
-         r"n8n\.trace_key_path: 'body\[0\.customerId' is not a payload path"),
+        (
+            "n8n:\n  trace_key_path: 'body[0.customerId'\n",
+            r"n8n\.trace_key_path: 'body\[0\.customerId' is not a payload path",
+        ),
         ("n8n:\n  object_type: customer\n", r"n8n\.object_type should be 'account', 'deal'"),
-        ("hubspot:\n  fields: {won_stage: [closedwon]}\n",
-         r"hubspot\.fields\.won_stage is not an option \(did you mean won_stages\?\)"),
-        ("salesforce:\n  auth: saml\n",
-         r"salesforce\.auth should be 'client_credentials' or 'jwt_bearer' \(got 'saml'\)"),
-        ("salesforce:\n  project_object: {name: Name}\n",
-         r"salesforce\.project_object\.sobject is required"),
-        ("netsuite:\n  fields: {project_code: 'custbody tl'}\n",
-         r"netsuite\.fields\.project_code: 'custbody tl' is not a SuiteQL column name"),
+        (
+            "hubspot:\n  fields: {won_stage: [closedwon]}\n",
+            r"hubspot\.fields\.won_stage is not an option \(did you mean won_stages\?\)",
+        ),
+        (
+            "salesforce:\n  auth: saml\n",
+            r"salesforce\.auth should be 'client_credentials' or 'jwt_bearer' \(got 'saml'\)",
+        ),
+        (
+            "salesforce:\n  project_object: {name: Name}\n",
+            r"salesforce\.project_object\.sobject is required",
+        ),
+        (
+            "netsuite:\n  fields: {project_code: 'custbody tl'}\n",
+            r"netsuite\.fields\.project_code: 'custbody tl' is not a SuiteQL column name",
+        ),
         ("netsuite:\n  projects: maybe\n", r"netsuite\.projects should be true or false"),
-        ("netsuite:\n  legal_entities: [US]\n",
-         r"netsuite\.legal_entities should be a mapping of names to values"),
-        ("logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl, fields: {integration: a}}\n",
-         r"logfiles\.files\[0\]\.fields: the mapping needs flow, status, started_at"),
-        ("logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl, timezone: Mars/Base,"
-         " defaults: {integration: a, flow: b, status: ok, started_at: x}}\n",
-         r"logfiles\.files\[0\]\.timezone: 'Mars/Base' is not an IANA time zone name"),
-        ("logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl,"
-         " fields: {integration: a, flow: b, status: c, started_at: d, trace_key: 'body[x]'}}\n",
-         r"logfiles\.files\[0\]\.fields: trace_key: 'body\[x\]' is not a payload path"),
-        ("salesfroce:\n  auth: jwt_bearer\n",
-         r"salesfroce is not a connector \(did you mean salesforce\?\)"),
+        (
+            "netsuite:\n  legal_entities: [US]\n",
+            r"netsuite\.legal_entities should be a mapping of names to values",
+        ),
+        (
+            "logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl, fields: {integration: a}}\n",
+            r"logfiles\.files\[0\]\.fields: the mapping needs flow, status, started_at",
+        ),
+        (
+            "logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl, timezone: Mars/Base,"
+            " defaults: {integration: a, flow: b, status: ok, started_at: x}}\n",
+            r"logfiles\.files\[0\]\.timezone: 'Mars/Base' is not an IANA time zone name",
+        ),
+        (
+            "logfiles:\n  files:\n    - {name: m, path: /x, format: jsonl,"
+            " fields: {integration: a, flow: b, status: c, started_at: d, trace_key: 'body[x]'}}\n",
+            r"logfiles\.files\[0\]\.fields: trace_key: 'body\[x\]' is not a payload path",
+        ),
+        (
+            "salesfroce:\n  auth: jwt_bearer\n",
+            r"salesfroce is not a connector \(did you mean salesforce\?\)",
+        ),
         ("demo_crm:\n  limit: 2\n", r"demo_crm is not a connector"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_option_is_one_sentence_naming_the_file_connector_and_key(
     tmp_path: Path, text: str, message: str
 ) -> None:
@@ -178,9 +212,11 @@ def test_a_base_url_without_its_scheme_is_refused_by_the_settings() -> None:
 
 @pytest.mark.parametrize(
     ("url", "database_url"),
-    [("https://erp.example.com:8000/firm", "https://erp.example.com:8000/firm/"),
-     ("https://erp.example.com:8000/firm/rpc/", "https://erp.example.com:8000/firm/")],
-)  # fmt: skip
+    [
+        ("https://erp.example.com:8000/firm", "https://erp.example.com:8000/firm/"),
+        ("https://erp.example.com:8000/firm/rpc/", "https://erp.example.com:8000/firm/"),
+    ],
+)
 def test_a_tryton_url_is_normalised_to_the_database(url: str, database_url: str) -> None:
     assert erp_tryton.database_url(url, "X") == database_url
     collector = build_collector("tryton", tryton_settings(url), options={})
@@ -205,9 +241,14 @@ def test_a_missing_n8n_base_url_names_its_variable() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://n8n.example.com", "https://n8n.example.com/", "https://n8n.example.com/api/v1",
-     "https://n8n.example.com/api/v1/", "https://n8n.example.com/api"],
-)  # fmt: skip
+    [
+        "https://n8n.example.com",
+        "https://n8n.example.com/",
+        "https://n8n.example.com/api/v1",
+        "https://n8n.example.com/api/v1/",
+        "https://n8n.example.com/api",
+    ],
+)
 def test_an_n8n_url_works_with_or_without_api_v1(url: str) -> None:
     fake = FakeN8n()
     paths: list[str] = []
@@ -216,8 +257,9 @@ def test_an_n8n_url_works_with_or_without_api_v1(url: str) -> None:
         paths.append(request.url.path)
         return fake.handle(request)
 
-    collector = build_collector("n8n", n8n_settings(url), options={},
-                                transport=httpx.MockTransport(recorded))  # fmt: skip
+    collector = build_collector(
+        "n8n", n8n_settings(url), options={}, transport=httpx.MockTransport(recorded)
+    )
     stream = collector.streams[0]
     with collector.open_client() as client:
         assert stream.workflow_names(client)  # type: ignore[attr-defined]
@@ -261,8 +303,9 @@ def test_a_company_mapped_to_an_unconfigured_legal_entity_is_refused(connector: 
     """An unknown code would silently fall back to a weekends-only calendar."""
     settings = tryton_settings() if connector == "tryton" else saas_settings("netsuite")
     with pytest.raises(ConfigurationError) as caught:
-        build_collector(connector, settings,
-                        options={connector: {"legal_entities": {"Acme SARL": "FR"}}})  # fmt: skip
+        build_collector(
+            connector, settings, options={connector: {"legal_entities": {"Acme SARL": "FR"}}}
+        )
     assert str(caught.value) == (
         f"the connector options: {connector}.legal_entities: FR is not a configured legal entity"
         " (known: US, UK, DE; see THROUGHLINE_LEGAL_ENTITIES)"

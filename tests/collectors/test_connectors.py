@@ -36,7 +36,9 @@ from collectors.registry import (
     load_connector_options,
 )
 from collectors.runner import run_collector
-from metrics.canonical import (
+from foundation.settings import CollectorSettings, Settings
+from metrics.facts import refresh_pending
+from store.canonical import (
     Activity,
     ErrorClass,
     LinkQualifier,
@@ -46,15 +48,15 @@ from metrics.canonical import (
 )
 from tests.collectors.fake_apis import NS_TIMEZONE, FakeHubSpot, FakeN8n, fixture
 from tests.collectors.sources import SAAS, saas_settings
-from throughline.settings import CollectorSettings, Settings
 
-HS = HubSpotFields(project_code="psa_project_code", practice="practice",
-                   legal_entity="legal_entity")  # fmt: skip
+HS = HubSpotFields(
+    project_code="psa_project_code", practice="practice", legal_entity="legal_entity"
+)
 
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
@@ -74,16 +76,21 @@ def test_a_hubspot_deal_is_won_when_it_entered_the_closed_won_stage_not_on_its_c
     (obj,) = batch.objects
     assert (obj.type, obj.source_system, obj.source_key) == (ObjectType.DEAL, "crm", "18233210761")
     assert (obj.customer, obj.practice, obj.legal_entity, obj.currency) == (
-        "Acme GmbH", "Data & AI", "DE", "EUR",
-    )  # fmt: skip
+        "Acme GmbH",
+        "Data & AI",
+        "DE",
+        "EUR",
+    )
     assert obj.amount == Decimal("120000.5")
     (won,) = batch.events
     assert won.activity is Activity.DEAL_WON
     assert won.occurred_at == datetime(2026, 3, 2, 9, 29, 58, 417000, tzinfo=UTC)  # not closedate
     (link,) = batch.links
     assert (link.qualifier, link.to_system, link.to_key) == (
-        LinkQualifier.PROVISIONS, "psa", "PRJ-2026-0042",
-    )  # fmt: skip
+        LinkQualifier.PROVISIONS,
+        "psa",
+        "PRJ-2026-0042",
+    )
 
 
 def test_a_hubspot_deal_that_left_closed_won_for_an_open_stage_was_reopened() -> None:
@@ -109,33 +116,42 @@ def test_a_hubspot_company_becomes_an_account() -> None:
     company = fixture("hubspot", "companies_search.json")["results"][1]
     (obj,) = map_company(company, HS).objects
     assert (obj.type, obj.source_key, obj.customer, obj.region) == (
-        ObjectType.ACCOUNT, "9211000002", "Globex Ltd", "United Kingdom",
-    )  # fmt: skip
+        ObjectType.ACCOUNT,
+        "9211000002",
+        "Globex Ltd",
+        "United Kingdom",
+    )
 
 
 def test_the_deals_search_filters_and_sorts_on_hs_lastmodifieddate_and_reads_associations(
     store: Engine,
 ) -> None:
     fake = FakeHubSpot()
-    collector = build_collector("hubspot", saas_settings("hubspot"), transport=fake.transport(),
-                                options={"hubspot": SAAS["hubspot"]["options"]})  # fmt: skip
-    run_collector(store, collector, now=datetime(2026, 3, 6, tzinfo=UTC))
-    run_collector(store, collector, now=datetime(2026, 3, 7, tzinfo=UTC))
+    collector = build_collector(
+        "hubspot",
+        saas_settings("hubspot"),
+        transport=fake.transport(),
+        options={"hubspot": SAAS["hubspot"]["options"]},
+    )
+    run_collector(store, collector, now=datetime(2026, 3, 6, tzinfo=UTC), refresh=refresh_pending)
+    run_collector(store, collector, now=datetime(2026, 3, 7, tzinfo=UTC), refresh=refresh_pending)
     last = fake.search_bodies[-1]
     assert last["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
     (flt,) = last["filterGroups"][0]["filters"]
     since = datetime(2026, 3, 4, 15, 45, tzinfo=UTC).timestamp() - 300  # cursor minus look-back
     assert (flt["operator"], int(flt["value"])) == ("GTE", int(since * 1000))
     with store.connect() as conn:
-        customers = dict(conn.execute(text(
-            "SELECT source_key, customer FROM objects WHERE type = 'deal'")).all())  # fmt: skip
+        customers = dict(
+            conn.execute(text("SELECT source_key, customer FROM objects WHERE type = 'deal'")).all()
+        )
     assert customers["18233210763"] == "Initech Inc."  # only company, not primary
 
 
 def test_the_search_starts_a_new_query_before_the_10000_result_cap() -> None:
     fake = FakeHubSpot()
-    stream = crm_hubspot.SearchStream("deals", "deals", ("dealname",), "crm", HS, limit=2,
-                                      max_results=3, with_companies=False)  # fmt: skip
+    stream = crm_hubspot.SearchStream(
+        "deals", "deals", ("dealname",), "crm", HS, limit=2, max_results=3, with_companies=False
+    )
     with make_client("https://api.hubapi.com/", httpx.Auth(), transport=fake.transport()) as c:
         fake.token = ""  # no Authorization header with the base Auth
         fake.authorized = lambda request: True  # type: ignore[method-assign]
@@ -150,15 +166,23 @@ def test_the_search_starts_a_new_query_before_the_10000_result_cap() -> None:
 def test_the_search_refuses_to_loop_when_the_cap_is_reached_at_one_timestamp() -> None:
     fake = FakeHubSpot()
     same = "2026-03-03T11:00:00.000Z"
-    fake.deals = [{**deal(i), "updatedAt": same,
-                   "properties": {**deal(i)["properties"], "hs_lastmodifieddate": same}}
-                  for i in range(3)]  # fmt: skip
+    fake.deals = [
+        {
+            **deal(i),
+            "updatedAt": same,
+            "properties": {**deal(i)["properties"], "hs_lastmodifieddate": same},
+        }
+        for i in range(3)
+    ]
     fake.authorized = lambda request: True  # type: ignore[method-assign]
-    stream = crm_hubspot.SearchStream("deals", "deals", ("dealname",), "crm", HS, limit=2,
-                                      max_results=3)  # fmt: skip
+    stream = crm_hubspot.SearchStream(
+        "deals", "deals", ("dealname",), "crm", HS, limit=2, max_results=3
+    )
     window = FetchWindow(datetime(2026, 3, 3, 11, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-    with make_client("https://api.hubapi.com/", None, transport=fake.transport()) as c, \
-            pytest.raises(SchemaDrift, match="share one hs_lastmodifieddate"):  # fmt: skip
+    with (
+        make_client("https://api.hubapi.com/", None, transport=fake.transport()) as c,
+        pytest.raises(SchemaDrift, match="share one hs_lastmodifieddate"),
+    ):
         list(stream.fetch(c, window))
 
 
@@ -170,31 +194,50 @@ def test_the_psa_project_code_on_an_opportunity_links_deal_to_project() -> None:
     batch = map_opportunity(record, SalesforceFields(project_code="PSA_Project_Code__c"))
     (link,) = batch.links
     assert (link.from_key, link.to_system, link.to_key, link.qualifier) == (
-        "006S7000002AcmeAAA", "psa", "PRJ-2026-0042", LinkQualifier.PROVISIONS,
-    )  # fmt: skip
+        "006S7000002AcmeAAA",
+        "psa",
+        "PRJ-2026-0042",
+        LinkQualifier.PROVISIONS,
+    )
     assert map_opportunity(record, SalesforceFields()).links == []  # not configured: no link
 
 
 def test_projects_and_invoices_kept_in_salesforce_objects_are_mapped() -> None:
-    po = SalesforceProjectObject("pse__Proj__c", opportunity="pse__Opportunity__c",
-                                 account="pse__Account__c", activated_at="Activated_At__c")  # fmt: skip
+    po = SalesforceProjectObject(
+        "pse__Proj__c",
+        opportunity="pse__Opportunity__c",
+        account="pse__Account__c",
+        activated_at="Activated_At__c",
+    )
     assert "pse__Account__r.Name" in po.fields()
-    project = {"Id": "a0PS7000000Prj1AAA", "Name": "Acme data platform",
-               "pse__Opportunity__c": "006S7000002AcmeAAA", "pse__Account__c": "001S7000001AcmeAAA",
-               "pse__Account__r": {"attributes": {"type": "Account"}, "Name": "Acme GmbH"},
-               "CreatedDate": "2026-03-03T08:00:00.000+0000",
-               "Activated_At__c": "2026-03-04T08:00:00.000+0000",
-               "SystemModstamp": "2026-03-04T08:00:00.000+0000"}  # fmt: skip
+    project = {
+        "Id": "a0PS7000000Prj1AAA",
+        "Name": "Acme data platform",
+        "pse__Opportunity__c": "006S7000002AcmeAAA",
+        "pse__Account__c": "001S7000001AcmeAAA",
+        "pse__Account__r": {"attributes": {"type": "Account"}, "Name": "Acme GmbH"},
+        "CreatedDate": "2026-03-03T08:00:00.000+0000",
+        "Activated_At__c": "2026-03-04T08:00:00.000+0000",
+        "SystemModstamp": "2026-03-04T08:00:00.000+0000",
+    }
     batch = map_project_object(project, po)
     assert batch.objects[0].customer == "Acme GmbH"
-    assert [e.activity for e in batch.events] == [Activity.PROJECT_CREATED,
-                                                   Activity.PROJECT_ACTIVATED]  # fmt: skip
+    assert [e.activity for e in batch.events] == [
+        Activity.PROJECT_CREATED,
+        Activity.PROJECT_ACTIVATED,
+    ]
     assert batch.links[0].from_id == object_id("crm", ObjectType.DEAL, "006S7000002AcmeAAA")
     io = SalesforceInvoiceObject("Invoice__c")
-    invoice = {"Id": "a0IS7000000Inv1AAA", "Name": "INV-1", "Amount__c": 1200, "CurrencyIsoCode": "EUR",
-               "Project__c": "a0PS7000000Prj1AAA", "Posted_At__c": "2026-04-02T10:00:00.000+0000",
-               "CreatedDate": "2026-04-01T10:00:00.000+0000",
-               "SystemModstamp": "2026-04-02T10:00:00.000+0000"}  # fmt: skip
+    invoice = {
+        "Id": "a0IS7000000Inv1AAA",
+        "Name": "INV-1",
+        "Amount__c": 1200,
+        "CurrencyIsoCode": "EUR",
+        "Project__c": "a0PS7000000Prj1AAA",
+        "Posted_At__c": "2026-04-02T10:00:00.000+0000",
+        "CreatedDate": "2026-04-01T10:00:00.000+0000",
+        "SystemModstamp": "2026-04-02T10:00:00.000+0000",
+    }
     ib = map_invoice_object(invoice, io)
     assert [e.activity for e in ib.events] == [Activity.INVOICE_CREATED, Activity.INVOICE_POSTED]
     assert ib.links[0].qualifier is LinkQualifier.BILLS
@@ -217,8 +260,10 @@ def test_a_netsuite_job_carries_the_crm_opportunity_id_as_configured() -> None:
     batch = map_job(jobs[0], fields)
     (obj,) = batch.objects
     assert (obj.type, obj.source_system, obj.attributes["touchless"]) == (
-        ObjectType.PROJECT, "erp", True,
-    )  # fmt: skip
+        ObjectType.PROJECT,
+        "erp",
+        True,
+    )
     (link,) = batch.links
     assert link.from_id == object_id("crm", ObjectType.DEAL, "006S7000002AcmeAAA")
     assert batch.events[0].activity is Activity.PROJECT_CREATED
@@ -230,8 +275,10 @@ def test_a_time_bill_is_logged_approved_and_billed_when_the_fields_say_so() -> N
     first, second = ns_items("suiteql_timebill.json")
     batch = map_timebill(first, NetSuiteFields())
     assert [e.activity for e in batch.events] == [Activity.WORK_LOGGED, Activity.WORK_APPROVED]
-    assert {link.qualifier for link in batch.links} == {LinkQualifier.PART_OF,
-                                                         LinkQualifier.BILLED_ON}  # fmt: skip
+    assert {link.qualifier for link in batch.links} == {
+        LinkQualifier.PART_OF,
+        LinkQualifier.BILLED_ON,
+    }
     assert batch.objects[0].attributes["billable"] is True
     pending = map_timebill(second, NetSuiteFields())
     assert [e.activity for e in pending.events] == [Activity.WORK_LOGGED]
@@ -239,8 +286,12 @@ def test_a_time_bill_is_logged_approved_and_billed_when_the_fields_say_so() -> N
 
 # --- n8n ----------------------------------------------------------------------------------------
 
-N8N = N8nConfig("https://n8n.example.com", object_key_path="customData.opportunity_id",
-                object_system="crm", object_type=ObjectType.DEAL)  # fmt: skip
+N8N = N8nConfig(
+    "https://n8n.example.com",
+    object_key_path="customData.opportunity_id",
+    object_system="crm",
+    object_type=ObjectType.DEAL,
+)
 
 
 def execution(execution_id: str) -> dict[str, Any]:
@@ -275,19 +326,28 @@ def test_crashed_running_and_successful_executions_map_to_their_status() -> None
 
 
 def n8n_collector(fake: FakeN8n, **options: Any) -> Any:
-    settings = Settings(database_url="sqlite://",
-                        collectors={"n8n": CollectorSettings(base_url="https://n8n.example.com")},
-                        secrets={"n8n_api_key": SecretStr("n8n-test-api-key")})  # fmt: skip
-    return build_collector("n8n", settings, transport=fake.transport(),
-                           options={"n8n": {"limit": 2, **options}})  # fmt: skip
+    settings = Settings(
+        database_url="sqlite://",
+        collectors={"n8n": CollectorSettings(base_url="https://n8n.example.com")},
+        secrets={"n8n_api_key": SecretStr("n8n-test-api-key")},
+    )
+    return build_collector(
+        "n8n", settings, transport=fake.transport(), options={"n8n": {"limit": 2, **options}}
+    )
 
 
 def test_retries_share_the_trace_key_of_the_first_execution_of_their_chain(store: Engine) -> None:
     fake = FakeN8n()
-    assert run_collector(store, n8n_collector(fake)).status == "success"
+    assert run_collector(store, n8n_collector(fake), refresh=refresh_pending).status == "success"
     with store.connect() as conn:
-        rows = {r[0]: r[1:] for r in conn.execute(text(
-            "SELECT source_key, trace_key, attempt_number, integration, flow FROM sync_attempts"))}  # fmt: skip
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                text(
+                    "SELECT source_key, trace_key, attempt_number, integration, flow FROM sync_attempts"
+                )
+            )
+        }
     assert rows["1041"][:2] == ("1041", 1)
     assert rows["1044"][:2] == ("1041", 2)
     assert rows["1046"][:2] == ("1041", 3)  # read before its parent, resolved at the walk's end
@@ -296,13 +356,23 @@ def test_retries_share_the_trace_key_of_the_first_execution_of_their_chain(store
 
 def test_polling_reads_only_new_executions_and_stops_below_the_overlap(store: Engine) -> None:
     fake = FakeN8n()
-    run_collector(store, n8n_collector(fake, overlap=1))
+    run_collector(store, n8n_collector(fake, overlap=1), refresh=refresh_pending)
     fake.pages_served = 0
-    fake.add({**execution("1043"), "id": "1048", "startedAt": "2026-03-05T11:00:00.000Z",
-              "stoppedAt": "2026-03-05T11:00:01.000Z"},
-             {**execution("1043"), "id": "1047", "startedAt": "2026-03-05T10:59:00.000Z",
-              "stoppedAt": "2026-03-05T10:59:01.000Z"})  # fmt: skip
-    report = run_collector(store, n8n_collector(fake, overlap=1))
+    fake.add(
+        {
+            **execution("1043"),
+            "id": "1048",
+            "startedAt": "2026-03-05T11:00:00.000Z",
+            "stoppedAt": "2026-03-05T11:00:01.000Z",
+        },
+        {
+            **execution("1043"),
+            "id": "1047",
+            "startedAt": "2026-03-05T10:59:00.000Z",
+            "stoppedAt": "2026-03-05T10:59:01.000Z",
+        },
+    )
+    report = run_collector(store, n8n_collector(fake, overlap=1), refresh=refresh_pending)
     assert report.records_read == 3  # 1048, 1047 and the overlap (1046)
     # pages of two: [1048, 1047], [1046, 1045], then [1044, 1043] holds nothing newer than
     # 1046 - 1, so the walk stops there instead of reading the fourth page
@@ -330,17 +400,24 @@ def test_connectors_are_enabled_only_once_their_url_and_secrets_are_set(
     bare = Settings(database_url="sqlite://")
     assert enabled_collectors(bare) == []  # the demo collectors too need their base URL
     demo = [n for n in COLLECTORS if n.startswith("demo_")]
-    pointed = Settings(database_url="sqlite://",
-                       collectors={n: CollectorSettings(base_url="http://127.0.0.1:9") for n in demo})  # fmt: skip
+    pointed = Settings(
+        database_url="sqlite://",
+        collectors={n: CollectorSettings(base_url="http://127.0.0.1:9") for n in demo},
+    )
     assert enabled_collectors(pointed) == demo
-    url_only = Settings(database_url="sqlite://",
-                        collectors={"hubspot": CollectorSettings(base_url="https://api.hubapi.com")})  # fmt: skip
+    url_only = Settings(
+        database_url="sqlite://",
+        collectors={"hubspot": CollectorSettings(base_url="https://api.hubapi.com")},
+    )
     assert "hubspot" not in enabled_collectors(url_only)
     assert "hubspot" in enabled_collectors(saas_settings("hubspot"))
     path = tmp_path / "connectors.yaml"
-    path.write_text(f"logfiles:\n  files:\n    - name: m\n      path: {tmp_path}/x.log\n"
-                    "      format: jsonl\n      fields: {integration: a, flow: b, status: c,"
-                    " started_at: d}\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        f"logfiles:\n  files:\n    - name: m\n      path: {tmp_path}/x.log\n"
+        "      format: jsonl\n      fields: {integration: a, flow: b, status: c,"
+        " started_at: d}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("THROUGHLINE_CONNECTORS_FILE", str(path))
     assert "logfiles" in enabled_collectors(bare)
 
@@ -354,5 +431,6 @@ def test_the_connectors_file_refuses_secrets(tmp_path: Path) -> None:
 
 def test_an_unknown_option_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"hubspot\.fields\.colour is not an option"):
-        build_collector("hubspot", saas_settings("hubspot"),
-                        options={"hubspot": {"fields": {"colour": "red"}}})  # fmt: skip
+        build_collector(
+            "hubspot", saas_settings("hubspot"), options={"hubspot": {"fields": {"colour": "red"}}}
+        )

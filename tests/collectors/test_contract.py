@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from collectors.base import Collector
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import CollectorRun, CollectorState, Quarantine
+from metrics.facts import refresh_pending
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import CollectorRun, CollectorState, Quarantine
 from tests.collectors.sources import (
     SAAS,
     Source,
@@ -46,9 +47,20 @@ from tests.resilience.store_rows import compare, snapshot
 NAMES = sorted(name for name in COLLECTORS if name != "tryton")
 HTTP_NAMES = [name for name in NAMES if name != "logfiles"]
 PAGING_FIELDS = (
-    "nextRecordsUrl", "done", "next_page_token", "next_cursor", "items", "hasMore", "paging",
-    "nextCursor", "count", "offset", "totalResults", "totalSize", "total",
-)  # fmt: skip
+    "nextRecordsUrl",
+    "done",
+    "next_page_token",
+    "next_cursor",
+    "items",
+    "hasMore",
+    "paging",
+    "nextCursor",
+    "count",
+    "offset",
+    "totalResults",
+    "totalSize",
+    "total",
+)
 
 
 class RepeatFirstPageTransport(httpx.BaseTransport):
@@ -68,8 +80,11 @@ class RepeatFirstPageTransport(httpx.BaseTransport):
         upstream.close()
         walk = _suiteql(request)
         self.walk = walk if self.walk is None else self.walk
-        if (request.url.path.startswith(self.prefix) and upstream.status_code == 200
-                and walk == self.walk):  # fmt: skip
+        if (
+            request.url.path.startswith(self.prefix)
+            and upstream.status_code == 200
+            and walk == self.walk
+        ):
             self.pages += 1
             if self.pages == 2 and self.first is not None:
                 payload = json.loads(body)
@@ -77,8 +92,9 @@ class RepeatFirstPageTransport(httpx.BaseTransport):
                 return httpx.Response(200, json=payload, request=request)
             if self.pages == 1:
                 self.first = json.loads(body)
-        return httpx.Response(upstream.status_code, headers=upstream.headers, content=body,
-                              request=request)  # fmt: skip
+        return httpx.Response(
+            upstream.status_code, headers=upstream.headers, content=body, request=request
+        )
 
     def close(self) -> None:
         self.inner.close()
@@ -105,7 +121,7 @@ def source(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> Source:
 
 def run(engine: Engine, source: Source, **kw: Any) -> RunReport:
     collector = source.build(kw.pop("transport_wrapper", None), kw.pop("bad", False))
-    return run_collector(engine, collector, **kw)
+    return run_collector(engine, collector, **kw, refresh=refresh_pending)
 
 
 def cursors(engine: Engine, name: str) -> dict[str, dict[str, Any]]:
@@ -198,17 +214,24 @@ def test_a_401_fails_cleanly_without_moving_the_cursor(
 
 RECORD_LISTS = ("records", "results", "items", "data", "jobs")
 #: Where each SaaS fake serves the pages of its walks.
-SAAS_PAGED = {"salesforce": "/services/data/", "hubspot": "/crm/v3/objects/",
-              "netsuite": "/services/rest/", "n8n": "/api/v1/executions"}  # fmt: skip
+SAAS_PAGED = {
+    "salesforce": "/services/data/",
+    "hubspot": "/crm/v3/objects/",
+    "netsuite": "/services/rest/",
+    "n8n": "/api/v1/executions",
+}
 
 
 def _points_on(page: dict[str, Any]) -> bool:
     paging = page.get("paging")
     return bool(
-        page.get("nextRecordsUrl") or page.get("hasMore") is True or page.get("next_page_token")
-        or page.get("next_cursor") or page.get("nextCursor")
+        page.get("nextRecordsUrl")
+        or page.get("hasMore") is True
+        or page.get("next_page_token")
+        or page.get("next_cursor")
+        or page.get("nextCursor")
         or (isinstance(paging, dict) and paging.get("next"))
-    )  # fmt: skip
+    )
 
 
 def _continues(request: httpx.Request) -> bool:
@@ -219,7 +242,7 @@ def _continues(request: httpx.Request) -> bool:
         re.search(r"/query/\w+-\d+$", request.url.path) is not None  # Salesforce's next URL
         or params.get("offset", "0") != "0"
         or bool(params.get("page_token") or params.get("cursor") or body.get("after"))
-    )  # fmt: skip
+    )
 
 
 class EmptyPageMidWalk(httpx.BaseTransport):
@@ -237,16 +260,20 @@ class EmptyPageMidWalk(httpx.BaseTransport):
         upstream.close()
         page = json.loads(body) if upstream.status_code == 200 else None
         hit = (
-            not self.done and request.url.path.startswith(self.prefix) and _continues(request)
-            and isinstance(page, dict) and _points_on(page)
-        )  # fmt: skip
+            not self.done
+            and request.url.path.startswith(self.prefix)
+            and _continues(request)
+            and isinstance(page, dict)
+            and _points_on(page)
+        )
         if hit:
             assert isinstance(page, dict)
             field = next(f for f in RECORD_LISTS if isinstance(page.get(f), list) and page[f])
             self.dropped, page[field], self.done = page[field], [], True
             return httpx.Response(200, json=page, request=request)
-        return httpx.Response(upstream.status_code, headers=upstream.headers, content=body,
-                              request=request)  # fmt: skip
+        return httpx.Response(
+            upstream.status_code, headers=upstream.headers, content=body, request=request
+        )
 
     def close(self) -> None:
         self.inner.close()
@@ -270,8 +297,9 @@ def _small_pages(request: pytest.FixtureRequest, name: str) -> Build:
         transport: httpx.BaseTransport = fake.transport()
         if wrap is not None:
             transport = wrap(transport, SAAS_PAGED[name])
-        return build_collector(name, saas_settings(name), transport=transport,
-                               options={name: options})  # fmt: skip
+        return build_collector(
+            name, saas_settings(name), transport=transport, options={name: options}
+        )
 
     return build
 
@@ -288,7 +316,7 @@ def test_an_empty_page_mid_walk_fails_the_stream_and_keeps_the_cursor(
     build = _small_pages(request, name)
     clean = make_engine(f"sqlite:///{tmp_path}/clean.db")
     upgrade(clean)
-    assert run_collector(clean, build(None)).status == "success"
+    assert run_collector(clean, build(None), refresh=refresh_pending).status == "success"
     wrappers: list[EmptyPageMidWalk] = []
 
     def hole(inner: httpx.BaseTransport, prefix: str) -> httpx.BaseTransport:
@@ -296,7 +324,7 @@ def test_an_empty_page_mid_walk_fails_the_stream_and_keeps_the_cursor(
         return wrappers[-1]
 
     collector = build(hole)
-    report = run_collector(store, collector)
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert wrappers[0].dropped, "no walk of three pages to put a hole in"
     failed = [s for s in report.streams if s.error]
     assert report.status in {"failed", "partial"} and len(failed) == 1, report.error
@@ -309,7 +337,9 @@ def test_an_empty_page_mid_walk_fails_the_stream_and_keeps_the_cursor(
     assert stream.name not in cursors(store, name) and failed[0].cursor_after is None
     assert quarantine_count(store) == 0
 
-    again = run_collector(store, collector)  # the hole is gone: the next run completes the data
+    again = run_collector(
+        store, collector, refresh=refresh_pending
+    )  # the hole is gone: the next run completes the data
     assert again.status == "success", again.error
     diff = compare(snapshot(clean), snapshot(store))
     assert (diff.rows_lost, diff.rows_doubled) == (0, 0), diff.examples

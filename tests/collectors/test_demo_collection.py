@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import RunReport, run_collector
-from metrics.models import CollectorRun, Quarantine
+from metrics.facts import refresh_pending
+from store.tables import CollectorRun, Quarantine
 from tests.collectors.conftest import settings_for
 from tests.collectors.store_truth import nonzero, store_summary
 
@@ -27,7 +28,7 @@ def collect_all(engine: Engine, server: DemoEstateServer, **overrides: object) -
         collector = build_collector(name, settings)
         if overrides:
             collector = dataclasses.replace(collector, **overrides)  # type: ignore[type-var]
-        reports.append(run_collector(engine, collector))
+        reports.append(run_collector(engine, collector, refresh=refresh_pending))
     return reports
 
 

@@ -13,29 +13,37 @@ from sqlalchemy import Engine, text
 
 from collectors.registry import build_collector
 from collectors.runner import run_collector
+from metrics.facts import refresh_pending
 from tests.collectors.fake_apis import FakeHubSpot
 from tests.collectors.sources import SAAS, saas_settings
 
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
 
 
 def run(engine: Engine, fake: FakeHubSpot, day: int = 6) -> Any:
-    collector = build_collector("hubspot", saas_settings("hubspot"), transport=fake.transport(),
-                                options={"hubspot": SAAS["hubspot"]["options"]})  # fmt: skip
-    return run_collector(engine, collector, now=datetime(2026, 3, day, tzinfo=UTC))
+    collector = build_collector(
+        "hubspot",
+        saas_settings("hubspot"),
+        transport=fake.transport(),
+        options={"hubspot": SAAS["hubspot"]["options"]},
+    )
+    return run_collector(
+        engine, collector, now=datetime(2026, 3, day, tzinfo=UTC), refresh=refresh_pending
+    )
 
 
 def deal_owners(engine: Engine) -> dict[str, tuple[str, str]]:
     """Deal id → (owner as stored, the owner id kept in its attributes)."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT source_key, owner, attributes FROM objects"
-                                 " WHERE type = 'deal'")).all()  # fmt: skip
+        rows = conn.execute(
+            text("SELECT source_key, owner, attributes FROM objects WHERE type = 'deal'")
+        ).all()
     return {
         key: (owner, (json.loads(a) if isinstance(a, str) else a)["owner_id"])
         for key, owner, a in rows

@@ -16,14 +16,15 @@ from sqlalchemy.orm import Session
 from collectors.log_generations import generations
 from collectors.logfiles import LogSource, collector
 from collectors.runner import RunReport
-from metrics.models import CollectorRun
-from metrics.store import CursorUpdate, write_batch
+from metrics.facts import write_and_refresh
+from store.tables import CollectorRun
+from store.write import CursorUpdate
 from tests.collectors.test_logfiles import FIELDS, _mapped, _window, append, cursor, expected, tail
 
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
@@ -36,7 +37,7 @@ def rotate(path: Path, *, compress: bool = False, copytruncate: bool = False) ->
     numbered = sorted(
         (int(p.name.removeprefix(path.name + ".").removesuffix(".gz")), p)
         for p in path.parent.glob(path.name + ".*")
-    )  # fmt: skip
+    )
     for number, old in reversed(numbered):
         new = path.parent / old.name.replace(f".{number}", f".{number + 1}", 1)
         os.rename(old, new)
@@ -118,7 +119,7 @@ def test_a_crash_half_way_through_a_generation_resumes_there_after_another_rotat
     pages = c.streams[0].fetch_pages(None, _window(), cursor(store))  # type: ignore[arg-type]
     read_before_crash = 0
     for page, saved in pages:  # the rest of .2 (one page), then two pages of .1 — then it dies
-        write_batch(store, _mapped(c.streams[0], page), CursorUpdate("logs", "mule", saved))
+        write_and_refresh(store, _mapped(c.streams[0], page), CursorUpdate("logs", "mule", saved))
         read_before_crash += len(page)
         if read_before_crash == 12:
             break

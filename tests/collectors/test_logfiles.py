@@ -15,20 +15,28 @@ from sqlalchemy.orm import Session
 from collectors.logfiles import FieldMap, LogSource, collector
 from collectors.registry import build_collector, log_sources
 from collectors.runner import RunReport, run_collector
-from metrics.canonical import SyncStatus
-from metrics.models import CollectorState, Quarantine
-from throughline.settings import Settings
+from foundation.settings import Settings
+from metrics.facts import refresh_pending, write_and_refresh
+from store.canonical import SyncStatus
+from store.tables import CollectorState, Quarantine
 
 FIELDS = FieldMap(
-    columns={"integration": "app", "flow": "flow", "status": "outcome", "started_at": "ts",
-             "error_message": "error.message", "trace_key": "correlationId",
-             "attempt": "attempt", "retry_of": "retryOf"},
-)  # fmt: skip
+    columns={
+        "integration": "app",
+        "flow": "flow",
+        "status": "outcome",
+        "started_at": "ts",
+        "error_message": "error.message",
+        "trace_key": "correlationId",
+        "attempt": "attempt",
+        "retry_of": "retryOf",
+    },
+)
 
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
@@ -36,9 +44,15 @@ def store(sqlite_engine: Engine) -> Engine:
 
 def line(n: int, **extra: Any) -> str:
     """One JSON log line for attempt `n` (unique content, so a unique id)."""
-    record = {"ts": f"2026-03-05T10:{n // 60:02d}:{n % 60:02d}Z", "app": "mulesoft",
-              "flow": "opportunity-to-project", "outcome": "SUCCESS" if n % 3 else "FAILED",
-              "correlationId": f"corr-{n}", "seq": n, **extra}  # fmt: skip
+    record = {
+        "ts": f"2026-03-05T10:{n // 60:02d}:{n % 60:02d}Z",
+        "app": "mulesoft",
+        "flow": "opportunity-to-project",
+        "outcome": "SUCCESS" if n % 3 else "FAILED",
+        "correlationId": f"corr-{n}",
+        "seq": n,
+        **extra,
+    }
     if record["outcome"] == "FAILED":
         record["error"] = {"message": f"Customer 'C-{n:04d}' has no tax id"}
     return json.dumps(record) + "\n"
@@ -62,7 +76,7 @@ def tail(engine: Engine, path: Path, page_lines: int = 500, **kw: Any) -> RunRep
     source = LogSource("mule", str(path), "jsonl", FIELDS, **kw)
     c = collector("logs", [source])
     object.__setattr__(c.streams[0], "page_lines", page_lines)
-    return run_collector(engine, c)
+    return run_collector(engine, c, refresh=refresh_pending)
 
 
 def cursor(engine: Engine) -> dict[str, Any]:
@@ -130,9 +144,9 @@ def test_a_crash_while_finishing_a_rotated_file_resumes_where_it_stopped(
     pages = c.streams[0].fetch_pages(None, _window(), cursor(store))  # type: ignore[arg-type]
     first_page, first_cursor = next(pages)  # one page of the old file, then the process dies
     assert len(first_page) == 4 and first_cursor is not None
-    from metrics.store import CursorUpdate, write_batch
+    from store.write import CursorUpdate
 
-    write_batch(
+    write_and_refresh(
         store, _mapped(c.streams[0], first_page), CursorUpdate("logs", "mule", first_cursor)
     )
     report = tail(store, path, page_lines=4)
@@ -216,23 +230,40 @@ def test_csv_exports_are_read_with_their_header_and_a_status_mapping(
         "ex-3,Sync invoices,COMPLETE,2026-03-05 10:11:00,,INV-1002\n",
         encoding="utf-8",
     )
-    options = {"files": [{
-        "name": "boomi", "path": str(path), "format": "csv", "timezone": "Europe/Berlin",
-        "fields": {"flow": "Process", "status": "Status", "started_at": "Start Time",
-                   "error_message": "Error", "trace_key": "Document Key", "record_id": "Execution ID",
-                   "retry_of": "Retry Of", "attempt": "Attempt"},
-        "defaults": {"integration": "boomi"},
-        "status_values": {"COMPLETE": "success", "ERROR": "failed"},
-    }]}  # fmt: skip
-    c = build_collector("logfiles", Settings(database_url="sqlite://"),
-                        options={"logfiles": options})  # fmt: skip
-    report = run_collector(store, c)
+    options = {
+        "files": [
+            {
+                "name": "boomi",
+                "path": str(path),
+                "format": "csv",
+                "timezone": "Europe/Berlin",
+                "fields": {
+                    "flow": "Process",
+                    "status": "Status",
+                    "started_at": "Start Time",
+                    "error_message": "Error",
+                    "trace_key": "Document Key",
+                    "record_id": "Execution ID",
+                    "retry_of": "Retry Of",
+                    "attempt": "Attempt",
+                },
+                "defaults": {"integration": "boomi"},
+                "status_values": {"COMPLETE": "success", "ERROR": "failed"},
+            }
+        ]
+    }
+    c = build_collector(
+        "logfiles", Settings(database_url="sqlite://"), options={"logfiles": options}
+    )
+    report = run_collector(store, c, refresh=refresh_pending)
     assert report.quarantined == 1  # ex-3 has 6 fields, the header 8
     with store.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT source_key, integration, status, attempt_number, error_class, started_at"
-            " FROM sync_attempts ORDER BY source_key"
-        )).all()  # fmt: skip
+        rows = conn.execute(
+            text(
+                "SELECT source_key, integration, status, attempt_number, error_class, started_at"
+                " FROM sync_attempts ORDER BY source_key"
+            )
+        ).all()
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
         ("ex-1", "boomi", "failed", 1, "timeout"),
         ("ex-2", "boomi", "success", 2, None),
@@ -240,20 +271,44 @@ def test_csv_exports_are_read_with_their_header_and_a_status_mapping(
     assert str(rows[0][5]).startswith("2026-03-05 09:00:00")  # Berlin (UTC+1) → UTC
     with path.open("a", encoding="utf-8") as f:
         f.write("ex-4,Sync invoices,COMPLETE,2026-03-05 10:20:00,,INV-1003,,1\n")
-    assert run_collector(store, c).rows_written == 1  # resumes after the header and old lines
+    assert (
+        run_collector(store, c, refresh=refresh_pending).rows_written == 1
+    )  # resumes after the header and old lines
 
 
 def test_a_field_mapping_must_name_the_required_fields() -> None:
     with pytest.raises(ValueError, match="needs flow, status"):
         FieldMap(columns={"integration": "app", "started_at": "ts"})
     with pytest.raises(ValueError, match="fields: colour is not a log field"):
-        FieldMap(columns={"integration": "a", "flow": "b", "status": "c", "started_at": "d",
-                          "colour": "e"})  # fmt: skip
+        FieldMap(
+            columns={
+                "integration": "a",
+                "flow": "b",
+                "status": "c",
+                "started_at": "d",
+                "colour": "e",
+            }
+        )
     with pytest.raises(ValueError, match=r"logfiles\.files\[0\]\.colour is not an option"):
-        log_sources({"files": [{"name": "x", "path": "/x", "format": "jsonl", "fields": {},
-                                "defaults": {"integration": "a", "flow": "b", "status": "ok",
-                                             "started_at": "2026-01-01T00:00:00Z"},
-                                "colour": "red"}]})  # fmt: skip
+        log_sources(
+            {
+                "files": [
+                    {
+                        "name": "x",
+                        "path": "/x",
+                        "format": "jsonl",
+                        "fields": {},
+                        "defaults": {
+                            "integration": "a",
+                            "flow": "b",
+                            "status": "ok",
+                            "started_at": "2026-01-01T00:00:00Z",
+                        },
+                        "colour": "red",
+                    }
+                ]
+            }
+        )
     assert FIELDS.status({"outcome": "Succeeded"}) is SyncStatus.SUCCESS
 
 
@@ -266,7 +321,7 @@ def _window() -> Any:
 
 
 def _mapped(stream: Any, page: list[dict[str, Any]]) -> Any:
-    from metrics.canonical import Batch
+    from store.canonical import Batch
 
     batch = Batch()
     for record in page:
@@ -281,26 +336,56 @@ def test_a_trace_key_inside_a_list_joins_a_later_run_for_the_same_record(
     retry) resolves its earlier failure."""
     path = tmp_path / "sync.jsonl"
     rows = [
-        {"ts": "2026-03-05T10:00:00Z", "outcome": "FAILED", "id": "e-1",
-         "payload": {"records": [{"id": "C-1001"}, {"id": "C-1002"}]},
-         "error": {"message": "email 'bob@@example' is not valid"}},
-        {"ts": "2026-03-05T10:30:00Z", "outcome": "SUCCESS", "id": "e-2",
-         "payload": {"records": [{"id": "C-1002"}]}},
-        {"ts": "2026-03-05T12:00:00Z", "outcome": "SUCCESS", "id": "e-3",
-         "payload": {"records": [{"id": "C-1001"}]}},
-    ]  # fmt: skip
+        {
+            "ts": "2026-03-05T10:00:00Z",
+            "outcome": "FAILED",
+            "id": "e-1",
+            "payload": {"records": [{"id": "C-1001"}, {"id": "C-1002"}]},
+            "error": {"message": "email 'bob@@example' is not valid"},
+        },
+        {
+            "ts": "2026-03-05T10:30:00Z",
+            "outcome": "SUCCESS",
+            "id": "e-2",
+            "payload": {"records": [{"id": "C-1002"}]},
+        },
+        {
+            "ts": "2026-03-05T12:00:00Z",
+            "outcome": "SUCCESS",
+            "id": "e-3",
+            "payload": {"records": [{"id": "C-1001"}]},
+        },
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    options = {"files": [{"name": "mule", "path": str(path), "format": "jsonl",
-                          "defaults": {"integration": "mulesoft", "flow": "customers"},
-                          "fields": {"status": "outcome", "started_at": "ts", "record_id": "id",
-                                     "trace_key": "payload.records[0].id",
-                                     "error_message": "error.message"}}]}  # fmt: skip
+    options = {
+        "files": [
+            {
+                "name": "mule",
+                "path": str(path),
+                "format": "jsonl",
+                "defaults": {"integration": "mulesoft", "flow": "customers"},
+                "fields": {
+                    "status": "outcome",
+                    "started_at": "ts",
+                    "record_id": "id",
+                    "trace_key": "payload.records[0].id",
+                    "error_message": "error.message",
+                },
+            }
+        ]
+    }
     (source,) = log_sources(options)
-    assert run_collector(store, collector("logs", [source])).status == "success"
+    assert (
+        run_collector(store, collector("logs", [source]), refresh=refresh_pending).status
+        == "success"
+    )
     with store.connect() as conn:
         keys = dict(conn.execute(text("SELECT source_key, trace_key FROM sync_attempts")).all())
-        trace = conn.execute(text(
-            "SELECT failures, resolved_at, latest_status FROM sync_traces"
-            " WHERE trace_key = 'C-1001'")).one()  # fmt: skip
+        trace = conn.execute(
+            text(
+                "SELECT failures, resolved_at, latest_status FROM sync_traces"
+                " WHERE trace_key = 'C-1001'"
+            )
+        ).one()
     assert keys == {"e-1": "C-1001", "e-2": "C-1002", "e-3": "C-1001"}
     assert (trace[0], str(trace[1])[:16], trace[2]) == (1, "2026-03-05 12:00", "success")

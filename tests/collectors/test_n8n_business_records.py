@@ -19,9 +19,10 @@ from sqlalchemy import Engine, text
 from collectors.ipaas_n8n import N8nConfig, map_execution, trigger_item
 from collectors.registry import build_collector
 from collectors.runner import run_collector
+from foundation.settings import CollectorSettings, Settings
+from metrics.facts import refresh_pending
 from metrics.kpis.sync_trends import load_sync, sync_error_trends
 from tests.collectors.fake_apis import FakeN8n, fixture
-from throughline.settings import CollectorSettings, Settings
 
 AS_OF = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 CUSTOMER_PATH = "trigger.body[0].customerId"
@@ -40,17 +41,21 @@ def collect(engine: Engine, **options: Any) -> None:
         collectors={"n8n": CollectorSettings(base_url="https://n8n.example.com/api/v1/")},
         secrets={"n8n_api_key": SecretStr("n8n-test-api-key")},
     )
-    collector = build_collector("n8n", settings, transport=fake.transport(),
-                                options={"n8n": {"limit": 2, **options}})  # fmt: skip
-    report = run_collector(engine, collector, now=AS_OF)
+    collector = build_collector(
+        "n8n", settings, transport=fake.transport(), options={"n8n": {"limit": 2, **options}}
+    )
+    report = run_collector(engine, collector, now=AS_OF, refresh=refresh_pending)
     assert report.status == "success", report.error
 
 
 def attempts(engine: Engine) -> dict[str, tuple[Any, ...]]:
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT source_key, trace_key, attempt_number, status, error_class, error_signature,"
-            " flow FROM sync_attempts"))  # fmt: skip
+        rows = conn.execute(
+            text(
+                "SELECT source_key, trace_key, attempt_number, status, error_class, error_signature,"
+                " flow FROM sync_attempts"
+            )
+        )
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -64,14 +69,23 @@ def test_a_fresh_webhook_run_resolves_the_failures_of_the_same_customer(engine: 
         "2103": ("C-1002", 1, "success"),
         "2104": ("C-1001", 1, "success"),  # a new webhook call, not a retry
     }
-    assert rows["2101"][3:] == rows["2102"][3:] == (
-        "validation", "Bad request - please check your parameters: Customer <id>: email <value> is"
-        " not a valid e-mail address", "CRM customer → ERP",
-    )  # fmt: skip
+    assert (
+        rows["2101"][3:]
+        == rows["2102"][3:]
+        == (
+            "validation",
+            "Bad request - please check your parameters: Customer <id>: email <value> is"
+            " not a valid e-mail address",
+            "CRM customer → ERP",
+        )
+    )
     with engine.connect() as conn:
-        trace = conn.execute(text(
-            "SELECT attempts, failures, first_failed_at, resolved_at, latest_status"
-            " FROM sync_traces WHERE trace_key = 'C-1001'")).one()  # fmt: skip
+        trace = conn.execute(
+            text(
+                "SELECT attempts, failures, first_failed_at, resolved_at, latest_status"
+                " FROM sync_traces WHERE trace_key = 'C-1001'"
+            )
+        ).one()
     assert trace[:2] == (3, 2) and trace[4] == "success"
     assert _utc(trace[2]) == datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
     assert _utc(trace[3]) == datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
@@ -86,8 +100,11 @@ def test_without_the_customer_path_the_fresh_run_is_its_own_record(engine: Engin
     collect(engine)
     rows = attempts(engine)
     assert {k: v[0] for k, v in rows.items()} == {
-        "2101": "2101", "2102": "2101", "2103": "2103", "2104": "2104",
-    }  # fmt: skip
+        "2101": "2101",
+        "2102": "2101",
+        "2103": "2103",
+        "2104": "2104",
+    }
     kpi = sync_error_trends(load_sync(engine), AS_OF)
     assert list(kpi.open_exceptions["trace_key"]) == ["2101"]
     assert kpi.time_to_resolve.resolved == 0
@@ -99,12 +116,16 @@ def test_the_trigger_is_the_node_that_ran_first() -> None:
     assert item is not None and item["body"][0]["customerId"] == "C-1001"
     run_data = first["data"]["resultData"]["runData"]
     # listed last and without executionIndex (older n8n): the earliest startTime decides
-    reordered = {"Create customer in ERP": run_data["Create customer in ERP"],
-                 "Webhook": run_data["Webhook"]}  # fmt: skip
+    reordered = {
+        "Create customer in ERP": run_data["Create customer in ERP"],
+        "Webhook": run_data["Webhook"],
+    }
     for runs in reordered.values():
         runs[0].pop("executionIndex")
-    shuffled = {**first, "data": {"resultData": {**first["data"]["resultData"],
-                                                 "runData": reordered}}}  # fmt: skip
+    shuffled = {
+        **first,
+        "data": {"resultData": {**first["data"]["resultData"], "runData": reordered}},
+    }
     assert trigger_item(shuffled) == item
     assert trigger_item({**first, "data": {"resultData": {"runData": {}}}}) is None
 

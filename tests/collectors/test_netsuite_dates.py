@@ -19,7 +19,8 @@ from collectors.demo_estate.apis.suiteql import Cond, parse_suiteql, to_char
 from collectors.erp_netsuite import NetSuiteConfig, SuiteQLStream, wall_clock
 from collectors.registry import build_collector
 from collectors.runner import run_collector
-from metrics.models import Quarantine
+from metrics.facts import refresh_pending
+from store.tables import Quarantine
 from tests.collectors.fake_apis import NS_TIMEZONE, FakeNetSuite
 from tests.collectors.sources import SAAS, saas_settings
 
@@ -29,7 +30,7 @@ TIMESTAMP = "'YYYY-MM-DD\"T\"HH24:MI:SS'"
 
 @pytest.fixture
 def store(sqlite_engine: Engine) -> Engine:
-    from metrics.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(sqlite_engine)
     return sqlite_engine
@@ -37,8 +38,12 @@ def store(sqlite_engine: Engine) -> Engine:
 
 def netsuite(fake: FakeNetSuite, **options: Any) -> HttpCollector:
     every = {**SAAS["netsuite"]["options"], "limit": 1000, **options}
-    built = build_collector("netsuite", saas_settings("netsuite"), transport=fake.transport(),
-                            options={"netsuite": every})  # fmt: skip
+    built = build_collector(
+        "netsuite",
+        saas_settings("netsuite"),
+        transport=fake.transport(),
+        options={"netsuite": every},
+    )
     assert isinstance(built, HttpCollector)
     return built
 
@@ -50,7 +55,9 @@ def times(engine: Engine, sql: str) -> dict[str, str]:
 
 def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine) -> None:
     fake = FakeNetSuite()
-    assert run_collector(store, netsuite(fake), now=NOW).status == "success"
+    assert (
+        run_collector(store, netsuite(fake), now=NOW, refresh=refresh_pending).status == "success"
+    )
     assert not any("SELECT *" in q for q in fake.queries)
     assert fake.queries[0] == (
         "SELECT id, entityid, companyname, subsidiary, currency, custentity_tax_id,"
@@ -67,7 +74,7 @@ def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine)
     assert f"TO_CHAR(custbody_tl_posted_at, {TIMESTAMP}) AS custbody_tl_posted_at" in invoices
     assert "WHERE type = 'CustInvc' ORDER BY lastmodifieddate, id" in invoices
     fake.queries.clear()
-    assert run_collector(store, netsuite(fake), now=NOW).rows_written == 0
+    assert run_collector(store, netsuite(fake), now=NOW, refresh=refresh_pending).rows_written == 0
     # the customers' cursor is 2026-02-04 10:30 UTC; minus the 5-minute look-back, in New York
     # (EST, UTC-5) that is 05:25 on the wall clock
     assert fake.queries[0].endswith(
@@ -79,10 +86,11 @@ def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine)
 def test_date_times_are_read_in_the_account_time_zone_across_daylight_saving(
     store: Engine,
 ) -> None:
-    report = run_collector(store, netsuite(FakeNetSuite()), now=NOW)
+    report = run_collector(store, netsuite(FakeNetSuite()), now=NOW, refresh=refresh_pending)
     assert report.status == "success" and report.quarantined == 0
-    customers = times(store, "SELECT source_key, source_updated_at FROM objects"
-                             " WHERE type = 'account'")  # fmt: skip
+    customers = times(
+        store, "SELECT source_key, source_updated_at FROM objects WHERE type = 'account'"
+    )
     assert customers["2101"] == "2026-02-02 08:00:00"  # 03:00 EST (UTC-5)
     events = times(store, "SELECT source_key || ' ' || activity, occurred_at FROM events")
     assert events["5501 invoice.posted"] == "2026-04-02 10:00:00"  # 06:00 EDT (UTC-4)
@@ -90,18 +98,22 @@ def test_date_times_are_read_in_the_account_time_zone_across_daylight_saving(
     assert events["88001 work.approved"] == "2026-03-13 16:00:00"  # after the March 8 change
     assert events["7701 project.created"] == "2026-03-04 13:00:00"  # before it: EST
     with store.connect() as conn:
-        trandate, period_end = conn.execute(text(
-            "SELECT json_extract(attributes, '$.trandate'), json_extract(attributes, '$.period_end')"
-            " FROM objects WHERE source_key = '5501'")).one()  # fmt: skip
+        trandate, period_end = conn.execute(
+            text(
+                "SELECT json_extract(attributes, '$.trandate'), json_extract(attributes, '$.period_end')"
+                " FROM objects WHERE source_key = '5501'"
+            )
+        ).one()
         (day,) = conn.execute(text("SELECT day FROM fx_rates LIMIT 1")).one()
     assert (trandate, period_end, str(day)) == ("2026-03-31", "2026-03-31", "2026-04-01")
 
 
 def test_the_time_zone_defaults_to_utc_and_an_unknown_one_is_refused(store: Engine) -> None:
     assert NetSuiteConfig("https://x.suitetalk.api.netsuite.com").timezone == "UTC"
-    run_collector(store, netsuite(FakeNetSuite(), timezone="UTC"), now=NOW)
-    customers = times(store, "SELECT source_key, source_updated_at FROM objects"
-                             " WHERE type = 'account'")  # fmt: skip
+    run_collector(store, netsuite(FakeNetSuite(), timezone="UTC"), now=NOW, refresh=refresh_pending)
+    customers = times(
+        store, "SELECT source_key, source_updated_at FROM objects WHERE type = 'account'"
+    )
     assert customers["2101"] == "2026-02-02 03:00:00"  # the wall clock taken as UTC
     with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone name"):
         netsuite(FakeNetSuite(), timezone="Mars/Olympus")
@@ -114,8 +126,10 @@ def test_a_query_that_forgets_to_char_quarantines_every_record(store: Engine) ->
     assert isinstance(customers, SuiteQLStream)
     forgetful = dataclasses.replace(
         customers, columns=(*customers.columns, "lastmodifieddate"), datetimes=()
-    )  # fmt: skip
-    report = run_collector(store, dataclasses.replace(real, streams=[forgetful]), now=NOW)
+    )
+    report = run_collector(
+        store, dataclasses.replace(real, streams=[forgetful]), now=NOW, refresh=refresh_pending
+    )
     assert report.rows_written == 0 and report.quarantined == 3
     with Session(store) as s:
         reasons = sorted(q.reason for q in s.scalars(select(Quarantine)))
@@ -126,7 +140,7 @@ def test_the_cursor_filter_starts_an_hour_early_in_the_repeated_hour() -> None:
     zone = ZoneInfo(NS_TIMEZONE)
     assert wall_clock(datetime(2026, 7, 1, 12, 0, 59, 999, tzinfo=UTC), zone) == (
         "2026-07-01 08:00:59"
-    )  # fmt: skip
+    )
     # 05:30 UTC on 1 November 2026 is 01:30 EDT, a wall-clock time that comes twice
     assert wall_clock(datetime(2026, 11, 1, 5, 30, tzinfo=UTC), zone) == "2026-11-01 00:30:00"
 

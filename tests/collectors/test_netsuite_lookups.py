@@ -21,27 +21,37 @@ from collectors.erp_netsuite_lookups import Entity, Lookups
 from collectors.errors import MappingError
 from collectors.registry import build_collector
 from collectors.runner import run_collector
+from metrics.facts import refresh_pending
 from metrics.fx import load_fx
 from tests.collectors.fake_apis import NS_TIMEZONE, FakeNetSuite, fixture
 from tests.collectors.sources import saas_settings
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 OPTIONS = {"account_id": "1234567_SB1", "timezone": NS_TIMEZONE, "limit": 2}
-ENTITIES = (Entity("US", "Throughline Demo Inc.", "US"), Entity("UK", "Throughline Demo Ltd", "GB"),
-            Entity("DE", "Throughline Demo GmbH", "DE"))  # fmt: skip
+ENTITIES = (
+    Entity("US", "Throughline Demo Inc.", "US"),
+    Entity("UK", "Throughline Demo Ltd", "GB"),
+    Entity("DE", "Throughline Demo GmbH", "DE"),
+)
 
 
 def collect(engine: Engine, fake: FakeNetSuite, **options: Any) -> None:
-    collector = build_collector("netsuite", saas_settings("netsuite"), transport=fake.transport(),
-                                options={"netsuite": {**OPTIONS, **options}})  # fmt: skip
-    report = run_collector(engine, collector, now=NOW)
+    collector = build_collector(
+        "netsuite",
+        saas_settings("netsuite"),
+        transport=fake.transport(),
+        options={"netsuite": {**OPTIONS, **options}},
+    )
+    report = run_collector(engine, collector, now=NOW, refresh=refresh_pending)
     assert report.status == "success" and report.quarantined == 0, report.error
 
 
 def objects(engine: Engine, kind: str) -> dict[str, tuple[Any, ...]]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT source_key, currency, legal_entity, amount FROM objects"
-                                 " WHERE type = :t"), {"t": kind})  # fmt: skip
+        rows = conn.execute(
+            text("SELECT source_key, currency, legal_entity, amount FROM objects WHERE type = :t"),
+            {"t": kind},
+        )
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -60,24 +70,33 @@ def test_ids_become_iso_codes_and_legal_entities_and_amounts_convert(engine: Eng
     with engine.connect() as conn:
         rates = sorted(conn.execute(text("SELECT day, base, quote, rate FROM fx_rates")).all())
     assert [(r[1], r[2], Decimal(str(r[3]))) for r in rates] == [
-        ("EUR", "USD", Decimal("1.0832")), ("GBP", "USD", Decimal("1.2611")),
-    ]  # fmt: skip
+        ("EUR", "USD", Decimal("1.0832")),
+        ("GBP", "USD", Decimal("1.2611")),
+    ]
     amounts, issues = load_fx(engine, "USD").convert(
         [float(invoices["5501"][2])], [invoices["5501"][0]], [date(2026, 4, 1)]
     )
     assert issues == [] and amounts[0] == pytest.approx(24000 * 1.0832)
 
     # each list read once for the whole run, whichever streams held ids
-    lists = [q for q in fake.queries if q.startswith("SELECT id, symbol")
-             or q.startswith("SELECT id, name, country")]  # fmt: skip
-    assert lists == ["SELECT id, symbol FROM currency ORDER BY id",
-                     "SELECT id, name, country FROM subsidiary ORDER BY id"]  # fmt: skip
+    lists = [
+        q
+        for q in fake.queries
+        if q.startswith("SELECT id, symbol") or q.startswith("SELECT id, name, country")
+    ]
+    assert lists == [
+        "SELECT id, symbol FROM currency ORDER BY id",
+        "SELECT id, name, country FROM subsidiary ORDER BY id",
+    ]
 
 
 def test_configured_subsidiaries_are_not_looked_up(engine: Engine) -> None:
     fake = FakeNetSuite()
-    collect(engine, fake, legal_entities={"1": "US", "2": "UK", "Throughline Deutschland GmbH": "DE",
-                                          "3": "DE"})  # fmt: skip
+    collect(
+        engine,
+        fake,
+        legal_entities={"1": "US", "2": "UK", "Throughline Deutschland GmbH": "DE", "3": "DE"},
+    )
     assert not any("FROM subsidiary" in q for q in fake.queries)
     assert objects(engine, "account")["2101"][:2] == ("EUR", "DE")
 
@@ -96,13 +115,19 @@ def test_an_id_missing_from_the_lists_quarantines_its_record_with_the_reason(
         page["count"] = page["totalResults"] = len(page["items"])
         return httpx.Response(200, json=page)
 
-    collector = build_collector("netsuite", saas_settings("netsuite"),
-                                transport=httpx.MockTransport(without_the_euro),
-                                options={"netsuite": OPTIONS})  # fmt: skip
-    report = run_collector(engine, collector, now=NOW)
+    collector = build_collector(
+        "netsuite",
+        saas_settings("netsuite"),
+        transport=httpx.MockTransport(without_the_euro),
+        options={"netsuite": OPTIONS},
+    )
+    report = run_collector(engine, collector, now=NOW, refresh=refresh_pending)
     with engine.connect() as conn:
-        reasons = dict(conn.execute(text("SELECT source_key, reason FROM quarantine"
-                                         " WHERE stream = 'customers'")).all())  # fmt: skip
+        reasons = dict(
+            conn.execute(
+                text("SELECT source_key, reason FROM quarantine WHERE stream = 'customers'")
+            ).all()
+        )
     assert reasons == {"2101": "currency 4 not in NetSuite's lists (deleted or hidden?)"}
     assert set(objects(engine, "account")) == {"2102", "2103"}
     assert report.quarantined >= 1
@@ -110,8 +135,13 @@ def test_an_id_missing_from_the_lists_quarantines_its_record_with_the_reason(
 
 def test_ids_of_a_page_are_all_named_when_unresolved() -> None:
     lookups = Lookups(entities=ENTITIES, currencies={"1": "USD"}, subsidiaries={"1": "US"})
-    page = lookups.resolve(_no_client(), [{"id": "1", "currency": "4", "subsidiary": "9"},
-                                          {"id": "2", "currency": "1", "subsidiary": "1"}])  # fmt: skip
+    page = lookups.resolve(
+        _no_client(),
+        [
+            {"id": "1", "currency": "4", "subsidiary": "9"},
+            {"id": "2", "currency": "1", "subsidiary": "1"},
+        ],
+    )
     (customers,) = [s for s in streams(_config()) if s.name == "customers"]
     with pytest.raises(MappingError, match=r"currency 4, subsidiary 9 not in NetSuite's lists"):
         customers.map({**page[0], "lastmodifieddate": "2026-02-02T08:00:00+00:00"})
@@ -150,9 +180,16 @@ def test_two_entities_in_one_country_do_not_claim_its_subsidiaries() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("7:30", "7.5"), ("0:45", "0.75"), ("12:00", "12"), ("7.5", "7.5"), ("4", "4"), (8, "8"),
-     ("0:20", "0.333333")],
-)  # fmt: skip
+    [
+        ("7:30", "7.5"),
+        ("0:45", "0.75"),
+        ("12:00", "12"),
+        ("7.5", "7.5"),
+        ("4", "4"),
+        (8, "8"),
+        ("0:20", "0.333333"),
+    ],
+)
 def test_hours_arrive_as_h_mm_or_as_a_decimal(raw: Any, expected: str) -> None:
     value = hours({"hours": raw})
     assert value is not None and str(value.normalize()) == expected
@@ -198,7 +235,14 @@ def _no_client() -> Any:
 @pytest.mark.parametrize(("raw", "text"), [("10:00", "10"), ("100", "100"), ("20.50", "20.5")])
 def test_whole_hours_are_stored_as_plain_numbers(raw: str, text: str) -> None:
     times = ("datecreated", "lastmodifieddate", "custcol_tl_approved_at")
-    item = localize({**fixture("netsuite", "suiteql_timebill.json")["items"][0], "hours": raw,
-                     "subsidiary": "DE"}, times, ZoneInfo(NS_TIMEZONE))  # fmt: skip
+    item = localize(
+        {
+            **fixture("netsuite", "suiteql_timebill.json")["items"][0],
+            "hours": raw,
+            "subsidiary": "DE",
+        },
+        times,
+        ZoneInfo(NS_TIMEZONE),
+    )
     (work,) = map_timebill(item, _config().fields).objects
     assert work.attributes["hours"] == text  # never "1E+1"

@@ -23,6 +23,7 @@ from collectors.paging import (
     iter_records,
     lookup,
 )
+from metrics.facts import refresh_pending
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -57,9 +58,13 @@ def walk(
 
 
 def records(
-    api: Recorder, paginator: Paginator, contract: PageContract, method: str, url: str,
+    api: Recorder,
+    paginator: Paginator,
+    contract: PageContract,
+    method: str,
+    url: str,
     **kwargs: Any,
-) -> list[list[Any]]:  # fmt: skip
+) -> list[list[Any]]:
     """The pages a contracted walk hands on (collected until it raises, if it does)."""
     handed: list[list[Any]] = []
     with api.client() as client:
@@ -356,8 +361,9 @@ def outcome(api: Recorder, contract: PageContract) -> tuple[list[list[Any]], str
     handed: list[list[Any]] = []
     with api.client() as client:
         try:
-            for page in iter_records(client, PageTokenPaginator("nextCursor", "cursor"), "GET",
-                                     "/records", contract):  # fmt: skip
+            for page in iter_records(
+                client, PageTokenPaginator("nextCursor", "cursor"), "GET", "/records", contract
+            ):
                 handed.append(page)
         except PageRejected as exc:
             return handed, str(exc)
@@ -394,11 +400,12 @@ def _empty_mid_walk(kind: str) -> tuple[Recorder, Paginator, str, dict[str, Any]
         "next_url": (NextUrlPaginator(), "/query", {}),
         "token": (PageTokenPaginator("nextCursor", "cursor"), "/records", {}),
         "token_in_body": (
-            PageTokenPaginator("paging.next.after", "after", in_body=True), "/search",
+            PageTokenPaginator("paging.next.after", "after", in_body=True),
+            "/search",
             {"json": {"limit": 2}},
         ),
         "offset": (OffsetPaginator(2), "/suiteql", {"json": {"q": "SELECT"}}),
-    }  # fmt: skip
+    }
     paginator, url, kwargs = paginators[kind]
     return Recorder(handler), paginator, url, kwargs
 
@@ -461,8 +468,9 @@ def test_a_page_declaring_another_total_than_page_1_answers_another_query() -> N
 
 
 def test_records_past_the_declared_total_are_refused() -> None:
-    pages = served({"records": [rec("a")], "totalSize": 2}, {"records": [rec("b"), rec("c")],
-                                                             "totalSize": 2})  # fmt: skip
+    pages = served(
+        {"records": [rec("a")], "totalSize": 2}, {"records": [rec("b"), rec("c")], "totalSize": 2}
+    )
     handed, error = outcome(pages, TOTALLED)
     assert handed == [[rec("a")]]
     assert (
@@ -480,14 +488,17 @@ def test_a_walk_ending_short_of_its_declared_total_fails_on_its_last_page() -> N
 def test_a_page_without_its_declared_total_is_refused() -> None:
     handed, error = outcome(served({"records": [rec("a")]}), TOTALLED)
     assert (handed, error) == (
-        [], "accounts: page 1 does not declare its 'totalSize' as a whole number: None"
-    )  # fmt: skip
+        [],
+        "accounts: page 1 does not declare its 'totalSize' as a whole number: None",
+    )
 
 
 def test_a_page_echoing_another_offset_than_asked_is_refused() -> None:
     def handler(request: httpx.Request) -> httpx.Response:  # a source that ignores the offset
-        return httpx.Response(200, json={"items": [{"id": request.url.params["offset"]}],
-                                         "offset": 0, "hasMore": True})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={"items": [{"id": request.url.params["offset"]}], "offset": 0, "hasMore": True},
+        )
 
     contract = PageContract("customers", "items", key="id", echo=(("offset", "offset"),))
     with pytest.raises(PageRejected) as caught:
@@ -502,36 +513,50 @@ def test_a_record_of_another_type_answers_another_query() -> None:
         rec("800B", attributes={"type": "Contract"}),
     ]
     handed, error = outcome(served({"records": page}), contract)
-    assert (handed, error) == ([], (
-        "accounts: page 1 holds record 800B of type 'Contract' (attributes.type) where the query"
-        " asks for 'Account'"
-    ))  # fmt: skip
+    assert (handed, error) == (
+        [],
+        (
+            "accounts: page 1 holds record 800B of type 'Contract' (attributes.type) where the query"
+            " asks for 'Account'"
+        ),
+    )
 
 
 def test_a_record_with_columns_the_query_did_not_select_answers_another_query() -> None:
-    contract = PageContract("payments", "records", key="Id",
-                            columns=frozenset({"Id", "SystemModstamp", "links"}))  # fmt: skip
+    contract = PageContract(
+        "payments", "records", key="Id", columns=frozenset({"Id", "SystemModstamp", "links"})
+    )
     page = [rec("7"), rec("8", foreigntotal="10.00", status="B")]
     handed, error = outcome(served({"records": page}), contract)
-    assert (handed, error) == ([], (
-        "payments: page 1 holds record 8 with members the query did not select: foreigntotal,"
-        " status"
-    ))  # fmt: skip
+    assert (handed, error) == (
+        [],
+        (
+            "payments: page 1 holds record 8 with members the query did not select: foreigntotal,"
+            " status"
+        ),
+    )
 
 
 def test_a_record_older_than_the_window_asked_for_answers_another_query() -> None:
-    contract = PageContract("accounts", "records", key="Id",
-                            floor=("SystemModstamp", T0 + timedelta(hours=2)))  # fmt: skip
+    contract = PageContract(
+        "accounts", "records", key="Id", floor=("SystemModstamp", T0 + timedelta(hours=2))
+    )
     handed, error = outcome(served({"records": [rec("a", 2), rec("b", 1)]}), contract)
-    assert (handed, error) == ([], (
-        "accounts: page 1 holds record b with SystemModstamp 2026-02-01T01:00:00+00:00, before"
-        " the window the query asked for (from 2026-02-01T02:00:00+00:00)"
-    ))  # fmt: skip
+    assert (handed, error) == (
+        [],
+        (
+            "accounts: page 1 holds record b with SystemModstamp 2026-02-01T01:00:00+00:00, before"
+            " the window the query asked for (from 2026-02-01T02:00:00+00:00)"
+        ),
+    )
 
 
 def test_a_record_read_again_under_a_new_token_is_a_stale_page() -> None:
-    pages = served({"records": [rec("a"), rec("b")]}, {"records": [rec("c")]},
-                   {"records": [rec("a"), rec("b")]})  # fmt: skip
+    pages = served(
+        {"records": [rec("a"), rec("b")]},
+        {"records": [rec("c")]},
+        {"records": [rec("a"), rec("b")]},
+    )
     handed, error = outcome(pages, ACCOUNTS)
     assert handed == [[rec("a"), rec("b")], [rec("c")]]
     assert error == (
@@ -543,9 +568,15 @@ def test_a_record_read_again_under_a_new_token_is_a_stale_page() -> None:
 def test_a_record_changed_during_the_walk_may_come_again_and_malformed_records_pass() -> None:
     """A newer version of a record read before is new data; a record that is no object, has no
     key or no readable time is the runner's to quarantine, not a reason to refuse its page."""
-    contract = PageContract("accounts", "records", key="Id", version="SystemModstamp",
-                            kind=("attributes.type", "Account"), columns=None,
-                            floor=("SystemModstamp", T0))  # fmt: skip
+    contract = PageContract(
+        "accounts",
+        "records",
+        key="Id",
+        version="SystemModstamp",
+        kind=("attributes.type", "Account"),
+        columns=None,
+        floor=("SystemModstamp", T0),
+    )
     odd = ["not a record", None, {"SystemModstamp": at(1)}, {"Id": "x", "SystemModstamp": 17}]
     pages = served({"records": [rec("a", 1)]}, {"records": [rec("a", 2), *odd]})
     handed, error = outcome(pages, contract)
@@ -554,8 +585,9 @@ def test_a_record_changed_during_the_walk_may_come_again_and_malformed_records_p
 
 def test_a_loop_found_by_the_paginator_names_the_stream() -> None:
     contract = PageContract("executions", "records", key="Id")
-    api = served({"records": [rec("a")], "nextCursor": "p2"}, {"records": [rec("b")],
-                                                                "nextCursor": "p2"})  # fmt: skip
+    api = served(
+        {"records": [rec("a")], "nextCursor": "p2"}, {"records": [rec("b")], "nextCursor": "p2"}
+    )
     handed, error = outcome(api, contract)
     assert handed == [[rec("a")]]
     assert error.startswith("executions: paging loops: page 3 would repeat page 2 (GET "), error
@@ -568,12 +600,21 @@ def test_the_tryton_contract_refuses_rows_of_another_model_and_decodes_before_ch
         s for s in streams_for(TrytonConfig("http://t.test/db/")) if s.name == "projects"
     )
     contract = projects.pages("model.project.work.search_read", T0)
-    stamp = {"__class__": "datetime", "year": 2026, "month": 1, "day": 5, "hour": 9, "minute": 0,
-             "second": 0, "microsecond": 0}  # fmt: skip
+    stamp = {
+        "__class__": "datetime",
+        "year": 2026,
+        "month": 1,
+        "day": 5,
+        "hour": 9,
+        "minute": 0,
+        "second": 0,
+        "microsecond": 0,
+    }
     walk = PageWalk(contract)
     with pytest.raises(PageRejected) as caught:
-        walk.verify({"id": 0, "result": [{"id": 3, "last_modified_at": stamp, "name": "P"}]}, {},
-                    more=False)  # fmt: skip
+        walk.verify(
+            {"id": 0, "result": [{"id": 3, "last_modified_at": stamp, "name": "P"}]}, {}, more=False
+        )
     assert str(caught.value) == (
         "projects: page 1 holds record 3 with last_modified_at 2026-01-05T09:00:00+00:00, before"
         " the window the query asked for (from 2026-02-01T00:00:00+00:00)"
@@ -598,8 +639,11 @@ def _soql_source(records: list[dict[str, Any]], hole: int | None = None) -> Reco
             floor = instant(since.group(1)) if since else None
             found.append([r for r in records if not floor or instant(r["SystemModstamp"]) >= floor])
         page, last = found[-1][2 * n - 2 : 2 * n], 2 * n >= len(found[-1])
-        body: dict[str, Any] = {"totalSize": len(found[-1]), "done": last,
-                                "records": [] if n == hole else page}  # fmt: skip
+        body: dict[str, Any] = {
+            "totalSize": len(found[-1]),
+            "done": last,
+            "records": [] if n == hole else page,
+        }
         if not last:
             body["nextRecordsUrl"] = f"/services/data/v60.0/query/01gX-{n + 1}"
         return httpx.Response(200, json=body)
@@ -615,17 +659,20 @@ def test_the_runner_keeps_the_cursor_where_the_last_verified_page_left_it(engine
     from collectors.base import HttpCollector
     from collectors.crm_salesforce import SalesforceConfig, streams
     from collectors.runner import run_collector
-    from metrics.store import read_cursor
+    from store.write import read_cursor
 
     records = [_account(f"{n}{x}", 2 * n + i) for n in range(1, 5) for i, x in enumerate("ab")]
     accounts = streams(SalesforceConfig("https://org.test"))[0]
 
     def collector(api: Recorder) -> HttpCollector:
-        return HttpCollector("crm", "crm", [accounts], "https://org.test/", None,
-                             transport=httpx.MockTransport(api))  # fmt: skip
+        return HttpCollector(
+            "crm", "crm", [accounts], "https://org.test/", None, transport=httpx.MockTransport(api)
+        )
 
     now = T0 + timedelta(days=1)
-    report = run_collector(engine, collector(_soql_source(records, hole=3)), now=now)
+    report = run_collector(
+        engine, collector(_soql_source(records, hole=3)), now=now, refresh=refresh_pending
+    )
     assert report.status == "failed"
     assert report.error == (
         "accounts: page 3 is empty yet points to a next page; following it would skip records"
@@ -636,7 +683,9 @@ def test_the_runner_keeps_the_cursor_where_the_last_verified_page_left_it(engine
         "since": (T0 + timedelta(hours=3)).isoformat()
     }
 
-    report = run_collector(engine, collector(_soql_source(records)), now=now)
+    report = run_collector(
+        engine, collector(_soql_source(records)), now=now, refresh=refresh_pending
+    )
     assert (report.status, report.records_read, report.quarantined) == ("success", 7, 0)
     assert read_cursor(engine, "crm", "accounts") == {
         "since": (T0 + timedelta(hours=9)).isoformat()

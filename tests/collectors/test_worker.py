@@ -8,9 +8,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.registry import COLLECTORS
-from collectors.worker import MISFIRE_GRACE_SECONDS, build_scheduler
+from foundation.settings import CollectorSettings
 from tests.collectors.conftest import settings_for
-from throughline.settings import CollectorSettings
+from throughline.worker import MISFIRE_GRACE_SECONDS, build_scheduler
 
 
 def test_the_worker_schedules_one_coalescing_job_per_enabled_collector(
@@ -34,6 +34,8 @@ def test_the_worker_schedules_one_coalescing_job_per_enabled_collector(
     assert isinstance(crm.trigger, IntervalTrigger)
     assert crm.trigger.interval == timedelta(seconds=45)
     assert (crm.coalesce, crm.max_instances, crm.misfire_grace_time) == (
-        True, 1, MISFIRE_GRACE_SECONDS,
-    )  # fmt: skip
+        True,
+        1,
+        MISFIRE_GRACE_SECONDS,
+    )
     assert crm.args == ("demo_crm",)

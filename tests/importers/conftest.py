@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from metrics.models import CollectorRun, CollectorState, Event, EventObject, Object, ObjectLink
+from store.tables import CollectorRun, CollectorState, Event, EventObject, Object, ObjectLink
 from throughline.importers import load_event_log_mapping
 from throughline.importers.events import EventLogMapping
 
@@ -114,8 +114,10 @@ def to_ocel_sqlite(source: Path, target: Path) -> None:
                     (o["id"], utc(a["time"]), a["name"], a["value"]),
                 )
         for r in o["relationships"]:
-            db.execute("INSERT INTO object_object VALUES (?, ?, ?)",
-                       (o["id"], r["objectId"], r["qualifier"]))  # fmt: skip
+            db.execute(
+                "INSERT INTO object_object VALUES (?, ?, ?)",
+                (o["id"], r["objectId"], r["qualifier"]),
+            )
     for e in log["events"]:
         db.execute("INSERT INTO event VALUES (?, ?)", (e["id"], e["type"]))
         names = [a["name"] for a in e["attributes"]]
@@ -127,7 +129,9 @@ def to_ocel_sqlite(source: Path, target: Path) -> None:
             (e["id"], utc(e["time"]), *(a["value"] for a in e["attributes"])),
         )
         for r in e["relationships"]:
-            db.execute("INSERT INTO event_object VALUES (?, ?, ?)",
-                       (e["id"], r["objectId"], r["qualifier"]))  # fmt: skip
+            db.execute(
+                "INSERT INTO event_object VALUES (?, ?, ?)",
+                (e["id"], r["objectId"], r["qualifier"]),
+            )
     db.commit()
     db.close()

@@ -44,8 +44,10 @@ def test_an_import_shows_its_rows_and_quarantine_and_never_goes_stale(
     assert (report.written.total, report.quarantined) == (8, 5)
     imported = health.loc["import-events:bad_rows.csv"]
     assert (imported["health"], imported["kind"], imported["status"]) == (
-        "imported", "import", "success",
-    )  # fmt: skip
+        "imported",
+        "import",
+        "success",
+    )
     assert (imported["rows_written"], imported["quarantined"]) == (8, 5)
     assert pd.notna(imported["last_run"]) and pd.notna(imported["last_success"])
     assert pd.isna(imported["lag_minutes"])

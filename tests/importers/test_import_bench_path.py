@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from bench.import_memory import _measure, generate
-from metrics.db import make_engine
 from metrics.fx import FxTable
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
+from store.db import make_engine
 from tests.importers.conftest import counts
 from throughline.importers import import_events
 from throughline.importers.events import EventLogMapping
@@ -19,8 +19,12 @@ from throughline.importers.events import EventLogMapping
 DEALS = 200
 # per deal: 8 objects (deal, project, 4 work items, invoice, payment); 25 event-object
 # relations; 7 links (provisions, 4 × part_of, bills, settled_by)
-STORE = {"objects": 8 * DEALS, "events": 13 * DEALS, "event_objects": 25 * DEALS,
-         "object_links": 7 * DEALS}  # fmt: skip
+STORE = {
+    "objects": 8 * DEALS,
+    "events": 13 * DEALS,
+    "event_objects": 25 * DEALS,
+    "object_links": 7 * DEALS,
+}
 
 
 def test_a_generated_log_imports_in_batches_on_both_databases(
@@ -31,8 +35,9 @@ def test_a_generated_log_imports_in_batches_on_both_databases(
     report = import_events(engine, path, mapping, progress=False, batch_rows=1_000)
 
     assert counts(engine) == STORE and report.quarantined == 0
-    setup = setup_latency(load_handoffs(engine), datetime(2026, 6, 1, tzinfo=UTC),
-                          fx=FxTable([], "USD"))  # fmt: skip
+    setup = setup_latency(
+        load_handoffs(engine), datetime(2026, 6, 1, tzinfo=UTC), fx=FxTable([], "USD")
+    )
     assert setup.stats.cases == DEALS and setup.touchless_share == 1.0 and setup.stuck.empty
     assert import_events(engine, path, mapping, progress=False).written.total == 0
     assert counts(engine) == STORE

@@ -43,8 +43,13 @@ def test_import_ocel_reads_a_foreign_log_with_its_mapping(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = pg_env(engine, monkeypatch)
-    argv = ("import", "ocel", str(FIXTURES / "foreign.ocel.json"), "--mapping",
-            str(FIXTURES / "foreign-ocel.yaml"))  # fmt: skip
+    argv = (
+        "import",
+        "ocel",
+        str(FIXTURES / "foreign.ocel.json"),
+        "--mapping",
+        str(FIXTURES / "foreign-ocel.yaml"),
+    )
     assert run(monkeypatch, url, *argv) == 0
     out = capsys.readouterr().out
     assert "12 rows read; new or changed: 2 events, 2 objects" in out

@@ -21,7 +21,7 @@ from metrics.fx import FxTable
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging
-from metrics.models import CaseHandoff, Event, EventObject, Object, ObjectLink, Quarantine
+from store.tables import CaseHandoff, Event, EventObject, Object, ObjectLink, Quarantine
 from tests.importers.conftest import EXAMPLE_MAPPING, FIXTURES, counts, cursor, runs
 from throughline.importers import ImportRejected, MappingFileError, import_events
 from throughline.importers.events import EventLogMapping
@@ -35,8 +35,16 @@ FIRM = {"objects": 7, "events": 10, "event_objects": 19, "object_links": 6}
 
 def _objects(engine: Engine) -> dict[str, tuple[object, ...]]:
     o = Object
-    query = select(o.source_key, o.type, o.source_system, o.customer, o.legal_entity,
-                   o.currency, o.amount, o.attributes)  # fmt: skip
+    query = select(
+        o.source_key,
+        o.type,
+        o.source_system,
+        o.customer,
+        o.legal_entity,
+        o.currency,
+        o.amount,
+        o.attributes,
+    )
     with engine.connect() as conn:
         return {r[0]: tuple(r[1:]) for r in conn.execute(query)}
 
@@ -97,8 +105,10 @@ def test_importing_the_same_csv_twice_adds_nothing(
     saved = cursor(engine, "import-events:events.csv", "events")
     assert saved is not None
     assert (saved["row"], saved["complete"], saved["since"]) == (
-        10, True, "2026-03-02T12:00:00+00:00",
-    )  # fmt: skip
+        10,
+        True,
+        "2026-03-02T12:00:00+00:00",
+    )
 
 
 def test_bad_rows_are_quarantined_with_row_numbers_and_the_rest_stored(
@@ -118,14 +128,22 @@ def test_bad_rows_are_quarantined_with_row_numbers_and_the_rest_stored(
         keys = sorted(conn.execute(select(Object.source_key)).scalars())
     assert found == [
         ("row 2 (line 3)", "row 2 (line 3): timestamp (occurred_at) is missing", "events"),
-        ("row 3 (line 4)", "row 3 (line 4): unknown activity 'Opportunity Teleported': not "
-                           "under `activities` in the mapping", "events"),
-        ("row 4 (line 5)", "row 4 (line 5): timestamp (occurred_at) has no timezone: "
-                           "2026-01-06 11:00:00 (give an offset, or set `timezone` in the "
-                           "mapping)", "events"),
+        (
+            "row 3 (line 4)",
+            "row 3 (line 4): unknown activity 'Opportunity Teleported': not "
+            "under `activities` in the mapping",
+            "events",
+        ),
+        (
+            "row 4 (line 5)",
+            "row 4 (line 5): timestamp (occurred_at) has no timezone: "
+            "2026-01-06 11:00:00 (give an offset, or set `timezone` in the "
+            "mapping)",
+            "events",
+        ),
         ("row 5 (line 6)", "row 5 (line 6): amount is not a number: 'five thousand'", "events"),
         ("row 6 (line 7)", "row 6 (line 7): not valid UTF-8", "events"),
-    ]  # fmt: skip
+    ]
     assert (report.rows_read, report.quarantined) == (7, 5)
     assert keys == ["D1", "P1"]  # rows 1 and 7
     assert counts(engine) == {"objects": 2, "events": 2, "event_objects": 3, "object_links": 1}
@@ -165,9 +183,11 @@ def test_naive_timestamps_are_read_in_the_zone_the_mapping_names(
 
     with engine.connect() as conn:
         at = conn.execute(
-            select(Event.occurred_at).join(EventObject, EventObject.event_id == Event.id)
-            .join(Object, Object.id == EventObject.object_id).where(Object.source_key == "D4")
-        ).scalar_one()  # fmt: skip
+            select(Event.occurred_at)
+            .join(EventObject, EventObject.event_id == Event.id)
+            .join(Object, Object.id == EventObject.object_id)
+            .where(Object.source_key == "D4")
+        ).scalar_one()
     assert at == datetime(2026, 1, 6, 10, tzinfo=UTC)  # 11:00 in Berlin (CET)
 
 
@@ -176,11 +196,15 @@ def _to_parquet(source: Path, target: Path) -> None:
     table = pacsv.read_csv(
         source,
         convert_options=pacsv.ConvertOptions(
-            column_types={"occurred_at": pa.timestamp("us", tz="UTC"), "amount": pa.float64(),
-                          "automated": pa.bool_(), "billable": pa.bool_()},
+            column_types={
+                "occurred_at": pa.timestamp("us", tz="UTC"),
+                "amount": pa.float64(),
+                "automated": pa.bool_(),
+                "billable": pa.bool_(),
+            },
             strings_can_be_null=True,
         ),
-    )  # fmt: skip
+    )
     pq.write_table(table, target, row_group_size=4)
 
 
@@ -209,15 +233,18 @@ def test_rows_sharing_an_event_id_are_one_event_with_all_their_objects(
     path.write_text("\n".join([*lines, invoice_row.replace(",W1,", ",W2,")]) + "\n")
     import_events(engine, path, mapping, progress=False, batch_rows=20)
 
-    assert counts(engine) == {**FIRM, "event_objects": FIRM["event_objects"] + 1,
-                              "object_links": FIRM["object_links"] + 1}  # fmt: skip
+    assert counts(engine) == {
+        **FIRM,
+        "event_objects": FIRM["event_objects"] + 1,
+        "object_links": FIRM["object_links"] + 1,
+    }
     with engine.connect() as conn:
         created = conn.execute(
             select(Object.source_key)
             .join(EventObject, EventObject.object_id == Object.id)
             .join(Event, Event.id == EventObject.event_id)
             .where(Event.activity == "invoice.created")
-        ).scalars()  # fmt: skip
+        ).scalars()
         assert sorted(created) == ["I1", "P1", "W1", "W2"]
 
 

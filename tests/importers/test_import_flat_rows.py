@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from metrics.access import ANONYMOUS as ADMIN
 from metrics.fx import FxTable
 from metrics.kpis.common import ALL
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
-from metrics.models import Event, Object, Quarantine
 from metrics.report import kpi_report, text_report
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.common import ViewConfig
 from metrics.views.overview import board
+from store.tables import Event, Object, Quarantine
 from tests.importers.conftest import EXAMPLE_MAPPING, FIXTURES, counts, pg_env
 from tests.test_cli import run
 from throughline.importers import ImportRejected, import_events, load_event_log_mapping
@@ -28,8 +28,17 @@ from throughline.importers.events_mapping import EventLogMapping
 
 EVENTS = FIXTURES / "events.csv"
 AS_OF = datetime(2026, 3, 31, tzinfo=UTC)
-COLUMNS = ("event_id", "activity", "occurred_at", "deal_id", "project_id", "invoice_no",
-           "amount", "currency", "legal_entity")  # fmt: skip
+COLUMNS = (
+    "event_id",
+    "activity",
+    "occurred_at",
+    "deal_id",
+    "project_id",
+    "invoice_no",
+    "amount",
+    "currency",
+    "legal_entity",
+)
 
 
 def _csv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -51,9 +60,11 @@ def _quarantined(engine: Engine) -> dict[str, str]:
 
 
 def test_an_entity_without_a_calendar_is_quarantined_not_measured_on_weekends_only(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     path = tmp_path / "fr.csv"
     path.write_text(EVENTS.read_text().replace("Beta GmbH,DE", "Beta SARL,FR"))
     mapping = load_event_log_mapping(EXAMPLE_MAPPING)
@@ -70,8 +81,10 @@ def test_an_entity_without_a_calendar_is_quarantined_not_measured_on_weekends_on
         assert conn.execute(select(Object.id).where(Object.source_key == "D2")).all() == []
     # configured (here through the settings the command line reads), the row is imported
     url = pg_env(engine, monkeypatch)
-    monkeypatch.setenv("THROUGHLINE_LEGAL_ENTITIES", '[{"code": "FR", "name": "Beta SARL", '
-                       '"country": "FR", "currency": "EUR"}]')  # fmt: skip
+    monkeypatch.setenv(
+        "THROUGHLINE_LEGAL_ENTITIES",
+        '[{"code": "FR", "name": "Beta SARL", "country": "FR", "currency": "EUR"}]',
+    )
     argv = ("import", "events", str(path), "--mapping", str(EXAMPLE_MAPPING), "--no-progress")
     assert run(monkeypatch, url, *argv) == 0
     assert "new or changed: 1 events, 1 objects" in capsys.readouterr().out
@@ -98,13 +111,32 @@ links:
 """
 ROWS = [  # invoice_no holds an invoice number on Invoiced rows, a sequence number elsewhere
     {"activity": "Won", "occurred_at": "2026-01-05T10:00:00Z", "deal_id": "D1", "invoice_no": "1"},
-    {"activity": "Created", "occurred_at": "2026-01-07T16:00:00Z", "deal_id": "D1",
-     "project_id": "P1", "invoice_no": "2"},
-    {"activity": "Invoiced", "occurred_at": "2026-02-03T14:00:00Z", "project_id": "P1",
-     "invoice_no": "7001", "amount": "800", "currency": "USD", "legal_entity": "US"},
-    {"activity": "Invoiced", "occurred_at": "2026-02-04T14:00:00Z", "project_id": "P1",
-     "invoice_no": "", "amount": "900", "currency": "USD", "legal_entity": "US"},
-]  # fmt: skip
+    {
+        "activity": "Created",
+        "occurred_at": "2026-01-07T16:00:00Z",
+        "deal_id": "D1",
+        "project_id": "P1",
+        "invoice_no": "2",
+    },
+    {
+        "activity": "Invoiced",
+        "occurred_at": "2026-02-03T14:00:00Z",
+        "project_id": "P1",
+        "invoice_no": "7001",
+        "amount": "800",
+        "currency": "USD",
+        "legal_entity": "US",
+    },
+    {
+        "activity": "Invoiced",
+        "occurred_at": "2026-02-04T14:00:00Z",
+        "project_id": "P1",
+        "invoice_no": "",
+        "amount": "900",
+        "currency": "USD",
+        "legal_entity": "US",
+    },
+]
 
 
 def test_a_column_naming_an_object_on_some_activities_needs_on_and_keys_can_be_built(
@@ -130,22 +162,35 @@ def test_a_column_naming_an_object_on_some_activities_needs_on_and_keys_can_be_b
 
     assert (report.rows_read, report.quarantined) == (4, 1)  # the invoice row without a number
     with engine.connect() as conn:
-        objects = set(conn.execute(select(Object.type, Object.source_key, Object.legal_entity,
-                                          Object.amount)).all())  # fmt: skip
+        objects = set(
+            conn.execute(
+                select(Object.type, Object.source_key, Object.legal_entity, Object.amount)
+            ).all()
+        )
         events = sorted(conn.execute(select(Event.activity, Event.source_key)).all())
-    assert objects == {("deal", "D1", "US", None), ("project", "P1", None, None),
-                       ("invoice", "INV-7001", "US", 800)}  # fmt: skip
-    assert events == [("deal.won", "deal:D1"), ("invoice.posted", "invoice:INV-7001"),
-                      ("project.created", "project:P1")]  # fmt: skip
+    assert objects == {
+        ("deal", "D1", "US", None),
+        ("project", "P1", None, None),
+        ("invoice", "INV-7001", "US", 800),
+    }
+    assert events == [
+        ("deal.won", "deal:D1"),
+        ("invoice.posted", "invoice:INV-7001"),
+        ("project.created", "project:P1"),
+    ]
     assert counts(engine)["object_links"] == 2  # provisions and bills
 
 
 def test_skipped_activities_are_counted_and_not_stored(engine: Engine, tmp_path: Path) -> None:
-    rows = [*ROWS[:2], {"activity": "Mail sent", "occurred_at": "2026-01-06T10:00:00Z",
-                        "deal_id": "D1"}]  # fmt: skip
+    rows = [
+        *ROWS[:2],
+        {"activity": "Mail sent", "occurred_at": "2026-01-06T10:00:00Z", "deal_id": "D1"},
+    ]
     path = _csv(tmp_path / "mail.csv", rows)
-    mapping = _yaml(tmp_path / "m.yaml", MIXED.replace("{on}", "on: [Invoiced]")
-                    + "skip_activities: [Mail sent]\n")  # fmt: skip
+    mapping = _yaml(
+        tmp_path / "m.yaml",
+        MIXED.replace("{on}", "on: [Invoiced]") + "skip_activities: [Mail sent]\n",
+    )
 
     report = import_events(engine, path, mapping, progress=False)
 
@@ -164,8 +209,11 @@ def test_touchless_share_is_unknown_not_zero_when_the_log_has_no_creator(
     engine: Engine, tmp_path: Path
 ) -> None:
     without = tmp_path / "no_creator.yaml"
-    without.write_text(EXAMPLE_MAPPING.read_text().replace(
-        "      touchless: {column: automated, type: boolean}\n", "      stage: owner\n"))  # fmt: skip
+    without.write_text(
+        EXAMPLE_MAPPING.read_text().replace(
+            "      touchless: {column: automated, type: boolean}\n", "      stage: owner\n"
+        )
+    )
     import_events(engine, EVENTS, load_event_log_mapping(without), progress=False)
 
     setup = setup_latency(load_handoffs(engine), AS_OF, fx=FxTable([], "USD"))

@@ -40,8 +40,10 @@ def _parquet_log(tmp_path: Path, columns: dict[str, Any], extra: str = "") -> tu
     path = tmp_path / "log.parquet"
     pq.write_table(pa.table({"activity": ["Opportunity Won"], "deal_id": ["D1"], **columns}), path)
     mapping = tmp_path / "flat.yaml"
-    mapping.write_text("source_system: dw\nactivity: activity\ntimestamp: occurred_at\n"
-                       f"{extra}objects: {{deal: {{key: deal_id}}}}\n")  # fmt: skip
+    mapping.write_text(
+        "source_system: dw\nactivity: activity\ntimestamp: occurred_at\n"
+        f"{extra}objects: {{deal: {{key: deal_id}}}}\n"
+    )
     return path, mapping
 
 
@@ -104,11 +106,15 @@ def test_a_parquet_column_of_booleans_read_as_text_is_refused(
 def test_a_link_against_the_model_direction_is_refused(tmp_path: Path) -> None:
     mapping = _mapping(
         tmp_path,
-        ("{from: deal, to: project, qualifier: provisions}",
-         "{from: project, to: deal, qualifier: provisions}"),
-        ("{from: invoice, to: payment, qualifier: settled_by}",
-         "{from: invoice, to: work_item, qualifier: settled_by}"),
-    )  # fmt: skip
+        (
+            "{from: deal, to: project, qualifier: provisions}",
+            "{from: project, to: deal, qualifier: provisions}",
+        ),
+        (
+            "{from: invoice, to: payment, qualifier: settled_by}",
+            "{from: invoice, to: work_item, qualifier: settled_by}",
+        ),
+    )
     with pytest.raises(MappingFileError) as refused:
         load_event_log_mapping(mapping)
     assert str(refused.value).splitlines() == [
@@ -172,24 +178,31 @@ def test_values_name_their_shape_when_malformed(tmp_path: Path) -> None:
 def test_a_constant_entity_without_a_calendar_is_refused_before_reading(
     engine: Engine, tmp_path: Path
 ) -> None:
-    mapping = _mapping(tmp_path, ("legal_entity: legal_entity, practice: practice,\n"
-                                  "                 owner: owner, currency: currency",
-                                  "legal_entity: {value: FR}, practice: practice,\n"
-                                  "                 owner: owner, currency: currency"))  # fmt: skip
+    mapping = _mapping(
+        tmp_path,
+        (
+            "legal_entity: legal_entity, practice: practice,\n"
+            "                 owner: owner, currency: currency",
+            "legal_entity: {value: FR}, practice: practice,\n"
+            "                 owner: owner, currency: currency",
+        ),
+    )
 
     assert _refused(engine, EVENTS, mapping) == (
         f"{mapping}: objects.deal.dimensions.legal_entity: legal entity 'FR' has no business "
         "calendar: add it to the settings' `legal_entities` (code, name, country, currency); "
         f"configured: DE, UK, US (line {_line(mapping, 'legal_entity: {value: FR}')})"
     )
-    report = import_events(engine, EVENTS, load_event_log_mapping(mapping), progress=False,
-                           calendars=["US", "FR"])  # fmt: skip
+    report = import_events(
+        engine, EVENTS, load_event_log_mapping(mapping), progress=False, calendars=["US", "FR"]
+    )
     assert report.quarantined == 0
 
 
 def test_yes_no_and_on_are_words_not_booleans_in_a_mapping(tmp_path: Path) -> None:
-    mapping = _mapping(tmp_path, ("    on: [Payment Received]", "    on: [Payment Received]\n"
-                                  "    qualifier: no"))  # fmt: skip
+    mapping = _mapping(
+        tmp_path, ("    on: [Payment Received]", "    on: [Payment Received]\n    qualifier: no")
+    )
     loaded = load_event_log_mapping(mapping)
     assert loaded.objects["payment"].qualifier == "no"  # type: ignore[index]
     assert loaded.objects["payment"].on == ["Payment Received"]  # type: ignore[index]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from metrics.models import Event, Object, ObjectLink, Quarantine
+from store.tables import Event, Object, ObjectLink, Quarantine
 from tests.importers.conftest import FIXTURES, counts, runs, to_ocel_sqlite
 from throughline.importers import ImportFailed, MappingFileError, import_ocel, load_ocel_mapping
 
@@ -31,17 +31,29 @@ def _log(path: Path, objects: list[dict[str, Any]], events: list[dict[str, Any]]
     return path
 
 
-def _obj(oid: str, type_: str, *attrs: tuple[str, Any], links: tuple[str, ...] = (),
-         qualifier: str = "provisions") -> dict[str, Any]:  # fmt: skip
-    return {"id": oid, "type": type_,
-            "attributes": [{"name": n, "time": "2026-01-02T00:00:00Z", "value": v}
-                           for n, v in attrs],
-            "relationships": [{"objectId": t, "qualifier": qualifier} for t in links]}  # fmt: skip
+def _obj(
+    oid: str,
+    type_: str,
+    *attrs: tuple[str, Any],
+    links: tuple[str, ...] = (),
+    qualifier: str = "provisions",
+) -> dict[str, Any]:
+    return {
+        "id": oid,
+        "type": type_,
+        "attributes": [{"name": n, "time": "2026-01-02T00:00:00Z", "value": v} for n, v in attrs],
+        "relationships": [{"objectId": t, "qualifier": qualifier} for t in links],
+    }
 
 
 def _event(eid: str, type_: str, *oids: str, qualifier: str = "of") -> dict[str, Any]:
-    return {"id": eid, "type": type_, "time": "2026-01-05T10:00:00Z", "attributes": [],
-            "relationships": [{"objectId": o, "qualifier": qualifier} for o in oids]}  # fmt: skip
+    return {
+        "id": eid,
+        "type": type_,
+        "time": "2026-01-05T10:00:00Z",
+        "attributes": [],
+        "relationships": [{"objectId": o, "qualifier": qualifier} for o in oids],
+    }
 
 
 def _mapping(tmp_path: Path, text: str = PLAIN) -> Any:
@@ -59,17 +71,26 @@ def _reasons(engine: Engine) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("name", "says"),
     [
-        ("ocel1.jsonocel", "OCEL 1.0 JSON (keys ocel:global-event …), which Throughline does not "
-         "read: convert it to OCEL 2.0 JSON first, e.g. with pm4py: pm4py.write_ocel2_json("
-         "pm4py.read_ocel('ocel1.jsonocel'), 'log.json')"),
-        ("ocel1.xmlocel", "OCEL 1.0 XML, which Throughline does not read: convert it to OCEL 2.0 "
-         "JSON first, e.g. with pm4py: pm4py.write_ocel2_json(pm4py.read_ocel('ocel1.xmlocel'), "
-         "'log.json')"),
-        ("ocel2.xml", "OCEL 2.0 XML, which Throughline does not read: convert it to OCEL 2.0 "
-         "JSON first, e.g. with pm4py: pm4py.write_ocel2_json(pm4py.read_ocel2_xml('ocel2.xml'), "
-         "'log.json')"),
+        (
+            "ocel1.jsonocel",
+            "OCEL 1.0 JSON (keys ocel:global-event …), which Throughline does not "
+            "read: convert it to OCEL 2.0 JSON first, e.g. with pm4py: pm4py.write_ocel2_json("
+            "pm4py.read_ocel('ocel1.jsonocel'), 'log.json')",
+        ),
+        (
+            "ocel1.xmlocel",
+            "OCEL 1.0 XML, which Throughline does not read: convert it to OCEL 2.0 "
+            "JSON first, e.g. with pm4py: pm4py.write_ocel2_json(pm4py.read_ocel('ocel1.xmlocel'), "
+            "'log.json')",
+        ),
+        (
+            "ocel2.xml",
+            "OCEL 2.0 XML, which Throughline does not read: convert it to OCEL 2.0 "
+            "JSON first, e.g. with pm4py: pm4py.write_ocel2_json(pm4py.read_ocel2_xml('ocel2.xml'), "
+            "'log.json')",
+        ),
     ],
-)  # fmt: skip
+)
 def test_ocel_1_0_and_xml_files_are_refused_by_name(engine: Engine, name: str, says: str) -> None:
     with pytest.raises(ImportFailed) as refused:
         import_ocel(engine, FIXTURES / name, progress=False)
@@ -80,8 +101,11 @@ def test_ocel_1_0_and_xml_files_are_refused_by_name(engine: Engine, name: str, s
 def test_json_that_is_not_an_ocel_2_log_is_refused(engine: Engine, tmp_path: Path) -> None:
     other = tmp_path / "other.json"
     other.write_text('{"ocelVersion": "2.0", "data": {"objects": []}}')
-    with pytest.raises(ImportFailed, match=r"no `objects` or `events` \(top-level keys: "
-                       r"ocelVersion, data\)"):  # fmt: skip
+    with pytest.raises(
+        ImportFailed,
+        match=r"no `objects` or `events` \(top-level keys: "
+        r"ocelVersion, data\)",
+    ):
         import_ocel(engine, other, progress=False)
     listed = tmp_path / "list.json"
     listed.write_text("[]")
@@ -104,8 +128,11 @@ def test_a_foreign_log_without_a_mapping_is_refused_before_reading(engine: Engin
 def test_mapped_names_the_log_does_not_declare_are_refused_with_their_lines(
     engine: Engine, tmp_path: Path
 ) -> None:
-    mapping = _mapping(tmp_path, PLAIN + "activities: {Win Oportunity: deal.won}\n"
-                       "object_types: {Opportunity: deal}\nskip_object_types: [Employe]\n")  # fmt: skip
+    mapping = _mapping(
+        tmp_path,
+        PLAIN + "activities: {Win Oportunity: deal.won}\n"
+        "object_types: {Opportunity: deal}\nskip_object_types: [Employe]\n",
+    )
     with pytest.raises(MappingFileError) as refused:
         import_ocel(engine, FOREIGN, mapping, progress=False)
     assert str(refused.value).splitlines() == [
@@ -122,12 +149,16 @@ def test_a_long_qualifier_names_the_mapping_key_that_fixes_it(
     engine: Engine, tmp_path: Path
 ) -> None:
     long = "the opportunity this event concerns most"
-    path = _log(tmp_path / "q.json", [_obj("o1", "deal")],
-                [_event("e1", "deal.won", "o1", qualifier=long)])  # fmt: skip
+    path = _log(
+        tmp_path / "q.json", [_obj("o1", "deal")], [_event("e1", "deal.won", "o1", qualifier=long)]
+    )
     import_ocel(engine, path, _mapping(tmp_path), progress=False, max_quarantined=1.0)
-    assert _reasons(engine) == {"event 1 (id e1)": (
-        f"qualifier is longer than 32 characters: {long[:40]!r}… (set `event_qualifiers: type` "
-        "in the mapping to relate by object type)")}  # fmt: skip
+    assert _reasons(engine) == {
+        "event 1 (id e1)": (
+            f"qualifier is longer than 32 characters: {long[:40]!r}… (set `event_qualifiers: type` "
+            "in the mapping to relate by object type)"
+        )
+    }
 
     typed = _mapping(tmp_path, PLAIN + "event_qualifiers: type\n")
     assert import_ocel(engine, path, typed, progress=False).quarantined == 0
@@ -141,14 +172,20 @@ def test_naive_sqlite_times_are_utc_unless_the_mapping_names_a_timezone(
     to_ocel_sqlite(FOREIGN, path)
     mapping = FIXTURES / "foreign-ocel.yaml"
     import_ocel(engine, path, load_ocel_mapping(mapping), progress=False)
-    berlin = _mapping(tmp_path, mapping.read_text().replace("source_system: pmtool",
-                                                            "source_system: berlin\n"
-                                                            "timezone: Europe/Berlin"))  # fmt: skip
+    berlin = _mapping(
+        tmp_path,
+        mapping.read_text().replace(
+            "source_system: pmtool", "source_system: berlin\ntimezone: Europe/Berlin"
+        ),
+    )
     import_ocel(engine, path, berlin, progress=False)
 
     with engine.connect() as conn:
-        won = dict(conn.execute(select(Event.source_system, Event.occurred_at)
-                                .where(Event.source_key == "ev1")).all())  # fmt: skip
+        won = dict(
+            conn.execute(
+                select(Event.source_system, Event.occurred_at).where(Event.source_key == "ev1")
+            ).all()
+        )
     assert won == {
         "pmtool": datetime(2026, 1, 5, 10, tzinfo=UTC),
         "berlin": datetime(2026, 1, 5, 9, tzinfo=UTC),
@@ -165,8 +202,12 @@ def test_a_link_against_the_model_and_an_unknown_entity_are_quarantined_with_wha
         _obj("p2", "project", ("legal_entity", "US")),
         _obj("p3", "project", links=("d1",), qualifier="amends"),
     ]
-    events = [_event("e1", "deal.won", "d1"), _event("e2", "project.created", "p1", "d1"),
-              _event("e3", "deal.won", "d2"), _event("e4", "project.created", "p2")]  # fmt: skip
+    events = [
+        _event("e1", "deal.won", "d1"),
+        _event("e2", "project.created", "p1", "d1"),
+        _event("e3", "deal.won", "d2"),
+        _event("e4", "project.created", "p2"),
+    ]
     path = _log(tmp_path / "links.json", objects, events)
 
     mapping = _mapping(tmp_path, PLAIN + DIMS)
@@ -192,12 +233,17 @@ def test_a_link_against_the_model_and_an_unknown_entity_are_quarantined_with_wha
 def test_a_link_to_a_quarantined_object_is_quarantined_and_its_object_stored(
     engine: Engine, tmp_path: Path
 ) -> None:
-    objects = [_obj("d1", "deal", links=("p9",)), _obj("p9", "project", ("amount", "lots")),
-               _obj("d2", "deal", links=("p2",)), _obj("p2", "project")]  # fmt: skip
+    objects = [
+        _obj("d1", "deal", links=("p9",)),
+        _obj("p9", "project", ("amount", "lots")),
+        _obj("d2", "deal", links=("p2",)),
+        _obj("p2", "project"),
+    ]
     path = _log(tmp_path / "later.json", objects, [_event("e1", "deal.won", "d1")])
 
-    report = import_ocel(engine, path, _mapping(tmp_path, PLAIN + DIMS), progress=False,
-                         batch_rows=1)  # fmt: skip
+    report = import_ocel(
+        engine, path, _mapping(tmp_path, PLAIN + DIMS), progress=False, batch_rows=1
+    )
 
     assert _reasons(engine) == {
         "object 2 (id p9)": "amount is not a number: 'lots'",
@@ -213,15 +259,19 @@ def test_a_link_to_a_quarantined_object_is_quarantined_and_its_object_stored(
 def test_attributes_the_kpis_read_get_their_type_or_are_refused(
     engine: Engine, tmp_path: Path
 ) -> None:
-    objects = [_obj("w1", "work_item", ("billable", "true"), ("work_date", "2026-01-12")),
-               _obj("w2", "work_item", ("billable", "maybe")),
-               _obj("w3", "work_item", ("billable", 0), ("note", "true"))]  # fmt: skip
+    objects = [
+        _obj("w1", "work_item", ("billable", "true"), ("work_date", "2026-01-12")),
+        _obj("w2", "work_item", ("billable", "maybe")),
+        _obj("w3", "work_item", ("billable", 0), ("note", "true")),
+    ]
     path = _log(tmp_path / "typed.json", objects, [])
 
     import_ocel(engine, path, _mapping(tmp_path), progress=False)
 
     with engine.connect() as conn:
         stored = dict(conn.execute(select(Object.source_key, Object.attributes)).all())
-    assert stored == {"w1": {"billable": True, "work_date": "2026-01-12"},
-                      "w3": {"billable": False, "note": "true"}}  # fmt: skip
+    assert stored == {
+        "w1": {"billable": True, "work_date": "2026-01-12"},
+        "w3": {"billable": False, "note": "true"},
+    }
     assert _reasons(engine) == {"object 2 (id w2)": "billable is not a yes/no value: 'maybe'"}

@@ -26,14 +26,18 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
-from metrics.db import make_engine
+from foundation.settings import Settings
 from metrics.fx import load_fx
 from metrics.kpis.cash_impact import cash_impact
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.sync_trends import load_sync, sync_error_trends
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_over_time
-from metrics.models import (
+from metrics.report import kpi_report
+from store.clock import reporting_time
+from store.db import make_engine
+from store.ocel_export import write_ocel
+from store.tables import (
     Base,
     CaseHandoff,
     CaseInvoice,
@@ -49,13 +53,9 @@ from metrics.models import (
     SyncFailure,
     SyncTrace,
 )
-from metrics.ocel import write_ocel
-from metrics.report import kpi_report
-from metrics.views.common import reporting_time
 from tests.importers.conftest import cursor, runs
 from tests.pages.conftest import demo_year_file  # noqa: F401  (the collected demo year)
 from throughline.importers import import_ocel
-from throughline.settings import Settings
 
 pytestmark = pytest.mark.slow
 LOG = (Object, Event, EventObject, ObjectLink, SyncAttempt, FxRate)
@@ -167,8 +167,9 @@ def test_the_export_is_ocel_2_with_sync_attempts_fx_rates_and_event_sources(demo
     assert len(rates) == 364 and rates[0]["time"] == "2025-11-01T00:00:00Z"
     tables = demo.rows
     assert demo.written == (
-        len(tables["objects"]) + 2, len(tables["events"]) + len(tables["sync_attempts"])
-    )  # fmt: skip
+        len(tables["objects"]) + 2,
+        len(tables["events"]) + len(tables["sync_attempts"]),
+    )
 
 
 def test_the_demo_year_round_trips_through_ocel_row_for_row_with_identical_kpis(

@@ -24,23 +24,37 @@ from throughline.importers import (
 )
 from throughline.importers.events_mapping import EventLogMapping
 
-COLUMNS = ("event_id", "activity", "occurred_at", "deal_id", "project_id", "work_item_id",
-           "amount", "legal_entity")  # fmt: skip
+COLUMNS = (
+    "event_id",
+    "activity",
+    "occurred_at",
+    "deal_id",
+    "project_id",
+    "work_item_id",
+    "amount",
+    "legal_entity",
+)
 ACTIVITIES = ("Won", "Created", "Logged", "Mail", "Teleport")
 MAPPING = {
-    "source_system": "dw", "activity": "activity", "timestamp": "occurred_at",
-    "event_id": "event_id", "activities": {"Won": "deal.won", "Created": "project.created",
-                                           "Logged": "work.logged"},
+    "source_system": "dw",
+    "activity": "activity",
+    "timestamp": "occurred_at",
+    "event_id": "event_id",
+    "activities": {"Won": "deal.won", "Created": "project.created", "Logged": "work.logged"},
     "skip_activities": ["Mail"],
     "objects": {
-        "deal": {"key": "deal_id", "dimensions": {"amount": "amount",
-                                                  "legal_entity": "legal_entity"}},
+        "deal": {
+            "key": "deal_id",
+            "dimensions": {"amount": "amount", "legal_entity": "legal_entity"},
+        },
         "project": {"key": "project_id"},
         "work_item": {"key": "work_item_id", "attributes": {"project_id": "project_id"}},
     },
-    "links": [{"from": "deal", "to": "project", "qualifier": "provisions"},
-              {"from": "work_item", "to": "project", "qualifier": "part_of"}],
-}  # fmt: skip
+    "links": [
+        {"from": "deal", "to": "project", "qualifier": "provisions"},
+        {"from": "work_item", "to": "project", "qualifier": "part_of"},
+    ],
+}
 DANGLING = """
 SELECT (SELECT count(*) FROM event_objects eo
         WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = eo.object_id))
@@ -48,20 +62,25 @@ SELECT (SELECT count(*) FROM event_objects eo
         WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = l.from_object_id)
            OR NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = l.to_object_id))
 """
-EXAMPLES = settings(max_examples=30, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+EXAMPLES = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 keys = st.sampled_from(["", "1", "2", "3"])
-rows = st.fixed_dictionaries({
-    "event_id": st.sampled_from(["", "E1", "E2", "E3", "E4"]),
-    "activity": st.sampled_from(ACTIVITIES),
-    "occurred_at": st.sampled_from(["2026-01-05T10:00:00Z", "2026-01-06T11:30:00+01:00",
-                                    "2026-01-07T09:00:00", ""]),
-    "deal_id": keys.map(lambda k: k and f"D{k}"), "project_id": keys.map(lambda k: k and f"P{k}"),
-    "work_item_id": keys.map(lambda k: k and f"W{k}"),
-    "amount": st.sampled_from(["", "100", "lots"]),
-    "legal_entity": st.sampled_from(["", "US", "FR"]),
-})  # fmt: skip
+rows = st.fixed_dictionaries(
+    {
+        "event_id": st.sampled_from(["", "E1", "E2", "E3", "E4"]),
+        "activity": st.sampled_from(ACTIVITIES),
+        "occurred_at": st.sampled_from(
+            ["2026-01-05T10:00:00Z", "2026-01-06T11:30:00+01:00", "2026-01-07T09:00:00", ""]
+        ),
+        "deal_id": keys.map(lambda k: k and f"D{k}"),
+        "project_id": keys.map(lambda k: k and f"P{k}"),
+        "work_item_id": keys.map(lambda k: k and f"W{k}"),
+        "amount": st.sampled_from(["", "100", "lots"]),
+        "legal_entity": st.sampled_from(["", "US", "FR"]),
+    }
+)
 
 
 def _clear(engine: Engine) -> None:
@@ -104,18 +123,31 @@ def test_a_flat_import_never_stores_a_relation_to_a_missing_object(
     assert report.rows_read == len(log) and report.quarantined + report.skipped <= len(log)
 
 
-def _ocel(draw_objects: list[tuple[str, str, str, list[str]]],
-          events: list[tuple[str, list[str]]]) -> dict[str, Any]:  # fmt: skip
+def _ocel(
+    draw_objects: list[tuple[str, str, str, list[str]]], events: list[tuple[str, list[str]]]
+) -> dict[str, Any]:
     objects = [
-        {"id": oid, "type": type_,
-         "attributes": [{"name": "amount", "time": "2026-01-01T00:00:00Z", "value": amount}],
-         "relationships": [{"objectId": t, "qualifier": "provisions"} for t in targets]}
+        {
+            "id": oid,
+            "type": type_,
+            "attributes": [{"name": "amount", "time": "2026-01-01T00:00:00Z", "value": amount}],
+            "relationships": [{"objectId": t, "qualifier": "provisions"} for t in targets],
+        }
         for oid, type_, amount, targets in draw_objects
-    ]  # fmt: skip
-    return {"objects": objects, "events": [
-        {"id": f"e{n}", "type": activity, "time": "2026-01-05T10:00:00Z", "attributes": [],
-         "relationships": [{"objectId": o, "qualifier": "of"} for o in oids]}
-        for n, (activity, oids) in enumerate(events)]}  # fmt: skip
+    ]
+    return {
+        "objects": objects,
+        "events": [
+            {
+                "id": f"e{n}",
+                "type": activity,
+                "time": "2026-01-05T10:00:00Z",
+                "attributes": [],
+                "relationships": [{"objectId": o, "qualifier": "of"} for o in oids],
+            }
+            for n, (activity, oids) in enumerate(events)
+        ],
+    }
 
 
 ids = st.sampled_from(["d1", "d2", "p1", "p2"])
@@ -124,16 +156,21 @@ ocel_objects = st.lists(
     max_size=6,
     unique_by=lambda o: o[0],
 ).map(lambda objs: [(i, "deal" if i[0] == "d" else "project", a, t) for i, _, a, t in objs])
-ocel_events = st.lists(st.tuples(st.sampled_from(["deal.won", "project.created"]),
-                                 st.lists(ids, max_size=2)), max_size=6)  # fmt: skip
+ocel_events = st.lists(
+    st.tuples(st.sampled_from(["deal.won", "project.created"]), st.lists(ids, max_size=2)),
+    max_size=6,
+)
 
 
 @EXAMPLES
 @given(objects=ocel_objects, events=ocel_events, batch_rows=st.integers(1, 4))
 def test_an_ocel_import_never_stores_a_relation_to_a_missing_object(
-    engine: Engine, tmp_path: Path, objects: list[tuple[str, str, str, list[str]]],
-    events: list[tuple[str, list[str]]], batch_rows: int,
-) -> None:  # fmt: skip
+    engine: Engine,
+    tmp_path: Path,
+    objects: list[tuple[str, str, str, list[str]]],
+    events: list[tuple[str, list[str]]],
+    batch_rows: int,
+) -> None:
     _clear(engine)
     defined = {o[0] for o in objects}
     events = [(a, [o for o in oids if o in defined]) for a, oids in events]  # no unknown ids
@@ -144,8 +181,9 @@ def test_an_ocel_import_never_stores_a_relation_to_a_missing_object(
     mapping_file.write_text("object_ids: plain\nsource_system: pm\ndimensions: {amount: amount}\n")
 
     try:
-        report = import_ocel(engine, path, load_ocel_mapping(mapping_file), progress=False,
-                             batch_rows=batch_rows)  # fmt: skip
+        report = import_ocel(
+            engine, path, load_ocel_mapping(mapping_file), progress=False, batch_rows=batch_rows
+        )
     except ImportRejected as exc:
         report = exc.report
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from metrics.masking import KEY_WORDS
-from metrics.masking.tax_ids import VAT_BODIES
 from metrics.views.export import FORMULA_TRIGGERS
+from store.masking import KEY_WORDS
+from store.masking.tax_ids import VAT_BODIES
 
 DOC = (Path(__file__).parents[2] / "docs" / "data-protection.md").read_text(encoding="utf-8")
 
@@ -33,8 +33,15 @@ def test_every_vat_format_the_code_finds_is_documented() -> None:
 
 
 def test_the_documented_formula_triggers_are_the_ones_escaped() -> None:
-    names = {"=": "`=`", "+": "`+`", "-": "`-`", "@": "`@`", "\t": "a tab",
-             "\r": "a carriage return", "\0": "NUL"}  # fmt: skip
+    names = {
+        "=": "`=`",
+        "+": "`+`",
+        "-": "`-`",
+        "@": "`@`",
+        "\t": "a tab",
+        "\r": "a carriage return",
+        "\0": "NUL",
+    }
     exports = section("Exports")
     assert set(FORMULA_TRIGGERS) == set(names)
     assert [n for n in names.values() if n not in exports] == []

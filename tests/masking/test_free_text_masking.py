@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from metrics.masking import MASK, TEXT_KINDS, mask_free_text, scrub_for_storage
-from metrics.masking.numbers import BBAN_LAYOUTS, card_spans, iban_spans
-from metrics.masking.tax_ids import EU_MEMBERS, tax_id_spans
+from store.masking import MASK, TEXT_KINDS, mask_free_text, scrub_for_storage
+from store.masking.numbers import BBAN_LAYOUTS, card_spans, iban_spans
+from store.masking.tax_ids import EU_MEMBERS, tax_id_spans
 
 IBANS = [
     "DE89370400440532013000",
@@ -57,18 +57,36 @@ SECRETS = [
 #: Valid VAT numbers of every EU member state and GB (python-stdnum's documented examples),
 #: each with a twin whose check digit is wrong.
 VAT_IDS = {
-    "ATU13585627": "ATU13585626", "BE0403019261": "BE0403019262", "BG175074752": "BG175074751",
-    "CY10259033P": "CY10259033Z", "CZ25123891": "CZ25123890", "DE136695976": "DE136695978",
-    "DK13585628": "DK13585627", "EE100594102": "EE100594103", "EL094259216": "EL094259217",
-    "ESB64717838": "ESB64717839", "FI20774740": "FI20774741", "FR61954506077": "FR61954506078",
-    "HR33392005961": "HR33392005962", "HU12892312": "HU12892313", "IE6433435F": "IE6433435E",
-    "IT00743110157": "IT00743110158", "LT100001919017": "LT100001919018",
-    "LU15027442": "LU15027443", "LV40003521600": "LV40003521601", "MT11679112": "MT11679113",
-    "NL004495445B01": "NL004495446B01", "PL8567346215": "PL8567346216",
-    "PT501964843": "PT501964842", "RO18547290": "RO18547291", "SE123456789701": "SE123456789101",
-    "SI50223054": "SI50223055", "SK2022749619": "SK2022749618", "GB980780684": "GB802311781",
+    "ATU13585627": "ATU13585626",
+    "BE0403019261": "BE0403019262",
+    "BG175074752": "BG175074751",
+    "CY10259033P": "CY10259033Z",
+    "CZ25123891": "CZ25123890",
+    "DE136695976": "DE136695978",
+    "DK13585628": "DK13585627",
+    "EE100594102": "EE100594103",
+    "EL094259216": "EL094259217",
+    "ESB64717838": "ESB64717839",
+    "FI20774740": "FI20774741",
+    "FR61954506077": "FR61954506078",
+    "HR33392005961": "HR33392005962",
+    "HU12892312": "HU12892313",
+    "IE6433435F": "IE6433435E",
+    "IT00743110157": "IT00743110158",
+    "LT100001919017": "LT100001919018",
+    "LU15027442": "LU15027443",
+    "LV40003521600": "LV40003521601",
+    "MT11679112": "MT11679113",
+    "NL004495445B01": "NL004495446B01",
+    "PL8567346215": "PL8567346216",
+    "PT501964843": "PT501964842",
+    "RO18547290": "RO18547291",
+    "SE123456789701": "SE123456789101",
+    "SI50223054": "SI50223055",
+    "SK2022749619": "SK2022749618",
+    "GB980780684": "GB802311781",
     "XI980780684": "XI802311781",
-}  # fmt: skip
+}
 ALL_EU_AND_GB = ["DE", "GB"]
 
 
@@ -151,11 +169,13 @@ def test_vat_numbers_of_every_eu_state_and_gb_are_masked_when_their_check_digits
         (["US"], {"EIN 12-3456789", "EIN: 123456789"}),
         (["GB"], {"GB 980 7806 84"}),
         (["FR"], {"DE136695976", "IE6433435F"}),  # any EU state brings every member's VAT
-        (["DE", "US", "GB"], {"EIN 12-3456789", "EIN: 123456789", "GB 980 7806 84",
-                              "DE136695976", "IE6433435F"}),
+        (
+            ["DE", "US", "GB"],
+            {"EIN 12-3456789", "EIN: 123456789", "GB 980 7806 84", "DE136695976", "IE6433435F"},
+        ),
         (["CH"], set()),
     ],
-)  # fmt: skip
+)
 def test_tax_id_formats_follow_the_legal_entities_countries(
     countries: list[str], masked: set[str]
 ) -> None:

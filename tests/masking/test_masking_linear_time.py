@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from metrics.masking import ALL_COUNTRIES, TEXT_KINDS, mask_free_text, scrub_for_storage
+from store.masking import ALL_COUNTRIES, TEXT_KINDS, mask_free_text, scrub_for_storage
 
 SIZE = 1_000_000
 BOUND_SECONDS = 1.5

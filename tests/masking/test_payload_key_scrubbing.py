@@ -9,22 +9,72 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.masking import KEY_WORDS, MASK, MAX_DEPTH, key_kind, mask_sensitive
-from metrics.masking.keys import label_kind
+from store.masking import KEY_WORDS, MASK, MAX_DEPTH, key_kind, mask_sensitive
+from store.masking.keys import label_kind
 
 #: The keys a security review found surviving storage, and the rest of the usual suspects.
 SENSITIVE_KEYS = [
-    "pwd", "credentials.pw", "taxNumber", "ust_idnr", "UStIdNr", "ein", "card_number", "cvv",
-    "accountNo", "sortCode", "creditCard", "password", "secret", "token", "apiKey",
-    "authorization", "cookie", "iban", "bic", "vat", "email", "X-Api-Key", "access_token",
-    "client-secret", "Set-Cookie", "billing.iban", "customer_tax_id", "VATNumber", "e-mail",
-    "cvv2", "routingNumber", "PASSWORD", "private_key", "sessionId", "Proxy-Authorization",
-]  # fmt: skip
+    "pwd",
+    "credentials.pw",
+    "taxNumber",
+    "ust_idnr",
+    "UStIdNr",
+    "ein",
+    "card_number",
+    "cvv",
+    "accountNo",
+    "sortCode",
+    "creditCard",
+    "password",
+    "secret",
+    "token",
+    "apiKey",
+    "authorization",
+    "cookie",
+    "iban",
+    "bic",
+    "vat",
+    "email",
+    "X-Api-Key",
+    "access_token",
+    "client-secret",
+    "Set-Cookie",
+    "billing.iban",
+    "customer_tax_id",
+    "VATNumber",
+    "e-mail",
+    "cvv2",
+    "routingNumber",
+    "PASSWORD",
+    "private_key",
+    "sessionId",
+    "Proxy-Authorization",
+]
 HARMLESS_KEYS = [
-    "weinstein", "protein", "pwm", "tokenizer_version", "max_tokens", "customer", "name",
-    "amount", "deal_id", "owner", "spin", "passport", "basic_plan", "private", "bicycle",
-    "company", "tinted", "pandas", "signal", "keyboard", "key", "account", "mailbox",
-]  # fmt: skip
+    "weinstein",
+    "protein",
+    "pwm",
+    "tokenizer_version",
+    "max_tokens",
+    "customer",
+    "name",
+    "amount",
+    "deal_id",
+    "owner",
+    "spin",
+    "passport",
+    "basic_plan",
+    "private",
+    "bicycle",
+    "company",
+    "tinted",
+    "pandas",
+    "signal",
+    "keyboard",
+    "key",
+    "account",
+    "mailbox",
+]
 
 
 @pytest.mark.parametrize("key", SENSITIVE_KEYS)
@@ -42,30 +92,49 @@ def test_keys_that_merely_contain_the_letters_keep_their_value(key: str) -> None
 def test_header_lists_lose_the_values_of_sensitive_headers() -> None:
     payload = {
         "headers": [["Authorization", "Bearer abc"], ["X-Api-Key", "k"], ["Accept", "json"]],
-        "request": {"headers": [{"name": "Authorization", "value": "Basic Zm9v"},
-                                {"name": "Content-Type", "value": "application/json"},
-                                {"Key": "cookie", "Value": "sid=1"}]},
-    }  # fmt: skip
+        "request": {
+            "headers": [
+                {"name": "Authorization", "value": "Basic Zm9v"},
+                {"name": "Content-Type", "value": "application/json"},
+                {"Key": "cookie", "Value": "sid=1"},
+            ]
+        },
+    }
     assert mask_sensitive(payload) == {
         "headers": [["Authorization", MASK], ["X-Api-Key", MASK], ["Accept", "json"]],
-        "request": {"headers": [{"name": "Authorization", "value": MASK},
-                                {"name": "Content-Type", "value": "application/json"},
-                                {"Key": "cookie", "Value": MASK}]},
-    }  # fmt: skip
+        "request": {
+            "headers": [
+                {"name": "Authorization", "value": MASK},
+                {"name": "Content-Type", "value": "application/json"},
+                {"Key": "cookie", "Value": MASK},
+            ]
+        },
+    }
 
 
 def test_a_sensitive_key_hides_a_whole_nested_value_and_empty_values_stay_empty() -> None:
-    payload = {"credentials": {"user": "u", "pw": "p"}, "auth": {"pw": "p", "user": "u"},
-               "token": "", "iban": None, "pin": 0}  # fmt: skip
+    payload = {
+        "credentials": {"user": "u", "pw": "p"},
+        "auth": {"pw": "p", "user": "u"},
+        "token": "",
+        "iban": None,
+        "pin": 0,
+    }
     assert mask_sensitive(payload) == {
-        "credentials": MASK, "auth": {"pw": MASK, "user": "u"}, "token": "", "iban": None,
+        "credentials": MASK,
+        "auth": {"pw": MASK, "user": "u"},
+        "token": "",
+        "iban": None,
         "pin": MASK,
-    }  # fmt: skip
+    }
 
 
 def test_strings_under_harmless_keys_lose_every_sensitive_span() -> None:
-    payload = {"note": "ask ann@firm.example, IBAN DE89 3704 0044 0532 0130 00, VAT "
-               "DE136695976, card 4111111111111111, Bearer tok3n-42", "n": 3}  # fmt: skip
+    payload = {
+        "note": "ask ann@firm.example, IBAN DE89 3704 0044 0532 0130 00, VAT "
+        "DE136695976, card 4111111111111111, Bearer tok3n-42",
+        "n": 3,
+    }
     assert mask_sensitive(payload) == {
         "note": "ask ***, IBAN ***, VAT ***, card ***, Bearer ***",
         "n": 3,
@@ -85,11 +154,17 @@ def test_nesting_deeper_than_the_limit_is_masked_whole() -> None:
 @pytest.mark.parametrize(
     ("label", "kind"),
     [
-        ("password", "secret"), ("new password", "secret"), ("newPassword", "secret"),
-        ("api key", "secret"), ("X-Api-Key", "secret"), ("card number", "card"),
-        ("password reset link", None), ("tokenizer_version", None), ("mypassword", None),
+        ("password", "secret"),
+        ("new password", "secret"),
+        ("newPassword", "secret"),
+        ("api key", "secret"),
+        ("X-Api-Key", "secret"),
+        ("card number", "card"),
+        ("password reset link", None),
+        ("tokenizer_version", None),
+        ("mypassword", None),
     ],
-)  # fmt: skip
+)
 def test_a_label_in_text_counts_only_when_it_ends_with_a_key_word(
     label: str, kind: str | None
 ) -> None:

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from metrics.access import ANONYMOUS as ADMIN
-from metrics.canonical import Batch, ErrorClass, QuarantineRow, SyncAttemptRow, SyncStatus
-from metrics.masking import MASK
-from metrics.models import Quarantine, SyncAttempt
-from metrics.store import write_batch
-from metrics.sync_errors import signature
+from metrics.facts import write_and_refresh
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.handoffs import action_history, record_action
+from store.canonical import Batch, ErrorClass, QuarantineRow, SyncAttemptRow, SyncStatus
+from store.masking import MASK
+from store.signatures import signature
+from store.tables import Quarantine, SyncAttempt
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
@@ -31,27 +31,44 @@ MESSAGE = (
 )
 PAYLOAD = {
     "headers": [["Authorization", f"Bearer {TOKEN}"], ["X-Api-Key", "k"], ["Accept", "json"]],
-    "body": {"customer": {"taxNumber": VAT, "accountNo": "0532013000", "sortCode": "40-47-84",
-                          "contact": {"e-mail": EMAIL}, "name": "Acme GmbH"},
-             "payment": {"card_number": CARD, "cvv": "123", "creditCard": {"pan": CARD}},
-             "credentials": {"pw": "hunter2"}, "ust_idnr": VAT, "ein": "12-3456789",
-             "comment": f"call {EMAIL} about {IBAN}", "amount": 1200},
-}  # fmt: skip
+    "body": {
+        "customer": {
+            "taxNumber": VAT,
+            "accountNo": "0532013000",
+            "sortCode": "40-47-84",
+            "contact": {"e-mail": EMAIL},
+            "name": "Acme GmbH",
+        },
+        "payment": {"card_number": CARD, "cvv": "123", "creditCard": {"pan": CARD}},
+        "credentials": {"pw": "hunter2"},
+        "ust_idnr": VAT,
+        "ein": "12-3456789",
+        "comment": f"call {EMAIL} about {IBAN}",
+        "amount": 1200,
+    },
+}
 
 
 def attempt(message: str, payload: dict[str, object]) -> SyncAttemptRow:
     return SyncAttemptRow(
-        source_system="ipaas", source_key="job-1", integration="erp-billing", flow="invoice",
-        status=SyncStatus.FAILED, started_at=T0, error_class=ErrorClass.VALIDATION,
-        error_message=message, error_signature=signature(message), trace_key="corr-1",
+        source_system="ipaas",
+        source_key="job-1",
+        integration="erp-billing",
+        flow="invoice",
+        status=SyncStatus.FAILED,
+        started_at=T0,
+        error_class=ErrorClass.VALIDATION,
+        error_message=message,
+        error_signature=signature(message),
+        trace_key="corr-1",
         payload=payload,
-    )  # fmt: skip
+    )
 
 
 def test_a_failed_attempt_is_stored_without_cards_and_tokens_but_with_what_roles_may_see(
     engine: Engine,
 ) -> None:
-    write_batch(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
+    write_and_refresh(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
     with Session(engine) as s:
         stored = s.scalars(select(SyncAttempt)).one()
     message = stored.error_message or ""
@@ -65,38 +82,68 @@ def test_a_failed_attempt_is_stored_without_cards_and_tokens_but_with_what_roles
     assert TOKEN[:20] not in (stored.error_signature or "")
     assert stored.payload == {
         "headers": [["Authorization", MASK], ["X-Api-Key", MASK], ["Accept", "json"]],
-        "body": {"customer": {"taxNumber": MASK, "accountNo": MASK, "sortCode": MASK,
-                              "contact": {"e-mail": MASK}, "name": "Acme GmbH"},
-                 "payment": {"card_number": MASK, "cvv": MASK, "creditCard": MASK},
-                 "credentials": MASK, "ust_idnr": MASK, "ein": MASK,
-                 "comment": f"call {MASK} about {MASK}", "amount": 1200},
-    }  # fmt: skip
+        "body": {
+            "customer": {
+                "taxNumber": MASK,
+                "accountNo": MASK,
+                "sortCode": MASK,
+                "contact": {"e-mail": MASK},
+                "name": "Acme GmbH",
+            },
+            "payment": {"card_number": MASK, "cvv": MASK, "creditCard": MASK},
+            "credentials": MASK,
+            "ust_idnr": MASK,
+            "ein": MASK,
+            "comment": f"call {MASK} about {MASK}",
+            "amount": 1200,
+        },
+    }
 
 
 def test_the_same_attempt_delivered_again_is_stored_once_and_unchanged(engine: Engine) -> None:
-    first = write_batch(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
-    again = write_batch(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
+    first = write_and_refresh(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
+    again = write_and_refresh(engine, Batch(sync_attempts=[attempt(MESSAGE, PAYLOAD)]))
     assert (first.sync_attempts, again.sync_attempts) == (1, 0)
 
 
 def test_quarantined_records_lose_cards_tokens_and_sensitive_fields(engine: Engine) -> None:
-    raw = {"Id": "006Q", "Amount": "abc", "Email": EMAIL, "note": f"card {CARD}",
-           "headers": [["Cookie", "sid=1"]]}  # fmt: skip
+    raw = {
+        "Id": "006Q",
+        "Amount": "abc",
+        "Email": EMAIL,
+        "note": f"card {CARD}",
+        "headers": [["Cookie", "sid=1"]],
+    }
     reason = f"Amount is not a number (card {CARD}, Bearer {TOKEN}, owner {EMAIL})"
-    write_batch(engine, Batch(quarantined=[QuarantineRow("crm", "deals", reason, raw, "006Q")]))
+    write_and_refresh(
+        engine, Batch(quarantined=[QuarantineRow("crm", "deals", reason, raw, "006Q")])
+    )
     with Session(engine) as s:
         stored = s.scalars(select(Quarantine)).one()
     assert stored.reason == f"Amount is not a number (card {MASK}, Bearer {MASK}, owner {EMAIL})"
     assert json.loads(stored.raw) == {
-        "Id": "006Q", "Amount": "abc", "Email": MASK, "note": f"card {MASK}",
+        "Id": "006Q",
+        "Amount": "abc",
+        "Email": MASK,
+        "note": f"card {MASK}",
         "headers": [["Cookie", MASK]],
-    }  # fmt: skip
+    }
 
 
 def test_a_work_queue_note_is_stored_without_cards_and_tokens(engine: Engine) -> None:
     note = f"Customer read card {CARD} on the phone; token=abc123; write to {EMAIL} ({IBAN})"
-    record_action(ADMIN, engine, case_type="deal", case_id=7, case_key="006A", action="note",
-                  actor="pmo@firm.example", note=note, now=T0)  # fmt: skip
+    record_action(
+        ADMIN,
+        engine,
+        case_type="deal",
+        case_id=7,
+        case_key="006A",
+        action="note",
+        actor="pmo@firm.example",
+        note=note,
+        now=T0,
+    )
     stored = action_history(ADMIN, engine, "deal", 7)["note"].tolist()  # the admin: as stored
-    assert stored == [f"Customer read card {MASK} on the phone; token={MASK}; write to {EMAIL} "
-                      f"({IBAN})"]  # fmt: skip
+    assert stored == [
+        f"Customer read card {MASK} on the phone; token={MASK}; write to {EMAIL} ({IBAN})"
+    ]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from store.db import make_engine
+from store.migrate import upgrade
 from tests.conftest import postgres_schema
 
 

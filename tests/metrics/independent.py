@@ -5,7 +5,7 @@ hours with a Monday–Friday 24-hour schedule and a work calendar of the entity'
 Case boundaries are read from the OCEL's event-to-object relations (the product reads the
 object-to-object links). Money, aging and sync counters are plain pandas over the raw store
 tables (the product reads its case-fact tables). Nothing here imports `metrics.kpis`,
-`metrics.facts`, `metrics.calendar` or `metrics.fx`.
+`metrics.facts`, `foundation.business_time` or `metrics.fx`.
 """
 
 from __future__ import annotations
@@ -64,27 +64,49 @@ def case_durations(log: pd.DataFrame, entity: str | None) -> pd.DataFrame:
 
     log = log.assign(**{"time:timestamp": _ns(log["time:timestamp"])})
     log = log.sort_values(["case:concept:name", "time:timestamp"], kind="stable")
-    base = {cs.Parameters.CASE_ID_KEY: "case:concept:name",
-            cs.Parameters.TIMESTAMP_KEY: "time:timestamp", cs.Parameters.ENABLE_SORT: False}  # fmt: skip
-    business = cs.get_cases_description(log, {
-        **base, cs.Parameters.BUSINESS_HOURS: True, cs.Parameters.BUSINESS_HOUR_SLOTS: WEEKDAYS,
-        cs.Parameters.WORKCALENDAR: HolidayCalendar(COUNTRY.get(entity or "")),
-    })  # fmt: skip
+    base = {
+        cs.Parameters.CASE_ID_KEY: "case:concept:name",
+        cs.Parameters.TIMESTAMP_KEY: "time:timestamp",
+        cs.Parameters.ENABLE_SORT: False,
+    }
+    business = cs.get_cases_description(
+        log,
+        {
+            **base,
+            cs.Parameters.BUSINESS_HOURS: True,
+            cs.Parameters.BUSINESS_HOUR_SLOTS: WEEKDAYS,
+            cs.Parameters.WORKCALENDAR: HolidayCalendar(COUNTRY.get(entity or "")),
+        },
+    )
     calendar = cs.get_cases_description(log, base)
-    return pd.DataFrame({
-        "case": list(business),
-        "business_days": [v["caseDuration"] / 86400 for v in business.values()],
-        "calendar_hours": [calendar[k]["caseDuration"] / 3600 for k in business],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "case": list(business),
+            "business_days": [v["caseDuration"] / 86400 for v in business.values()],
+            "calendar_hours": [calendar[k]["caseDuration"] / 3600 for k in business],
+        }
+    )
 
 
 def _two_event_log(starts: pd.Series, ends: pd.Series) -> pd.DataFrame:
-    frame = pd.concat([
-        pd.DataFrame({"case:concept:name": starts.index, "concept:name": "start",
-                      "time:timestamp": list(starts)}),
-        pd.DataFrame({"case:concept:name": ends.index, "concept:name": "end",
-                      "time:timestamp": list(ends)}),
-    ])  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "case:concept:name": starts.index,
+                    "concept:name": "start",
+                    "time:timestamp": list(starts),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "case:concept:name": ends.index,
+                    "concept:name": "end",
+                    "time:timestamp": list(ends),
+                }
+            ),
+        ]
+    )
     return frame.reset_index(drop=True)
 
 
@@ -135,8 +157,11 @@ def handoffs(ocel: Any, as_of: datetime) -> Handoffs:
     cases = durations(won[closed], created[closed], entity[closed])
     cases["won"], cases["created"] = won[closed], created[closed]
     # the first project: the one whose created event is the earliest one related to the deal
-    first_project = (created_events.sort_values("time:timestamp")
-                     .groupby("case:concept:name")["ocel:eid"].first())  # fmt: skip
+    first_project = (
+        created_events.sort_values("time:timestamp")
+        .groupby("case:concept:name")["ocel:eid"]
+        .first()
+    )
     rel = ocel.relations
     projects = rel[(rel["ocel:qualifier"] == "project") & rel["ocel:eid"].isin(first_project)]
     project_of = projects.set_index("ocel:eid")["ocel:oid"]
@@ -199,10 +224,19 @@ def invoices(ocel: Any, as_of: datetime) -> pd.DataFrame:
             trigger = max(parts)
         if trigger is None or pd.isna(trigger):
             continue
-        rows.append({"oid": oid, "trigger": trigger, "posted": posted[oid],
-                     "sent": sent.get(oid), "paid": paid.get(oid), "entity": o["legal_entity"],
-                     "currency": o["currency"], "amount": float(o["amount"]),
-                     "reissue": oid in reissues})  # fmt: skip
+        rows.append(
+            {
+                "oid": oid,
+                "trigger": trigger,
+                "posted": posted[oid],
+                "sent": sent.get(oid),
+                "paid": paid.get(oid),
+                "entity": o["legal_entity"],
+                "currency": o["currency"],
+                "amount": float(o["amount"]),
+                "reissue": oid in reissues,
+            }
+        )
     frame = pd.DataFrame(rows).set_index("oid")
     d = durations(frame["trigger"], frame["posted"], frame["entity"])
     frame = frame.join(d)
@@ -241,8 +275,11 @@ def to_reporting(
         if currency == reporting:
             rates[currency] = 1.0
             continue
-        known = fx[(fx["currency"] == currency) & (fx["day"] <= pd.Timestamp(day))
-                   & (fx["day"] >= pd.Timestamp(day) - pd.Timedelta(days=7))]  # fmt: skip
+        known = fx[
+            (fx["currency"] == currency)
+            & (fx["day"] <= pd.Timestamp(day))
+            & (fx["day"] >= pd.Timestamp(day) - pd.Timedelta(days=7))
+        ]
         rates[currency] = float(known.iloc[-1]["rate"]) if len(known) else np.nan
     return amounts["amount"].astype(float) * amounts["currency"].map(rates)
 
@@ -279,8 +316,14 @@ def unbilled(engine: Engine, as_of: datetime) -> pd.DataFrame:
     billed_on = links[links["qualifier"] == "billed_on"][["from_object_id", "to_object_id"]]
     reissued = links[links["qualifier"] == "reissued_as"]
     previous = reissued.rename(columns={"from_object_id": "old", "to_object_id": "to_object_id"})
-    chain = pd.concat([billed_on, billed_on.merge(previous[["old", "to_object_id"]], on="to_object_id")
-                      .drop(columns="to_object_id").rename(columns={"old": "to_object_id"})])  # fmt: skip
+    chain = pd.concat(
+        [
+            billed_on,
+            billed_on.merge(previous[["old", "to_object_id"]], on="to_object_id")
+            .drop(columns="to_object_id")
+            .rename(columns={"old": "to_object_id"}),
+        ]
+    )
     posted = firsts.get("invoice.posted")
     voided = firsts.get("invoice.voided")
     chain["posted"] = chain["to_object_id"].map(posted)
@@ -314,13 +357,23 @@ def sync(engine: Engine, as_of: datetime) -> dict[str, Any]:
     a["record"] = a["trace_key"].where(a["trace_key"].notna(), a["source_key"])
     first = a["attempt_number"] <= 1
     failed = a["status"] == "failed"
-    by_day = pd.DataFrame({
-        "attempts": a.groupby(["day", "integration", "flow"]).size(),
-        "first_attempts": a[first].groupby(["day", "integration", "flow"]).size(),
-        "failed_first_attempts": a[first & failed].groupby(["day", "integration", "flow"]).size(),
-        "retries": a[~first].groupby(["day", "integration", "flow"]).size(),
-        "failing_records": a[failed].groupby(["day", "integration", "flow"])["record"].nunique(),
-    }).fillna(0).astype(int)  # fmt: skip
+    by_day = (
+        pd.DataFrame(
+            {
+                "attempts": a.groupby(["day", "integration", "flow"]).size(),
+                "first_attempts": a[first].groupby(["day", "integration", "flow"]).size(),
+                "failed_first_attempts": a[first & failed]
+                .groupby(["day", "integration", "flow"])
+                .size(),
+                "retries": a[~first].groupby(["day", "integration", "flow"]).size(),
+                "failing_records": a[failed]
+                .groupby(["day", "integration", "flow"])["record"]
+                .nunique(),
+            }
+        )
+        .fillna(0)
+        .astype(int)
+    )
     traced = a[a["trace_key"].notna()].sort_values(["trace_key", "started_at", "attempt_number"])
     latest = traced.groupby("trace_key").last()
     first_fail = traced[traced["status"] == "failed"].groupby("trace_key")["started_at"].min()
@@ -334,10 +387,12 @@ def sync(engine: Engine, as_of: datetime) -> dict[str, Any]:
     )
     return {
         "by_day": by_day,
-        "attempts": len(a), "first_attempts": int(first.sum()),
-        "failed_first_attempts": int((first & failed).sum()), "retries": int((~first).sum()),
+        "attempts": len(a),
+        "first_attempts": int(first.sum()),
+        "failed_first_attempts": int((first & failed).sum()),
+        "retries": int((~first).sum()),
         "failing_records": a.loc[failed, "record"].nunique(),
         "classes": a[failed].groupby("error_class").size(),
         "open": set(latest.index[latest["status"] == "failed"]),
         "ttr_hours": ((resolved["at"] - resolved["ff"]) / pd.Timedelta(hours=1)).to_numpy(),
-    }  # fmt: skip
+    }

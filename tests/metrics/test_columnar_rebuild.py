@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 import metrics.facts
-from metrics.canonical import (
+from metrics.facts import rebuild_case_facts, refresh_pending
+from store import pending
+from store.canonical import (
     Activity,
     Batch,
     ErrorClass,
@@ -25,8 +27,7 @@ from metrics.canonical import (
     SyncAttemptRow,
     SyncStatus,
 )
-from metrics.facts import pending, rebuild_case_facts, refresh_pending
-from metrics.store import write_batch
+from store.write import write_batch
 from tests.metrics.builders import (
     CRM,
     ERP,
@@ -101,21 +102,34 @@ def sync(key: str, status: SyncStatus, when: Any, **kw: Any) -> SyncAttemptRow:
 def handoff_cases() -> Batch:
     return merge(
         # plain; several wins; project picked by (created_at, key) among equal times
-        deal("H1"), stage("H1", A.DEAL_WON, D), stage("H1", A.DEAL_WON, D + timedelta(days=3)),
-        project("H1-B", "H1", at(2026, 3, 4, 9)), project("H1-A", "H1", at(2026, 3, 4, 9)),
+        deal("H1"),
+        stage("H1", A.DEAL_WON, D),
+        stage("H1", A.DEAL_WON, D + timedelta(days=3)),
+        project("H1-B", "H1", at(2026, 3, 4, 9)),
+        project("H1-A", "H1", at(2026, 3, 4, 9)),
         project("H1-C", "H1", at(2026, 3, 5, 9), touchless=True),
         # reopened then lost; won, lost, won again; lost at the same time as the last win
-        deal("H2"), stage("H2", A.DEAL_WON, D), stage("H2", A.DEAL_REOPENED, D + timedelta(1)),
+        deal("H2"),
+        stage("H2", A.DEAL_WON, D),
+        stage("H2", A.DEAL_REOPENED, D + timedelta(1)),
         stage("H2", A.DEAL_LOST, D + timedelta(days=2)),
-        deal("H3"), stage("H3", A.DEAL_WON, D), stage("H3", A.DEAL_LOST, D + timedelta(1)),
+        deal("H3"),
+        stage("H3", A.DEAL_WON, D),
+        stage("H3", A.DEAL_LOST, D + timedelta(1)),
         stage("H3", A.DEAL_WON, D + timedelta(days=2)),
-        deal("H4"), stage("H4", A.DEAL_WON, D), stage("H4", A.DEAL_LOST, D),
+        deal("H4"),
+        stage("H4", A.DEAL_WON, D),
+        stage("H4", A.DEAL_LOST, D),
         # no project required (a JSON true only), and a lost deal that never won
-        deal("H5", no_project=True), stage("H5", A.DEAL_WON, D),
-        deal("H6"), stage("H6", A.DEAL_LOST, D),
+        deal("H5", no_project=True),
+        stage("H5", A.DEAL_WON, D),
+        deal("H6"),
+        stage("H6", A.DEAL_LOST, D),
         # no deal object at all; a project without `project.created`; a deal without a project
-        stage("H7", A.DEAL_WON, D), project("H7-P", "H7", at(2026, 3, 9, 9)),
-        deal("H8"), stage("H8", A.DEAL_WON, D),
+        stage("H7", A.DEAL_WON, D),
+        project("H7-P", "H7", at(2026, 3, 9, 9)),
+        deal("H8"),
+        stage("H8", A.DEAL_WON, D),
         Batch(
             objects=[
                 obj(T.DEAL, CRM, "H9", attributes={"no_project_required": "true"}),
@@ -127,8 +141,12 @@ def handoff_cases() -> Batch:
                 event(A.PROJECT_CREATED, D, "H9-P", (PSA, T.PROJECT, "H9-P", "project")),
                 event(A.PROJECT_CREATED, D, "H9-Q", (PSA, T.PROJECT, "H9-Q", "project")),
                 event(A.PROJECT_CREATED, D, "H9-R", (PSA, T.PROJECT, "H9-R", "project")),
-                event(A.PROJECT_CREATED, D + timedelta(1), "H9-Q2",
-                      (PSA, T.PROJECT, "H9-Q", "project")),
+                event(
+                    A.PROJECT_CREATED,
+                    D + timedelta(1),
+                    "H9-Q2",
+                    (PSA, T.PROJECT, "H9-Q", "project"),
+                ),
             ],
             links=[
                 link((CRM, T.DEAL, "H9"), (PSA, T.PROJECT, "H9-P"), L.PROVISIONS),
@@ -137,7 +155,7 @@ def handoff_cases() -> Batch:
                 link((CRM, T.DEAL, "H8"), (PSA, T.PROJECT, "NO-EVENTS"), L.PROVISIONS),
             ],
         ),
-    )  # fmt: skip
+    )
 
 
 def billing_cases() -> Batch:
@@ -146,23 +164,56 @@ def billing_cases() -> Batch:
         project("P1", None, at(2026, 1, 5), "UK", customer="Umbrella", practice="Data"),
         project("P2", None, at(2026, 1, 5), "", customer="", practice="Apps"),
         # re-issue chain IV1 → IV2 → IV3; W1 billed on IV3 now (stale link to IV1)
-        invoice("IV1", "P1", "100", created=at(2026, 3, 9), posted=at(2026, 3, 10),
-                voided=at(2026, 3, 12), period_end=d),
-        invoice("IV2", "P1", "100", created=at(2026, 3, 12), posted=at(2026, 3, 13),
-                voided=at(2026, 3, 14), replaces="IV1", period_end=d),
-        invoice("IV3", "P1", "100", created=at(2026, 3, 14), posted=at(2026, 3, 15),
-                sent=at(2026, 3, 16), replaces="IV2", period_end=d),
-        work("W1", "P1", "100.5", "GBP", d, approved=at(2026, 3, 2, 10), invoice="IV3",
-             logged=at(2026, 3, 1, 10)),
+        invoice(
+            "IV1",
+            "P1",
+            "100",
+            created=at(2026, 3, 9),
+            posted=at(2026, 3, 10),
+            voided=at(2026, 3, 12),
+            period_end=d,
+        ),
+        invoice(
+            "IV2",
+            "P1",
+            "100",
+            created=at(2026, 3, 12),
+            posted=at(2026, 3, 13),
+            voided=at(2026, 3, 14),
+            replaces="IV1",
+            period_end=d,
+        ),
+        invoice(
+            "IV3",
+            "P1",
+            "100",
+            created=at(2026, 3, 14),
+            posted=at(2026, 3, 15),
+            sent=at(2026, 3, 16),
+            replaces="IV2",
+            period_end=d,
+        ),
+        work(
+            "W1",
+            "P1",
+            "100.5",
+            "GBP",
+            d,
+            approved=at(2026, 3, 2, 10),
+            invoice="IV3",
+            logged=at(2026, 3, 1, 10),
+        ),
         work("W1", "P1", "100.5", "GBP", d, invoice="IV1"),  # the stale link
         work("W2", "P1", "40.1234", "GBP", d, approved=at(2026, 3, 20), invoice="IV3"),  # late
         # credit note; payments (two on IV3); a milestone invoice accepted twice, one never
-        invoice("CN1", "P1", "-100", created=at(2026, 3, 20), posted=at(2026, 3, 21),
-                credits="IV3"),
-        payment("PAY1", "IV3", "60", at(2026, 4, 1)), payment("PAY2", "IV3", "40", at(2026, 4, 9)),
-        milestone("M1", "P1", at(2026, 2, 1)), milestone("M1", "P1", at(2026, 1, 20)),
-        invoice("IM1", "P1", "5000", created=at(2026, 2, 2), posted=at(2026, 2, 3),
-                milestone="M1"),
+        invoice(
+            "CN1", "P1", "-100", created=at(2026, 3, 20), posted=at(2026, 3, 21), credits="IV3"
+        ),
+        payment("PAY1", "IV3", "60", at(2026, 4, 1)),
+        payment("PAY2", "IV3", "40", at(2026, 4, 9)),
+        milestone("M1", "P1", at(2026, 2, 1)),
+        milestone("M1", "P1", at(2026, 1, 20)),
+        invoice("IM1", "P1", "5000", created=at(2026, 2, 2), posted=at(2026, 2, 3), milestone="M1"),
         invoice("IM2", "P2", "5000", created=at(2026, 2, 2), milestone="M9"),
         # write-off, on hold, not billable, no project at all, empty project dimensions
         work("W3", "P1", "70", "GBP", d, approved=at(2026, 3, 2), written_off=at(2026, 3, 20)),
@@ -170,22 +221,53 @@ def billing_cases() -> Batch:
         work("W5", "P2", "999", "USD", None, approved=at(2026, 3, 3), billable=False),
         Batch(
             objects=[
-                obj(T.WORK_ITEM, PSA, "W6", currency="USD", amount=None, legal_entity="DE",
-                    attributes={"kind": 7, "status": True, "billable": "true",
-                                "work_date": "2026-03-05T10:00:00", "invoice_id": None}),
-                obj(T.WORK_ITEM, PSA, "W7", customer="Own",
-                    attributes={"project_id": "GONE", "work_date": "not a date"}),
+                obj(
+                    T.WORK_ITEM,
+                    PSA,
+                    "W6",
+                    currency="USD",
+                    amount=None,
+                    legal_entity="DE",
+                    attributes={
+                        "kind": 7,
+                        "status": True,
+                        "billable": "true",
+                        "work_date": "2026-03-05T10:00:00",
+                        "invoice_id": None,
+                    },
+                ),
+                obj(
+                    T.WORK_ITEM,
+                    PSA,
+                    "W7",
+                    customer="Own",
+                    attributes={"project_id": "GONE", "work_date": "not a date"},
+                ),
                 obj(T.WORK_ITEM, PSA, "W8", attributes={"project_id": "", "work_date": ""}),
                 obj(T.PROJECT, PSA, "5", legal_entity="US"),
                 obj(T.WORK_ITEM, PSA, "W9", attributes={"project_id": 5, "invoice_id": "IV9"}),
-                obj(T.INVOICE, ERP, "IV9", legal_entity="US", attributes={
-                    "kind": 0, "billing_type": True, "project_code": "P2",
-                    "period_end": "2026-03-31T23:00:00+02:00", "milestone_id": 0}),
+                obj(
+                    T.INVOICE,
+                    ERP,
+                    "IV9",
+                    legal_entity="US",
+                    attributes={
+                        "kind": 0,
+                        "billing_type": True,
+                        "project_code": "P2",
+                        "period_end": "2026-03-31T23:00:00+02:00",
+                        "milestone_id": 0,
+                    },
+                ),
                 obj(T.INVOICE, ERP, "IV10", attributes={"period_end": "garbage"}),
             ],
             events=[
-                event(A.WORK_APPROVED, at(2026, 3, 6), "W6-a", (PSA, T.WORK_ITEM, "W6", "work_item")),
-                event(A.WORK_APPROVED, at(2026, 3, 4), "W6-b", (PSA, T.WORK_ITEM, "W6", "work_item")),
+                event(
+                    A.WORK_APPROVED, at(2026, 3, 6), "W6-a", (PSA, T.WORK_ITEM, "W6", "work_item")
+                ),
+                event(
+                    A.WORK_APPROVED, at(2026, 3, 4), "W6-b", (PSA, T.WORK_ITEM, "W6", "work_item")
+                ),
                 event(A.INVOICE_POSTED, at(2026, 3, 31), "IV9", (ERP, T.INVOICE, "IV9", "invoice")),
             ],
             links=[
@@ -205,7 +287,7 @@ def billing_cases() -> Batch:
                 link((ERP, T.INVOICE, "IV10"), (PSA, T.PROJECT, "NOWHERE"), L.BILLS),
             ],
         ),
-    )  # fmt: skip
+    )
 
 
 def sync_cases() -> Batch:
@@ -213,40 +295,91 @@ def sync_cases() -> Batch:
     rows = [
         # fails twice, then succeeds; its dimensions from the deal
         attempt("S1", "T1", 1, at(2026, 3, 2, 9), failed=True, deal_key="H1"),
-        attempt("S2", "T1", 2, at(2026, 3, 2, 10), failed=True, error_class=ErrorClass.TIMEOUT,
-                signature="timeout", deal_key="H1"),
+        attempt(
+            "S2",
+            "T1",
+            2,
+            at(2026, 3, 2, 10),
+            failed=True,
+            error_class=ErrorClass.TIMEOUT,
+            signature="timeout",
+            deal_key="H1",
+        ),
         attempt("S3", "T1", 3, at(2026, 3, 3, 9), deal_key="H1"),
         # succeeds before failing (no resolution), latest failed
         attempt("S4", "T2", 1, at(2026, 3, 2, 9)),
         attempt("S5", "T2", 2, at(2026, 3, 2, 23, 59), failed=True, flow=flow),
         attempt("S6", "T2", 2, at(2026, 3, 2, 23, 59), failed=True),
-    ]  # fmt: skip
+    ]
     rows += [
         sync("S7", SyncStatus.FAILED, at(2026, 3, 4, 8), attempt_number=1),  # no trace key
         sync("S8", SyncStatus.FAILED, at(2026, 3, 4, 8), trace_key="", attempt_number=0),
         sync("S9", SyncStatus.RUNNING, at(2026, 3, 4, 9), trace_key="T3", attempt_number=1),
-        sync("S10", SyncStatus.FAILED, at(2026, 3, 4, 9), trace_key="T3", attempt_number=2,
-             error_class=None, error_signature=None),
+        sync(
+            "S10",
+            SyncStatus.FAILED,
+            at(2026, 3, 4, 9),
+            trace_key="T3",
+            attempt_number=2,
+            error_class=None,
+            error_signature=None,
+        ),
         # objects: a payment (dims through its invoice's project), an invoice, a missing one
-        sync("S11", SyncStatus.FAILED, at(2026, 3, 5, 9), trace_key="T4",
-             object_system=ERP, object_type=T.PAYMENT, object_key="PAY1",
-             error_class=ErrorClass.AUTH, error_signature=""),
-        sync("S12", SyncStatus.SUCCESS, at(2026, 3, 5, 9), trace_key="T5",
-             object_system=ERP, object_type=T.INVOICE, object_key="IV9"),
-        sync("S13", SyncStatus.SUCCESS, at(2026, 3, 5, 9), trace_key="T5",
-             object_system=ERP, object_type=T.INVOICE, object_key="NOT-STORED"),
-        sync("S14", SyncStatus.FAILED, at(2026, 3, 5, 9), trace_key="T6",
-             object_system=PSA, object_type=T.WORK_ITEM, object_key="W8"),
-        sync("S15", SyncStatus.SUCCESS, at(2026, 3, 5, 10), trace_key="T6",
-             object_system=PSA, object_type=T.PROJECT, object_key="P2"),
-    ]  # fmt: skip
+        sync(
+            "S11",
+            SyncStatus.FAILED,
+            at(2026, 3, 5, 9),
+            trace_key="T4",
+            object_system=ERP,
+            object_type=T.PAYMENT,
+            object_key="PAY1",
+            error_class=ErrorClass.AUTH,
+            error_signature="",
+        ),
+        sync(
+            "S12",
+            SyncStatus.SUCCESS,
+            at(2026, 3, 5, 9),
+            trace_key="T5",
+            object_system=ERP,
+            object_type=T.INVOICE,
+            object_key="IV9",
+        ),
+        sync(
+            "S13",
+            SyncStatus.SUCCESS,
+            at(2026, 3, 5, 9),
+            trace_key="T5",
+            object_system=ERP,
+            object_type=T.INVOICE,
+            object_key="NOT-STORED",
+        ),
+        sync(
+            "S14",
+            SyncStatus.FAILED,
+            at(2026, 3, 5, 9),
+            trace_key="T6",
+            object_system=PSA,
+            object_type=T.WORK_ITEM,
+            object_key="W8",
+        ),
+        sync(
+            "S15",
+            SyncStatus.SUCCESS,
+            at(2026, 3, 5, 10),
+            trace_key="T6",
+            object_system=PSA,
+            object_type=T.PROJECT,
+            object_key="P2",
+        ),
+    ]
     return Batch(sync_attempts=rows)
 
 
 @pytest.fixture
 def edge_store(engine: Engine) -> Engine:
     for batch in (handoff_cases(), billing_cases(), sync_cases()):
-        write_batch(engine, batch, refresh=False)
+        write_batch(engine, batch)
     return engine
 
 
@@ -291,7 +424,7 @@ def test_refresh_pending_serves_a_backfill_with_one_columnar_rebuild(
     assert columnar == facts(edge_store)
     assert columnar["case_handoffs"] and columnar["sync_traces"]
     # below the threshold the queue goes case by case
-    write_batch(edge_store, merge(deal("N1"), stage("N1", A.DEAL_WON, D)), refresh=False)
+    write_batch(edge_store, merge(deal("N1"), stage("N1", A.DEAL_WON, D)))
     assert refresh_pending(edge_store).cases == 1 and len(calls) == 1
 
 

@@ -16,12 +16,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import metrics.facts
-from metrics.access import ANONYMOUS as ADMIN
-from metrics.canonical import Activity, Batch
-from metrics.facts import pending, rebuild_case_facts, refresh_pending
-from metrics.migrate import upgrade
-from metrics.models import CaseHandoff
-from metrics.store import write_batch, write_batch_in
+from metrics.facts import rebuild_case_facts, refresh_pending, write_and_refresh
+from metrics.views.access import ANONYMOUS as ADMIN
+from store import pending
+from store.canonical import Activity, Batch
+from store.migrate import upgrade
+from store.tables import CaseHandoff
+from store.write import write_batch, write_batch_in
 from tests.metrics.builders import at, deal, merge, project, stage
 
 
@@ -44,9 +45,9 @@ def queued(engine: Engine) -> int:
 
 
 def test_cases_stay_queued_until_a_refresh_and_then_equal_a_rebuild(engine: Engine) -> None:
-    write_batch(engine, won("D1", at(2026, 3, 2, 9)), refresh=False)
-    write_batch(engine, won("D2", at(2026, 3, 3, 9), at(2026, 3, 4, 9)), refresh=False)
-    write_batch(engine, project("P-D1", "D1", at(2026, 3, 5, 9)), refresh=False)
+    write_batch(engine, won("D1", at(2026, 3, 2, 9)))
+    write_batch(engine, won("D2", at(2026, 3, 3, 9), at(2026, 3, 4, 9)))
+    write_batch(engine, project("P-D1", "D1", at(2026, 3, 5, 9)))
     assert handoffs(engine) == {}  # nothing refreshed yet: as after a crash right after commit
     assert queued(engine) >= 2
 
@@ -62,7 +63,7 @@ def test_cases_stay_queued_until_a_refresh_and_then_equal_a_rebuild(engine: Engi
 def test_a_failed_refresh_puts_its_cases_back(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_batch(engine, won("D1", at(2026, 3, 2, 9), at(2026, 3, 3, 9)), refresh=False)
+    write_batch(engine, won("D1", at(2026, 3, 2, 9), at(2026, 3, 3, 9)))
     before = queued(engine)
 
     def broken(*_args: object) -> int:
@@ -79,7 +80,7 @@ def test_a_failed_refresh_puts_its_cases_back(
 
 @pytest.mark.postgres
 def test_a_refresh_waits_for_an_open_ingest_and_then_includes_it(pg_engine: Engine) -> None:
-    write_batch(pg_engine, won("D1", at(2026, 3, 2, 9)))
+    write_and_refresh(pg_engine, won("D1", at(2026, 3, 2, 9)))
     with pg_engine.connect() as ingest:
         transaction = ingest.begin()
         write_batch_in(ingest, project("P-D1", "D1", at(2026, 3, 4, 9)))
@@ -101,13 +102,11 @@ def pg_engine(pg_schema_engine: Engine) -> Engine:
 
 def test_a_redelivered_batch_queues_no_case(engine: Engine) -> None:
     batch = won("D1", at(2026, 3, 2, 9), at(2026, 3, 3, 9))
-    write_batch(engine, batch)
+    write_and_refresh(engine, batch)
     assert queued(engine) == 0
-    again = write_batch(engine, batch, refresh=False)
+    again = write_batch(engine, batch)
     assert again.total == 0 and queued(engine) == 0  # nothing changed, nothing to recompute
-    write_batch(
-        engine, merge(batch, stage("D1", Activity.DEAL_LOST, at(2026, 3, 9))), refresh=False
-    )
+    write_batch(engine, merge(batch, stage("D1", Activity.DEAL_LOST, at(2026, 3, 9))))
     assert queued(engine) >= 1  # a new event on the deal queues it
 
 
@@ -116,14 +115,24 @@ def test_the_filters_offer_each_value_cases_carry_from_their_refresh_on(engine: 
     a value no case carries any more is offered until the next full rebuild drops it."""
     from metrics.views.common import Dimensions, dimensions
 
-    write_batch(engine, merge(deal("D1", "DE", practice="Data", customer="Acme"),
-                              stage("D1", Activity.DEAL_WON, at(2026, 3, 2, 9))))  # fmt: skip
+    write_and_refresh(
+        engine,
+        merge(
+            deal("D1", "DE", practice="Data", customer="Acme"),
+            stage("D1", Activity.DEAL_WON, at(2026, 3, 2, 9)),
+        ),
+    )
     assert dimensions(ADMIN, engine) == Dimensions(("DE",), ("Data",), ("Acme",))
-    write_batch(engine, merge(deal("D2", "US", practice="", customer="Globex"),
-                              stage("D2", Activity.DEAL_WON, at(2026, 3, 3, 9))))  # fmt: skip
+    write_and_refresh(
+        engine,
+        merge(
+            deal("D2", "US", practice="", customer="Globex"),
+            stage("D2", Activity.DEAL_WON, at(2026, 3, 3, 9)),
+        ),
+    )
     assert dimensions(ADMIN, engine) == Dimensions(("DE", "US"), ("Data",), ("Acme", "Globex"))
 
-    write_batch(engine, deal("D1", "DE", practice="Data", customer="Acme Corp"))  # renamed
+    write_and_refresh(engine, deal("D1", "DE", practice="Data", customer="Acme Corp"))  # renamed
     assert dimensions(ADMIN, engine).customers == ("Acme", "Acme Corp", "Globex")
     rebuild_case_facts(engine)
     assert dimensions(ADMIN, engine) == Dimensions(("DE", "US"), ("Data",), ("Acme Corp", "Globex"))
@@ -137,8 +146,8 @@ def test_taking_a_chunk_reads_the_first_keys_once_whatever_the_statistics(
 ) -> None:
     """Statistics taken while the queue was empty must not turn the take into a rescan of the
     first keys for every queued row (the plan computes them once, as an init plan)."""
-    from metrics.facts.affected import Affected
-    from metrics.facts.pending import TAKE_ANY_ARRAY
+    from store.affected import Affected
+    from store.pending import TAKE_ANY_ARRAY
 
     engine = pg_schema_engine
     upgrade(engine)

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from metrics.calendar import business_days, calendar_hours, is_business_day
+from foundation.business_time import business_days, calendar_hours, is_business_day
 from metrics.fx import FxCsvError, FxIssue, FxTable, import_fx_csv, read_fx_csv
-from metrics.models import FxRate
+from store.tables import FxRate
 from tests.metrics.builders import at
 
 D = date

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import Engine
 
 from metrics import registry
+from metrics.facts import write_and_refresh
 from metrics.fx import FxTable
 from metrics.kpis.cash_impact import cash_impact
 from metrics.kpis.invoice_cycle import invoice_cycle
 from metrics.kpis.setup_latency import setup_latency
 from metrics.kpis.unbilled import WorkItems, unbilled_aging
-from metrics.store import write_batch
 from tests.metrics.builders import at, deal, merge, project, stage
 from tests.test_cli import run
 
@@ -27,23 +27,62 @@ DIMS = {"legal_entity": "US", "practice": "Cloud", "customer": "Acme"}
 
 
 def test_cash_impact_is_money_times_days_of_delay() -> None:
-    handoffs = pd.DataFrame([{
-        **DIMS, "deal_key": "D1", "owner": "Sam", "currency": "USD", "amount": Decimal("1000"),
-        "won_at": at(2026, 1, 1), "wins": 1, "excluded": None, "project_key": None,
-        "project_created_at": None, "projects": 0, "touchless": None,
-    }])  # fmt: skip
-    invoices = pd.DataFrame([{
-        **DIMS, "invoice_key": "I1", "kind": "invoice", "billing_type": "T&M", "currency": "USD",
-        "amount": Decimal("500"), "reissue_of": None, "work_items": 1,
-        "trigger_at": at(2026, 1, 2), "created_at": at(2026, 1, 5), "posted_at": at(2026, 1, 6),
-        "sent_at": None, "voided_at": None, "paid_at": None,
-    }])  # fmt: skip
-    items = pd.DataFrame([{
-        **DIMS, "work_item_id": 1, "work_item_key": "W1", "kind": "time", "currency": "EUR",
-        "amount": Decimal("200"), "status": "approved", "work_date": date(2025, 12, 12),
-        "logged_at": at(2025, 12, 12), "approved_at": at(2025, 12, 15), "written_off_at": None,
-        "billed_at": None,
-    }])  # fmt: skip
+    handoffs = pd.DataFrame(
+        [
+            {
+                **DIMS,
+                "deal_key": "D1",
+                "owner": "Sam",
+                "currency": "USD",
+                "amount": Decimal("1000"),
+                "won_at": at(2026, 1, 1),
+                "wins": 1,
+                "excluded": None,
+                "project_key": None,
+                "project_created_at": None,
+                "projects": 0,
+                "touchless": None,
+            }
+        ]
+    )
+    invoices = pd.DataFrame(
+        [
+            {
+                **DIMS,
+                "invoice_key": "I1",
+                "kind": "invoice",
+                "billing_type": "T&M",
+                "currency": "USD",
+                "amount": Decimal("500"),
+                "reissue_of": None,
+                "work_items": 1,
+                "trigger_at": at(2026, 1, 2),
+                "created_at": at(2026, 1, 5),
+                "posted_at": at(2026, 1, 6),
+                "sent_at": None,
+                "voided_at": None,
+                "paid_at": None,
+            }
+        ]
+    )
+    items = pd.DataFrame(
+        [
+            {
+                **DIMS,
+                "work_item_id": 1,
+                "work_item_key": "W1",
+                "kind": "time",
+                "currency": "EUR",
+                "amount": Decimal("200"),
+                "status": "approved",
+                "work_date": date(2025, 12, 12),
+                "logged_at": at(2025, 12, 12),
+                "approved_at": at(2025, 12, 15),
+                "written_off_at": None,
+                "billed_at": None,
+            }
+        ]
+    )
     billing = pd.DataFrame(columns=["work_item_id", "posted_at", "voided_at"])
     impact = cash_impact(
         setup_latency(handoffs, AS_OF, fx=FX),
@@ -79,10 +118,14 @@ def test_every_registered_kpi_resolves_to_a_function_with_as_of() -> None:
 def test_export_ocel_writes_the_event_log_as_ocel_2(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    write_batch(engine, merge(
-        deal("D1"), stage("D1", "deal.won", at(2026, 1, 5, 10)),  # type: ignore[arg-type]
-        project("P1", "D1", at(2026, 1, 7, 16), touchless=True),
-    ))  # fmt: skip
+    write_and_refresh(
+        engine,
+        merge(
+            deal("D1"),
+            stage("D1", "deal.won", at(2026, 1, 5, 10)),  # type: ignore[arg-type]
+            project("P1", "D1", at(2026, 1, 7, 16), touchless=True),
+        ),
+    )
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:

@@ -25,20 +25,28 @@ from collectors.demo_estate.simulate import simulate
 from collectors.demo_estate.truth import GroundTruth
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import run_collector
-from metrics.facts import RefreshReport, rebuild_case_facts
+from metrics.facts import RefreshReport, rebuild_case_facts, refresh_pending
 from metrics.fx import load_fx
 from metrics.kpis.cash_impact import cash_impact
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.sync_trends import load_sync, sync_error_trends
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily, wip_over_time
-from metrics.ocel import write_ocel
+from store.ocel_export import write_ocel
 from tests.collectors.conftest import TOKEN, settings_for
 from tests.metrics import independent
 
 pytestmark = pytest.mark.slow
-FACT_TABLES = ("case_handoffs", "case_invoices", "case_work_items", "case_work_billing",
-               "case_dimensions", "sync_daily", "sync_failures", "sync_traces")  # fmt: skip
+FACT_TABLES = (
+    "case_handoffs",
+    "case_invoices",
+    "case_work_items",
+    "case_work_billing",
+    "case_dimensions",
+    "sync_daily",
+    "sync_failures",
+    "sync_traces",
+)
 APPEND_DAYS = 4
 DAY, MONEY = 0.01, 0.01
 
@@ -63,7 +71,7 @@ def _collect(engine: Engine, server: DemoEstateServer, tag: str) -> None:
         if name.startswith("demo_"):
             collector = build_collector(name, settings_for(server))
             collector = dataclasses.replace(collector, name=f"{name}-{tag}")  # type: ignore[type-var]
-            report = run_collector(engine, collector)
+            report = run_collector(engine, collector, refresh=refresh_pending)
             assert report.status == "success", report.error
 
 
@@ -118,8 +126,17 @@ def demo(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
         f"({(_events(engine) / before - 1):.1%}); incremental refresh {incremental.seconds:.2f}s "
         f"for {incremental.cases} cases; full recompute {full.seconds:.2f}s"
     )
-    yield Demo(engine, truth, truth.as_of, independent.read_ocel(str(path)),
-               (before, _events(engine)), incremental, full, facts_incremental, _facts(engine))  # fmt: skip
+    yield Demo(
+        engine,
+        truth,
+        truth.as_of,
+        independent.read_ocel(str(path)),
+        (before, _events(engine)),
+        incremental,
+        full,
+        facts_incremental,
+        _facts(engine),
+    )
 
 
 def test_incremental_refresh_after_appending_one_percent_equals_a_full_recompute(

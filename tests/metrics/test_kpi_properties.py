@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.canonical import Activity
 from metrics.facts.handoffs import ProjectStart, handoff_row
 from metrics.facts.invoices import billing_trigger
 from metrics.fx import FxTable
 from metrics.kpis.common import duration_stats
 from metrics.kpis.unbilled import WorkItems, unbilled_aging
+from store.canonical import Activity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AS_OF = datetime(2026, 7, 1, tzinfo=UTC)
@@ -30,28 +30,56 @@ def work_items(draw: st.DrawFn) -> WorkItems:
     rows, billing = [], []
     for i in range(n):
         approved = draw(st.one_of(st.none(), times))
-        rows.append({
-            "work_item_id": i, "work_item_key": f"W{i}", "kind": "time",
-            "legal_entity": draw(st.sampled_from(["US", "UK", "DE"])),
-            "practice": draw(st.sampled_from(["Cloud", "Data"])), "customer": "Acme",
-            "currency": draw(st.sampled_from(["USD", "GBP", "EUR"])),
-            "amount": draw(st.decimals("0.01", "100000", places=2)),
-            "status": "approved" if approved else draw(st.sampled_from(["submitted", "on_hold"])),
-            "work_date": draw(st.dates(date(2025, 6, 1), date(2026, 6, 30))),
-            "logged_at": approved, "approved_at": approved,
-            "written_off_at": draw(st.one_of(st.none(), times)) if approved else None,
-            "billed_at": None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "work_item_id": i,
+                "work_item_key": f"W{i}",
+                "kind": "time",
+                "legal_entity": draw(st.sampled_from(["US", "UK", "DE"])),
+                "practice": draw(st.sampled_from(["Cloud", "Data"])),
+                "customer": "Acme",
+                "currency": draw(st.sampled_from(["USD", "GBP", "EUR"])),
+                "amount": draw(st.decimals("0.01", "100000", places=2)),
+                "status": "approved"
+                if approved
+                else draw(st.sampled_from(["submitted", "on_hold"])),
+                "work_date": draw(st.dates(date(2025, 6, 1), date(2026, 6, 30))),
+                "logged_at": approved,
+                "approved_at": approved,
+                "written_off_at": draw(st.one_of(st.none(), times)) if approved else None,
+                "billed_at": None,
+            }
+        )
         for _ in range(draw(st.integers(0, 2))):
-            billing.append({"work_item_id": i, "posted_at": draw(times),
-                            "voided_at": draw(st.one_of(st.none(), times))})  # fmt: skip
+            billing.append(
+                {
+                    "work_item_id": i,
+                    "posted_at": draw(times),
+                    "voided_at": draw(st.one_of(st.none(), times)),
+                }
+            )
     return WorkItems(
-        pd.DataFrame(rows, columns=["work_item_id", "work_item_key", "kind", "legal_entity",
-                                    "practice", "customer", "currency", "amount", "status",
-                                    "work_date", "logged_at", "approved_at", "written_off_at",
-                                    "billed_at"]),
+        pd.DataFrame(
+            rows,
+            columns=[
+                "work_item_id",
+                "work_item_key",
+                "kind",
+                "legal_entity",
+                "practice",
+                "customer",
+                "currency",
+                "amount",
+                "status",
+                "work_date",
+                "logged_at",
+                "approved_at",
+                "written_off_at",
+                "billed_at",
+            ],
+        ),
         pd.DataFrame(billing, columns=["work_item_id", "posted_at", "voided_at"]),
-    )  # fmt: skip
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -72,10 +100,11 @@ def test_p50_never_exceeds_p90(days: list[float], target: float) -> None:
 
 
 stage_events = st.lists(
-    st.tuples(st.sampled_from([Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPENED]),
-              times),
+    st.tuples(
+        st.sampled_from([Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPENED]), times
+    ),
     max_size=6,
-)  # fmt: skip
+)
 
 
 @given(times, st.integers(0, 30 * 24), stage_events, st.booleans())
@@ -89,8 +118,9 @@ def test_a_later_event_never_changes_a_closed_handoffs_start(
     for activity, when in later:
         stages.setdefault(activity, []).append(max(when, created + timedelta(seconds=1)))
     projects = [project, ProjectStart(2, "P2", created + timedelta(days=1), True)]
-    after = handoff_row(7, None, {k: sorted(v) for k, v in stages.items()},
-                        projects if new_project else [project])  # fmt: skip
+    after = handoff_row(
+        7, None, {k: sorted(v) for k, v in stages.items()}, projects if new_project else [project]
+    )
     assert closed is not None and after is not None
     assert after["won_at"] == closed["won_at"] == won
     assert after["project_created_at"] == closed["project_created_at"]
@@ -102,7 +132,9 @@ def test_a_later_approval_never_moves_a_posted_invoices_trigger(
 ) -> None:
     before = billing_trigger("2026-01-31", [t for t in approvals if t <= posted], None, posted)
     after = billing_trigger(
-        "2026-01-31", approvals + [t + (posted - T0) + timedelta(hours=1) for t in later], None,
+        "2026-01-31",
+        approvals + [t + (posted - T0) + timedelta(hours=1) for t in later],
+        None,
         posted,
-    )  # fmt: skip
+    )
     assert after.at == before.at

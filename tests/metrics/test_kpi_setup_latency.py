@@ -11,10 +11,10 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from metrics.canonical import Activity
+from metrics.facts import write_and_refresh
 from metrics.kpis.common import Filters
 from metrics.kpis.setup_latency import SetupLatency, load_handoffs, setup_latency
-from metrics.store import write_batch
+from store.canonical import Activity
 from tests.metrics.builders import at, deal, merge, project, stage
 
 WON, LOST, REOPENED = Activity.DEAL_WON, Activity.DEAL_LOST, Activity.DEAL_REOPENED
@@ -26,32 +26,45 @@ def store(module_engine: Engine) -> Engine:
     """The golden handoffs, delivered in three batches like successive collector polls."""
     first = merge(
         # won twice: the first win (Mon 10:00) counts; project Wed 16:00 → 54 h = 2.25 days
-        deal("D1"), stage("D1", WON, at(2026, 1, 5, 10)),
+        deal("D1"),
+        stage("D1", WON, at(2026, 1, 5, 10)),
         project("P1", "D1", at(2026, 1, 7, 16), touchless=True),
         # two projects: the first (Mon 09:00) counts; Fri 15:00 → Mon 09:00 = 18 h = 0.75 days
-        deal("D2"), stage("D2", WON, at(2026, 1, 9, 15)), project("P2a", "D2", at(2026, 1, 12, 9)),
+        deal("D2"),
+        stage("D2", WON, at(2026, 1, 9, 15)),
+        project("P2a", "D2", at(2026, 1, 12, 9)),
         # the same Easter interval (Thu 12:00 → Tue 12:00) on three calendars
-        deal("D3", "UK"), stage("D3", WON, at(2026, 4, 2, 12)),
+        deal("D3", "UK"),
+        stage("D3", WON, at(2026, 4, 2, 12)),
         project("P3", "D3", at(2026, 4, 7, 12), "UK"),
-        deal("D4", "DE"), stage("D4", WON, at(2026, 4, 2, 12)),
+        deal("D4", "DE"),
+        stage("D4", WON, at(2026, 4, 2, 12)),
         project("P4", "D4", at(2026, 4, 7, 12), "DE"),
-        deal("D5", "US", practice="Data"), stage("D5", WON, at(2026, 4, 2, 12)),
+        deal("D5", "US", practice="Data"),
+        stage("D5", WON, at(2026, 4, 2, 12)),
         project("P5", "D5", at(2026, 4, 7, 12), practice="Data"),
         # open at as-of: Wed 09:00 → Mon 09:00 = 3 business days, 120 h
-        deal("D6", customer="Globex"), stage("D6", WON, at(2026, 4, 8, 9)),
+        deal("D6", customer="Globex"),
+        stage("D6", WON, at(2026, 4, 8, 9)),
         # excluded: needs no project; reopened then lost
-        deal("D7", no_project=True), stage("D7", WON, at(2026, 1, 12, 10)),
-        deal("D8"), stage("D8", WON, at(2026, 1, 12, 10)), project("P8", "D8", at(2026, 1, 13, 10)),
+        deal("D7", no_project=True),
+        stage("D7", WON, at(2026, 1, 12, 10)),
+        deal("D8"),
+        stage("D8", WON, at(2026, 1, 12, 10)),
+        project("P8", "D8", at(2026, 1, 13, 10)),
         # never won: no case
-        deal("D9"), stage("D9", LOST, at(2026, 1, 12, 10)),
-    )  # fmt: skip
+        deal("D9"),
+        stage("D9", LOST, at(2026, 1, 12, 10)),
+    )
     later = merge(
-        stage("D1", REOPENED, at(2026, 1, 6, 9)), stage("D1", WON, at(2026, 1, 7, 12)),
+        stage("D1", REOPENED, at(2026, 1, 6, 9)),
+        stage("D1", WON, at(2026, 1, 7, 12)),
         project("P2b", "D2", at(2026, 2, 3, 10)),
-        stage("D8", REOPENED, at(2026, 1, 14, 9)), stage("D8", LOST, at(2026, 1, 14, 10)),
-    )  # fmt: skip
+        stage("D8", REOPENED, at(2026, 1, 14, 9)),
+        stage("D8", LOST, at(2026, 1, 14, 10)),
+    )
     for batch in (first, later):
-        write_batch(module_engine, batch)
+        write_and_refresh(module_engine, batch)
     return module_engine
 
 

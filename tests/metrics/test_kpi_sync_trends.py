@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from metrics.canonical import Batch, ErrorClass
+from metrics.facts import write_and_refresh
 from metrics.kpis.common import Filters
 from metrics.kpis.sync_trends import SyncErrorTrends, load_sync, sync_error_trends
-from metrics.store import write_batch
+from store.canonical import Batch, ErrorClass
 from tests.metrics.builders import at, attempt, deal
 
 AS_OF = at(2026, 3, 4, 13)
@@ -22,36 +22,71 @@ ERP = "erp-crm/invoice_status"
 @pytest.fixture(scope="module")
 def store(module_engine: Engine) -> Engine:
     e = module_engine
-    write_batch(e, deal("D1", "UK"))
+    write_and_refresh(e, deal("D1", "UK"))
     provisioning = [
         attempt("a1", "T1", 1, at(2026, 3, 2, 10), failed=True, deal_key="D1"),
         attempt("a2", "T1", 2, at(2026, 3, 2, 12), deal_key="D1"),
         attempt("a3", "T2", 1, at(2026, 3, 2, 10, 30)),
-        attempt("a4", "T3", 1, at(2026, 3, 2, 11), failed=True, error_class=ErrorClass.TIMEOUT,
-                signature="T"),
-        attempt("a5", "T3", 2, at(2026, 3, 2, 11, 30), failed=True,
-                error_class=ErrorClass.TIMEOUT, signature="T"),
-    ]  # fmt: skip
-    write_batch(e, Batch(sync_attempts=provisioning))
+        attempt(
+            "a4",
+            "T3",
+            1,
+            at(2026, 3, 2, 11),
+            failed=True,
+            error_class=ErrorClass.TIMEOUT,
+            signature="T",
+        ),
+        attempt(
+            "a5",
+            "T3",
+            2,
+            at(2026, 3, 2, 11, 30),
+            failed=True,
+            error_class=ErrorClass.TIMEOUT,
+            signature="T",
+        ),
+    ]
+    write_and_refresh(e, Batch(sync_attempts=provisioning))
     later = [
         attempt("a6", "T3", 3, at(2026, 3, 3, 9)),
         attempt("a7", "T4", 1, at(2026, 3, 2, 13), failed=True),
     ]
-    write_batch(e, Batch(sync_attempts=later))
+    write_and_refresh(e, Batch(sync_attempts=later))
     # erp-crm: one failure a day through February, then eight on 1 March (a spike)
-    baseline = [
-        attempt(f"b{i}", f"B{i}", 1, at(2026, 2, 1, 9) + timedelta(days=i), failed=True, flow=ERP,
-                error_class=ErrorClass.CONNECTION, signature="503")
-        for i in range(28)
-    ] + [
-        attempt(f"s{i}", f"S{i}", 1, at(2026, 3, 1, 9, i), failed=True, flow=ERP,
-                error_class=ErrorClass.CONNECTION, signature="503")
-        for i in range(8)
-    ] + [attempt(f"s{i}b", f"S{i}", 2, at(2026, 3, 1, 10, i), flow=ERP) for i in range(8)] + [
-        attempt(f"b{i}b", f"B{i}", 2, at(2026, 2, 1, 10) + timedelta(days=i), flow=ERP)
-        for i in range(28)
-    ]  # fmt: skip
-    write_batch(e, Batch(sync_attempts=baseline))
+    baseline = (
+        [
+            attempt(
+                f"b{i}",
+                f"B{i}",
+                1,
+                at(2026, 2, 1, 9) + timedelta(days=i),
+                failed=True,
+                flow=ERP,
+                error_class=ErrorClass.CONNECTION,
+                signature="503",
+            )
+            for i in range(28)
+        ]
+        + [
+            attempt(
+                f"s{i}",
+                f"S{i}",
+                1,
+                at(2026, 3, 1, 9, i),
+                failed=True,
+                flow=ERP,
+                error_class=ErrorClass.CONNECTION,
+                signature="503",
+            )
+            for i in range(8)
+        ]
+        + [attempt(f"s{i}b", f"S{i}", 2, at(2026, 3, 1, 10, i), flow=ERP) for i in range(8)]
+        + [
+            attempt(f"b{i}b", f"B{i}", 2, at(2026, 2, 1, 10) + timedelta(days=i), flow=ERP)
+            for i in range(28)
+        ]
+    )
+    write_and_refresh(e, Batch(sync_attempts=baseline))
     return e
 
 

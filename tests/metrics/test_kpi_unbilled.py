@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from metrics.facts import write_and_refresh
 from metrics.fx import FxIssue, load_fx
 from metrics.kpis.common import ALL, Filters
 from metrics.kpis.unbilled import (
@@ -18,7 +19,6 @@ from metrics.kpis.unbilled import (
     unbilled_aging,
     wip_over_time,
 )
-from metrics.store import write_batch
 from tests.metrics.builders import at, invoice, merge, project, rate, work
 
 D = date
@@ -29,45 +29,127 @@ MARCH_11 = at(2026, 3, 11)
 @pytest.fixture(scope="module")
 def store(module_engine: Engine) -> Engine:
     e = module_engine
-    write_batch(e, merge(
-        project("PU", None, at(2025, 10, 1), "UK", currency="GBP", customer="Umbrella"),
-        project("PE", None, at(2025, 10, 1), "DE", currency="EUR", practice="Data"),
-        project("PUS", None, at(2025, 10, 1), "US"),
-    ))  # fmt: skip
-    write_batch(e, merge(
-        work("U1", "PU", "100", "GBP", D(2026, 3, 30), approved=at(2026, 3, 31, 10)),
-        work("U2", "PU", "200", "GBP", D(2026, 1, 15), approved=at(2026, 1, 20, 10)),
-        work("U3", "PU", "50", "GBP", D(2025, 11, 1), approved=at(2025, 11, 5, 10)),
-        work("E1", "PE", "300", "EUR", D(2026, 2, 20), approved=at(2026, 2, 23, 10)),
-        work("E2", "PE", "400", "EUR", D(2026, 3, 1), approved=at(2026, 3, 2, 10), invoice="IE"),
-        invoice("IE", "PE", "400", created=at(2026, 3, 20, 9), posted=at(2026, 3, 20, 10),
-                currency="EUR", entity="DE"),
-        # S1: on IV1 (posted 10 Mar, voided 12 Mar), then moved to its re-issue IV2 (posted 2 Apr)
-        work("S1", "PUS", "1000", "USD", D(2026, 3, 2), approved=at(2026, 3, 3, 10), invoice="IV1",
-             updated=at(2026, 3, 9)),
-        invoice("IV1", "PUS", "1000", created=at(2026, 3, 9, 9), posted=at(2026, 3, 10, 9),
-                voided=at(2026, 3, 12, 9)),
-        work("S2", "PUS", "700", "USD", D(2026, 2, 2), approved=at(2026, 2, 2, 12),
-             written_off=at(2026, 2, 20, 12)),
-        work("S3", "PUS", "250", "USD", D(2026, 3, 15), logged=at(2026, 3, 15, 12), status="on_hold"),
-        work("S4", "PUS", "999", "USD", D(2026, 3, 2), approved=at(2026, 3, 3, 10), billable=False),
-        work("S5", "PUS", "120", "USD", D(2026, 4, 3), approved=at(2026, 4, 5, 10)),
-        # work split across two invoices
-        work("S6", "PUS", "300", "USD", D(2026, 3, 2), approved=at(2026, 3, 2, 12), invoice="IV3"),
-        work("S7", "PUS", "400", "USD", D(2026, 3, 9), approved=at(2026, 3, 10, 12), invoice="IV4"),
-        invoice("IV3", "PUS", "300", created=at(2026, 3, 5, 9), posted=at(2026, 3, 5, 10)),
-        invoice("IV4", "PUS", "400", created=at(2026, 4, 10, 9), posted=at(2026, 4, 10, 10)),
-        # FX: no GBP rate on 1 April (the day with no rate)
-        rate(D(2026, 3, 9), "GBP", "1.20"), rate(D(2026, 3, 9), "EUR", "1.05"),
-        rate(D(2026, 3, 30), "GBP", "1.25"), rate(D(2026, 3, 31), "GBP", "1.30"),
-        rate(D(2026, 3, 31), "EUR", "1.10"), rate(D(2026, 4, 1), "EUR", "1.12"),
-    ))  # fmt: skip
-    write_batch(e, merge(
-        work("S1", "PUS", "1000", "USD", D(2026, 3, 2), approved=at(2026, 3, 3, 10), invoice="IV2",
-             updated=at(2026, 3, 13)),
-        invoice("IV2", "PUS", "1000", created=at(2026, 3, 13, 9), posted=at(2026, 4, 2, 9),
-                replaces="IV1"),
-    ))  # fmt: skip
+    write_and_refresh(
+        e,
+        merge(
+            project("PU", None, at(2025, 10, 1), "UK", currency="GBP", customer="Umbrella"),
+            project("PE", None, at(2025, 10, 1), "DE", currency="EUR", practice="Data"),
+            project("PUS", None, at(2025, 10, 1), "US"),
+        ),
+    )
+    write_and_refresh(
+        e,
+        merge(
+            work("U1", "PU", "100", "GBP", D(2026, 3, 30), approved=at(2026, 3, 31, 10)),
+            work("U2", "PU", "200", "GBP", D(2026, 1, 15), approved=at(2026, 1, 20, 10)),
+            work("U3", "PU", "50", "GBP", D(2025, 11, 1), approved=at(2025, 11, 5, 10)),
+            work("E1", "PE", "300", "EUR", D(2026, 2, 20), approved=at(2026, 2, 23, 10)),
+            work(
+                "E2", "PE", "400", "EUR", D(2026, 3, 1), approved=at(2026, 3, 2, 10), invoice="IE"
+            ),
+            invoice(
+                "IE",
+                "PE",
+                "400",
+                created=at(2026, 3, 20, 9),
+                posted=at(2026, 3, 20, 10),
+                currency="EUR",
+                entity="DE",
+            ),
+            # S1: on IV1 (posted 10 Mar, voided 12 Mar), then moved to its re-issue IV2 (posted 2 Apr)
+            work(
+                "S1",
+                "PUS",
+                "1000",
+                "USD",
+                D(2026, 3, 2),
+                approved=at(2026, 3, 3, 10),
+                invoice="IV1",
+                updated=at(2026, 3, 9),
+            ),
+            invoice(
+                "IV1",
+                "PUS",
+                "1000",
+                created=at(2026, 3, 9, 9),
+                posted=at(2026, 3, 10, 9),
+                voided=at(2026, 3, 12, 9),
+            ),
+            work(
+                "S2",
+                "PUS",
+                "700",
+                "USD",
+                D(2026, 2, 2),
+                approved=at(2026, 2, 2, 12),
+                written_off=at(2026, 2, 20, 12),
+            ),
+            work(
+                "S3",
+                "PUS",
+                "250",
+                "USD",
+                D(2026, 3, 15),
+                logged=at(2026, 3, 15, 12),
+                status="on_hold",
+            ),
+            work(
+                "S4",
+                "PUS",
+                "999",
+                "USD",
+                D(2026, 3, 2),
+                approved=at(2026, 3, 3, 10),
+                billable=False,
+            ),
+            work("S5", "PUS", "120", "USD", D(2026, 4, 3), approved=at(2026, 4, 5, 10)),
+            # work split across two invoices
+            work(
+                "S6", "PUS", "300", "USD", D(2026, 3, 2), approved=at(2026, 3, 2, 12), invoice="IV3"
+            ),
+            work(
+                "S7",
+                "PUS",
+                "400",
+                "USD",
+                D(2026, 3, 9),
+                approved=at(2026, 3, 10, 12),
+                invoice="IV4",
+            ),
+            invoice("IV3", "PUS", "300", created=at(2026, 3, 5, 9), posted=at(2026, 3, 5, 10)),
+            invoice("IV4", "PUS", "400", created=at(2026, 4, 10, 9), posted=at(2026, 4, 10, 10)),
+            # FX: no GBP rate on 1 April (the day with no rate)
+            rate(D(2026, 3, 9), "GBP", "1.20"),
+            rate(D(2026, 3, 9), "EUR", "1.05"),
+            rate(D(2026, 3, 30), "GBP", "1.25"),
+            rate(D(2026, 3, 31), "GBP", "1.30"),
+            rate(D(2026, 3, 31), "EUR", "1.10"),
+            rate(D(2026, 4, 1), "EUR", "1.12"),
+        ),
+    )
+    write_and_refresh(
+        e,
+        merge(
+            work(
+                "S1",
+                "PUS",
+                "1000",
+                "USD",
+                D(2026, 3, 2),
+                approved=at(2026, 3, 3, 10),
+                invoice="IV2",
+                updated=at(2026, 3, 13),
+            ),
+            invoice(
+                "IV2",
+                "PUS",
+                "1000",
+                created=at(2026, 3, 13, 9),
+                posted=at(2026, 4, 2, 9),
+                replaces="IV1",
+            ),
+        ),
+    )
     return e
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, delete, func, insert, select
 
 from metrics.kpis.common import read_frame
-from metrics.models import CaseHandoff
+from store.tables import CaseHandoff
 
 WON = [
     datetime(2025, 1, 31, 23, 59, 59, 999_999, tzinfo=UTC),
@@ -24,10 +24,17 @@ CREATED = [WON[0] + timedelta(days=3, microseconds=1), None, WON[2] + timedelta(
 @pytest.fixture(scope="module")
 def handoffs(module_engine: Engine) -> Iterator[Engine]:
     rows = [
-        {"deal_id": i + 1, "deal_key": f"D{i + 1}", "customer": "Acme", "won_at": won,
-         "wins": 1, "projects": int(created is not None), "project_created_at": created}
+        {
+            "deal_id": i + 1,
+            "deal_key": f"D{i + 1}",
+            "customer": "Acme",
+            "won_at": won,
+            "wins": 1,
+            "projects": int(created is not None),
+            "project_created_at": created,
+        }
         for i, (won, created) in enumerate(zip(WON, CREATED, strict=True))
-    ]  # fmt: skip
+    ]
     with module_engine.begin() as conn:
         conn.execute(insert(CaseHandoff), rows)
     yield module_engine

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.canonical import ErrorClass
-from metrics.sync_errors import classify, signature
+from store.canonical import ErrorClass
+from store.signatures import classify, signature
 
 TEMPLATES = [
     "Contact {} has an invalid e-mail address",
@@ -16,8 +16,17 @@ TEMPLATES = [
     "422 Unprocessable Entity: email {} rejected by ERP (record 8812)",
     'Validation failed: "email": "{}" is not an e-mail',
 ]
-MALFORMED = ["bob@@example", "x@y", '"a b"@c.d', "@example.com", "bob@example..com",
-             "first.last+tag@sub.example.co.uk", "UPPER@EXAMPLE.ORG", "a@b@c.d", "x@"]  # fmt: skip
+MALFORMED = [
+    "bob@@example",
+    "x@y",
+    '"a b"@c.d',
+    "@example.com",
+    "bob@example..com",
+    "first.last+tag@sub.example.co.uk",
+    "UPPER@EXAMPLE.ORG",
+    "a@b@c.d",
+    "x@",
+]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -35,9 +44,11 @@ DOMAIN = st.text("abcxyz019.-@", max_size=15)
 
 
 @given(
-    local=st.one_of(LOCAL, QUOTED), ats=st.integers(1, 3), domain=DOMAIN,
+    local=st.one_of(LOCAL, QUOTED),
+    ats=st.integers(1, 3),
+    domain=DOMAIN,
     template=st.sampled_from(TEMPLATES),
-)  # fmt: skip
+)
 def test_any_e_mail_like_token_is_one_placeholder(
     local: str, ats: int, domain: str, template: str
 ) -> None:

@@ -29,13 +29,15 @@ from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from foundation import settings as settings_module
+from foundation.settings import Settings
+from metrics.facts import refresh_pending
 from metrics.slo.service import slo_board
-from metrics.views.common import ViewConfig, period_bounds, period_filters, reporting_time
+from metrics.views.common import ViewConfig, period_bounds, period_filters
+from store.clock import reporting_time
+from store.db import make_engine
+from store.migrate import upgrade
 from tests.collectors.conftest import TOKEN, settings_for
-from throughline import settings as settings_module
-from throughline.settings import Settings
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 90
@@ -50,7 +52,9 @@ def build_demo_year(path: Path) -> None:
     clock = SimClock(estate.history_end)
     with DemoEstateServer(estate, TOKEN, clock=clock, rate_limit=None) as server:
         for name in DEMO:
-            report = run_collector(engine, build_collector(name, settings_for(server)))
+            report = run_collector(
+                engine, build_collector(name, settings_for(server)), refresh=refresh_pending
+            )
             assert report.status == "success", report.error
     engine.dispose()
 

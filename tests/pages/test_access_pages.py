@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from metrics.access import ANONYMOUS as ADMIN
+from foundation import settings as settings_module
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.handoffs import handoff_view
 from tests.pages.conftest import (
     APP,
@@ -24,7 +25,6 @@ from tests.pages.conftest import (
     table,
     table_starting,
 )
-from throughline import settings as settings_module
 from throughline import ui
 
 TRACE = "pages/case_trace.py"
@@ -81,10 +81,12 @@ def test_without_sign_in_a_non_demo_dashboard_refuses(
 
 @pytest.mark.parametrize(
     ("role", "allowed", "refused"),
-    [("pmo", "pages/handoffs.py", "pages/sync_errors.py"),
-     ("support", "pages/sync_errors.py", "pages/unbilled.py"),
-     ("cfo", "pages/unbilled.py", "pages/audit.py")],
-)  # fmt: skip
+    [
+        ("pmo", "pages/handoffs.py", "pages/sync_errors.py"),
+        ("support", "pages/sync_errors.py", "pages/unbilled.py"),
+        ("cfo", "pages/unbilled.py", "pages/audit.py"),
+    ],
+)
 def test_each_role_opens_its_pages_and_a_forbidden_one_refuses(
     demo: Store, signed_in: Any, role: str, allowed: str, refused: str
 ) -> None:
@@ -122,11 +124,14 @@ def owner_with_email(writable_demo: Store) -> str:
     """A deal of the store whose owner is an e-mail address; its key."""
     with writable_demo.engine.begin() as conn:
         key = conn.execute(
-            text("SELECT source_key FROM objects WHERE type = 'deal' AND owner IS NOT NULL "
-                 "ORDER BY source_key LIMIT 1")
-        ).scalar_one()  # fmt: skip
-        conn.execute(text("UPDATE objects SET owner = :o WHERE source_key = :k"),
-                     {"o": OWNER, "k": key})  # fmt: skip
+            text(
+                "SELECT source_key FROM objects WHERE type = 'deal' AND owner IS NOT NULL "
+                "ORDER BY source_key LIMIT 1"
+            )
+        ).scalar_one()
+        conn.execute(
+            text("UPDATE objects SET owner = :o WHERE source_key = :k"), {"o": OWNER, "k": key}
+        )
     return str(key)
 
 

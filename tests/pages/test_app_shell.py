@@ -13,13 +13,13 @@ from sqlalchemy import inspect
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from metrics.db import make_engine
+from foundation import settings as settings_module
 from metrics.views.common import describe, period_bounds, period_filters
 from metrics.views.export import csv_bytes, excel_bytes
 from metrics.views.trace import deep_link, parse_case_ref
 from metrics.views.unbilled import snapshot_dates
+from store.db import make_engine
 from tests.pages.conftest import APP, Store, no_errors, open_app, open_page, use_database
-from throughline import settings as settings_module
 from throughline import ui
 
 ROOT = APP.parent
@@ -86,11 +86,15 @@ def test_a_deep_link_opened_first_after_start_up_still_gets_the_filters(
 
 
 def test_exports_hold_the_table_in_csv_and_excel() -> None:
-    frame = pd.DataFrame({
-        "deal_key": ["006A", "006B"], "customer": ["Zoë AG", "Ørsted"],
-        "won_at": pd.to_datetime(["2026-10-01 09:00", "2026-10-02 10:30"], utc=True),
-        "amount_rc": [1234.5, None], "bucket": pd.Categorical(["0-30", "120+"]),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "deal_key": ["006A", "006B"],
+            "customer": ["Zoë AG", "Ørsted"],
+            "won_at": pd.to_datetime(["2026-10-01 09:00", "2026-10-02 10:30"], utc=True),
+            "amount_rc": [1234.5, None],
+            "bucket": pd.Categorical(["0-30", "120+"]),
+        }
+    )
     text = csv_bytes(frame).decode("utf-8-sig")
     assert text.splitlines()[0] == "deal_key,customer,won_at,amount_rc,bucket"
     assert "Zoë AG" in text and "2026-10-01 09:00:00+00:00" in text
@@ -107,8 +111,9 @@ def test_periods_snapshots_case_refs_and_deep_links() -> None:
     assert period_bounds("4w", as_of) == (date(2026, 10, 4), date(2026, 10, 31))
     assert period_bounds("ytd", as_of) == (date(2026, 1, 1), date(2026, 10, 31))
     assert period_bounds("custom", as_of, date(2026, 9, 30), date(2026, 9, 1)) == (
-        date(2026, 9, 1), date(2026, 9, 30),
-    )  # fmt: skip
+        date(2026, 9, 1),
+        date(2026, 9, 30),
+    )
     f = period_filters(date(2026, 9, 1), date(2026, 9, 30), ("UK",))
     assert f.end == date(2026, 10, 1) and describe(f) == "01 Sep 2026 – 30 Sep 2026; entity UK"
     dates = snapshot_dates(date(2026, 8, 1), date(2026, 10, 31))

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from metrics.access import ANONYMOUS as ADMIN
-from metrics.models import WorkQueueAction
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.handoffs import ActionRefused, handoff_view, record_action
+from store.tables import WorkQueueAction
 from tests.pages.conftest import Store, metrics, no_errors, open_page, select_row, table
 from throughline import ui
 
@@ -83,9 +83,16 @@ def test_an_incomplete_action_is_refused_with_a_sentence(writable_demo: Store) -
     assert at.error[0].value == "Enter the person to assign this deal to."
     with pytest.raises(ActionRefused, match="after today"):
         record_action(
-        ADMIN, writable_demo.engine, case_type="deal", case_id=1, case_key="x", action="snooze",
-            actor="me", snoozed_until=writable_demo.as_of.date(), today=writable_demo.as_of.date(),
-        )  # fmt: skip
+            ADMIN,
+            writable_demo.engine,
+            case_type="deal",
+            case_id=1,
+            case_key="x",
+            action="snooze",
+            actor="me",
+            snoozed_until=writable_demo.as_of.date(),
+            today=writable_demo.as_of.date(),
+        )
 
 
 def test_clicking_a_week_of_the_latency_trend_lists_its_handoffs(demo: Store) -> None:
@@ -93,9 +100,13 @@ def test_clicking_a_week_of_the_latency_trend_lists_its_handoffs(demo: Store) ->
     week = view.kpi.by_week["period"].iloc[-1]
     at = open_page(PAGE)
     at.session_state["weeks"] = {
-        "selection": {"points": [{"x": week.isoformat()}], "point_indices": [0], "box": [],
-                      "lasso": []}
-    }  # fmt: skip
+        "selection": {
+            "points": [{"x": week.isoformat()}],
+            "point_indices": [0],
+            "box": [],
+            "lasso": [],
+        }
+    }
     at.run()
     no_errors(at)
     closed = table(at, "closed")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from metrics.canonical import (
+from metrics.facts import write_and_refresh
+from store.canonical import (
     Activity,
     Batch,
     ErrorClass,
@@ -21,9 +22,8 @@ from metrics.canonical import (
     SyncAttemptRow,
     SyncStatus,
 )
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.store import write_batch
+from store.db import make_engine
+from store.migrate import upgrade
 from tests.collectors.test_hostile_input import HOSTILE
 from tests.pages.conftest import Store, no_errors, open_page, use_database
 from throughline import ui
@@ -39,21 +39,42 @@ def hostile_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     engine = make_engine(url)
     upgrade(engine)
     deal = ObjectRow(
-        ObjectType.DEAL, "crm", DEAL, customer=HOSTILE[2], legal_entity="UK", practice="Cloud",
-        owner=HOSTILE[0], currency="GBP", amount=Decimal("900.00"),
-        attributes={"name": HOSTILE[1]}, source_updated_at=AT,
-    )  # fmt: skip
+        ObjectType.DEAL,
+        "crm",
+        DEAL,
+        customer=HOSTILE[2],
+        legal_entity="UK",
+        practice="Cloud",
+        owner=HOSTILE[0],
+        currency="GBP",
+        amount=Decimal("900.00"),
+        attributes={"name": HOSTILE[1]},
+        source_updated_at=AT,
+    )
     won = EventRow(
-        Activity.DEAL_WON, AT, "crm", f"{DEAL}:won",
+        Activity.DEAL_WON,
+        AT,
+        "crm",
+        f"{DEAL}:won",
         objects=(EventObject("crm", ObjectType.DEAL, DEAL, "deal"),),
-    )  # fmt: skip
+    )
     attempt = SyncAttemptRow(
-        "ipaas", "job_hostile", "crm-psa", "crm-psa/project_provisioning", SyncStatus.FAILED,
-        AT, error_class=ErrorClass.VALIDATION, error_message=HOSTILE[4],
-        error_signature=HOSTILE[3], trace_key=f"crm:opportunity:{DEAL}", object_system="crm",
-        object_type=ObjectType.DEAL, object_key=DEAL, payload={"note": HOSTILE[5]},
-    )  # fmt: skip
-    write_batch(engine, Batch(objects=[deal], events=[won], sync_attempts=[attempt]))
+        "ipaas",
+        "job_hostile",
+        "crm-psa",
+        "crm-psa/project_provisioning",
+        SyncStatus.FAILED,
+        AT,
+        error_class=ErrorClass.VALIDATION,
+        error_message=HOSTILE[4],
+        error_signature=HOSTILE[3],
+        trace_key=f"crm:opportunity:{DEAL}",
+        object_system="crm",
+        object_type=ObjectType.DEAL,
+        object_key=DEAL,
+        payload={"note": HOSTILE[5]},
+    )
+    write_and_refresh(engine, Batch(objects=[deal], events=[won], sync_attempts=[attempt]))
     engine.dispose()
     store = use_database(url, monkeypatch)
     yield store
@@ -63,8 +84,17 @@ def hostile_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
 def markdown_sources(at: object) -> list[str]:
     """The Markdown source of every element that renders Markdown."""
     found: list[str] = []
-    for kind in ("markdown", "caption", "title", "subheader", "header", "info", "warning",
-                 "error", "success"):  # fmt: skip
+    for kind in (
+        "markdown",
+        "caption",
+        "title",
+        "subheader",
+        "header",
+        "info",
+        "warning",
+        "error",
+        "success",
+    ):
         found += [str(e.value) for e in getattr(at, kind)]
     return found
 

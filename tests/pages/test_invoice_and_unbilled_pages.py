@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from metrics.access import ANONYMOUS as ADMIN
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.invoices import invoice_view, invoices_in_week
 from metrics.views.unbilled import items_behind, unbilled_view
 from tests.pages.conftest import (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from metrics.access import ANONYMOUS as ADMIN
 from metrics.registry import KPIS
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.overview import board
 from tests.pages.conftest import (
     Store,
@@ -91,9 +91,13 @@ def test_filters_open_from_the_url_and_changes_go_back_into_it(demo: Store) -> N
     assert at.multiselect(key="f_entity").value == ["DE"]
     expected = expected_board(demo, legal_entities=("DE",))
     four_weeks = board(
-        ADMIN, demo.engine, demo.config, demo.filters("4w", legal_entities=("DE",)), demo.as_of,
+        ADMIN,
+        demo.engine,
+        demo.config,
+        demo.filters("4w", legal_entities=("DE",)),
+        demo.as_of,
         demo.slo_board(),
-    )  # fmt: skip
+    )
     assert expected.tile("invoice_cycle").value != four_weeks.tile("invoice_cycle").value
     assert metrics(at)["Invoice cycle time"] == ui.fmt(
         four_weeks.tile("invoice_cycle").value, "business_days"

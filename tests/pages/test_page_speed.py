@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import streamlit as st
 
-from metrics.access import ANONYMOUS as ADMIN
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.admin import collectors_view
 from metrics.views.handoffs import handoff_view
 from metrics.views.invoices import invoice_view
@@ -60,8 +60,8 @@ def test_every_page_draws_on_the_demo_year_and_its_times_are_recorded(demo: Stor
         no_errors(at)
         again = timed(at.run)
         lines.append(f"{page:14} {metrics_s:11.2f}s {first:10.2f}s {again:11.2f}s")
+    from foundation.settings import Settings
     from metrics.slo.service import slo_board
-    from throughline.settings import Settings
 
     slo_s = timed(lambda: slo_board(e, Settings(), t, c.collectors))
     lines.append(f"(the overview's first draw includes the SLO board: {slo_s:.2f}s alone, then")

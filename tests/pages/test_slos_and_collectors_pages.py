@@ -9,13 +9,14 @@ from sqlalchemy import select
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
-from collectors.worker import run_requests_job
-from metrics.access import ANONYMOUS as ADMIN
-from metrics.canonical import Batch, QuarantineRow
-from metrics.models import CollectorRun, RunRequest
+from foundation import settings as settings_module
+from foundation.settings import Settings
+from metrics.facts import write_and_refresh
 from metrics.slo.service import burn_history
-from metrics.store import write_batch
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.admin import collector_health
+from store.canonical import Batch, QuarantineRow
+from store.tables import CollectorRun, RunRequest
 from tests.collectors.conftest import TOKEN
 from tests.pages.conftest import (
     Store,
@@ -26,8 +27,7 @@ from tests.pages.conftest import (
     table,
     table_starting,
 )
-from throughline import settings as settings_module
-from throughline.settings import Settings
+from throughline.worker import run_requests_job
 
 SLOS = "pages/slos.py"
 COLLECTORS_PAGE = "pages/collectors.py"
@@ -62,9 +62,13 @@ def test_choosing_an_slo_row_shows_its_history_and_a_budget_bar_links_here(demo:
     assert at.query_params["slo"] == "invoice-cycle-time"
     at = open_app()
     at.session_state["budgets"] = {
-        "selection": {"points": [{"customdata": "unbilled-work-aging", "x": -1.0}],
-                      "point_indices": [0], "box": [], "lasso": []}
-    }  # fmt: skip
+        "selection": {
+            "points": [{"customdata": "unbilled-work-aging", "x": -1.0}],
+            "point_indices": [0],
+            "box": [],
+            "lasso": [],
+        }
+    }
     at.run()
     assert at.title[0].value == "SLOs"
     assert at.query_params["slo"] == "unbilled-work-aging"
@@ -93,8 +97,10 @@ def test_run_now_queues_a_request_that_the_worker_job_runs(
     with store.engine.connect() as conn:
         (request,) = conn.execute(select(RunRequest)).all()
     assert (request.collector, request.status, request.requested_by) == (
-        "demo_erp", "pending", "demo visitor",
-    )  # fmt: skip
+        "demo_erp",
+        "pending",
+        "demo visitor",
+    )
     assert table_starting(at, "id", "collector", "status")["status"].tolist() == ["pending"]
 
     estate = simulate(seed=7)
@@ -119,7 +125,7 @@ def test_run_now_queues_a_request_that_the_worker_job_runs(
 
 
 def test_a_request_for_an_unknown_collector_fails_with_its_reason(writable_demo: Store) -> None:
-    from metrics.views.run_requests import recent_requests, request_run
+    from metrics.views.admin import recent_requests, request_run
 
     request_run(ADMIN, writable_demo.engine, "no_such_collector")
     assert request_run(ADMIN, writable_demo.engine, "no_such_collector") == int(
@@ -133,7 +139,7 @@ def test_a_request_for_an_unknown_collector_fails_with_its_reason(writable_demo:
 def test_quarantined_records_are_listed_with_their_masked_raw_record(writable_demo: Store) -> None:
     raw = {"Id": "006X", "Amount": "abc", "tax_id": "DE123456789"}
     row = QuarantineRow("demo_crm", "opportunities", "Amount is not a number: 'abc'", raw, "006X")
-    write_batch(writable_demo.engine, Batch(quarantined=[row]), now=datetime.now(UTC))
+    write_and_refresh(writable_demo.engine, Batch(quarantined=[row]), now=datetime.now(UTC))
     at = open_page(COLLECTORS_PAGE)
     no_errors(at)
     quarantine = table(at, "quarantine")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from metrics.access import ANONYMOUS as ADMIN
+from metrics.views.access import ANONYMOUS as ADMIN
 from metrics.views.sync import AttemptQuery, failed_attempts, sync_view
 from metrics.views.trace import case_trace
 from tests.pages.conftest import (

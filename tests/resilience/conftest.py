@@ -13,7 +13,7 @@ from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
-from metrics.migrate import upgrade
+from store.migrate import upgrade
 from tests.collectors.conftest import TOKEN, demo_server, estate
 from tests.resilience.vendor_router import VendorRouter, forward_to, hubspot_api, n8n_api
 from tests.tryton.conftest import TrytonServer, tryton_server
@@ -42,9 +42,10 @@ def small_server(small_estate: Estate) -> Iterator[DemoEstateServer]:
 def vendors(tryton_server: TrytonServer) -> Iterator[VendorRouter]:
     """HubSpot and n8n (recorded fakes) and a real trytond behind one loopback router."""
     routes = {
-        "/crm/": hubspot_api().handle, "/api/v1/": n8n_api().handle,
+        "/crm/": hubspot_api().handle,
+        "/api/v1/": n8n_api().handle,
         f"/{tryton_server.database}/": forward_to(tryton_server.server_url),
-    }  # fmt: skip
+    }
     with VendorRouter(routes) as router:
         yield router
 

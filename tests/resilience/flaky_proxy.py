@@ -95,19 +95,39 @@ class Kind(StrEnum):
 
 
 STATUS = {
-    Kind.HTTP_500: 500, Kind.HTTP_502: 502, Kind.HTTP_503: 503, Kind.TOO_MANY_NO_WAIT: 429,
-    Kind.TOO_MANY_RETRY_AFTER: 429, Kind.TOO_MANY_WAIT_LONG: 429,
-}  # fmt: skip
-PAGE_KINDS = frozenset({
-    Kind.EMPTY_PAGE, Kind.DUPLICATE_PAGE, Kind.STALE_PAGE, Kind.RESET, Kind.OTHER_QUERY,
-    Kind.WRONG_TOTAL, Kind.OUT_OF_ORDER,
-})  # fmt: skip
+    Kind.HTTP_500: 500,
+    Kind.HTTP_502: 502,
+    Kind.HTTP_503: 503,
+    Kind.TOO_MANY_NO_WAIT: 429,
+    Kind.TOO_MANY_RETRY_AFTER: 429,
+    Kind.TOO_MANY_WAIT_LONG: 429,
+}
+PAGE_KINDS = frozenset(
+    {
+        Kind.EMPTY_PAGE,
+        Kind.DUPLICATE_PAGE,
+        Kind.STALE_PAGE,
+        Kind.RESET,
+        Kind.OTHER_QUERY,
+        Kind.WRONG_TOTAL,
+        Kind.OUT_OF_ORDER,
+    }
+)
 #: What `collectors.page_checks` says of a page it refuses (and the paginator of a loop).
 REFUSED = (
-    "is empty yet points", "repeats record", "paging loops", "answers offset", "of type",
-    "did not select", "declares", "declared", "brings the records read", "ends the walk",
-    "before the window", "asked for",
-)  # fmt: skip
+    "is empty yet points",
+    "repeats record",
+    "paging loops",
+    "answers offset",
+    "of type",
+    "did not select",
+    "declares",
+    "declared",
+    "brings the records read",
+    "ends the walk",
+    "before the window",
+    "asked for",
+)
 #: What a run-log error says when a fault of that kind made a stream fail.
 SIGNATURES: dict[Kind, tuple[str, ...]] = {
     Kind.HTTP_500: ("HTTP 500",),
@@ -134,19 +154,41 @@ SIGNATURES: dict[Kind, tuple[str, ...]] = {
 #: Kinds that always make the stream they hit fail (a burst of ``MAX_BURST`` statuses too): every
 #: fault that withholds, repeats or misplaces records. A swap of two pages of one result set
 #: loses nothing (each page is read once) and fails only where a page's size gives it away.
-ALWAYS_FAIL = frozenset({
-    Kind.TOO_MANY_WAIT_LONG, Kind.TRUNCATED_JSON, Kind.EMPTY_PAGE, Kind.DUPLICATE_PAGE,
-    Kind.STALE_PAGE, Kind.RESET, Kind.OTHER_QUERY, Kind.WRONG_TOTAL,
-})  # fmt: skip
+ALWAYS_FAIL = frozenset(
+    {
+        Kind.TOO_MANY_WAIT_LONG,
+        Kind.TRUNCATED_JSON,
+        Kind.EMPTY_PAGE,
+        Kind.DUPLICATE_PAGE,
+        Kind.STALE_PAGE,
+        Kind.RESET,
+        Kind.OTHER_QUERY,
+        Kind.WRONG_TOTAL,
+    }
+)
 #: More statuses in a row than the client's five attempts.
 MAX_BURST = 6
 _WEIGHTS = {
-    Kind.HTTP_500: 3, Kind.HTTP_502: 3, Kind.HTTP_503: 3, Kind.TOO_MANY_NO_WAIT: 2,
-    Kind.TOO_MANY_RETRY_AFTER: 1, Kind.TOO_MANY_WAIT_LONG: 1, Kind.CONNECT_TIMEOUT: 1,
-    Kind.READ_TIMEOUT: 1, Kind.RESET_MID_BODY: 2, Kind.TRUNCATED_JSON: 1, Kind.GARBLED_BODY: 1,
-    Kind.EMPTY_PAGE: 2, Kind.DUPLICATE_PAGE: 1, Kind.STALE_PAGE: 2, Kind.RESET: 2, Kind.OTHER_QUERY: 2,
-    Kind.WRONG_TOTAL: 2, Kind.OUT_OF_ORDER: 2, Kind.TOKEN_EXPIRED: 1,
-}  # fmt: skip
+    Kind.HTTP_500: 3,
+    Kind.HTTP_502: 3,
+    Kind.HTTP_503: 3,
+    Kind.TOO_MANY_NO_WAIT: 2,
+    Kind.TOO_MANY_RETRY_AFTER: 1,
+    Kind.TOO_MANY_WAIT_LONG: 1,
+    Kind.CONNECT_TIMEOUT: 1,
+    Kind.READ_TIMEOUT: 1,
+    Kind.RESET_MID_BODY: 2,
+    Kind.TRUNCATED_JSON: 1,
+    Kind.GARBLED_BODY: 1,
+    Kind.EMPTY_PAGE: 2,
+    Kind.DUPLICATE_PAGE: 1,
+    Kind.STALE_PAGE: 2,
+    Kind.RESET: 2,
+    Kind.OTHER_QUERY: 2,
+    Kind.WRONG_TOTAL: 2,
+    Kind.OUT_OF_ORDER: 2,
+    Kind.TOKEN_EXPIRED: 1,
+}
 KINDS = tuple(Kind)
 
 
@@ -319,9 +361,11 @@ class FlakyProxy:
 
     def start(self) -> FlakyProxy:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name="flaky-proxy",
-        )  # fmt: skip
+        )
         self._thread.start()
         return self
 
@@ -386,8 +430,11 @@ class FlakyProxy:
         if not self.issue_tokens:  # the client's own token goes upstream
             req = replace(req, headers=(*req.headers, ("authorization", authorization)))
         elif not self._admitted(authorization):
-            return _error(401, "token expired or invalid", **{
-                "WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+            return _error(
+                401,
+                "token expired or invalid",
+                **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         due = self._due(ordinal, req, credentials=bool(authorization) or _keyed(req))
         if due is not None and due.fault.kind not in PAGE_KINDS:
             self._fire(due, ordinal, req)
@@ -454,9 +501,10 @@ class FlakyProxy:
         walk = self._walks.get(index)
         if kind is Kind.DUPLICATE_PAGE:
             return (
-                shape.continuation(req) and self._last_page is not None
+                shape.continuation(req)
+                and self._last_page is not None
                 and self._last_page[0] == req.key
-            )  # fmt: skip
+            )
         if kind in (Kind.STALE_PAGE, Kind.RESET):
             return shape.continuation(req) and walk is not None and bool(walk.pages)
         if kind is Kind.OTHER_QUERY:
@@ -475,8 +523,9 @@ class FlakyProxy:
         if kind in STATUS:
             return self._status(fault, req)
         if kind is Kind.TOKEN_EXPIRED:
-            return _error(401, "token expired", **{
-                "WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+            return _error(
+                401, "token expired", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
         if kind is Kind.READ_TIMEOUT:
             return Reply(hang=True)
         reply = self._fetch(req, consume=kind is Kind.CONNECT_TIMEOUT)  # that one is delivered
@@ -547,8 +596,9 @@ class FlakyProxy:
             total = body.get(shape.total or "")
             if not isinstance(total, int):
                 return None
-            return Reply(200, _json({**body, shape.total: total + int(fault.detail or 1)}),
-                         reply.headers)  # fmt: skip
+            return Reply(
+                200, _json({**body, shape.total: total + int(fault.detail or 1)}), reply.headers
+            )
         return self._swap(req, shape, body, reply)  # OUT_OF_ORDER
 
     def _swap(
@@ -607,9 +657,12 @@ class FlakyProxy:
 
     def _forward(self, req: ProxyRequest) -> Reply:
         response = self._upstream.request(
-            req.method, req.path, params=list(req.query), content=req.body or None,
+            req.method,
+            req.path,
+            params=list(req.query),
+            content=req.body or None,
             headers=dict(req.headers),
-        )  # fmt: skip
+        )
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("content-type",)}
         return Reply(response.status_code, response.content, kept)
 

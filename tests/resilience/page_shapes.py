@@ -118,23 +118,34 @@ def _suiteql_object(req: ProxyRequest) -> str | None:
 
 DEMO_SHAPES = (
     PageShape(
-        re.compile(r"/crm/.*"), "records", _next_crm, lambda req: "/query/" in req.path,
-        total="totalSize", query_of=_crm_object,
+        re.compile(r"/crm/.*"),
+        "records",
+        _next_crm,
+        lambda req: "/query/" in req.path,
+        total="totalSize",
+        query_of=_crm_object,
     ),
     PageShape(
-        re.compile(r"/psa/.*"), "data", _token("page_token", "next_page_token"),
+        re.compile(r"/psa/.*"),
+        "data",
+        _token("page_token", "next_page_token"),
         _query_param_continues("page_token"),
     ),
     PageShape(
-        re.compile(r"/erp/.*"), "items", _next_offset,
-        lambda req: _params(req).get("offset", "0") != "0", total="totalResults",
+        re.compile(r"/erp/.*"),
+        "items",
+        _next_offset,
+        lambda req: _params(req).get("offset", "0") != "0",
+        total="totalResults",
         query_of=_suiteql_object,
     ),
     PageShape(
-        re.compile(r"/ipaas/.*"), "jobs", _token("cursor", "next_cursor"),
+        re.compile(r"/ipaas/.*"),
+        "jobs",
+        _token("cursor", "next_cursor"),
         _query_param_continues("cursor"),
     ),
-)  # fmt: skip
+)
 
 
 # --- HubSpot, n8n and Tryton ---------------------------------------------------------------
@@ -161,17 +172,22 @@ def _tryton_walk(req: ProxyRequest) -> bool:
     call = _tryton_call(req)
     params = call.get("params")
     return (
-        str(call.get("method", "")).endswith(".search_read") and isinstance(params, list)
-        and len(params) > 3 and params[3] == KEYSET_ORDER
-    )  # fmt: skip
+        str(call.get("method", "")).endswith(".search_read")
+        and isinstance(params, list)
+        and len(params) > 3
+        and params[3] == KEYSET_ORDER
+    )
 
 
 def _keyset_clause(clause: Any) -> bool:
     return (
-        isinstance(clause, list) and len(clause) == 3 and clause[0] == "OR"
-        and isinstance(clause[1], list) and bool(clause[1])
+        isinstance(clause, list)
+        and len(clause) == 3
+        and clause[0] == "OR"
+        and isinstance(clause[1], list)
+        and bool(clause[1])
         and clause[1][0][:2] == ["last_modified_at", ">"]
-    )  # fmt: skip
+    )
 
 
 def _tryton_continues(req: ProxyRequest) -> bool:
@@ -187,8 +203,11 @@ def _next_keyset(req: ProxyRequest, body: dict[str, Any]) -> ProxyRequest | None
         return None
     last = rows[-1]
     at, ident = last["last_modified_at"], last["id"]
-    after = ["OR", [["last_modified_at", ">", at]],
-             [["last_modified_at", "=", at], ["id", ">", ident]]]  # fmt: skip
+    after = [
+        "OR",
+        [["last_modified_at", ">", at]],
+        [["last_modified_at", "=", at], ["id", ">", ident]],
+    ]
     domain = [c for c in params[0] if not _keyset_clause(c)]
     call = {**call, "params": [[*domain, after], *params[1:]]}
     return replace(req, body=dumps(call))
@@ -201,18 +220,28 @@ def _tryton_model(req: ProxyRequest) -> str | None:
 
 VENDOR_SHAPES = (
     PageShape(
-        re.compile(r"/crm/v3/objects/\w+/search"), "results", _next_hubspot,
-        lambda req: bool((req.json() or {}).get("after")), total="total",
+        re.compile(r"/crm/v3/objects/\w+/search"),
+        "results",
+        _next_hubspot,
+        lambda req: bool((req.json() or {}).get("after")),
+        total="total",
     ),
     PageShape(
-        re.compile(r"/api/v1/executions"), "data", _token("cursor", "nextCursor"),
+        re.compile(r"/api/v1/executions"),
+        "data",
+        _token("cursor", "nextCursor"),
         _query_param_continues("cursor"),
     ),
     PageShape(
-        re.compile(r"/\w+/rpc/"), "result", _next_keyset, _tryton_continues,
-        query_of=_tryton_model, is_page=_tryton_walk, keyset=True,
+        re.compile(r"/\w+/rpc/"),
+        "result",
+        _next_keyset,
+        _tryton_continues,
+        query_of=_tryton_model,
+        is_page=_tryton_walk,
+        keyset=True,
     ),
-)  # fmt: skip
+)
 
 
 def shape_of(shapes: tuple[PageShape, ...], req: ProxyRequest) -> PageShape | None:

@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from collectors.base import Collector
 from collectors.http import RetryPolicy
 from collectors.runner import RunReport, run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import CollectorRun, Quarantine
+from metrics.facts import refresh_pending
 from metrics.report import differences, kpi_report
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import CollectorRun, Quarantine
 from tests.resilience.flaky_proxy import SIGNATURES, Fault, FaultSchedule, Fired, FlakyProxy, Kind
 from tests.resilience.store_rows import TALLY, Snapshot, compare, snapshot
 
@@ -74,9 +75,10 @@ def quarantined(engine: Engine) -> list[QuarantineRow]:
     """What sits in quarantine: collector, stream, record key and reason."""
     with Session(engine) as s:
         rows = s.execute(
-            select(Quarantine.collector, Quarantine.stream, Quarantine.source_key,
-                   Quarantine.reason)
-        ).all()  # fmt: skip
+            select(
+                Quarantine.collector, Quarantine.stream, Quarantine.source_key, Quarantine.reason
+            )
+        ).all()
     return sorted((c, st, k, r) for c, st, k, r in rows)
 
 
@@ -91,7 +93,7 @@ def collect_pass(engine: Engine, collectors: Sequence[Collector], proxy: FlakyPr
     runs: list[Run] = []
     for collector in collectors:
         start = len(proxy.fired)
-        report = run_collector(engine, collector)
+        report = run_collector(engine, collector, refresh=refresh_pending)
         runs.append(Run(report, proxy.fired[start:]))
     return runs
 
@@ -161,9 +163,15 @@ def check_no_secret_logged(engine: Engine, secrets: Sequence[str]) -> None:
 
 
 def assert_converged(
-    store: Engine, proxy: FlakyProxy, passes: list[list[Run]], baseline: Baseline,
-    schedule: FaultSchedule, *, secrets: Sequence[str], as_of: datetime | None = None,
-) -> None:  # fmt: skip
+    store: Engine,
+    proxy: FlakyProxy,
+    passes: list[list[Run]],
+    baseline: Baseline,
+    schedule: FaultSchedule,
+    *,
+    secrets: Sequence[str],
+    as_of: datetime | None = None,
+) -> None:
     """The run log, Retry-After and secrets checks, then rows, quarantine, cursors (and KPIs)
     as the baseline's; adds what happened to the tally."""
     assert proxy.violations == [], schedule  # every Retry-After was waited out

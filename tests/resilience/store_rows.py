@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from metrics.models import (
+from store.tables import (
     CollectorState,
     Event,
     EventObject,

@@ -32,11 +32,14 @@ from sqlalchemy.orm import Session
 
 from collectors.registry import build_collector
 from collectors.runner import RunReport, run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import Base, FxRate, Quarantine
+from foundation import settings as settings_module
+from foundation.settings import Settings
+from metrics.facts import refresh_pending
 from metrics.slo.service import KPI_NAMES
 from metrics.slo.spec import load_slos
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import Base, FxRate, Quarantine
 from tests.conftest import postgres_schema
 from tests.resilience.bad_input.harness import (
     NOW,
@@ -52,9 +55,7 @@ from tests.resilience.bad_input.harness import (
     to_json,
     vendor,
 )
-from throughline import settings as settings_module
 from throughline.cli import main
-from throughline.settings import Settings
 
 API_FORMATS = ("salesforce", "hubspot", "netsuite", "tryton", "n8n", "psa", "ipaas_jobs")
 LOG_FORMATS = ("logs_jsonl", "logs_csv")
@@ -170,7 +171,7 @@ def api_run(engine: Engine, case: Case) -> None:
     api.records[stream.table] = [stream.good("A"), bad, stream.good("B")]
 
     def run() -> RunReport:
-        return run_collector(engine, v.build(api.transport()), now=NOW)
+        return run_collector(engine, v.build(api.transport()), now=NOW, refresh=refresh_pending)
 
     good = {str(stream.keys["A"]), str(stream.keys["B"])}
     first = run()
@@ -229,8 +230,11 @@ def log_lines(case: Case) -> tuple[bytes, dict[str, bytes], dict[str, Any]]:
     if case.format == "logs_jsonl":
 
         def line(label: str, change: dict[str, Any] | None = None) -> bytes:
-            record = {**spec["template"], spec["key"]: keys_[label], spec["cursor"]:
-                      TIMES[label].strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
+            record = {
+                **spec["template"],
+                spec["key"]: keys_[label],
+                spec["cursor"]: TIMES[label].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
             if change is not None:
                 record = removed(merged(record, change), case.data.get("remove", []))
             return to_json(record) + b"\n"
@@ -239,8 +243,11 @@ def log_lines(case: Case) -> tuple[bytes, dict[str, bytes], dict[str, Any]]:
     else:
 
         def line(label: str, change: dict[str, Any] | None = None) -> bytes:
-            row = {**spec["template"], spec["key"]: keys_[label], spec["cursor"]:
-                   TIMES[label].strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+            row = {
+                **spec["template"],
+                spec["key"]: keys_[label],
+                spec["cursor"]: TIMES[label].strftime("%Y-%m-%d %H:%M:%S"),
+            }
             row = merged(row, change or {})
             out = io.StringIO()
             csv.writer(out, lineterminator="\n").writerow(row.get(c, "") for c in spec["columns"])
@@ -248,9 +255,10 @@ def log_lines(case: Case) -> tuple[bytes, dict[str, bytes], dict[str, Any]]:
 
         header = expand_text(case.data.get("header", ",".join(spec["columns"])) + "\n")
     bad = (
-        expand_text(case.data["line"]) + b"\n" if "line" in case.data
+        expand_text(case.data["line"]) + b"\n"
+        if "line" in case.data
         else line("X", case.data.get("input") or {})
-    )  # fmt: skip
+    )
     lines = {"A": line("A"), "X": bad, "B": line("B"), "C": line("C")}
     return header, lines, spec["options"]
 
@@ -266,7 +274,7 @@ def log_run(engine: Engine, case: Case, tmp_path: Path) -> None:
     spec = load_format(case.format)
     good = {spec["keys"]["A"], spec["keys"]["B"]}
     stored = "SELECT source_key FROM sync_attempts"
-    first = run_collector(engine, collector, now=NOW)
+    first = run_collector(engine, collector, now=NOW, refresh=refresh_pending)
     if case.expect == "error":
         assert case.reason_contains in (first.error or ""), first.error
         assert keys(engine, stored) == set()
@@ -276,8 +284,9 @@ def log_run(engine: Engine, case: Case, tmp_path: Path) -> None:
         if case.expect == "quarantine":
             assert keys(engine, stored) == good, case.id
             assert [case.reason_contains in q.reason for q in rows] == [True], (
-                case.id, [q.reason for q in rows],
-            )  # fmt: skip
+                case.id,
+                [q.reason for q in rows],
+            )
             assert rows[0].reason.startswith("line "), rows[0].reason  # where it is in the file
         else:
             assert rows == [], (case.id, [q.reason for q in rows])
@@ -285,11 +294,11 @@ def log_run(engine: Engine, case: Case, tmp_path: Path) -> None:
             assert keys(engine, stored) == good | {key}, case.id
             check_stored(engine, case, key)
     before = summary(engine)
-    second = run_collector(engine, collector, now=NOW)
+    second = run_collector(engine, collector, now=NOW, refresh=refresh_pending)
     assert second.rows_written == 0 and second.quarantined == 0 and summary(engine) == before
     with path.open("ab") as f:
         f.write(lines["C"])
-    third = run_collector(engine, collector, now=NOW)
+    third = run_collector(engine, collector, now=NOW, refresh=refresh_pending)
     if case.expect == "error":
         assert case.reason_contains in (third.error or "")
     else:
@@ -353,8 +362,9 @@ def test_fx_rates_file(
         assert code == 0 and err == "", (case.id, err)
         expected = [tuple(r) for r in case.data["rows"]]
         got = sorted((d.isoformat(), b, q, str(Decimal(str(r)).normalize())) for d, b, q, r in rows)
-        assert got == sorted((str(d), b, q, str(Decimal(str(r)).normalize()))
-                             for d, b, q, r in expected), case.id  # fmt: skip
+        assert got == sorted(
+            (str(d), b, q, str(Decimal(str(r)).normalize())) for d, b, q, r in expected
+        ), case.id
 
 
 SLO_CASES = load_cases("slo_yaml")
@@ -439,8 +449,11 @@ def test_settings(
 
 def test_every_input_format_has_a_folder_of_cases() -> None:
     """One folder per format Throughline accepts, each with at least ten cases."""
-    folders = sorted(p.name for p in Path(__file__).parent.joinpath("bad_input").iterdir()
-                     if p.is_dir() and not p.name.startswith("_"))  # fmt: skip
+    folders = sorted(
+        p.name
+        for p in Path(__file__).parent.joinpath("bad_input").iterdir()
+        if p.is_dir() and not p.name.startswith("_")
+    )
     assert folders == sorted([*API_FORMATS, *LOG_FORMATS, "fx_csv", "slo_yaml", "settings"])
     for name in folders:
         assert len(load_cases(name)) >= 10, name

@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import CollectorRun, Event
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import CollectorRun, Event
 from tests.collectors.conftest import TOKEN
 from tests.collectors.store_truth import nonzero, store_summary
 from tests.resilience.private_postgres import private_postgres
@@ -63,10 +63,14 @@ def workers(count: int, env: dict[str, str], folder: Path) -> Iterator[Workers]:
     logs = [folder / f"worker{i}.log" for i in range(1, count + 1)]
     with ExitStack() as files:
         procs = [
-            subprocess.Popen([sys.executable, "-m", "throughline", "worker"], env=env,
-                             stderr=files.enter_context(log.open("w")), stdout=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "throughline", "worker"],
+                env=env,
+                stderr=files.enter_context(log.open("w")),
+                stdout=subprocess.DEVNULL,
+            )
             for log in logs
-        ]  # fmt: skip
+        ]
         try:
             yield Workers(procs, logs)
         finally:

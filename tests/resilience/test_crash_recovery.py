@@ -33,10 +33,11 @@ from collectors.demo_estate.model import Estate
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.registry import build_collector
 from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from metrics.models import CollectorRun
+from metrics.facts import refresh_pending
 from metrics.report import differences, kpi_report
+from store.db import make_engine
+from store.migrate import upgrade
+from store.tables import CollectorRun
 from tests.collectors.conftest import TOKEN, settings_for
 from tests.resilience.flaky_proxy import FlakyProxy
 from tests.resilience.store_rows import TALLY, Snapshot, compare, snapshot
@@ -67,12 +68,16 @@ def uninterrupted(
     upgrade(engine)
     settings = settings_for(small_server)
     before = len(small_server.requests_log)
-    reports = [run_collector(engine, build_collector(name, settings)) for name in DEMO]
+    reports = [
+        run_collector(engine, build_collector(name, settings), refresh=refresh_pending)
+        for name in DEMO
+    ]
     assert [r.status for r in reports] == ["success"] * len(DEMO), [r.error for r in reports]
     result = Uninterrupted(
-        snapshot(engine), kpi_report(engine, small_estate.history_end),
+        snapshot(engine),
+        kpi_report(engine, small_estate.history_end),
         len(small_server.requests_log) - before,
-    )  # fmt: skip
+    )
     engine.dispose()
     return result
 
@@ -107,17 +112,21 @@ class Killer:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("a") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "throughline", "worker"], env=env, stderr=stderr,
+            [sys.executable, "-m", "throughline", "worker"],
+            env=env,
+            stderr=stderr,
             stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
 
 
 def wait_until(condition: Callable[[], bool], what: str, log: Path) -> None:
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {CATCH_UP_SECONDS} s; worker log:\n"
-                        f"{log.read_text()[-3000:]}", pytrace=False)  # fmt: skip
+            pytest.fail(
+                f"{what} within {CATCH_UP_SECONDS} s; worker log:\n{log.read_text()[-3000:]}",
+                pytrace=False,
+            )
         time.sleep(0.1)
 
 
@@ -152,9 +161,13 @@ def backfill_with_kills(engine: Engine, proxy: FlakyProxy, killer: Killer, log: 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_worker_killed_mid_backfill_and_restarted_ends_like_an_uninterrupted_run(
-    seed: int, engine: Engine, small_server: DemoEstateServer, small_estate: Estate,
-    uninterrupted: Uninterrupted, tmp_path: Path,
-) -> None:  # fmt: skip
+    seed: int,
+    engine: Engine,
+    small_server: DemoEstateServer,
+    small_estate: Estate,
+    uninterrupted: Uninterrupted,
+    tmp_path: Path,
+) -> None:
     rng = random.Random(seed)
     points = sorted(rng.sample(range(1, uninterrupted.requests), KILLS))
     killer = Killer(points, [rng.uniform(0, MAX_KILL_DELAY) for _ in points])

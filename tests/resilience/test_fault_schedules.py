@@ -38,6 +38,8 @@ from collectors.demo_estate.server import DemoEstateServer
 from collectors.http import BearerAuth
 from collectors.registry import COLLECTORS, build_collector
 from collectors.runner import run_collector
+from foundation.settings import CollectorSettings, Settings
+from metrics.facts import refresh_pending
 from tests.collectors.conftest import TOKEN
 from tests.resilience.flaky_proxy import MAX_BURST, Fault, FaultSchedule, FlakyProxy, Kind
 from tests.resilience.schedules import (
@@ -53,7 +55,6 @@ from tests.resilience.schedules import (
     collect_until_clean,
     new_store,
 )
-from throughline.settings import CollectorSettings, Settings
 
 DEMO = [name for name in COLLECTORS if name.startswith("demo_")]
 PAGE_SIZE = 25  # small pages: many page boundaries for faults to fall on
@@ -62,17 +63,20 @@ PAGE_SIZE = 25  # small pages: many page boundaries for faults to fall on
 def demo_collectors(base_url: str, auth: httpx.Auth | None = None) -> list[HttpCollector]:
     """The registered demo collectors on `base_url`, with small pages (and `auth` if given)."""
     settings = Settings(
-        database_url="sqlite://", demo_token=SecretStr(TOKEN),
+        database_url="sqlite://",
+        demo_token=SecretStr(TOKEN),
         collectors={name: CollectorSettings(base_url=base_url) for name in DEMO},
-    )  # fmt: skip
+    )
     built = []
     for name in DEMO:
         collector = build_collector(name, settings)
         assert isinstance(collector, HttpCollector)
         changes: dict[str, Any] = {
-            "streams": [_small_pages(s) for s in collector.streams], "timeout": TIMEOUT,
-            "retry": RETRY, "auth": auth or collector.auth,
-        }  # fmt: skip
+            "streams": [_small_pages(s) for s in collector.streams],
+            "timeout": TIMEOUT,
+            "retry": RETRY,
+            "auth": auth or collector.auth,
+        }
         built.append(dataclasses.replace(collector, **changes))
     return built
 
@@ -99,7 +103,10 @@ def baseline(
     """Collect the small estate once, straight from its APIs, with nothing going wrong."""
     engine = new_store(tmp_path_factory.mktemp("baseline"))
     before = len(small_server.requests_log)
-    reports = [run_collector(engine, c) for c in demo_collectors(small_server.base_url)]
+    reports = [
+        run_collector(engine, c, refresh=refresh_pending)
+        for c in demo_collectors(small_server.base_url)
+    ]
     assert [r.status for r in reports] == ["success"] * len(DEMO), [r.error for r in reports]
     requests = len(small_server.requests_log) - before
     result = baseline_of(engine, requests, small_estate.history_end)
@@ -127,14 +134,18 @@ def test_schedules_are_replayable_and_ci_features_every_fault_kind() -> None:
     indirect=["store"],
 )
 def test_after_any_fault_schedule_the_store_and_kpis_equal_a_fault_free_run(
-    seed: int, store: Engine, small_server: DemoEstateServer, small_estate: Estate,
+    seed: int,
+    store: Engine,
+    small_server: DemoEstateServer,
+    small_estate: Estate,
     baseline: Baseline,
-) -> None:  # fmt: skip
+) -> None:
     schedule = FaultSchedule.generate(seed, baseline.requests)
     with FlakyProxy(small_server.base_url, TOKEN, schedule) as proxy:
         passes = collect(store, proxy, schedule)
-    assert_converged(store, proxy, passes, baseline, schedule, secrets=[TOKEN],
-                     as_of=small_estate.history_end)  # fmt: skip
+    assert_converged(
+        store, proxy, passes, baseline, schedule, secrets=[TOKEN], as_of=small_estate.history_end
+    )
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
@@ -154,8 +165,9 @@ def test_a_page_swapped_with_the_next_then_a_failed_walk_loses_no_row(
     first = passes[0][0].report.streams[0]
     assert (first.name, first.pages) == ("accounts", 1)  # stored: the second page's records
     assert first.error is not None and "answered HTTP 503 after 5 attempts" in first.error
-    assert_converged(store, proxy, passes, baseline, schedule, secrets=[TOKEN],
-                     as_of=small_estate.history_end)  # fmt: skip
+    assert_converged(
+        store, proxy, passes, baseline, schedule, secrets=[TOKEN], as_of=small_estate.history_end
+    )
 
 
 SAYS = {
@@ -170,9 +182,12 @@ SAYS = {
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("kind", list(SAYS))
 def test_one_page_fault_fails_its_stream_by_name_and_the_next_run_completes(
-    store: Engine, small_server: DemoEstateServer, small_estate: Estate, baseline: Baseline,
+    store: Engine,
+    small_server: DemoEstateServer,
+    small_estate: Estate,
+    baseline: Baseline,
     kind: Kind,
-) -> None:  # fmt: skip
+) -> None:
     """One page fault on the CRM's first walk of several pages (pages of 200): that stream
     fails with a sentence naming it and the reason, the run is partial, nothing is quarantined,
     and the next pass completes the data."""
@@ -187,5 +202,6 @@ def test_one_page_fault_fails_its_stream_by_name_and_the_next_run_completes(
     assert failed.error is not None and failed.error.startswith(f"{failed.name}: page ")
     assert SAYS[kind] in failed.error, failed.error
     assert len(passes) == 2
-    assert_converged(store, proxy, passes, baseline, schedule, secrets=[TOKEN],
-                     as_of=small_estate.history_end)  # fmt: skip
+    assert_converged(
+        store, proxy, passes, baseline, schedule, secrets=[TOKEN], as_of=small_estate.history_end
+    )

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from collectors.base import Collector
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.runner import run_collector
+from metrics.facts import refresh_pending
 from tests.collectors.conftest import TOKEN
 from tests.resilience.flaky_proxy import Fault, FaultSchedule, FlakyProxy, Kind
 from tests.resilience.page_shapes import VENDOR_SHAPES
@@ -98,7 +99,7 @@ def baselines(
         engine = new_store(tmp_path_factory.mktemp(f"alone-{name}"))
         with target.proxy() as proxy:
             (collector,) = target.build(proxy)
-            report = run_collector(engine, collector)
+            report = run_collector(engine, collector, refresh=refresh_pending)
             requests = proxy.requests
         assert report.status == "success", report.error
         out[name] = baseline_of(engine, requests)
@@ -111,16 +112,20 @@ def baselines(
     ("name", "kind"), [(name, kind) for name, kinds in CASES.items() for kind in kinds]
 )
 def test_a_page_fault_fails_its_stream_by_name_and_the_next_run_completes(
-    store: Engine, targets: dict[str, Target], baselines: dict[str, Baseline], name: str,
-    kind: Kind, tmp_path: Path,
-) -> None:  # fmt: skip
+    store: Engine,
+    targets: dict[str, Target],
+    baselines: dict[str, Baseline],
+    name: str,
+    kind: Kind,
+    tmp_path: Path,
+) -> None:
     target, baseline = targets[name], baselines[name]
     schedule = FaultSchedule(-1, baseline.requests, (Fault(0, kind, 1, "2"),))
     with target.proxy(schedule) as proxy:
         (collector,) = target.build(proxy)
-        first = run_collector(store, collector)
+        first = run_collector(store, collector, refresh=refresh_pending)
         fired = list(proxy.fired)
-        second = run_collector(store, collector)
+        second = run_collector(store, collector, refresh=refresh_pending)
     assert [f.fault.kind for f in fired] == [kind], f"{kind} found no page of {name} to hit"
     failed = [s for s in first.streams if s.error]
     assert first.status in {"failed", "partial"} and len(failed) == 1, first.error

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine
 
 from collectors.runner import run_collector
+from metrics.facts import refresh_pending
 from tests.resilience.flaky_proxy import FaultSchedule, FlakyProxy
 from tests.resilience.page_shapes import VENDOR_SHAPES
 from tests.resilience.schedules import (
@@ -43,7 +44,8 @@ def vendor_baseline(
     engine = new_store(tmp_path_factory.mktemp("vendor-baseline"))
     with FlakyProxy(vendors.base_url, "", issue_tokens=False, shapes=VENDOR_SHAPES) as proxy:
         reports = [
-            run_collector(engine, c) for c in vendor_collectors(proxy.base_url, tryton_server)
+            run_collector(engine, c, refresh=refresh_pending)
+            for c in vendor_collectors(proxy.base_url, tryton_server)
         ]
         requests = proxy.requests
     assert [r.status for r in reports] == ["success"] * 3, [r.error for r in reports]
@@ -60,12 +62,16 @@ def vendor_baseline(
     indirect=["store"],
 )
 def test_after_any_fault_schedule_the_vendor_store_equals_a_fault_free_run(
-    seed: int, store: Engine, vendors: VendorRouter, tryton_server: TrytonServer,
+    seed: int,
+    store: Engine,
+    vendors: VendorRouter,
+    tryton_server: TrytonServer,
     vendor_baseline: Baseline,
-) -> None:  # fmt: skip
+) -> None:
     schedule = FaultSchedule.generate(seed, vendor_baseline.requests)
-    with FlakyProxy(vendors.base_url, "", schedule, issue_tokens=False,
-                    shapes=VENDOR_SHAPES) as proxy:  # fmt: skip
+    with FlakyProxy(
+        vendors.base_url, "", schedule, issue_tokens=False, shapes=VENDOR_SHAPES
+    ) as proxy:
         collectors = vendor_collectors(proxy.base_url, tryton_server)
         passes = collect_until_clean(store, proxy, schedule, collectors)
     secrets = [*SECRETS, tryton_server.password]

@@ -24,12 +24,12 @@ import httpx
 from collectors import erp_tryton
 from collectors.base import HttpCollector
 from collectors.registry import build_collector
+from foundation.settings import CollectorSettings
 from tests.collectors.fake_apis import FakeHubSpot, FakeN8n
 from tests.collectors.sources import SAAS, saas_settings
 from tests.resilience.loopback import QuietHandler
 from tests.resilience.schedules import RETRY, TIMEOUT
 from tests.tryton.conftest import COMPANY, TrytonServer
-from throughline.settings import CollectorSettings
 
 Handler = Callable[[httpx.Request], httpx.Response]
 _HOP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
@@ -41,8 +41,9 @@ def forward_to(url: str) -> Handler:
 
     def handle(request: httpx.Request) -> httpx.Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        answer = client.request(request.method, request.url.raw_path.decode(),
-                                content=request.content, headers=headers)  # fmt: skip
+        answer = client.request(
+            request.method, request.url.raw_path.decode(), content=request.content, headers=headers
+        )
         kept = {k: v for k, v in answer.headers.items() if k.lower() == "content-type"}
         return httpx.Response(answer.status_code, headers=kept, content=answer.content)
 
@@ -57,8 +58,9 @@ class VendorRouter:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _RouterHandler)
         self._server.daemon_threads = True
         self._server.router = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        kwargs={"poll_interval": 0.05})  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+        )
 
     @property
     def base_url(self) -> str:
@@ -86,8 +88,7 @@ class VendorRouter:
 class _RouterHandler(QuietHandler):
     def serve(self, method: str, body: bytes) -> None:
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP]
-        request = httpx.Request(method, f"http://vendors{self.path}", headers=headers,
-                                content=body)  # fmt: skip
+        request = httpx.Request(method, f"http://vendors{self.path}", headers=headers, content=body)
         answer = self.server.router.answer(request)  # type: ignore[attr-defined]
         content = answer.read()
         self.send_response(answer.status_code)
@@ -157,9 +158,11 @@ def vendor_collectors(base_url: str, tryton: TrytonServer) -> list[HttpCollector
         )
         built.append(build_collector(name, settings, options={name: SAAS[name]["options"]}))
     config = erp_tryton.TrytonConfig(
-        f"{base_url}/{tryton.database}/", login=tryton.login, page_size=2,
+        f"{base_url}/{tryton.database}/",
+        login=tryton.login,
+        page_size=2,
         legal_entities={COMPANY: "US"},
-    )  # fmt: skip
+    )
     slow = httpx.Timeout(10.0, connect=TIMEOUT.connect, read=5.0)  # a login hashes a password
     session = erp_tryton.TrytonSession(config.url, tryton.login, tryton.password, timeout=slow)
     built.append(erp_tryton.collector("tryton", config, session))

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from collectors.registry import COLLECTORS
-from metrics.models import CollectorRun
+from store.tables import CollectorRun
 from tests.collectors.conftest import TOKEN
 
 DEMO = sorted(name for name in COLLECTORS if name.startswith("demo_"))

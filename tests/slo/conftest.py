@@ -8,7 +8,7 @@ import pytest
 from slo_demo import DemoYear, collect_demo_year
 from sqlalchemy import Engine
 
-from throughline.settings import Settings
+from foundation.settings import Settings
 
 
 @pytest.fixture(scope="session")

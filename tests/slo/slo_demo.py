@@ -13,9 +13,10 @@ from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
 from collectors.registry import COLLECTORS, build_collector, collector_sources
 from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
-from throughline.settings import CollectorSettings, Settings
+from foundation.settings import CollectorSettings, Settings
+from metrics.facts import refresh_pending
+from store.db import make_engine
+from store.migrate import upgrade
 
 TOKEN = "slo-test-token"
 
@@ -43,9 +44,15 @@ def collect_demo_year(path: Path) -> DemoYear:
     estate = simulate()
     with DemoEstateServer(estate, TOKEN, rate_limit=None) as server:
         settings = Settings(
-            database_url=url, demo_token=SecretStr(TOKEN),
+            database_url=url,
+            demo_token=SecretStr(TOKEN),
             collectors={n: CollectorSettings(base_url=server.base_url) for n in COLLECTORS},
-        )  # fmt: skip
+        )
         for name in (n for n in COLLECTORS if n.startswith("demo_")):
-            assert run_collector(engine, build_collector(name, settings)).status == "success"
+            assert (
+                run_collector(
+                    engine, build_collector(name, settings), refresh=refresh_pending
+                ).status
+                == "success"
+            )
     return DemoYear(estate, engine, settings)

@@ -24,10 +24,12 @@ def _frame(rows: list[tuple[str, object, object, float]]) -> pd.DataFrame:
 def test_handoffs_closed_after_their_deadline_keep_burning_the_aging_budget_they_used() -> None:
     slo = next(s for s in load_default_slos() if s.name == "project-setup-latency")
     # Mon 2026-03-02 09:00 won; the deadline is 2 business days later, Wed 09:00
-    cases = _frame([
-        ("IN-TIME", utc(2026, 3, 2, 9), utc(2026, 3, 3, 9), 1.0),
-        ("LATE", utc(2026, 3, 2, 9), utc(2026, 3, 9, 9), 5.0),  # closed Mon: 3 days late
-    ])  # fmt: skip
+    cases = _frame(
+        [
+            ("IN-TIME", utc(2026, 3, 2, 9), utc(2026, 3, 3, 9), 1.0),
+            ("LATE", utc(2026, 3, 2, 9), utc(2026, 3, 9, 9), 5.0),  # closed Mon: 3 days late
+        ]
+    )
     waiting = _frame([("OPEN", utc(2026, 3, 2, 9), None, float("nan"))])
     inputs = _latency_inputs(slo, cases, waiting, "project_created_at", "won_at", "deal_key", CTX)
     items = {i.key: i for i in inputs.open_items}

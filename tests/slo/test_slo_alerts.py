@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from slo_helpers import hourly, make_slo, utc
 
-from metrics.migrate import upgrade
 from metrics.slo.alerts import AlertStore, DeliveryOutcome, InMemoryAlertStore, reconcile
 from metrics.slo.evaluate import AlertCheck, EvaluationRun, evaluate_all
 from metrics.slo.inputs import SloInputs, SourceFreshness
 from metrics.slo.sql_store import SqlAlertStore
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS
+from store.migrate import upgrade
 
 T0 = utc(2024, 5, 14, 8)
 KEY = "slo:sync-first-attempts:cases:fast:*"

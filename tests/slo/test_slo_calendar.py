@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from slo_helpers import utc
 
-from metrics.canonical import NaiveTimestampError
 from metrics.slo.calendar import BusinessCalendar, resolve_deadline
+from store.canonical import NaiveTimestampError
 
 UK = BusinessCalendar("GB")
 DE = BusinessCalendar("DE")

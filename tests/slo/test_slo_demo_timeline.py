@@ -115,8 +115,11 @@ def test_quiet_weeks_meet_every_slo_and_fire_nothing(demo_year: DemoYear) -> Non
             run = _run(demo_year, at)
             checked += 1
             problems += [(at.date(), key) for key in sorted(_firing(run))]
-            problems += [(at.date(), f"{r.slo.name}: {r.status}") for r in run.reports
-                         if r.status not in ("ok", "no_data")]  # fmt: skip
+            problems += [
+                (at.date(), f"{r.slo.name}: {r.status}")
+                for r in run.reports
+                if r.status not in ("ok", "no_data")
+            ]
         at += timedelta(days=7)
     assert problems == []
     assert checked >= 40, f"only {checked} quiet weeks before {until:%Y-%m-%d}"

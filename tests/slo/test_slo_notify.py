@@ -16,6 +16,7 @@ import httpx
 import pytest
 from slo_helpers import hourly, make_slo, utc
 
+from foundation.retry import RetryPolicy
 from metrics.slo.alerts import Episode, InMemoryAlertStore, reconcile
 from metrics.slo.evaluate import AlertCheck, EvaluationRun, evaluate_all
 from metrics.slo.inputs import SloInputs
@@ -33,7 +34,6 @@ from metrics.slo.notify import (
     teams_payload,
 )
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS
-from throughline.retry import RetryPolicy
 
 T0 = utc(2024, 5, 14, 8)  # a Tuesday
 SECRET = "XyZsecret123"

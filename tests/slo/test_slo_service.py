@@ -15,14 +15,14 @@ from pydantic import SecretStr
 from slo_demo import DemoYear
 from sqlalchemy import Engine, delete
 
-from collectors import worker
 from collectors.registry import collector_sources
-from metrics.models import AlertDelivery, AlertEpisode
+from foundation import settings as settings_module
+from foundation.settings import Settings
 from metrics.slo.notify import WebhookNotifier
 from metrics.slo.service import evaluate_and_notify, slo_board, webhook_targets
-from throughline import settings as settings_module
+from store.tables import AlertDelivery, AlertEpisode
+from throughline import worker
 from throughline.cli import main
-from throughline.settings import Settings
 
 
 @pytest.fixture
@@ -62,9 +62,8 @@ def test_the_erp_outage_pages_the_sync_slo_once(
 ) -> None:
     engine, base = demo_store
     settings = base.model_copy(
-        update={"alert_webhooks": {"ops": "json"},
-                "secrets": {"webhook_ops": SecretStr(receiver)}}
-    )  # fmt: skip
+        update={"alert_webhooks": {"ops": "json"}, "secrets": {"webhook_ops": SecretStr(receiver)}}
+    )
     sources = {name: (system, 10**6) for name, (system, _) in collector_sources(settings).items()}
     notifier = WebhookNotifier(webhook_targets(settings))
     first = evaluate_and_notify(engine, settings, outage, sources, notifier)
@@ -86,17 +85,22 @@ def test_the_slo_board_lists_every_slo_worst_budget_first(
     board = slo_board(engine, settings, outage, collector_sources(settings))
     overall = board[board["scope"] == "all"]
     assert sorted(overall["slo"]) == [
-        "invoice-cycle-time", "project-setup-latency", "sync-first-attempts",
+        "invoice-cycle-time",
+        "project-setup-latency",
+        "sync-first-attempts",
         "unbilled-work-aging",
-    ]  # fmt: skip
+    ]
     assert list(board["budget_remaining"]) == sorted(board["budget_remaining"])
     assert overall["attainment"].between(0, 1).all()
 
 
 def test_slo_check_prints_each_slo_and_fails_when_one_is_breached(
-    demo_store: tuple[Engine, Settings], monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, outage: datetime,
-) -> None:  # fmt: skip
+    demo_store: tuple[Engine, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    outage: datetime,
+) -> None:
     engine, _ = demo_store
     monkeypatch.setenv("THROUGHLINE_DATABASE_URL", engine.url.render_as_string(False))
     settings_module.get_settings.cache_clear()
@@ -111,19 +115,25 @@ def test_slo_check_prints_each_slo_and_fails_when_one_is_breached(
 
 
 def test_the_worker_evaluates_slos_on_schedule_and_pages_once(
-    demo_store: tuple[Engine, Settings], receiver: str, monkeypatch: pytest.MonkeyPatch,
+    demo_store: tuple[Engine, Settings],
+    receiver: str,
+    monkeypatch: pytest.MonkeyPatch,
     outage: datetime,
-) -> None:  # fmt: skip
+) -> None:
     engine, base = demo_store
     settings = base.model_copy(
-        update={"alert_webhooks": {"ops": "slack"}, "slo_interval_seconds": 120,
-                "secrets": {"webhook_ops": SecretStr(receiver)}}
-    )  # fmt: skip
+        update={
+            "alert_webhooks": {"ops": "slack"},
+            "slo_interval_seconds": 120,
+            "secrets": {"webhook_ops": SecretStr(receiver)},
+        }
+    )
     monkeypatch.setattr(worker, "get_settings", lambda: settings)
     monkeypatch.setattr(
-        worker, "collector_sources",
+        worker,
+        "collector_sources",
         lambda s: {n: (system, 10**6) for n, (system, _) in collector_sources(s).items()},
-    )  # fmt: skip
+    )
     scheduler = worker.build_scheduler(settings)
     job = scheduler.get_job("slo-alerts")
     assert job is not None and job.trigger.interval == timedelta(seconds=120)

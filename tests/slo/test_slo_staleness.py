@@ -10,29 +10,37 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, insert
 
 from collectors.registry import COLLECTORS, build_collector
+from foundation import settings as settings_module
+from foundation.settings import CollectorSettings, Settings
 from metrics.freshness import is_stale, stale_after
-from metrics.migrate import upgrade
-from metrics.models import CollectorRun
 from metrics.slo.adapter import KPI_SOURCES, feeds, freshness
 from metrics.slo.service import configured_slos
 from metrics.views.admin import collector_health
 from metrics.views.common import ViewConfig
+from store.migrate import upgrade
+from store.tables import CollectorRun
 from tests.collectors.sources import SAAS, saas_settings
-from throughline import settings as settings_module
 from throughline.cli import main
-from throughline.settings import CollectorSettings, Settings
 
 AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 N8N = {"n8n": ("n8n", 300)}
 
 
-def run(engine: Engine, collector: str, kind: str, finished: datetime, status: str = "success"
-        ) -> None:  # fmt: skip
+def run(
+    engine: Engine, collector: str, kind: str, finished: datetime, status: str = "success"
+) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(CollectorRun).values(
-            collector=collector, kind=kind, started_at=finished - timedelta(minutes=1),
-            finished_at=finished, status=status, rows_in=10, rows_quarantined=0,
-        ))  # fmt: skip
+        conn.execute(
+            insert(CollectorRun).values(
+                collector=collector,
+                kind=kind,
+                started_at=finished - timedelta(minutes=1),
+                finished_at=finished,
+                status=status,
+                rows_in=10,
+                rows_quarantined=0,
+            )
+        )
 
 
 def test_an_import_is_never_a_collector_s_success_nor_stale(engine: Engine) -> None:
@@ -50,10 +58,15 @@ def test_an_import_is_never_a_collector_s_success_nor_stale(engine: Engine) -> N
 
 @pytest.mark.parametrize(
     ("interval", "age", "stale"),
-    [(60, timedelta(minutes=14, seconds=59), False), (60, timedelta(minutes=15, seconds=1), True),
-     (600, timedelta(minutes=29), False), (600, timedelta(minutes=31), True),
-     (3600, timedelta(hours=2, minutes=59), False), (3600, timedelta(hours=3, minutes=1), True)],
-)  # fmt: skip
+    [
+        (60, timedelta(minutes=14, seconds=59), False),
+        (60, timedelta(minutes=15, seconds=1), True),
+        (600, timedelta(minutes=29), False),
+        (600, timedelta(minutes=31), True),
+        (3600, timedelta(hours=2, minutes=59), False),
+        (3600, timedelta(hours=3, minutes=1), True),
+    ],
+)
 def test_the_collectors_page_and_the_slos_share_one_staleness_rule(
     sqlite_engine: Engine, interval: int, age: timedelta, stale: bool
 ) -> None:
@@ -70,15 +83,36 @@ def test_the_collectors_page_and_the_slos_share_one_staleness_rule(
 def test_every_registered_collector_feeds_the_slos_of_its_kpis() -> None:
     """A collector whose source system no KPI reads could never pause an SLO."""
     systems = set().union(*KPI_SOURCES.values())
-    built = {name: build_collector(name, saas_settings(name), options={name: SAAS[name]["options"]})
-             for name in SAAS}  # fmt: skip
-    built["logfiles"] = build_collector("logfiles", Settings(database_url="sqlite://"), options={
-        "logfiles": {"files": [{"name": "m", "path": "/var/log/m.jsonl", "format": "jsonl",
-                                "fields": {"integration": "a", "flow": "b", "status": "c",
-                                           "started_at": "d"}}]}})  # fmt: skip
-    tryton = Settings(database_url="sqlite://",
-                      collectors={"tryton": CollectorSettings(base_url="https://erp.test/firm/")},
-                      secrets={"tryton_password": SecretStr("x")})  # fmt: skip
+    built = {
+        name: build_collector(name, saas_settings(name), options={name: SAAS[name]["options"]})
+        for name in SAAS
+    }
+    built["logfiles"] = build_collector(
+        "logfiles",
+        Settings(database_url="sqlite://"),
+        options={
+            "logfiles": {
+                "files": [
+                    {
+                        "name": "m",
+                        "path": "/var/log/m.jsonl",
+                        "format": "jsonl",
+                        "fields": {
+                            "integration": "a",
+                            "flow": "b",
+                            "status": "c",
+                            "started_at": "d",
+                        },
+                    }
+                ]
+            }
+        },
+    )
+    tryton = Settings(
+        database_url="sqlite://",
+        collectors={"tryton": CollectorSettings(base_url="https://erp.test/firm/")},
+        secrets={"tryton_password": SecretStr("x")},
+    )
     built["tryton"] = build_collector("tryton", tryton, options={})
     for name in COLLECTORS:
         source = built[name] if name in built else build_collector(name, Settings())
@@ -86,8 +120,10 @@ def test_every_registered_collector_feeds_the_slos_of_its_kpis() -> None:
     slos = configured_slos(Settings(database_url="sqlite://"))
     assert feeds(slos, {"n8n": ("n8n", 300)})["n8n"] == {"sync-first-attempts"}
     assert feeds(slos, {"tryton": ("tryton", 300)})["tryton"] == {
-        "invoice-cycle-time", "project-setup-latency", "unbilled-work-aging",
-    }  # fmt: skip
+        "invoice-cycle-time",
+        "project-setup-latency",
+        "unbilled-work-aging",
+    }
 
 
 def slo_check(monkeypatch: pytest.MonkeyPatch, engine: Engine, **env: str) -> int:
@@ -114,22 +150,28 @@ def test_slo_check_names_the_stale_collector_and_ignores_imports_and_the_unconfi
     out = capsys.readouterr().out
     assert "paused" not in out and "4 SLOs as of 2026-06-01 12:00 UTC; 0 breached\n" in out
 
-    n8n = {"THROUGHLINE_COLLECTORS__N8N__BASE_URL": "https://n8n.example.com/api/v1",
-           "THROUGHLINE_SECRETS__N8N_API_KEY": "n8n-key"}  # fmt: skip
+    n8n = {
+        "THROUGHLINE_COLLECTORS__N8N__BASE_URL": "https://n8n.example.com/api/v1",
+        "THROUGHLINE_SECRETS__N8N_API_KEY": "n8n-key",
+    }
     slo_check(monkeypatch, sqlite_engine, **n8n)  # configured, never run
     lines = capsys.readouterr().out.splitlines()
     paused = [line for line in lines if line.startswith("paused")]
     assert len(paused) == 1 and "sync-first-attempts" in paused[0]
     assert paused[0].endswith("; paused by n8n")
-    assert ("collector n8n has never succeeded, stale after 15 min: the SLOs it feeds are paused"
-            " until it runs again") in lines  # fmt: skip
+    assert (
+        "collector n8n has never succeeded, stale after 15 min: the SLOs it feeds are paused"
+        " until it runs again"
+    ) in lines
     assert lines[-1] == "4 SLOs as of 2026-06-01 12:00 UTC; 0 breached, 1 paused"
 
     run(sqlite_engine, "n8n", "collect", AS_OF - timedelta(hours=2))
     slo_check(monkeypatch, sqlite_engine, **n8n)
     lines = capsys.readouterr().out.splitlines()
-    assert ("collector n8n last succeeded 2026-06-01 10:00 UTC, stale after 15 min: the SLOs it"
-            " feeds are paused until it runs again") in lines  # fmt: skip
+    assert (
+        "collector n8n last succeeded 2026-06-01 10:00 UTC, stale after 15 min: the SLOs it"
+        " feeds are paused until it runs again"
+    ) in lines
 
     run(sqlite_engine, "n8n", "collect", AS_OF - timedelta(minutes=3))
     slo_check(monkeypatch, sqlite_engine, **n8n)

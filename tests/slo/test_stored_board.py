@@ -12,22 +12,37 @@ import pytest
 from slo_demo import DemoYear
 from sqlalchemy import Engine, delete, func, select, update
 
-from collectors import worker
-from metrics.facts import pending, rebuild_case_facts, refresh_pending
-from metrics.facts.affected import Affected
-from metrics.models import CollectorRun, StoredSloBoard
+from metrics.facts import rebuild_case_facts, refresh_pending
 from metrics.slo import service
 from metrics.slo.service import burn_history, configured_slos, context, current_views, slo_board
 from metrics.slo.stored_board import BOARD_MAX_AGE, BoardKey, board_key, load_board, save_board
-from metrics.views.common import reporting_time
+from store import pending
+from store.affected import Affected
+from store.clock import reporting_time
+from store.tables import CollectorRun, StoredSloBoard
+from throughline import worker
 
 AT = datetime(2026, 6, 23, 14, tzinfo=UTC)
 BOARD = [
-    {"slo": "a", "attainment": 0.975, "cases": 40, "budget_remaining": -math.inf,
-     "burn_long": math.nan, "paused_by": "", "status": None},
-    {"slo": "b", "attainment": None, "cases": 0, "budget_remaining": 1.0, "burn_long": 0.0,
-     "paused_by": "erp", "status": "ok"},
-]  # fmt: skip
+    {
+        "slo": "a",
+        "attainment": 0.975,
+        "cases": 40,
+        "budget_remaining": -math.inf,
+        "burn_long": math.nan,
+        "paused_by": "",
+        "status": None,
+    },
+    {
+        "slo": "b",
+        "attainment": None,
+        "cases": 0,
+        "budget_remaining": 1.0,
+        "burn_long": 0.0,
+        "paused_by": "erp",
+        "status": "ok",
+    },
+]
 DOCUMENT = {"board": BOARD, "histories": {"a": [{"period": "2026-06-01T00:00:00+00:00"}]}}
 
 
@@ -162,9 +177,14 @@ def test_the_board_is_evaluated_again_when_a_collector_run_or_the_configuration_
     slos, ctx = configured_slos(settings), context(settings)
     stale = board_key(engine, slos, ctx, sources, AT)
     with engine.begin() as conn:  # a run starts: the data version moves
-        conn.execute(CollectorRun.__table__.insert().values(
-            collector="demo_crm", kind="collect", started_at=AT, status="running",
-        ))  # fmt: skip
+        conn.execute(
+            CollectorRun.__table__.insert().values(
+                collector="demo_crm",
+                kind="collect",
+                started_at=AT,
+                status="running",
+            )
+        )
     try:
         moved = board_key(engine, slos, ctx, sources, AT)
         assert moved.data_version != stale.data_version

@@ -95,14 +95,30 @@ def _build(target: Path) -> None:
         (work / "password").write_text(PASSWORD + "\n", encoding="utf-8")
         env = {**_env(), "TRYTONPASSFILE": str(work / "password")}
         subprocess.run(
-            [BIN / "trytond-admin", "-c", conf, "-d", DATABASE, "--email", "admin@example.com",
-             "-u", *MODULES, "--activate-dependencies"],
-            check=True, env=env, capture_output=True, timeout=300,
-        )  # fmt: skip
+            [
+                BIN / "trytond-admin",
+                "-c",
+                conf,
+                "-d",
+                DATABASE,
+                "--email",
+                "admin@example.com",
+                "-u",
+                *MODULES,
+                "--activate-dependencies",
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
         subprocess.run(
             [sys.executable, SEED, conf, DATABASE],
-            check=True, env=env, capture_output=True, timeout=300,
-        )  # fmt: skip
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
         partial = target.with_suffix(".partial")
         shutil.copyfile(work / f"{DATABASE}.sqlite", partial)
         os.replace(partial, target)
@@ -142,9 +158,10 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
             raise RuntimeError(f"trytond exited: {log.read_text(errors='replace')[-3000:]}")
         try:
             answer = httpx.post(
-                f"{url}/rpc/", json={"id": 0, "method": "common.server.version", "params": []},
+                f"{url}/rpc/",
+                json={"id": 0, "method": "common.server.version", "params": []},
                 timeout=2,
-            )  # fmt: skip
+            )
             if answer.status_code == 200:
                 return
         except httpx.TransportError:
@@ -164,9 +181,11 @@ def tryton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrytonSe
     log = work / "trytond.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [BIN / "trytond", "-c", conf, "-d", DATABASE], env=_env(), stdout=out,
+            [BIN / "trytond", "-c", conf, "-d", DATABASE],
+            env=_env(),
+            stdout=out,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)

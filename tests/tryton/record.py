@@ -16,8 +16,9 @@ import httpx
 
 from collectors import erp_tryton
 from collectors.runner import run_collector
-from metrics.db import make_engine
-from metrics.migrate import upgrade
+from metrics.facts import refresh_pending
+from store.db import make_engine
+from store.migrate import upgrade
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "http" / "tryton" / "collection.json"
 SCRUBBED_SESSION = "0" * 64
@@ -48,8 +49,11 @@ def main(url: str, login: str, password: str) -> None:
     session = erp_tryton.TrytonSession(config.url, login, password, transport=recorder)
     engine = make_engine("sqlite://")
     upgrade(engine)
-    report = run_collector(engine, erp_tryton.collector("tryton", config, session,
-                                                        transport=recorder))  # fmt: skip
+    report = run_collector(
+        engine,
+        erp_tryton.collector("tryton", config, session, transport=recorder),
+        refresh=refresh_pending,
+    )
     assert report.status == "success", report.error
     FIXTURE.write_text(json.dumps(recorder.calls, indent=1, sort_keys=True) + "\n")
     print(f"{len(recorder.calls)} calls recorded in {FIXTURE}")

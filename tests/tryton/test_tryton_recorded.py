@@ -28,9 +28,10 @@ from collectors.erp_tryton.mapping import (
 from collectors.errors import MappingError, PaginationLoop
 from collectors.http import make_client
 from collectors.runner import RunReport, run_collector
-from metrics.canonical import Activity, object_id
-from metrics.migrate import upgrade
-from metrics.models import Event, Quarantine
+from metrics.facts import refresh_pending
+from store.canonical import Activity, object_id
+from store.migrate import upgrade
+from store.tables import Event, Quarantine
 from tests.collectors.store_truth import store_summary
 
 RECORDING = Path(__file__).parents[1] / "fixtures" / "http" / "tryton" / "collection.json"
@@ -78,7 +79,9 @@ def run(engine: Engine, calls: list[dict[str, Any]]) -> RunReport:
     config = erp_tryton.TrytonConfig(URL, legal_entities={"Throughline Tryton Inc.": "US"})
     session = erp_tryton.TrytonSession(config.url, "admin", "secret", transport=transport)
     collector = erp_tryton.collector("tryton", config, session, transport=transport)
-    return run_collector(engine, collector, now=datetime(2026, 11, 24, tzinfo=UTC))
+    return run_collector(
+        engine, collector, now=datetime(2026, 11, 24, tzinfo=UTC), refresh=refresh_pending
+    )
 
 
 def answer_of(calls: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
@@ -93,14 +96,29 @@ def test_a_recorded_collection_maps_every_record(store: Engine, calls: list[Any]
     assert report.status == "success", report.error
     summary = store_summary(store)
     assert summary["objects"] == {
-        "deal": 6, "project": 4, "work_item": 16, "invoice": 3, "payment": 2,
-    }  # fmt: skip
+        "deal": 6,
+        "project": 4,
+        "work_item": 16,
+        "invoice": 3,
+        "payment": 2,
+    }
     assert summary["events"] == {
-        "deal.won": 4, "deal.lost": 1, "project.created": 4, "work.logged": 16,
-        "work.approved": 16, "invoice.created": 3, "invoice.posted": 2, "payment.received": 2,
-    }  # fmt: skip
-    assert summary["links"] == {"provisions": 3, "part_of": 16, "billed_on": 10, "bills": 3,
-                                "settled_by": 2}  # fmt: skip
+        "deal.won": 4,
+        "deal.lost": 1,
+        "project.created": 4,
+        "work.logged": 16,
+        "work.approved": 16,
+        "invoice.created": 3,
+        "invoice.posted": 2,
+        "payment.received": 2,
+    }
+    assert summary["links"] == {
+        "provisions": 3,
+        "part_of": 16,
+        "billed_on": 10,
+        "bills": 3,
+        "settled_by": 2,
+    }
     with Session(store) as s:
         won = s.scalars(
             select(Event.occurred_at)
@@ -108,8 +126,9 @@ def test_a_recorded_collection_maps_every_record(store: Engine, calls: list[Any]
             .order_by(Event.occurred_at)
         ).all()
     assert [w.replace(tzinfo=None) for w in won][:2] == [
-        datetime(2026, 6, 5, 15, 30), datetime(2026, 6, 15, 16, 0),
-    ]  # fmt: skip
+        datetime(2026, 6, 5, 15, 30),
+        datetime(2026, 6, 15, 16, 0),
+    ]
 
 
 def test_a_malformed_record_is_quarantined_and_the_rest_of_its_page_stored(
@@ -142,17 +161,29 @@ def test_an_error_answer_fails_only_its_stream(store: Engine, calls: list[Any]) 
 
 def test_typed_values_are_decoded_and_encoded_as_tryton_does() -> None:
     text = json.dumps(
-        [{"__class__": "datetime", "year": 2026, "month": 6, "day": 5, "hour": 15, "minute": 30,
-          "second": 0, "microsecond": 7},
-         {"__class__": "date", "year": 2026, "month": 6, "day": 5},
-         {"__class__": "timedelta", "seconds": 5400.0},
-         {"__class__": "Decimal", "decimal": "150.00"}]
-    )  # fmt: skip
+        [
+            {
+                "__class__": "datetime",
+                "year": 2026,
+                "month": 6,
+                "day": 5,
+                "hour": 15,
+                "minute": 30,
+                "second": 0,
+                "microsecond": 7,
+            },
+            {"__class__": "date", "year": 2026, "month": 6, "day": 5},
+            {"__class__": "timedelta", "seconds": 5400.0},
+            {"__class__": "Decimal", "decimal": "150.00"},
+        ]
+    )
     values = decode(text)
     assert values == [
-        datetime(2026, 6, 5, 15, 30, 0, 7, tzinfo=UTC), date(2026, 6, 5),
-        timedelta(minutes=90), Decimal("150.00"),
-    ]  # fmt: skip
+        datetime(2026, 6, 5, 15, 30, 0, 7, tzinfo=UTC),
+        date(2026, 6, 5),
+        timedelta(minutes=90),
+        Decimal("150.00"),
+    ]
     assert encode(values) == json.loads(text)
 
 
@@ -162,10 +193,12 @@ def at(day: int, hour: int = 12) -> datetime:
 
 def sale(ident: int, created: datetime, *steps: tuple[datetime, str]) -> dict[str, Any]:
     return {
-        "id": ident, "create_date": created,
-        "transitions": [{"id": 100 * ident + i, "at": t, "state": s}
-                        for i, (t, s) in enumerate(steps)],
-    }  # fmt: skip
+        "id": ident,
+        "create_date": created,
+        "transitions": [
+            {"id": 100 * ident + i, "at": t, "state": s} for i, (t, s) in enumerate(steps)
+        ],
+    }
 
 
 def test_won_lost_and_reopened_are_replayed_from_the_sales_history() -> None:
@@ -179,20 +212,26 @@ def test_won_lost_and_reopened_are_replayed_from_the_sales_history() -> None:
     }
     changes = [(c.activity, c.at) for c in stage_changes(reopened_then_lost)]
     assert changes == [
-        (Activity.DEAL_WON, at(3)), (Activity.DEAL_REOPENED, at(5)), (Activity.DEAL_WON, at(8)),
-    ]  # fmt: skip
+        (Activity.DEAL_WON, at(3)),
+        (Activity.DEAL_REOPENED, at(5)),
+        (Activity.DEAL_WON, at(8)),
+    ]
     all_cancelled = {"_sales": [sale(1, at(1), (at(4), "cancelled"))], "_log": []}
     assert [(c.activity, c.at) for c in stage_changes(all_cancelled)] == [
         (Activity.DEAL_LOST, at(4))
     ]
-    marked_lost = {"_sales": [], "_log": [{"id": 1, "at": at(9), "event": "button",
-                                           "target": "lost"}]}  # fmt: skip
+    marked_lost = {
+        "_sales": [],
+        "_log": [{"id": 1, "at": at(9), "event": "button", "target": "lost"}],
+    }
     assert [c.activity for c in stage_changes(marked_lost)] == [Activity.DEAL_LOST]
     no_history = {"state": "won", "end_date": date(2026, 6, 5), "_sales": [], "_log": []}
     (fallback,) = stage_changes(no_history)
     assert (fallback.activity, fallback.at, fallback.source) == (
-        Activity.DEAL_WON, datetime(2026, 6, 5, tzinfo=UTC), "end_date",
-    )  # fmt: skip
+        Activity.DEAL_WON,
+        datetime(2026, 6, 5, tzinfo=UTC),
+        "end_date",
+    )
 
 
 def test_the_party_rule_picks_the_deal_won_last_before_the_project() -> None:
@@ -205,26 +244,37 @@ def test_the_party_rule_picks_the_deal_won_last_before_the_project() -> None:
 
 def test_a_posted_then_cancelled_invoice_is_posted_and_voided() -> None:
     invoice = {
-        "create_date": at(1), "last_modified_at": at(9), "state": "cancelled",
-        "move.": {"id": 3, "create_date": at(2)}, "cancel_move.": {"id": 4, "create_date": at(7)},
-    }  # fmt: skip
+        "create_date": at(1),
+        "last_modified_at": at(9),
+        "state": "cancelled",
+        "move.": {"id": 3, "create_date": at(2)},
+        "cancel_move.": {"id": 4, "create_date": at(7)},
+    }
     assert invoice_times(invoice) == {
-        Activity.INVOICE_CREATED: at(1), Activity.INVOICE_POSTED: at(2),
+        Activity.INVOICE_CREATED: at(1),
+        Activity.INVOICE_POSTED: at(2),
         Activity.INVOICE_VOIDED: at(7),
-    }  # fmt: skip
+    }
     draft_cancelled = {"create_date": at(1), "last_modified_at": at(3), "state": "cancelled"}
     assert invoice_times(draft_cancelled)[Activity.INVOICE_VOIDED] == at(3)
 
 
 def test_time_on_a_timesheet_project_is_billable_work_at_its_list_price() -> None:
     line = {
-        "id": 7, "date": date(2026, 6, 10), "duration": timedelta(hours=2, minutes=20),
-        "create_date": at(10, 17), "last_modified_at": at(10, 17),
+        "id": 7,
+        "date": date(2026, 6, 10),
+        "duration": timedelta(hours=2, minutes=20),
+        "create_date": at(10, 17),
+        "last_modified_at": at(10, 17),
         "company.": {"id": 1, "rec_name": "Throughline Tryton Inc."},
         "invoice_line.": {"id": 2, "invoice": 5},
-        "_project": {"id": 1, "invoice_method": "timesheet", "list_price": Decimal("150.0000"),
-                     "currency": "USD"},
-    }  # fmt: skip
+        "_project": {
+            "id": 1,
+            "invoice_method": "timesheet",
+            "list_price": Decimal("150.0000"),
+            "currency": "USD",
+        },
+    }
     batch = map_timesheet_line(line, TrytonMapping({"Throughline Tryton Inc.": "US"}))
     (item,) = batch.objects
     assert (item.amount, item.currency, item.legal_entity) == (Decimal("350.00"), "USD", "US")
@@ -236,8 +286,11 @@ def test_time_on_a_timesheet_project_is_billable_work_at_its_list_price() -> Non
     assert map_timesheet_line(manual, TrytonMapping({})).objects[0].amount is None
     with pytest.raises(MappingError, match="duration is not a time span"):
         map_timesheet_line({**line, "duration": 3.5}, TrytonMapping({}))
-    for duration, hours in ((timedelta(hours=10), "10"), (timedelta(hours=2, minutes=20),
-                            "2.333333333333333333333333333"), (timedelta(hours=100), "100")):  # fmt: skip
+    for duration, hours in (
+        (timedelta(hours=10), "10"),
+        (timedelta(hours=2, minutes=20), "2.333333333333333333333333333"),
+        (timedelta(hours=100), "100"),
+    ):
         (item,) = map_timesheet_line({**line, "duration": duration}, TrytonMapping({})).objects
         assert item.attributes["hours"] == hours  # plain numbers, never "1E+1"
 
@@ -249,11 +302,21 @@ def test_a_deal_link_pattern_must_name_its_group() -> None:
 
 def test_a_server_ignoring_the_keyset_condition_raises_a_pagination_loop() -> None:
     rows = [
-        {"id": i, "last_modified_at": {"__class__": "datetime", "year": 2026, "month": 6,
-                                       "day": 1, "hour": 9, "minute": 0, "second": 0,
-                                       "microsecond": 0}}
+        {
+            "id": i,
+            "last_modified_at": {
+                "__class__": "datetime",
+                "year": 2026,
+                "month": 6,
+                "day": 1,
+                "hour": 9,
+                "minute": 0,
+                "second": 0,
+                "microsecond": 0,
+            },
+        }
         for i in (1, 2)
-    ]  # fmt: skip
+    ]
 
     def same_page(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"id": 0, "result": rows})
@@ -268,7 +331,7 @@ def test_a_server_ignoring_the_keyset_condition_raises_a_pagination_loop() -> No
 
 
 def test_settings_give_the_url_credentials_and_entities(monkeypatch: pytest.MonkeyPatch) -> None:
-    from throughline.settings import Settings
+    from foundation.settings import Settings
 
     monkeypatch.setenv("THROUGHLINE_COLLECTORS__TRYTON__BASE_URL", URL)
     monkeypatch.setenv("THROUGHLINE_SECRETS__TRYTON_PASSWORD", "secret")
@@ -276,8 +339,11 @@ def test_settings_give_the_url_credentials_and_entities(monkeypatch: pytest.Monk
     collector = erp_tryton.from_settings("tryton", Settings())
     assert collector.base_url == URL and collector.source_system == "tryton"
     assert [s.name for s in collector.streams] == [
-        "opportunities", "projects", "timesheet_lines", "invoices",
-    ]  # fmt: skip
+        "opportunities",
+        "projects",
+        "timesheet_lines",
+        "invoices",
+    ]
     monkeypatch.delenv("THROUGHLINE_SECRETS__TRYTON_PASSWORD")
     with pytest.raises(ValueError, match="THROUGHLINE_SECRETS__TRYTON_PASSWORD"):
         erp_tryton.from_settings("tryton", Settings())
@@ -301,7 +367,10 @@ def test_a_429_with_retry_after_is_retried(store: Engine, calls: list[Any]) -> N
     transport = TooManyOnce(calls)
     config = erp_tryton.TrytonConfig(URL)
     session = erp_tryton.TrytonSession(config.url, "admin", "secret", transport=transport)
-    report = run_collector(store, erp_tryton.collector("tryton", config, session,
-                                                       transport=transport))  # fmt: skip
+    report = run_collector(
+        store,
+        erp_tryton.collector("tryton", config, session, transport=transport),
+        refresh=refresh_pending,
+    )
     assert report.status == "success" and transport.refused == 1
     assert store_summary(store)["objects"]["deal"] == 6

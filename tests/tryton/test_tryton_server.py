@@ -23,12 +23,13 @@ from collectors.base import HttpCollector
 from collectors.erp_tryton.client import TrytonError, rpc
 from collectors.errors import AuthFailed
 from collectors.runner import RunReport, run_collector
+from metrics.facts import refresh_pending
 from metrics.fx import FxTable
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging
-from metrics.migrate import upgrade
-from metrics.models import CollectorState, ObjectLink, Quarantine
+from store.migrate import upgrade
+from store.tables import CollectorState, ObjectLink, Quarantine
 from tests.collectors.store_truth import store_summary
 from tests.tryton.conftest import COMPANY, TrytonServer
 from tests.tryton.truth import Rpc, Truth, compute
@@ -57,7 +58,7 @@ def make(
 
 def collect(engine: Engine, server: TrytonServer, **kw: Any) -> RunReport:
     collector, _ = make(server, **kw)
-    return run_collector(engine, collector)
+    return run_collector(engine, collector, refresh=refresh_pending)
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_a_second_run_adds_nothing_and_cursors_never_move_back(
 def test_small_pages_store_exactly_what_one_big_page_stores(
     store: Engine, sqlite_engine: Engine, tryton_server: TrytonServer, tmp_path: Any
 ) -> None:
-    from metrics.db import make_engine
+    from store.db import make_engine
 
     collect(store, tryton_server, page_size=200)
     other = make_engine(f"sqlite:///{tmp_path}/pages.db")
@@ -156,7 +157,7 @@ def test_small_pages_store_exactly_what_one_big_page_stores(
 def test_the_field_rule_links_each_project_to_the_same_deal_as_the_party_rule(
     store: Engine, tryton_server: TrytonServer, tmp_path: Any
 ) -> None:
-    from metrics.db import make_engine
+    from store.db import make_engine
 
     collect(store, tryton_server)
     by_field = make_engine(f"sqlite:///{tmp_path}/field.db")
@@ -182,8 +183,8 @@ def test_the_field_rule_is_chosen_in_the_connectors_file(
     from pydantic import SecretStr
 
     from collectors.registry import build_collector
-    from metrics.db import make_engine
-    from throughline.settings import CollectorSettings, Settings
+    from foundation.settings import CollectorSettings, Settings
+    from store.db import make_engine
 
     collect(store, tryton_server)  # the party rule, in code
     file = tmp_path / "connectors.yaml"
@@ -198,18 +199,25 @@ def test_the_field_rule_is_chosen_in_the_connectors_file(
     settings = Settings(
         database_url="sqlite://",
         collectors={"tryton": CollectorSettings(base_url=tryton_server.base_url)},
-        secrets={"tryton_login": SecretStr(tryton_server.login),
-                 "tryton_password": SecretStr(tryton_server.password)},
-    )  # fmt: skip
+        secrets={
+            "tryton_login": SecretStr(tryton_server.login),
+            "tryton_password": SecretStr(tryton_server.password),
+        },
+    )
     by_file = make_engine(f"sqlite:///{tmp_path}/file.db")
     upgrade(by_file)
-    assert run_collector(by_file, build_collector("tryton", settings)).status == "success"
+    assert (
+        run_collector(by_file, build_collector("tryton", settings), refresh=refresh_pending).status
+        == "success"
+    )
 
     def projects(engine: Engine) -> dict[str, tuple[Any, ...]]:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT source_key, legal_entity, attributes FROM objects WHERE type = 'project'"
-            )).all()  # fmt: skip
+            rows = conn.execute(
+                text(
+                    "SELECT source_key, legal_entity, attributes FROM objects WHERE type = 'project'"
+                )
+            ).all()
         out = {}
         for key, entity, attributes in rows:
             a = json.loads(attributes) if isinstance(attributes, str) else attributes
@@ -235,9 +243,11 @@ class LogoutMidRun(httpx.BaseTransport):
         self.seen += 1
         if self.seen == self.at and "Authorization" in request.headers:
             logout = httpx.Request(
-                "POST", request.url, headers={"Authorization": request.headers["Authorization"]},
+                "POST",
+                request.url,
+                headers={"Authorization": request.headers["Authorization"]},
                 json={"id": 0, "method": "common.db.logout", "params": []},
-            )  # fmt: skip
+            )
             self.inner.handle_request(logout).read()
         response = self.inner.handle_request(request)
         self.statuses.append(response.status_code)
@@ -252,7 +262,7 @@ def test_an_expired_session_is_renewed_by_logging_in_again(
 ) -> None:
     transport = LogoutMidRun(at=6)
     collector, session = make(tryton_server, transport=transport)
-    report = run_collector(store, collector)
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "success", report.error
     assert 401 in transport.statuses  # the server really refused the ended session
     assert session.logins == 2
@@ -265,7 +275,7 @@ def test_a_refused_login_fails_cleanly_without_a_cursor(
 ) -> None:
     # Another login than the other tests': Tryton slows down the logins of a login that failed.
     collector, session = make(tryton_server, login="intruder", password="wrong")
-    report = run_collector(store, collector)
+    report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "failed"
     assert all("refused the login of 'intruder'" in (s.error or "") for s in report.streams)
     assert session.logins == 0 and cursors(store) == {}
@@ -285,7 +295,9 @@ def test_an_application_error_is_a_clear_collector_error(
     )
     broken = dataclasses.replace(collector.streams[0], fields=("id", "no_such_field.rec_name"))
     streams = [broken, *collector.streams[1:]]
-    report = run_collector(store, dataclasses.replace(collector, streams=streams))
+    report = run_collector(
+        store, dataclasses.replace(collector, streams=streams), refresh=refresh_pending
+    )
     assert report.status == "partial"
     assert report.streams[0].error == (
         "Tryton has no 'no_such_field' for model.sale.opportunity.search_read (KeyError): is the"
@@ -306,19 +318,26 @@ def test_work_logged_after_a_run_is_collected_by_the_next(
     (employee,) = truth.rows("company.employee", [("party.name", "=", "Bob Builder")], ["id"])
     (line_id,) = truth.call(
         "model.timesheet.line.create",
-        [{"work": task["id"], "employee": employee["id"], "company": 1,
-          "date": {"__class__": "date", "year": 2026, "month": 11, "day": 2},
-          "duration": {"__class__": "timedelta", "seconds": 7200}}],
+        [
+            {
+                "work": task["id"],
+                "employee": employee["id"],
+                "company": 1,
+                "date": {"__class__": "date", "year": 2026, "month": 11, "day": 2},
+                "duration": {"__class__": "timedelta", "seconds": 7200},
+            }
+        ],
         {"company": 1},
-    )  # fmt: skip
+    )
     try:
         later = collect(store, tryton_server)
         lines = next(s for s in later.streams if s.name == "timesheet_lines")
         assert lines.rows_written > 0 and later.status == "success"
         wip = unbilled_aging(
-            load_work_items(store), datetime.now(UTC) + timedelta(minutes=1),
+            load_work_items(store),
+            datetime.now(UTC) + timedelta(minutes=1),
             fx=FxTable([], "USD"),
-        )  # fmt: skip
+        )
         item = wip.items[wip.items["work_item_key"] == str(line_id)].iloc[0]
         assert item["amount"] == 300.0 and item["work_date"] == date(2026, 11, 2)
         assert collect(store, tryton_server).rows_written == 0

@@ -26,9 +26,15 @@ def _hook(obj: dict[str, Any]) -> Any:
     kind = obj.get("__class__")
     if kind == "datetime":
         return datetime(
-            obj["year"], obj["month"], obj["day"], obj["hour"], obj["minute"], obj["second"],
-            obj["microsecond"], tzinfo=UTC,
-        )  # fmt: skip
+            obj["year"],
+            obj["month"],
+            obj["day"],
+            obj["hour"],
+            obj["minute"],
+            obj["second"],
+            obj["microsecond"],
+            tzinfo=UTC,
+        )
     if kind == "date":
         return date(obj["year"], obj["month"], obj["day"])
     if kind == "timedelta":
@@ -49,8 +55,12 @@ class Rpc:
 
     def call(self, method: str, *params: Any) -> Any:
         headers = {"Authorization": self.auth} if hasattr(self, "auth") else {}
-        answer = httpx.post(self.url, json={"id": 1, "method": method, "params": list(params)},
-                            headers=headers, timeout=30)  # fmt: skip
+        answer = httpx.post(
+            self.url,
+            json={"id": 1, "method": method, "params": list(params)},
+            headers=headers,
+            timeout=30,
+        )
         answer.raise_for_status()
         body = json.loads(answer.content, object_hook=_hook)
         if body.get("error"):
@@ -96,9 +106,10 @@ def compute(rpc: Rpc, as_of: datetime) -> Truth:
     """Every expected case value as of `as_of`."""
     opportunities = rpc.rows("sale.opportunity", [], ["id", "number", "state", "sales"])
     sale_log = rpc.rows(
-        "ir.model.log", [("resource", "like", "sale.sale,%"), ("event", "=", "transition")],
+        "ir.model.log",
+        [("resource", "like", "sale.sale,%"), ("event", "=", "transition")],
         ["resource", "target", "create_date"],
-    )  # fmt: skip
+    )
     confirmed: dict[int, datetime] = {}
     for entry in sale_log:
         if entry["target"].partition(":")[2] in WON:
@@ -127,9 +138,10 @@ def compute(rpc: Rpc, as_of: datetime) -> Truth:
     stuck = {str(d) for d in won_at if d not in first_project}
 
     lines = rpc.rows(
-        "timesheet.line", [],
+        "timesheet.line",
+        [],
         ["id", "date", "duration", "create_date", "work.origin", "invoice_line.invoice"],
-    )  # fmt: skip
+    )
     works = {
         w["id"]: w for w in rpc.rows("project.work", [], ["id", "invoice_method", "list_price"])
     }
@@ -141,10 +153,13 @@ def compute(rpc: Rpc, as_of: datetime) -> Truth:
     }
     post_clicks = rpc.rows(
         "ir.model.log",
-        [("resource", "like", "account.invoice,%"), ("event", "=", "button"),
-         ("target", "=", "post")],
+        [
+            ("resource", "like", "account.invoice,%"),
+            ("event", "=", "button"),
+            ("target", "=", "post"),
+        ],
         ["resource", "create_date"],
-    )  # fmt: skip
+    )
     posted_at = {int(e["resource"].split(",")[1]): e["create_date"] for e in post_clicks}
     approvals: dict[int, list[datetime]] = defaultdict(list)
     for line in lines:

@@ -1,6 +1,6 @@
 """Import history from files: OCEL 2.0 logs and flat CSV/Parquet event logs.
 
-Both go through the collectors' write path (`metrics.store.write_batch`: bulk, idempotent, case
+Both go through the collectors' write path (`store.write.write_batch`: bulk, idempotent, case
 facts refreshed in the same transaction), in batches with flat memory, and are logged in the run
 log like a collector run (kind ``import``). A mapping is checked against the file before any row
 is read; an import that quarantines most rows fails. See `ocel` and `events`.

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors.errors import MappingError
-from metrics.calendar import DEFAULT_COUNTRIES
-from metrics.canonical import Activity, EventObject, EventRow, LinkRow, ObjectRow, ObjectType
+from foundation.business_time import DEFAULT_COUNTRIES
+from store.canonical import Activity, EventObject, EventRow, LinkRow, ObjectRow, ObjectType
 from throughline.importers.events_mapping import SAMPLE_ROWS, EventLogMapping, file_problems
 from throughline.importers.files import open_source
 from throughline.importers.mapping_file import load_mapping, refuse
@@ -135,12 +135,21 @@ class RowMapper:
         }
         event = check_event(EventRow(activity, at, m.source_system, event_key, refs, attributes))
         links = [
-            check_link(LinkRow(self.objects[lk.from_].system, lk.from_, keys[lk.from_],
-                               self.objects[lk.to].system, lk.to, keys[lk.to], lk.qualifier,
-                               m.source_system))
+            check_link(
+                LinkRow(
+                    self.objects[lk.from_].system,
+                    lk.from_,
+                    keys[lk.from_],
+                    self.objects[lk.to].system,
+                    lk.to,
+                    keys[lk.to],
+                    lk.qualifier,
+                    m.source_system,
+                )
+            )
             for lk in m.links
             if lk.from_ in keys and lk.to in keys
-        ]  # fmt: skip
+        ]
         return Unit(where, values, objects=objects, events=[event], links=links)
 
     def _object(
@@ -156,8 +165,9 @@ class RowMapper:
             for a in reader.attributes
             if (v := typed(a.read(values), a.type, a.label, self.zone)) is not None
         }
-        row = ObjectRow(type_, reader.system, key, **dims, attributes=attributes,
-                        source_updated_at=at)  # fmt: skip
+        row = ObjectRow(
+            type_, reader.system, key, **dims, attributes=attributes, source_updated_at=at
+        )
         return check_object(row, self.calendars)
 
 
@@ -187,16 +197,24 @@ def import_events(
     columns = [c for _, c in mapping.columns()]
     with open_source(path, columns, mapping.format, mapping.delimiter) as source:
         sample = source.sample(SAMPLE_ROWS)
-        refuse(mapping.source, file_problems(mapping, source.header, source.kinds, sample,
-                                             calendars))  # fmt: skip
+        refuse(
+            mapping.source, file_problems(mapping, source.header, source.kinds, sample, calendars)
+        )
         mapper = RowMapper(mapping, calendars)
         name = collector_name("events", path)
         cursor: dict[str, Any] = {"file": path.name, "fingerprint": fingerprint(path), "row": 0}
         references = References(engine, hold=True, hint=_hint)
         with import_run(
-            engine, name, "events", references, total=source.total, unit=source.unit,
-            progress=progress, batch_rows=batch_rows, max_quarantined=max_quarantined,
-        ) as run:  # fmt: skip
+            engine,
+            name,
+            "events",
+            references,
+            total=source.total,
+            unit=source.unit,
+            progress=progress,
+            batch_rows=batch_rows,
+            max_quarantined=max_quarantined,
+        ) as run:
             for row in source:
                 cursor["row"] = row.number
                 if row.values is None:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType
+from store.canonical import Activity, LinkQualifier, ObjectType
 from throughline.importers.mapping_file import KeyPath, Problem, Strict
 from throughline.importers.model_rules import (
     a,
@@ -51,8 +51,14 @@ from throughline.importers.value_spec import ValueSpec
 from throughline.importers.values import RowError, parse_time, zone_problem
 
 Dimension = Literal["customer", "legal_entity", "practice", "region", "owner", "currency", "amount"]
-_ARROW_KINDS = {"bool": "boolean", "int": "integer", "uint": "integer", "float": "number",
-                "double": "number", "decimal": "number"}  # fmt: skip
+_ARROW_KINDS = {
+    "bool": "boolean",
+    "int": "integer",
+    "uint": "integer",
+    "float": "number",
+    "double": "number",
+    "decimal": "number",
+}
 SAMPLE_ROWS = 50
 
 
@@ -107,8 +113,10 @@ class EventLogMapping(Strict):
 
     def columns(self) -> list[tuple[KeyPath, str]]:
         """Every column the mapping reads, with the key that names it."""
-        out: list[tuple[KeyPath, str]] = [(("activity",), self.activity),
-                                          (("timestamp",), self.timestamp)]  # fmt: skip
+        out: list[tuple[KeyPath, str]] = [
+            (("activity",), self.activity),
+            (("timestamp",), self.timestamp),
+        ]
         if self.event_id is not None:
             out += self.event_id.columns(("event_id",))
         for name, spec in self.event_attributes.items():
@@ -132,8 +140,9 @@ class EventLogMapping(Strict):
         for i, link in enumerate(self.links):
             for end, type_ in (("from", link.from_), ("to", link.to)):
                 if type_ not in self.objects:
-                    out.append(Problem(("links", i, end), f"{type_} is not one of the mapped "
-                                                          "objects"))  # fmt: skip
+                    out.append(
+                        Problem(("links", i, end), f"{type_} is not one of the mapped objects")
+                    )
             problem = link_problem(link.from_, link.to, link.qualifier)
             if problem is not None:
                 out.append(Problem(("links", i), problem))
@@ -146,13 +155,18 @@ class EventLogMapping(Strict):
                 wanted = attribute_type(type_, name)
                 if wanted is None or spec.declared() == wanted:
                     continue
-                how = (f"write {{column: {spec.column}, type: {wanted}}}" if spec.column
-                       else f"give {a(wanted)}")  # fmt: skip
-                out.append(Problem(
-                    ("objects", str(type_), "attributes", name),
-                    f"Throughline reads the {name} of {a(type_)} as {a(wanted)}, and "
-                    f"{a(spec.declared())} would not count: {how}",
-                ))  # fmt: skip
+                how = (
+                    f"write {{column: {spec.column}, type: {wanted}}}"
+                    if spec.column
+                    else f"give {a(wanted)}"
+                )
+                out.append(
+                    Problem(
+                        ("objects", str(type_), "attributes", name),
+                        f"Throughline reads the {name} of {a(type_)} as {a(wanted)}, and "
+                        f"{a(spec.declared())} would not count: {how}",
+                    )
+                )
         return out
 
     def _activity_problems(self) -> list[Problem]:
@@ -160,26 +174,40 @@ class EventLogMapping(Strict):
         skipped = set(self.skip_activities)
         for i, name in enumerate(self.skip_activities):
             if name in self.activities:
-                out.append(Problem(("skip_activities", i),
-                                   f"{name!r} is also mapped under `activities`"))  # fmt: skip
+                out.append(
+                    Problem(("skip_activities", i), f"{name!r} is also mapped under `activities`")
+                )
         for type_, obj in self.objects.items():
             for i, name in enumerate(obj.on or []):
                 if self.activity_named(name) is None:
-                    out.append(Problem(("objects", str(type_), "on", i), f"{name!r} is neither "
-                               "under `activities` nor a Throughline activity"))  # fmt: skip
+                    out.append(
+                        Problem(
+                            ("objects", str(type_), "on", i),
+                            f"{name!r} is neither under `activities` nor a Throughline activity",
+                        )
+                    )
         for name, activity in self.activities.items():
             if name in skipped:
                 continue
             subject = subject_type(activity)
             if subject not in self.objects:
-                out.append(Problem(("activities", name), f"{activity} is about {a(subject)}, "
-                           f"but `objects` maps none: map one, or skip {name!r} "
-                           "(`skip_activities`)"))  # fmt: skip
+                out.append(
+                    Problem(
+                        ("activities", name),
+                        f"{activity} is about {a(subject)}, "
+                        f"but `objects` maps none: map one, or skip {name!r} "
+                        "(`skip_activities`)",
+                    )
+                )
                 continue
             on = self.named_on(subject)
             if on is not None and activity not in on:
-                out.append(Problem(("objects", str(subject), "on"), f"leaves out {activity} "
-                           f"({name!r}), whose rows are about {a(subject)}"))  # fmt: skip
+                out.append(
+                    Problem(
+                        ("objects", str(subject), "on"),
+                        f"leaves out {activity} ({name!r}), whose rows are about {a(subject)}",
+                    )
+                )
         return out
 
 
@@ -193,8 +221,11 @@ def file_problems(
     """What is wrong with `mapping` for a file with these columns (`kinds`: a Parquet column's
     Arrow type, when known) and first rows, and with these configured legal entities."""
     have = set(header)
-    out = [Problem(path, f"the file has no column {column!r} (it has: {', '.join(header)})")
-           for path, column in mapping.columns() if column not in have]  # fmt: skip
+    out = [
+        Problem(path, f"the file has no column {column!r} (it has: {', '.join(header)})")
+        for path, column in mapping.columns()
+        if column not in have
+    ]
     for type_, obj in mapping.objects.items():
         entity = obj.dimensions.get("legal_entity")
         constant = None if entity is None or entity.value is None else str(entity.value)
@@ -215,15 +246,23 @@ def _typed_columns_read_as_text(
         (("event_attributes", n), s) for n, s in mapping.event_attributes.items()
     ]
     for type_, obj in mapping.objects.items():
-        specs += [(("objects", str(type_), "attributes", n), s) for n, s in obj.attributes.items()
-                  if attribute_type(type_, n) != "string"]  # fmt: skip
+        specs += [
+            (("objects", str(type_), "attributes", n), s)
+            for n, s in obj.attributes.items()
+            if attribute_type(type_, n) != "string"
+        ]
     out = []
     for path, spec in specs:
         kind = kinds.get(spec.column or "", "")
         held = next((v for k, v in _ARROW_KINDS.items() if kind.startswith(k)), None)
         if spec.column and spec.type == "string" and held is not None:
-            out.append(Problem(path, f"column {spec.column!r} holds {kind} values, read here as "
-                       f"text: write {{column: {spec.column}, type: {held}}}"))  # fmt: skip
+            out.append(
+                Problem(
+                    path,
+                    f"column {spec.column!r} holds {kind} values, read here as "
+                    f"text: write {{column: {spec.column}, type: {held}}}",
+                )
+            )
     return out
 
 
@@ -249,5 +288,10 @@ def _naive_times(
             return []
         rows = "row" if len(values) == 1 else f"{len(values)} rows"
         found = f"has no offset in its first {rows} (e.g. {str(first)!r:.40})"
-    return [Problem(("timestamp",), f"column {mapping.timestamp!r} {found}: set `timezone` to "
-                    "the zone they are in (e.g. timezone: Europe/Berlin)")]  # fmt: skip
+    return [
+        Problem(
+            ("timestamp",),
+            f"column {mapping.timestamp!r} {found}: set `timezone` to "
+            "the zone they are in (e.g. timezone: Europe/Berlin)",
+        )
+    ]

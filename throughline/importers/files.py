@@ -138,8 +138,10 @@ class CsvSource:
                 yield Row(number, where, error=RowError("not valid UTF-8"), raw=raw)
                 continue
             if len(fields) != width:
-                problem = RowError(f"has {len(fields)} fields, the header has {width}",
-                                   "has another number of fields than the header")  # fmt: skip
+                problem = RowError(
+                    f"has {len(fields)} fields, the header has {width}",
+                    "has another number of fields than the header",
+                )
                 yield Row(number, where, error=problem, raw=self.delimiter.join(fields))
                 continue
             yield Row(number, where, dict(zip(header, fields, strict=True)))
@@ -171,8 +173,10 @@ class ParquetSource:
 
     def sample(self, rows: int) -> list[dict[str, Any]]:
         for batch in self._file.iter_batches(batch_size=rows, columns=self.columns):
-            return [{k: _readable_cell(_cell_or_raw(v)) for k, v in r.items()}
-                    for r in batch.to_pylist()]  # fmt: skip
+            return [
+                {k: _readable_cell(_cell_or_raw(v)) for k, v in r.items()}
+                for r in batch.to_pylist()
+            ]
         return []
 
     def close(self) -> None:

@@ -165,8 +165,10 @@ def load_mapping(path: Path, model: type[_M]) -> _M:
     try:
         mapping = model.model_validate(data)
     except ValidationError as exc:
-        problems = [Problem(_data_path(e["loc"], data), e["msg"].removeprefix("Value error, "))
-                    for e in exc.errors(include_url=False)]  # fmt: skip
+        problems = [
+            Problem(_data_path(e["loc"], data), e["msg"].removeprefix("Value error, "))
+            for e in exc.errors(include_url=False)
+        ]
         raise MappingFileError("\n".join(map(source.describe, problems))) from None
     mapping._source = source
     refuse(source, mapping.problems())

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Literal
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType
+from store.canonical import Activity, LinkQualifier, ObjectType
 
 ValueType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
 T = ObjectType
 
-#: Each link qualifier's from-types and to-types (`metrics.canonical.LinkQualifier`).
+#: Each link qualifier's from-types and to-types (`store.canonical.LinkQualifier`).
 LINK_ENDS: Mapping[LinkQualifier, tuple[tuple[ObjectType, ...], tuple[ObjectType, ...]]] = {
     LinkQualifier.PROVISIONS: ((T.DEAL,), (T.PROJECT,)),
     LinkQualifier.PART_OF: ((T.WORK_ITEM, T.MILESTONE), (T.PROJECT,)),
@@ -45,10 +45,15 @@ READ_ATTRIBUTES: Mapping[tuple[ObjectType, str], ValueType] = {
 }
 
 _SUBJECT = {
-    "deal": T.DEAL, "contract": T.CONTRACT, "change_order": T.CHANGE_ORDER,
-    "project": T.PROJECT, "work": T.WORK_ITEM, "milestone": T.MILESTONE,
-    "invoice": T.INVOICE, "payment": T.PAYMENT,
-}  # fmt: skip
+    "deal": T.DEAL,
+    "contract": T.CONTRACT,
+    "change_order": T.CHANGE_ORDER,
+    "project": T.PROJECT,
+    "work": T.WORK_ITEM,
+    "milestone": T.MILESTONE,
+    "invoice": T.INVOICE,
+    "payment": T.PAYMENT,
+}
 
 
 def a(noun: str) -> str:

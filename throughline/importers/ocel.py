@@ -1,12 +1,12 @@
 """`throughline import ocel FILE [--mapping MAP.yaml]`: an OCEL 2.0 log (JSON or SQLite).
 
-The inverse of `metrics.ocel.write_ocel`. Objects come with their dimensions (the attributes the
-mapping names under `dimensions`), other attributes (the latest value of each; those the KPIs
+The inverse of `store.ocel_export.write_ocel`. Objects come with their dimensions (the attributes
+the mapping names under `dimensions`), other attributes (the latest value of each; those the KPIs
 read, such as ``billable``, as the type they need) and their object-to-object links; events with
-their activity, time, attributes and event-to-object relations. The mapping (`ocel_mapping`,
-every key documented there) translates the log's names into Throughline's vocabulary; without
-one, ``throughline-ocel.yaml`` reads Throughline's own export, whose object ids are
-``<type>:<source system>:<source key>``, and a log whose ids are not is refused before reading.
+their activity, time, attributes and event-to-object relations. The mapping (`ocel_mapping`, every
+key documented there) translates the log's names into Throughline's vocabulary; without one,
+``throughline-ocel.yaml`` reads Throughline's own export, whose object ids are ``<type>:<source
+system>:<source key>``, and a log whose ids are not is refused before reading.
 
 An event is stored with the source system of the object it is about and its OCEL id as its
 source key (or with the system and key its `event_source` attributes carry: Throughline's export
@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors.errors import MappingError
-from metrics.calendar import DEFAULT_COUNTRIES
-from metrics.canonical import ObjectType
-from metrics.ocel import AS_OF
+from foundation.business_time import DEFAULT_COUNTRIES
+from store.canonical import ObjectType
+from store.ocel_export import AS_OF
 from throughline.importers.mapping_file import refuse
 from throughline.importers.ocel_mapper import OcelMapper
 from throughline.importers.ocel_mapping import OcelMapping, load_ocel_mapping
@@ -106,9 +106,14 @@ def _hint(type_: str) -> str:
 
 
 def _import(
-    engine: Engine, path: Path, mapping: OcelMapping, log: JsonOcel | SqliteOcel,
-    calendars: Collection[str], progress: bool | None, limits: tuple[int, float],
-) -> ImportReport:  # fmt: skip
+    engine: Engine,
+    path: Path,
+    mapping: OcelMapping,
+    log: JsonOcel | SqliteOcel,
+    calendars: Collection[str],
+    progress: bool | None,
+    limits: tuple[int, float],
+) -> ImportReport:
     mapper = OcelMapper(mapping, UTC if log.naive_utc else None, calendars)
     passes = 3 if mapping.object_ids == "plain" else 2
     by_bytes = isinstance(log, JsonOcel)
@@ -116,10 +121,16 @@ def _import(
     cursor: dict[str, Any] = {"file": path.name, "fingerprint": fingerprint(path)}
     references = References(engine, hold=True, hint=_hint)  # links may name later objects
     with import_run(
-        engine, name, "ocel", references, total=log.size * (passes if by_bytes else 1),
-        unit="B" if by_bytes else "items", progress=progress, batch_rows=limits[0],
+        engine,
+        name,
+        "ocel",
+        references,
+        total=log.size * (passes if by_bytes else 1),
+        unit="B" if by_bytes else "items",
+        progress=progress,
+        batch_rows=limits[0],
         max_quarantined=limits[1],
-    ) as run:  # fmt: skip
+    ) as run:
         exported_at = log.header(AS_OF)
         if exported_at is not None:
             try:
@@ -163,9 +174,14 @@ def _unit(mapper: OcelMapper, kind: str, item: Item, where: str) -> Unit | None:
 
 
 def _import_items(
-    run: ImportRun, mapper: OcelMapper, kind: str, items: Iterator[Item],
-    log: JsonOcel | SqliteOcel, cursor: dict[str, Any], base: int,
-) -> None:  # fmt: skip
+    run: ImportRun,
+    mapper: OcelMapper,
+    kind: str,
+    items: Iterator[Item],
+    log: JsonOcel | SqliteOcel,
+    cursor: dict[str, Any],
+    base: int,
+) -> None:
     """Store one array of the log (`kind`: objects or events) in batches."""
     for number, item in enumerate(items, 1):
         cursor[kind] = number

@@ -1,4 +1,4 @@
-"""Sync attempts and FX rates in an OCEL 2.0 log, read back as `metrics.ocel` writes them.
+"""Sync attempts and FX rates in an OCEL 2.0 log, read back as `store.ocel_export` writes them.
 
 A sync attempt is an event (the mapping's `sync_attempts` type) at its start time whose
 attributes carry Throughline's names (`source_system`, `source_key`, `integration`, `flow`,
@@ -19,9 +19,9 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from collectors.errors import MappingError
-from metrics.canonical import ErrorClass, FxRateRow, ObjectType, SyncAttemptRow, SyncStatus
-from metrics.models import FxRate, SyncAttempt
-from metrics.ocel import sync_event_id
+from store.canonical import ErrorClass, FxRateRow, ObjectType, SyncAttemptRow, SyncStatus
+from store.ocel_export import sync_event_id
+from store.tables import FxRate, SyncAttempt
 from throughline.importers.ocel_read import Item
 from throughline.importers.values import decode_json, fits, limits, parse_time
 
@@ -94,8 +94,10 @@ def sync_attempt(
     number = _whole(values.get("attempt_number"), "attempt_number")
     system_of, type_of, key_of = refs[0] if refs else (None, None, None)
     row = SyncAttemptRow(
-        source_system=system, source_key=key,
-        integration=_required(values, "integration"), flow=_required(values, "flow"),
+        source_system=system,
+        source_key=key,
+        integration=_required(values, "integration"),
+        flow=_required(values, "flow"),
         status=_enum(SyncStatus, values.get("status"), "status"),
         started_at=parse_time(item.get("time"), "time", naive_zone),
         direction=_str(values, "direction"),
@@ -106,11 +108,14 @@ def sync_attempt(
         error_signature=_str(values, "error_signature"),
         trace_key=_str(values, "trace_key"),
         duration_ms=_whole(values.get("duration_ms"), "duration_ms"),
-        object_system=system_of, object_type=type_of, object_key=key_of,
+        object_system=system_of,
+        object_type=type_of,
+        object_key=key_of,
         payload=payload,
-        source_updated_at=None if updated is None
+        source_updated_at=None
+        if updated is None
         else parse_time(updated, "source_updated_at", naive_zone),
-    )  # fmt: skip
+    )
     for name, limit in _SYNC.items():
         fits(getattr(row, name, None), limit, name)
     return row

@@ -58,10 +58,13 @@ def sniff(path: Path) -> str:
         elif b"<global scope=" in head or b'key="ocel:' in head:
             name, reader = "OCEL 1.0 XML", "read_ocel"
         else:
-            raise ImportFailed(f"{path}: an XML file that is not OCEL: Throughline reads OCEL "
-                               "2.0 JSON or SQLite")  # fmt: skip
-        raise ImportFailed(f"{path}: {name}, which Throughline does not read: "
-                           + CONVERT.format(reader=reader, path=path.name))  # fmt: skip
+            raise ImportFailed(
+                f"{path}: an XML file that is not OCEL: Throughline reads OCEL 2.0 JSON or SQLite"
+            )
+        raise ImportFailed(
+            f"{path}: {name}, which Throughline does not read: "
+            + CONVERT.format(reader=reader, path=path.name)
+        )
     if not start.startswith((b"{", b"[")):
         raise ImportFailed(f"{path}: not an OCEL 2.0 log (neither JSON nor SQLite)")
     return "json"
@@ -95,8 +98,9 @@ def scan_json_head(path: Path) -> JsonHead:
                         if value in ("objects", "events") or str(value).startswith("ocel:"):
                             break
                     elif event not in ("start_map", "end_map"):
-                        raise ImportFailed(f"{path}: not an OCEL 2.0 log (the JSON is not an "
-                                           "object)")  # fmt: skip
+                        raise ImportFailed(
+                            f"{path}: not an OCEL 2.0 log (the JSON is not an object)"
+                        )
                 elif "." in prefix:
                     continue  # inside another top-level value
                 elif event == "start_array" and prefix in ("objectTypes", "eventTypes"):
@@ -107,14 +111,17 @@ def scan_json_head(path: Path) -> JsonHead:
     except ijson.JSONError as exc:
         raise ImportFailed(f"{path}: not valid JSON ({exc})") from exc
     if any(k.startswith("ocel:") for k in head.keys):
-        raise ImportFailed(f"{path}: OCEL 1.0 JSON (keys {', '.join(head.keys[:3])} …), which "
-                           "Throughline does not read: "
-                           + CONVERT.format(reader="read_ocel", path=path.name))  # fmt: skip
+        raise ImportFailed(
+            f"{path}: OCEL 1.0 JSON (keys {', '.join(head.keys[:3])} …), which "
+            "Throughline does not read: " + CONVERT.format(reader="read_ocel", path=path.name)
+        )
     if not {"objects", "events"} & set(head.keys):
         keys = ", ".join(head.keys) or "none"
-        raise ImportFailed(f"{path}: not an OCEL 2.0 log: it has no `objects` or `events` "
-                           f"(top-level keys: {keys})")  # fmt: skip
+        raise ImportFailed(
+            f"{path}: not an OCEL 2.0 log: it has no `objects` or `events` (top-level keys: {keys})"
+        )
     if "objectTypes" in arrays or "eventTypes" in arrays:
-        head.declared = Declared(declared_types(arrays.get("objectTypes")),
-                                 declared_types(arrays.get("eventTypes")))  # fmt: skip
+        head.declared = Declared(
+            declared_types(arrays.get("objectTypes")), declared_types(arrays.get("eventTypes"))
+        )
     return head

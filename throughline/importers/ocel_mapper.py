@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from collectors.errors import MappingError
-from metrics.canonical import (
+from store.canonical import (
     Activity,
     EventObject,
     EventRow,
@@ -26,7 +26,7 @@ from metrics.canonical import (
     ObjectType,
     SyncAttemptRow,
 )
-from metrics.ocel import LINK_SOURCE
+from store.ocel_export import LINK_SOURCE
 from throughline.importers.model_rules import attribute_type, subject_type
 from throughline.importers.ocel_extra import fx_rates, sync_attempt
 from throughline.importers.ocel_mapping import QUALIFIER_HINT, OcelMapping
@@ -127,8 +127,10 @@ class OcelMapper:
         if type_ is None or ref is None:
             return None
         if ref[1] != type_:
-            raise RowError(f"id {item.get('id')!r:.60} names another type than {type_}",
-                           f"id names another type than {type_}")  # fmt: skip
+            raise RowError(
+                f"id {item.get('id')!r:.60} names another type than {type_}",
+                f"id names another type than {type_}",
+            )
         system, _, key = ref
         latest: dict[str, tuple[datetime, Any]] = {}
         for a in item.get("attributes") or []:
@@ -149,8 +151,14 @@ class OcelMapper:
                 value = self._value(value) if needed is None else typed(value, needed, name)
                 attributes[name] = value
         times = [at for at, _ in latest.values() if at != EPOCH]
-        row = ObjectRow(type_, system, key, **dims, attributes=attributes,
-                        source_updated_at=max(times) if times else None)  # fmt: skip
+        row = ObjectRow(
+            type_,
+            system,
+            key,
+            **dims,
+            attributes=attributes,
+            source_updated_at=max(times) if times else None,
+        )
         return check_object(row, self.calendars), self._links(ref, item.get("relationships") or [])
 
     def _links(self, source: Ref, relationships: list[Any]) -> list[LinkRow]:

@@ -36,7 +36,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from metrics.canonical import Activity, LinkQualifier, ObjectType
+from store.canonical import Activity, LinkQualifier, ObjectType
 from throughline.importers.mapping_file import Problem, Strict, load_mapping
 from throughline.importers.ocel_formats import Declared
 from throughline.importers.values import zone_problem
@@ -74,8 +74,10 @@ class OcelMapping(Strict):
     def problems(self) -> list[Problem]:
         """Everything wrong with the mapping on its own (no log needed)."""
         out = [Problem(("timezone",), p) for p in [zone_problem(self.timezone)] if p]
-        for key, mapped in (("skip_activities", self.activities),
-                            ("skip_object_types", self.object_types)):  # fmt: skip
+        for key, mapped in (
+            ("skip_activities", self.activities),
+            ("skip_object_types", self.object_types),
+        ):
             for i, name in enumerate(getattr(self, key)):
                 if name in mapped:
                     out.append(Problem((key, i), f"{name!r} is also mapped"))
@@ -97,8 +99,11 @@ class OcelMapping(Strict):
                 if name not in types:
                     have = ", ".join(sorted(types)) or "none"
                     path = (key, name) if key in ("activities", "object_types") else (key, i)
-                    out.append(Problem(path, f"the log declares no {kind} type {name!r} "
-                                             f"(it declares: {have})"))  # fmt: skip
+                    out.append(
+                        Problem(
+                            path, f"the log declares no {kind} type {name!r} (it declares: {have})"
+                        )
+                    )
         return out
 
     @property

@@ -152,10 +152,12 @@ class SqliteOcel:
         """The object and event types of the log (its `*_map_type` tables) with the attribute
         columns of each type's table."""
         objects, events = (
-            {str(t): frozenset(c for c in columns if c not in _OCEL_COLUMNS)
-             for t, _, columns in self._type_tables(kind)}
+            {
+                str(t): frozenset(c for c in columns if c not in _OCEL_COLUMNS)
+                for t, _, columns in self._type_tables(kind)
+            }
             for kind in ("object", "event")
-        )  # fmt: skip
+        )
         return Declared(objects, events)
 
     def _type_tables(self, kind: str) -> list[tuple[Any, str, list[str]]]:
@@ -214,10 +216,13 @@ class SqliteOcel:
                     if value is not None and (changed is None or changed == name):
                         values.append({"name": name, "time": at, "value": value})
             yield {
-                "id": oid, "type": type_, "attributes": values,
-                "relationships": [{"objectId": t, "qualifier": q or ""}
-                                  for _, t, q in links.take(oid)],
-            }  # fmt: skip
+                "id": oid,
+                "type": type_,
+                "attributes": values,
+                "relationships": [
+                    {"objectId": t, "qualifier": q or ""} for _, t, q in links.take(oid)
+                ],
+            }
 
     def events(self) -> Iterator[Item]:
         rows = _Follower(self._typed_rows("event"))
@@ -227,12 +232,14 @@ class SqliteOcel:
             found = rows.take(eid)
             row = found[0] if found else (eid, type_, None, None, {})
             yield {
-                "id": eid, "type": type_, "time": row[2],
-                "attributes": [{"name": k, "value": v} for k, v in row[4].items()
-                               if v is not None],
-                "relationships": [{"objectId": t, "qualifier": q or ""}
-                                  for _, t, q in relations.take(eid)],
-            }  # fmt: skip
+                "id": eid,
+                "type": type_,
+                "time": row[2],
+                "attributes": [{"name": k, "value": v} for k, v in row[4].items() if v is not None],
+                "relationships": [
+                    {"objectId": t, "qualifier": q or ""} for _, t, q in relations.take(eid)
+                ],
+            }
 
     def close(self) -> None:
         self.conn.close()

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from metrics.canonical import EventRow, FxRateRow, LinkRow, ObjectRow, SyncAttemptRow
-from metrics.facts.common import among
-from metrics.models import Object
+from store.canonical import EventRow, FxRateRow, LinkRow, ObjectRow, SyncAttemptRow
+from store.reads import among
+from store.tables import Object
 from throughline.importers.model_rules import a
 from throughline.importers.values import RowError
 

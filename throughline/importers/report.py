@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from metrics.store import WriteResult
+from store.write import WriteResult
 from throughline.importers.mapping_file import ImportFailed
 
 MAX_QUARANTINED = 0.5  # an import quarantining a larger share of its rows fails
@@ -78,14 +78,19 @@ class ImportReport:
         share = self.quarantined / read
         if share <= max_share and self.quarantined < kept:
             return None
-        why = (f"({share:.0%}, more than {max_share:.0%})" if share > max_share
-               else "(every row the mapping does not skip)")  # fmt: skip
-        return "\n".join([
-            f"{self.quarantined:,} of {read:,} rows quarantined {why}: the import failed (rows "
-            "already stored stay; importing again after fixing the mapping stores nothing "
-            "twice). Top reasons:",
-            *self.reason_lines(),
-        ])  # fmt: skip
+        why = (
+            f"({share:.0%}, more than {max_share:.0%})"
+            if share > max_share
+            else "(every row the mapping does not skip)"
+        )
+        return "\n".join(
+            [
+                f"{self.quarantined:,} of {read:,} rows quarantined {why}: the import failed (rows "
+                "already stored stay; importing again after fixing the mapping stores nothing "
+                "twice). Top reasons:",
+                *self.reason_lines(),
+            ]
+        )
 
 
 class ImportRejected(ImportFailed):

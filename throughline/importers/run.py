@@ -1,7 +1,7 @@
 """What every import shares: the run log, batched writes, the quarantine count and the bar.
 
 An import is logged like a collector run (`collectors.runner.start_run` / `finish_run`, kind
-``import``, under the collector lock of its name) and writes through `metrics.store.write_batch`
+``import``, under the collector lock of its name) and writes through `store.write.write_batch`
 in batches, each with its cursor in the same transaction. A row that cannot be mapped is
 quarantined with its row number and reason, counted by reason for the summary; the rest of its
 batch is stored. Events and links name only stored objects (`refs`). An import that reads
@@ -32,10 +32,10 @@ from collectors.runner import (
     refresh_after_failure,
     start_run,
 )
-from metrics.canonical import Batch, EventRow, QuarantineRow
 from metrics.facts import refresh_pending
-from metrics.facts.common import no_cyclic_gc
-from metrics.store import CursorUpdate, read_cursor, write_batch
+from store.canonical import Batch, EventRow, QuarantineRow
+from store.reads import no_cyclic_gc
+from store.write import CursorUpdate, read_cursor, write_batch
 from throughline.importers.mapping_file import ImportFailed, MappingFileError, Strict
 from throughline.importers.refs import References, Unit
 from throughline.importers.report import MAX_QUARANTINED, ImportRejected, ImportReport
@@ -44,9 +44,15 @@ from throughline.importers.values import kind_of
 BATCH_ROWS = 5_000
 
 __all__ = [
-    "BATCH_ROWS", "MAX_QUARANTINED", "ImportFailed", "ImportRejected", "ImportReport",
-    "ImportRun", "MappingFileError", "Strict",
-]  # fmt: skip
+    "BATCH_ROWS",
+    "MAX_QUARANTINED",
+    "ImportFailed",
+    "ImportRejected",
+    "ImportReport",
+    "ImportRun",
+    "MappingFileError",
+    "Strict",
+]
 
 
 def fingerprint(path: Path) -> str:
@@ -66,9 +72,13 @@ def merge_events(events: list[EventRow]) -> list[EventRow]:
             continue
         refs = old.objects + tuple(r for r in event.objects if r not in old.objects)
         by_id[event.id] = EventRow(
-            old.activity, old.occurred_at, old.source_system, old.source_key, refs,
+            old.activity,
+            old.occurred_at,
+            old.source_system,
+            old.source_key,
+            refs,
             {**event.attributes, **old.attributes},
-        )  # fmt: skip
+        )
     return list(by_id.values())
 
 
@@ -77,9 +87,15 @@ class ImportRun:
     cursor (references settled first, `refs`) and feeds the progress bar."""
 
     def __init__(
-        self, engine: Engine, report: ImportReport, stream: str, started: datetime,
-        bar: tqdm[Any], references: References, batch_rows: int,
-    ) -> None:  # fmt: skip
+        self,
+        engine: Engine,
+        report: ImportReport,
+        stream: str,
+        started: datetime,
+        bar: tqdm[Any],
+        references: References,
+        batch_rows: int,
+    ) -> None:
         self.engine = engine
         self.report = report
         self.stream = stream
@@ -154,7 +170,7 @@ class ImportRun:
         if self._since is not None:
             cursor = {**cursor, "since": min(self._since, self.started).isoformat()}
         update = CursorUpdate(self.report.collector, self.stream, cursor)
-        result = write_batch(self.engine, batch, update, now=self.started, refresh=False)
+        result = write_batch(self.engine, batch, update, now=self.started)
         self.cursor = cursor
         self.report.written.add(result)
         self.report.rows_read += self._rows
@@ -212,15 +228,19 @@ def _finish(engine: Engine, run: ImportRun) -> None:
     if r.status == "success":
         refresh_pending(engine)  # the cases the import touched, each recomputed once
     else:
-        refresh_after_failure(engine, r.collector)
+        refresh_after_failure(engine, r.collector, refresh_pending)
     before, after = (
         None if c is None else json.dumps(c, sort_keys=True, default=str)
         for c in (run.cursor_before, run.cursor)
     )
     stream = StreamReport(
-        run.stream, r.rows_read, r.written.total, r.quarantined,
-        cursor_before=before, cursor_after=after,
-    )  # fmt: skip
+        run.stream,
+        r.rows_read,
+        r.written.total,
+        r.quarantined,
+        cursor_before=before,
+        cursor_after=after,
+    )
     finish_run(engine, RunReport(r.collector, r.status, r.run_id, [stream], r.error))
 
 

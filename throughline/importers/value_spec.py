@@ -96,9 +96,11 @@ class ValueSpec(Strict):
             return self.type
         if isinstance(self.value, bool):
             return "boolean"
-        return "integer" if isinstance(self.value, int) else (
-            "number" if isinstance(self.value, float) else "string"
-        )  # fmt: skip
+        return (
+            "integer"
+            if isinstance(self.value, int)
+            else ("number" if isinstance(self.value, float) else "string")
+        )
 
     def reader(self) -> Reader:
         """The row → raw value function (a column's cell as read, not yet typed)."""

@@ -15,9 +15,9 @@ from sqlalchemy import String
 
 from collectors.errors import MappingError
 from collectors.mapping import amount as parse_amount_field
-from metrics.canonical import EventRow, LinkRow, ObjectRow
-from metrics.models import Event, Object, ObjectLink
-from metrics.models import EventObject as EventObjectTable
+from store.canonical import EventRow, LinkRow, ObjectRow
+from store.tables import Event, Object, ObjectLink
+from store.tables import EventObject as EventObjectTable
 from throughline.importers.model_rules import calendar_problem, link_problem
 
 DIMENSIONS = ("customer", "legal_entity", "practice", "region", "owner", "currency", "amount")
@@ -133,7 +133,7 @@ def text(value: Any) -> str | None:
 
 
 def decode_json(value: Any) -> Any:
-    """A JSON object or array written as a string (as `metrics.ocel` exports them), decoded."""
+    """A JSON object or array written as a string (as `store.ocel_export` exports them), decoded."""
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             parsed = json.loads(value)

@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from collectors.base import Collector
 from collectors.registry import build_collector
+from foundation.settings import CollectorSettings, Settings
 from tests.collectors.fake_apis import (
     NS_TIMEZONE,
     FakeApi,
@@ -42,7 +43,6 @@ from tests.collectors.fake_apis import (
     fixture,
 )
 from tests.collectors.sources import SAAS
-from throughline.settings import CollectorSettings, Settings
 
 CORPUS = Path(__file__).resolve().parent
 #: The runs' clock: the corpus's records are from March 2026.
@@ -146,8 +146,9 @@ def to_json(value: Any) -> bytes:
         if isinstance(item, str):
             whole = TOKEN.fullmatch(item)
             if whole and whole.group(1) in ("raw", "deep"):
-                return mark(b"\x01" + expand_text(item if whole.group(1) == "deep" else
-                                                  whole.group(2)))  # fmt: skip
+                return mark(
+                    b"\x01" + expand_text(item if whole.group(1) == "deep" else whole.group(2))
+                )
             if TOKEN.search(item):
                 return mark(expand_text(item))
         return item
@@ -214,16 +215,31 @@ class Item:
 
 
 def tryton_datetime(at: datetime) -> dict[str, Any]:
-    return {"__class__": "datetime", "year": at.year, "month": at.month, "day": at.day,
-            "hour": at.hour, "minute": at.minute, "second": at.second, "microsecond": 0}  # fmt: skip
+    return {
+        "__class__": "datetime",
+        "year": at.year,
+        "month": at.month,
+        "day": at.day,
+        "hour": at.hour,
+        "minute": at.minute,
+        "second": at.second,
+        "microsecond": 0,
+    }
 
 
 def lenient_time(value: Any) -> datetime | None:
     """A record's cursor as a fake API reads it to filter, or None when it cannot."""
     try:
         if isinstance(value, dict):
-            return datetime(value["year"], value["month"], value["day"], value["hour"],
-                            value["minute"], value["second"], tzinfo=UTC)  # fmt: skip
+            return datetime(
+                value["year"],
+                value["month"],
+                value["day"],
+                value["hour"],
+                value["minute"],
+                value["second"],
+                tzinfo=UTC,
+            )
         if isinstance(value, str):
             text = value.replace("Z", "+00:00")
             if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
@@ -253,11 +269,16 @@ class StreamSpec:
     def of(cls, name: str, spec: Mapping[str, Any]) -> StreamSpec:
         cursors = spec["cursor"]
         return cls(
-            name, spec["table"], spec["key"],
-            tuple([cursors] if isinstance(cursors, str) else cursors), spec["template"],
-            spec["stored"], dict(spec.get("keys") or {k: f"{k}-1" for k in TIMES}),
-            bool(spec.get("typed")), tuple(spec.get("key_copies") or ()),
-        )  # fmt: skip
+            name,
+            spec["table"],
+            spec["key"],
+            tuple([cursors] if isinstance(cursors, str) else cursors),
+            spec["template"],
+            spec["stored"],
+            dict(spec.get("keys") or {k: f"{k}-1" for k in TIMES}),
+            bool(spec.get("typed")),
+            tuple(spec.get("key_copies") or ()),
+        )
 
     def keyed(self, label: str) -> dict[str, Any]:
         """The template with record `label`'s key and cursor time."""
@@ -283,8 +304,9 @@ class StreamSpec:
             value = value.get(name) if isinstance(value, dict) else None
         key = record.get(self.key)
         key = expand_str(key) if isinstance(key, str) else key
-        return Item(key if isinstance(key, str | int) else None, lenient_time(value),
-                    to_json(record))  # fmt: skip
+        return Item(
+            key if isinstance(key, str | int) else None, lenient_time(value), to_json(record)
+        )
 
     def stamp(self, at: datetime) -> Any:
         return tryton_datetime(at) if self.typed else at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -304,12 +326,14 @@ class CorpusApi(FakeApi):
     ) -> tuple[bytes, int]:
         """The records of `table` at or after `since` (unreadable cursors always), in order, as
         a JSON array, and how many they are."""
-        items = [i for i in self.records.get(table, []) if since is None or i.at is None
-                 or i.at >= since]  # fmt: skip
+        items = [
+            i for i in self.records.get(table, []) if since is None or i.at is None or i.at >= since
+        ]
         order = sorted(items, key=lambda i: (i.at or datetime.max.replace(tzinfo=UTC), str(i.key)))
         if newest_first:
-            order = sorted(items, key=lambda i: int(str(i.key)) if str(i.key).isdigit() else 0,
-                           reverse=True)  # fmt: skip
+            order = sorted(
+                items, key=lambda i: int(str(i.key)) if str(i.key).isdigit() else 0, reverse=True
+            )
         return b"[" + b", ".join(i.body for i in order) + b"]", len(order)
 
     def envelope(self, template: str, records: tuple[bytes, int]) -> httpx.Response:
@@ -461,8 +485,9 @@ def _saas(name: str) -> Callable[[httpx.BaseTransport], Collector]:
         options = dict(SAAS[name]["options"])
         if "limit" in options:  # the corpus fakes answer in one page: ask for pages that big
             options["limit"] = 100
-        return build_collector(name, saas_settings(name), transport=transport,
-                               options={name: options})  # fmt: skip
+        return build_collector(
+            name, saas_settings(name), transport=transport, options={name: options}
+        )
 
     return build
 
@@ -470,9 +495,10 @@ def _saas(name: str) -> Callable[[httpx.BaseTransport], Collector]:
 def _demo(name: str) -> Callable[[httpx.BaseTransport], Collector]:
     def build(transport: httpx.BaseTransport) -> Collector:
         settings = Settings(
-            database_url="sqlite://", demo_token=SecretStr(BearerCorpus.TOKEN),
+            database_url="sqlite://",
+            demo_token=SecretStr(BearerCorpus.TOKEN),
             collectors={name: CollectorSettings(base_url="http://estate.test")},
-        )  # fmt: skip
+        )
         return build_collector(name, settings, transport=transport)
 
     return build

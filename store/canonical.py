@@ -1,0 +1,456 @@
+"""The canonical vocabulary and row types every collector maps its source to.
+
+Modelled on OCEL 2.0: *objects* (a deal, a project, an invoice …), *events* that happened to
+them at a point in time, *links* between objects, plus the integration platform's *sync
+attempts*. Rows are plain frozen dataclasses: collectors build them, `store.write` writes them.
+Every timestamp must be timezone-aware; a naive one is refused with the field named.
+`check_batch` says which rows the store must not keep (text too long for its column, NUL
+characters, currencies that are not ISO 4217 codes, far-future or pre-1970 times, …): the
+collector runner quarantines their records with that reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from foundation.currencies import CURRENCIES
+
+
+class ObjectType(StrEnum):
+    """Business object types of the quote-to-cash process."""
+
+    ACCOUNT = "account"
+    DEAL = "deal"
+    CONTRACT = "contract"
+    PROJECT = "project"
+    WORK_ITEM = "work_item"
+    MILESTONE = "milestone"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    CHANGE_ORDER = "change_order"
+
+
+class Activity(StrEnum):
+    """The fixed event vocabulary (DESIGN §2)."""
+
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+    DEAL_REOPENED = "deal.reopened"
+    CONTRACT_SIGNED = "contract.signed"
+    CHANGE_ORDER_APPROVED = "change_order.approved"
+    PROJECT_CREATED = "project.created"
+    PROJECT_ACTIVATED = "project.activated"
+    WORK_LOGGED = "work.logged"
+    WORK_APPROVED = "work.approved"
+    WORK_WRITTEN_OFF = "work.written_off"
+    MILESTONE_ACCEPTED = "milestone.accepted"
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_POSTED = "invoice.posted"
+    INVOICE_SENT = "invoice.sent"
+    INVOICE_VOIDED = "invoice.voided"
+    PAYMENT_RECEIVED = "payment.received"
+
+
+class LinkQualifier(StrEnum):
+    """Object-to-object relations (from → to)."""
+
+    PROVISIONS = "provisions"  # deal → project
+    PART_OF = "part_of"  # work_item / milestone → project
+    BILLED_ON = "billed_on"  # work_item → invoice
+    SETTLED_BY = "settled_by"  # invoice → payment
+    AMENDS = "amends"  # change_order → project
+    CONTRACTED_BY = "contracted_by"  # deal → contract
+    BILLS = "bills"  # invoice → project
+    REISSUED_AS = "reissued_as"  # voided invoice → its re-issue
+    CREDITS = "credits"  # credit note → invoice
+
+
+class SyncStatus(StrEnum):
+    """Outcome of one sync attempt."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+class ErrorClass(StrEnum):
+    """Why a sync attempt failed (`store.signatures.classify` decides).
+
+    ``connection``: the target could not be reached (refused, reset, DNS); ``server``: it
+    answered with a server error (HTTP 5xx other than 504); ``timeout``: no answer in time (or
+    HTTP 408/504); ``rate_limit``: HTTP 429 or throttling; ``auth``: credentials refused;
+    ``validation``: the record was refused (HTTP 400/404/422, a missing or invalid field);
+    ``duplicate``: it already exists (HTTP 409); ``parse``: an answer that could not be read;
+    ``unknown``: none of these."""
+
+    CONNECTION = "connection"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    RATE_LIMIT = "rate_limit"
+    AUTH = "auth"
+    VALIDATION = "validation"
+    DUPLICATE = "duplicate"
+    PARSE = "parse"
+    UNKNOWN = "unknown"
+
+
+class NaiveTimestampError(ValueError):
+    """A timestamp without a timezone reached the store; the message names the field."""
+
+
+def require_aware(value: datetime | None, field_name: str) -> datetime | None:
+    """Return `value` in UTC, refusing naive datetimes with a message naming the field."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveTimestampError(
+            f"{field_name} must be timezone-aware (got naive {value.isoformat()}); "
+            "say which zone it is in, e.g. datetime(..., tzinfo=UTC)"
+        )
+    return value.astimezone(UTC)
+
+
+def stable_id(*parts: object) -> int:
+    """A deterministic positive 63-bit id from the given parts (same parts → same id)."""
+    text = "\x1f".join(map(str, parts))
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@lru_cache(maxsize=1 << 16)
+def object_id(source_system: str, type_: str, source_key: str) -> int:
+    """Id of the object with this natural key; collectors use it to link across systems.
+    Cached: a batch names the same object about a dozen times (its events, links, facts)."""
+    return stable_id("object", source_system, type_, source_key)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """One business object as a source currently shows it (mutable: later reads overwrite)."""
+
+    type: ObjectType
+    source_system: str
+    source_key: str
+    customer: str | None = None
+    legal_entity: str | None = None
+    practice: str | None = None
+    region: str | None = None
+    owner: str | None = None
+    currency: str | None = None
+    amount: Decimal | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    source_updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "source_updated_at", require_aware(self.source_updated_at, "source_updated_at")
+        )
+        if self.currency is not None:  # "eur " → "EUR"; `check_currency` refuses non-codes
+            object.__setattr__(self, "currency", self.currency.strip().upper() or None)
+
+    @property
+    def id(self) -> int:
+        return object_id(self.source_system, self.type, self.source_key)
+
+
+@dataclass(frozen=True, slots=True)
+class EventObject:
+    """An event's relation to one object, with its role (e.g. `deal`, `project`)."""
+
+    source_system: str
+    type: ObjectType
+    source_key: str
+    qualifier: str
+
+    @property
+    def object_id(self) -> int:
+        return object_id(self.source_system, self.type, self.source_key)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """Something that happened to one or more objects; immutable once stored."""
+
+    activity: Activity
+    occurred_at: datetime
+    source_system: str
+    source_key: str
+    objects: tuple[EventObject, ...] = ()
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
+
+    @property
+    def id(self) -> int:
+        """Deterministic from (source, activity, source key, occurred_at): re-reads never add."""
+        return stable_id(
+            "event", self.source_system, self.activity, self.source_key, self.occurred_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """An object-to-object relation, e.g. deal → project `provisions`."""
+
+    from_system: str
+    from_type: ObjectType
+    from_key: str
+    to_system: str
+    to_type: ObjectType
+    to_key: str
+    qualifier: LinkQualifier
+    source_system: str
+
+    @property
+    def from_id(self) -> int:
+        return object_id(self.from_system, self.from_type, self.from_key)
+
+    @property
+    def to_id(self) -> int:
+        return object_id(self.to_system, self.to_type, self.to_key)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAttemptRow:
+    """One run of one integration flow for one record."""
+
+    source_system: str
+    source_key: str
+    integration: str
+    flow: str
+    status: SyncStatus
+    started_at: datetime
+    direction: str | None = None
+    attempt_number: int = 1
+    retry_of_key: str | None = None
+    error_class: ErrorClass | None = None
+    error_message: str | None = None
+    error_signature: str | None = None
+    trace_key: str | None = None
+    duration_ms: int | None = None
+    object_system: str | None = None
+    object_type: ObjectType | None = None
+    object_key: str | None = None
+    payload: dict[str, Any] | None = None
+    source_updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started_at", require_aware(self.started_at, "started_at"))
+        object.__setattr__(
+            self, "source_updated_at", require_aware(self.source_updated_at, "source_updated_at")
+        )
+
+    @property
+    def id(self) -> int:
+        return stable_id("sync", self.source_system, self.source_key)
+
+    @property
+    def retry_of_id(self) -> int | None:
+        if self.retry_of_key is None:
+            return None
+        return stable_id("sync", self.source_system, self.retry_of_key)
+
+    @property
+    def object_id(self) -> int | None:
+        if self.object_system is None or self.object_type is None or self.object_key is None:
+            return None
+        return object_id(self.object_system, self.object_type, self.object_key)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    """Input that could not be mapped: kept with its reason, never dropped silently."""
+
+    collector: str
+    stream: str
+    reason: str
+    raw: dict[str, Any] | str
+    source_key: str | None = None
+
+    @property
+    def id(self) -> int:
+        return stable_id("quarantine", self.collector, self.stream, self.source_key, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class FxRateRow:
+    """Units of `quote` currency for one unit of `base` currency on `day`."""
+
+    day: date
+    base: str
+    quote: str
+    rate: Decimal
+    source_system: str = "manual"
+
+
+@dataclass(slots=True)
+class Batch:
+    """Rows a collector writes in one transaction together with its cursor."""
+
+    objects: list[ObjectRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
+    sync_attempts: list[SyncAttemptRow] = field(default_factory=list)
+    quarantined: list[QuarantineRow] = field(default_factory=list)
+    fx_rates: list[FxRateRow] = field(default_factory=list)
+
+    def extend(self, other: Batch) -> None:
+        """Append another batch's rows to this one."""
+        self.objects.extend(other.objects)
+        self.events.extend(other.events)
+        self.links.extend(other.links)
+        self.sync_attempts.extend(other.sync_attempts)
+        self.quarantined.extend(other.quarantined)
+        self.fx_rates.extend(other.fx_rates)
+
+    def __len__(self) -> int:
+        return (
+            len(self.objects)
+            + len(self.events)
+            + len(self.links)
+            + len(self.sync_attempts)
+            + len(self.fx_rates)
+        )
+
+
+# --- what the store refuses (checked by the collector runner before a record's rows are kept) -
+
+#: How far after the run's start a timestamp may lie (clock skew between a source and us).
+FUTURE_TOLERANCE = timedelta(days=1)
+#: How far ahead a (forward, budget) exchange rate may be dated.
+FX_LEAD = timedelta(days=366)
+#: Timestamps at or before the Unix epoch are "no date" placeholders, not business events.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_MONEY = Decimal("1e14")  # Numeric(18, 4): 14 digits before the point
+MAX_RATE = Decimal("1e10")  # Numeric(20, 10)
+MAX_INT = 2**31 - 1  # an Integer column
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL: PostgreSQL refuses it; lone surrogates
+
+
+class InvalidRow(ValueError):
+    """A canonical row the store must not keep; the message names the field and the problem."""
+
+
+def check_currency(code: str | None, field_name: str) -> None:
+    """An ISO 4217 code (upper case), or a source's own numeric currency id (NetSuite's)."""
+    if code is None or code in CURRENCIES or (code.isascii() and code.isdigit() and len(code) <= 3):
+        return
+    raise InvalidRow(f"{field_name} {code!r:.40} is not an ISO 4217 currency code")
+
+
+def check_text(value: str, field_name: str, limit: int | None = None) -> None:
+    """Text the store can keep: no NUL character, no lone surrogate, at most `limit` long."""
+    if limit is not None and len(value) > limit:
+        raise InvalidRow(f"{field_name} is {len(value)} characters long; at most {limit} fit")
+    found = _UNSTORABLE.search(value)
+    if found is not None and found.group() == "\x00":
+        raise InvalidRow(f"{field_name} contains a NUL character")
+    if found is not None:
+        raise InvalidRow(f"{field_name} is not valid Unicode text (it holds a lone surrogate)")
+
+
+def check_batch(batch: Batch, *, now: datetime, tolerance: timedelta = FUTURE_TOLERANCE) -> None:
+    """Raise `InvalidRow` for the first row of `batch` the store must not keep.
+
+    Refused: text a column cannot hold (too long for it, NUL characters, lone surrogates, also
+    inside JSON attributes and payloads), non-finite numbers in JSON, amounts and rates past
+    their column's precision, currencies that are not ISO 4217 codes, whole numbers out of
+    range, timestamps at or before 1970-01-01 or more than `tolerance` after `now` (the
+    run's start: a year-9999 event would skew every KPI, and an object version dated there would
+    never be overwritten by the real next version), and rates dated more than a year ahead.
+    """
+    latest, days = now + tolerance, tolerance / timedelta(days=1)
+    for o in batch.objects:
+        check_currency(o.currency, "currency")
+        _check_texts(o, "objects")
+        if o.amount is not None and (not o.amount.is_finite() or abs(o.amount) >= MAX_MONEY):
+            raise InvalidRow(f"amount {o.amount!s:.40} is out of range")
+        _check_time(o.source_updated_at, "source_updated_at", latest, days)
+        _check_json(o.attributes, "attributes")
+    for e in batch.events:
+        _check_texts(e, "events")
+        _check_time(e.occurred_at, f"{e.activity} occurred_at", latest, days)
+        _check_json(e.attributes, "attributes")
+    for a in batch.sync_attempts:
+        _check_texts(a, "sync_attempts")
+        _check_time(a.started_at, "started_at", latest, days)
+        _check_time(a.source_updated_at, "source_updated_at", latest, days)
+        if not 1 <= a.attempt_number <= MAX_INT:
+            raise InvalidRow(f"attempt number {a.attempt_number!s:.40} is out of range")
+        if a.duration_ms is not None and not 0 <= a.duration_ms <= MAX_INT:
+            raise InvalidRow(f"duration {a.duration_ms!s:.40} ms is out of range")
+        _check_json(a.payload, "payload")
+    for link in batch.links:
+        _check_texts(link, "object_links")
+    for r in batch.fx_rates:
+        check_currency(r.base, "base currency")
+        check_currency(r.quote, "quote currency")
+        _check_texts(r, "fx_rates")
+        if not (r.rate.is_finite() and 0 < r.rate < MAX_RATE):
+            raise InvalidRow(f"rate {r.rate!s:.40} is out of range")
+        if r.day > (latest + FX_LEAD).date():
+            raise InvalidRow(f"rate day {r.day.isoformat()} is more than a year ahead")
+
+
+def _check_texts(row: Any, table: str) -> None:
+    limits = _column_limits()
+    for name in row.__dataclass_fields__:
+        value = getattr(row, name)
+        if isinstance(value, str):
+            check_text(value, name, limits.get((table, name)))
+
+
+@lru_cache(maxsize=1)
+def _column_limits() -> dict[tuple[str, str], int]:
+    """(table, column) → the length of each bounded text column of the store."""
+    from sqlalchemy import String
+
+    from store.tables import Base
+
+    return {
+        (table.name, column.name): column.type.length
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length
+    }
+
+
+def _check_time(
+    value: datetime | None, field_name: str, latest: datetime, tolerance_days: float = 1
+) -> None:
+    if value is None:
+        return
+    if value <= EPOCH:
+        raise InvalidRow(f"{field_name} {value.isoformat()} is not after 1970-01-01 (no real date)")
+    if value > latest:
+        raise InvalidRow(
+            f"{field_name} {value.isoformat()} is in the future (more than "
+            f"{tolerance_days:g} day after the run started)"
+        )
+
+
+def _check_json(value: Any, field_name: str) -> None:
+    """Walk a JSON value (without recursion): text the store can keep, finite numbers."""
+    stack: list[tuple[Any, str]] = [(value, field_name)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    check_text(key, f"{path} key")
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+        elif isinstance(item, str):
+            check_text(item, path)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidRow(f"{path} is {item}, not a finite number")
