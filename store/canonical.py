@@ -33,7 +33,7 @@ class ObjectType(StrEnum):
 
 
 class Activity(StrEnum):
-    """The fixed event vocabulary of the quote-to-cash process."""
+    """The fixed event vocabulary (docs/architecture.md, "The canonical model")."""
 
     DEAL_WON = "deal.won"
     DEAL_LOST = "deal.lost"

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.0 typed models of the store, one module per kind of table:
+"""SQLAlchemy 2.0 typed models of the store (docs/architecture.md, "The event store"), one
+module per kind of table:
 
 - `event_log`: objects, events, event-object relations, object links, sync attempts and FX
   rates, as the sources show them (what collectors and imports write);

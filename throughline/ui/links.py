@@ -1,5 +1,5 @@
 """Page parameters in the URL: a drill-down choice or a shared link's value, checked by a parser
-(`throughline.params`); a value that does not parse is dropped with one sentence, never a
+(`throughline.ui.params`); a value that does not parse is dropped with one sentence, never a
 traceback."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import TypeVar
 
 import streamlit as st
 
-from throughline import params
+from throughline.ui import params
 from throughline.ui.text import safe
 
 T = TypeVar("T")
 
 
 def param(name: str, parse: Callable[[str], T] = params.text) -> T | None:  # type: ignore[assignment]
-    """A page parameter from the URL, checked by `parse` (`throughline.params`). A value that
+    """A page parameter from the URL, checked by `parse` (`throughline.ui.params`). A value that
     does not parse is dropped from the URL and the page says so in one sentence, then goes on
     with its default view."""
     value = st.query_params.get(name)

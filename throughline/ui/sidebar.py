@@ -20,7 +20,7 @@ from metrics.views.common import (
     period_bounds,
     period_filters,
 )
-from throughline import params
+from throughline.ui import params
 from throughline.ui.data import as_of, db_url, engine_for
 from throughline.ui.links import not_understood
 from throughline.ui.visitor import access
