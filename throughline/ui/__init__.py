@@ -8,7 +8,7 @@ No KPI logic: pages read through `metrics.views` and draw with these helpers (``
 - `data`: the engine, the settings the views need and the reporting clock, cached per URL;
 - `loading`: a loader's failure as a sentence, the SLO board;
 - `sidebar`: the shared filters, mirrored into the URL;
-- `links`: page parameters in the URL;
+- `links`: page parameters in the URL (their values checked by `params`);
 - `page`: the header and the live "data as of" line;
 - `tables`: tables with CSV and Excel downloads, chart style and selections;
 - `text`: formatting and escaping.
