@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from metrics.facts import refresh_pending
 from throughline.preflight import (
     ConfigurationError,
     check_environment,
@@ -72,6 +71,7 @@ def _collect(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from collectors.registry import build_collector
     from collectors.runner import run_collector
+    from metrics.facts import refresh_pending
 
     engine = open_store(settings)
     failed = 0
