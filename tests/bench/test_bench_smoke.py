@@ -113,7 +113,7 @@ def test_the_generator_is_deterministic_and_appends_about_one_percent() -> None:
 def test_the_pages_read_the_slo_board_the_worker_stored(
     store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.run import _store_slo_board, page_calls
+    from bench.phases.page_draw import _store_slo_board, page_calls
     from metrics.slo import service
 
     write_and_refresh(
