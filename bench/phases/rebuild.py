@@ -15,7 +15,7 @@ from bench.stores import open_store
 
 
 def _as_of() -> datetime:
-    from bench.generate import CUT
+    from bench.firm import CUT
 
     return CUT
 

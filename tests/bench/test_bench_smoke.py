@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bench.duck import duckdb_report, export_parquet
-from bench.generate import CUT, Scale, batches, rows_in
+from bench.firm import CUT
+from bench.generate import Scale, batches, rows_in
 from metrics.facts import rebuild_case_facts, write_and_refresh
 from metrics.report import differences, kpi_report
 from store.canonical import Batch
