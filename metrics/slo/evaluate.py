@@ -39,7 +39,7 @@ from itertools import accumulate
 from typing import Literal
 from urllib.parse import quote
 
-from metrics.slo.calendar import DAY, BusinessCalendar, CalendarResolver, weekends_only
+from foundation.business_time import DAY, BusinessCalendar, CalendarResolver, weekends_only
 from metrics.slo.inputs import Feeds, Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo
 from metrics.slo.windows import DEFAULT_BURN_WINDOWS, BurnWindow, Severity

@@ -9,7 +9,7 @@ The engine never reads the store. An adapter (one per KPI) turns case facts into
   money for value-weighted ones.
 - `OpenItem` — one item that has a deadline and may sit past it: a won deal without a project,
   approved work not yet billed. ``deadline`` is already resolved (business days on the item's
-  legal-entity calendar, see `metrics.slo.calendar.resolve_deadline`). Items closed recently may
+  legal-entity calendar, see `foundation.business_time.resolve_deadline`). Items closed recently may
   be passed with ``closed_at`` so the days they spent late stay counted in the window.
 - `SourceFreshness` — when a collector last succeeded and how old that may get. A mapping
   ``collector → SLO names`` says which SLOs each collector feeds.
