@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from metrics.freshness import overdue
 from store.canonical import require_aware
 
 #: Which SLOs (by ``metadata.name``) each collector feeds: ``{"crm": {"project-setup-latency"}}``.
@@ -115,8 +116,9 @@ class SourceFreshness:
             raise ValueError(f"SourceFreshness {self.collector!r}: stale_after must be positive")
 
     def is_stale(self, as_of: datetime) -> bool:
-        """True when the last success is missing or older than ``stale_after`` at ``as_of``."""
-        return self.last_success is None or as_of - self.last_success > self.stale_after
+        """True when the last success is missing or older than ``stale_after`` at ``as_of``
+        (the rule of `metrics.freshness`)."""
+        return overdue(self.last_success, self.stale_after, as_of)
 
 
 @dataclass(frozen=True, slots=True)

@@ -613,7 +613,7 @@ def _freshness() -> None:
     current = (as_of(), data_version(target))
     if (drawn is not None and drawn != current) or _session_over():
         st.rerun(scope="app")
-    fresh = freshness(target)
+    fresh = freshness(target, collectors=config().collectors)
     if not fresh.collected:
         st.info(
             "Nothing has been collected yet. Start the worker (`throughline worker`) or run "
@@ -627,6 +627,8 @@ def _freshness() -> None:
     line = f"🕒 Data as of {current[0]:%Y-%m-%d %H:%M} UTC · {collected}"
     if fresh.failing:
         line += f" · ⚠️ failing: {', '.join(fresh.failing)}"
+    if fresh.stale:
+        line += f" · 🕰️ stale: {', '.join(fresh.stale)}"
     st.caption(line)
 
 
