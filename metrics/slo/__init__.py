@@ -1,4 +1,4 @@
-"""SLOs, error budgets, burn-rate alerts and notifications (DESIGN §4).
+"""SLOs, error budgets, burn-rate alerts and notifications.
 
 Modules, in the order data flows through them:
 
