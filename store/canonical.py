@@ -41,7 +41,7 @@ class ObjectType(StrEnum):
 
 
 class Activity(StrEnum):
-    """The fixed event vocabulary (DESIGN §2)."""
+    """The fixed event vocabulary (docs/architecture.md, "The canonical model")."""
 
     DEAL_WON = "deal.won"
     DEAL_LOST = "deal.lost"

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 typed models of the canonical store (DESIGN §2).
+"""SQLAlchemy 2.0 typed models of the canonical store (docs/architecture.md, "The event store").
 
 Ids of objects, events and sync attempts are deterministic 63-bit hashes of their natural keys
 (`store.canonical.stable_id`), so every write is an idempotent upsert and collectors can link

@@ -1,4 +1,4 @@
-"""SLOs, error budgets, burn-rate alerts and notifications.
+"""SLOs, error budgets, burn-rate alerts and notifications (docs/architecture.md, "SLOs").
 
 Modules, in the order data flows through them:
 

@@ -44,7 +44,7 @@ from metrics.views.guard import AccessDenied
 from store.clock import data_version, reporting_time
 from store.db import make_engine
 from store.migrate import current_revision, head_revision
-from throughline import params
+from throughline.ui import params
 
 if TYPE_CHECKING:
     from metrics.slo.service import SloViews
@@ -529,7 +529,7 @@ def drill(page: str, **params: str) -> None:
 
 
 def param(name: str, parse: Callable[[str], T] = params.text) -> T | None:  # type: ignore[assignment]
-    """A page parameter from the URL, checked by `parse` (`throughline.params`). A value that
+    """A page parameter from the URL, checked by `parse` (`throughline.ui.params`). A value that
     does not parse is dropped from the URL and the page says so in one sentence, then goes on
     with its default view."""
     value = st.query_params.get(name)
