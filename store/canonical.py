@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+
+from foundation.timestamps import NaiveTimestampError as NaiveTimestampError
+from foundation.timestamps import require_aware as require_aware
 
 
 class ObjectType(StrEnum):
@@ -94,22 +97,6 @@ class ErrorClass(StrEnum):
     DUPLICATE = "duplicate"
     PARSE = "parse"
     UNKNOWN = "unknown"
-
-
-class NaiveTimestampError(ValueError):
-    """A timestamp without a timezone reached the store; the message names the field."""
-
-
-def require_aware(value: datetime | None, field_name: str) -> datetime | None:
-    """Return `value` in UTC, refusing naive datetimes with a message naming the field."""
-    if value is None:
-        return None
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise NaiveTimestampError(
-            f"{field_name} must be timezone-aware (got naive {value.isoformat()}); "
-            "say which zone it is in, e.g. datetime(..., tzinfo=UTC)"
-        )
-    return value.astimezone(UTC)
 
 
 def stable_id(*parts: object) -> int:

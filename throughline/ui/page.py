@@ -7,7 +7,7 @@ import streamlit as st
 
 from metrics.views.common import freshness
 from store.clock import data_version
-from throughline.ui.data import as_of, engine
+from throughline.ui.data import as_of, config, engine
 from throughline.ui.text import ago
 from throughline.ui.visitor import access, notice, session_over
 
@@ -38,7 +38,7 @@ def _freshness() -> None:
     current = (as_of(), data_version(target))
     if (drawn is not None and drawn != current) or session_over():
         st.rerun(scope="app")
-    fresh = freshness(target)
+    fresh = freshness(target, collectors=config().collectors)
     if not fresh.collected:
         st.info(
             "Nothing has been collected yet. Start the worker (`throughline worker`) or run "
@@ -52,6 +52,8 @@ def _freshness() -> None:
     line = f"🕒 Data as of {current[0]:%Y-%m-%d %H:%M} UTC · {collected}"
     if fresh.failing:
         line += f" · ⚠️ failing: {', '.join(fresh.failing)}"
+    if fresh.stale:
+        line += f" · 🕰️ stale: {', '.join(fresh.stale)}"
     st.caption(line)
 
 
