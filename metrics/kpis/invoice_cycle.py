@@ -202,8 +202,7 @@ def _compute(invoices: pd.DataFrame, scope: Scope) -> InvoiceCycle:
 def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
     """Invoices posted in the SLO windows; triggered invoices still waiting, for an aging
     budget."""
-    scope = query.scope()
-    kpi = _compute(_load(engine, scope), scope)
+    kpi = KPI.measure(engine, query.scope())
     waiting = kpi.waiting
     key = "invoice_key" if "invoice_key" in waiting.columns else str(waiting.columns[0])
     return latency_cases(kpi.cases, waiting, "ended_at", "trigger_at", key)

@@ -176,8 +176,7 @@ def _compute(handoffs: pd.DataFrame, scope: Scope) -> SetupLatency:
 
 def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
     """Handoffs decided in the SLO windows; won deals still waiting, for the aging budget."""
-    scope = query.scope()
-    kpi = _compute(_load(engine, scope), scope)
+    kpi = KPI.measure(engine, query.scope())
     return latency_cases(kpi.cases, kpi.stuck, "project_created_at", "won_at", "deal_key")
 
 
