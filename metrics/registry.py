@@ -11,7 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from metrics.kpis import cash_impact, invoice_cycle, setup_latency, sync_trends, unbilled
+from metrics.kpis import (  # one KPI module a line
+    cash_impact,
+    invoice_cycle,
+    setup_latency,
+    sync_trends,
+    unbilled,
+)
 from metrics.kpis.declaration import Figure, Kpi
 
 START, END = "<!-- kpi-table:start -->", "<!-- kpi-table:end -->"

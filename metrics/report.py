@@ -1,8 +1,9 @@
 """Every KPI of the registry as one machine-readable report: `throughline kpis --as-of DATE`.
 
-`kpi_report` runs each KPI's loader and pure function over the whole history up to `as_of` (or
-a `Filters` period) and keeps the headline figures, keyed by the registry's KPI names: counts,
-p50 / p90, shares, money in the reporting currency. Missing values (no cases, no FX rate) are
+`kpi_report` measures each declared KPI once (`metrics.registry.DECLARED`: loader, then pure
+function) over the whole history up to `as_of` (or a `Filters` period) and keeps each figure's
+headline numbers (`Figure.report`), keyed by the figures' names: counts, p50 / p90, shares,
+money in the reporting currency. Missing values (no cases, no FX rate) are
 ``None``, never NaN, so the report is plain JSON. `differences` compares two reports figure by
 figure (the benchmark checks Throughline against DuckDB with it) and lists every mismatch as a
 readable line instead of stopping at the first.
