@@ -60,7 +60,8 @@ from collectors.errors import CollectorError, MappingError
 from collectors.locks import collector_lock
 from collectors.salvage import DEFECT_KEY
 from foundation.settings import get_settings
-from store.canonical import Batch, InvalidRow, QuarantineRow, check_batch
+from store.canonical import Batch, QuarantineRow
+from store.checks import InvalidRow, check_batch
 from store.tables import CollectorRun
 from store.write import CursorUpdate, WriteResult, read_cursor, write_batch
 

@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from foundation.business_time import BusinessCalendar, resolve_deadline
 from metrics.freshness import last_successes, stale_after
 from metrics.kpis.declaration import SloCases, SloQuery, latency_cases
 from metrics.registry import KPIS
-from metrics.slo.calendar import BusinessCalendar, resolve_deadline
 from metrics.slo.inputs import Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo, Threshold
 
