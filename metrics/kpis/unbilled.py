@@ -37,6 +37,7 @@ from metrics.kpis.declaration import (
 from metrics.kpis.unbilled_rows import ITEM_DIMENSIONS, ITEM_TIMES
 from metrics.kpis.unbilled_rows import WorkItems as WorkItems
 from metrics.kpis.unbilled_rows import items_query as items_query
+from metrics.kpis.unbilled_rows import load_open_work as load_open_work
 from metrics.kpis.unbilled_rows import load_work_items as load_work_items
 
 BUCKETS: tuple[tuple[int | None, str], ...] = (
@@ -241,7 +242,8 @@ SLO_LIMIT_DAYS = 60
 
 
 def _load(engine: Engine, scope: Scope) -> WorkItems:
-    return load_work_items(engine, scope.filters, until=scope.at, since=scope.filters.start_at)
+    """What the aging at the scope's instant counts (`load_open_work`): open work, not history."""
+    return load_open_work(engine, scope.filters, scope.at, scope.filters.start_at)
 
 
 def _compute(work: WorkItems, scope: Scope) -> UnbilledAging:

@@ -1,16 +1,26 @@
 """What the unbilled work aging reads: billable work item facts and the invoices each was billed
-on, for an instant or for a period."""
+on, for a period (`load_work_items`) or for one instant (`load_open_work`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Select, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    literal_column,
+    or_,
+    select,
+)
 
 from metrics.kpis.common import ALL, Filters, read_frame
+from store.reads import among
 from store.tables import WORK_SETTLED_AT, CaseWorkBilling, CaseWorkItem
 
 ITEM_TIMES = ("logged_at", "approved_at", "written_off_at", "billed_at")
@@ -28,7 +38,10 @@ class WorkItems:
 
 
 def _conditions(
-    filters: Filters, until: datetime | None, since: datetime | None
+    filters: Filters,
+    until: datetime | None,
+    since: datetime | None,
+    offs_since: datetime | None = None,
 ) -> list[ColumnElement[bool]]:
     t = CaseWorkItem
     where = [t.billable.is_(True), *filters.dims(t)]
@@ -36,14 +49,22 @@ def _conditions(
         where.append(or_(t.approved_at <= until, t.status == "on_hold"))
     if since is not None:
         settled: ColumnElement[Any] = literal_column(WORK_SETTLED_AT)  # the index's, verbatim
-        where.append(or_(settled.is_(None), settled >= since))
+        unsettled = or_(settled.is_(None), settled >= since)
+        if offs_since is None:
+            where.append(unsettled)
+        else:  # … or written off from `offs_since` on (the partial index on written_off_at)
+            written_off = and_(t.written_off_at.is_not(None), t.written_off_at >= offs_since)
+            where.append(or_(unsettled, written_off))
     return where
 
 
 def items_query(
-    filters: Filters = ALL, until: datetime | None = None, since: datetime | None = None
+    filters: Filters = ALL,
+    until: datetime | None = None,
+    since: datetime | None = None,
+    offs_since: datetime | None = None,
 ) -> Select[*tuple[Any, ...]]:
-    """The work item facts `load_work_items` reads."""
+    """The work item facts `load_work_items` and `load_open_work` read."""
     t = CaseWorkItem
     return select(
         t.work_item_id,
@@ -58,7 +79,7 @@ def items_query(
         t.work_date,
         t.project_id,
         *(t.__table__.c[n] for n in ITEM_TIMES),
-    ).where(*_conditions(filters, until, since))
+    ).where(*_conditions(filters, until, since, offs_since))
 
 
 def load_work_items(
@@ -82,3 +103,33 @@ def load_work_items(
     query = items_query(filters, until, since).order_by(t.work_item_key)
     items = read_frame(conn, query, ITEM_TIMES)
     return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")), since)
+
+
+def load_open_work(
+    conn: Connection | Engine, filters: Filters, at: datetime, since: datetime | None
+) -> WorkItems:
+    """What `unbilled_aging` at `at` counts of a period starting at `since`, and no more: the
+    work unsettled at `at` (the work in progress then, and on hold) and the work written off
+    from `since` on, with the billing of those items only. Every other item of the period's
+    `load_work_items` was billed for good or written off before: it is neither in progress at
+    `at` nor a write-off of the period, so `unbilled_aging` of both gives the same result,
+    reading what grows with the open work instead of the period.
+    """
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            return load_open_work(c, filters, at, since)
+    after = since if since is not None else datetime.min.replace(tzinfo=UTC)
+    query = items_query(filters, at, at, after).order_by(CaseWorkItem.work_item_key)
+    items = read_frame(conn, query, ITEM_TIMES)
+    b = CaseWorkBilling
+    billed = select(b.work_item_id, b.posted_at, b.voided_at).where(b.posted_at.is_not(None))
+    parts = [
+        read_frame(conn, billed.where(condition), ("posted_at", "voided_at"))
+        for condition in among(conn, b.work_item_id, set(items["work_item_id"]))
+    ]
+    billing = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else read_frame(conn, billed.where(b.work_item_id.is_(None)), ("posted_at", "voided_at"))
+    )
+    return WorkItems(items, billing, since)

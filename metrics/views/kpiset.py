@@ -21,7 +21,7 @@ from metrics.kpis.setup_latency import SetupLatency
 from metrics.kpis.sync_trends import KPI as SYNC
 from metrics.kpis.sync_trends import SyncErrorTrends
 from metrics.kpis.unbilled import KPI as UNBILLED
-from metrics.kpis.unbilled import UnbilledAging, WorkItems, unbilled_aging
+from metrics.kpis.unbilled import UnbilledAging, WorkItems, load_work_items, unbilled_aging
 from metrics.registry import DECLARED
 from metrics.views.common import ViewConfig
 from store.reads import among
@@ -54,10 +54,18 @@ def cycle(
     return CYCLE.measure(engine, scope(config, filters, as_of, rates))
 
 
-def work_items(engine: Engine, filters: Filters, as_of: datetime) -> WorkItems:
-    """Billable work items that can count in the period, with their project's key
-    (``project_key``) for grouping."""
-    work = UNBILLED.read(engine, Scope.of(as_of, filters))
+def work_items(
+    engine: Engine, filters: Filters, as_of: datetime, *, period: bool = True
+) -> WorkItems:
+    """Billable work items with their project's key (``project_key``) for grouping: those that
+    can count at some instant of the period (`period`, for WIP over time), else only those the
+    aging at `as_of` counts (the KPI's loader: open work and the period's write-offs)."""
+    at = Scope.of(as_of, filters)
+    work = (
+        load_work_items(engine, filters, until=at.at, since=filters.start_at)
+        if period
+        else UNBILLED.read(engine, at)
+    )
     ids = sorted({int(i) for i in work.items["project_id"].dropna()})
     p = Object
     keys: dict[int, str] = {}
@@ -120,7 +128,7 @@ class KpiSet:
 
 def kpi_set(engine: Engine, config: ViewConfig, filters: Filters, as_of: datetime) -> KpiSet:
     """Every declared KPI (unbilled work with its projects' keys, for the overview)."""
-    rows = {UNBILLED.name: work_items(engine, filters, as_of)}
+    rows = {UNBILLED.name: work_items(engine, filters, as_of, period=False)}
     at = scope(config, filters, as_of, fx_table(engine, config))
     return KpiSet(as_of, measure_all(engine, at, DECLARED, rows))
 
