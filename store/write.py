@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from store.canonical import Batch
+from store.counts import count_new
 from store.db import upsert_insert
 from store.pending import mark_affected
 from store.reads import no_cyclic_gc
@@ -120,6 +121,7 @@ def _write(
 ) -> WriteResult:
     loader = loader_for(conn)
     events = events_by_id(batch.events)
+    count_new(conn, batch, events)  # the running counts (`store.counts`), before the upserts
     result = WriteResult(
         objects=loader.load(OBJECTS, object_rows(batch.objects, stamp)),
         events=loader.load(EVENTS, event_rows(events, stamp)),

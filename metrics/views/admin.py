@@ -20,7 +20,12 @@ from metrics.views import audit
 from metrics.views.access import Access
 from metrics.views.common import ViewConfig, frame
 from metrics.views.guard import view
-from metrics.views.store_contents import activity_counts, object_counts, sync_attempt_count
+from metrics.views.store_contents import (
+    activity_counts,
+    object_counts,
+    quarantined_per_collector,
+    sync_attempt_count,
+)
 from store.clock import cursor_time
 from store.run_requests import queue_run
 from store.tables import CollectorRun, CollectorState, Quarantine, RunRequest
@@ -85,11 +90,7 @@ def collector_health(
         ("started_at", "finished_at"),
     ).set_index("collector")
     with engine.connect() as conn:
-        quarantined = dict(
-            conn.execute(
-                select(Quarantine.collector, func.count()).group_by(Quarantine.collector)
-            ).all()
-        )
+        quarantined = quarantined_per_collector(conn)
     cursors = _cursors(engine)
     collected, imported = last_successes(engine), last_successes(engine, imports=True)
     names = sorted(set(config.collectors) | set(runs.index))

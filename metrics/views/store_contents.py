@@ -5,43 +5,35 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
-from store.tables import CollectorRun, CollectorState, Event, Object, Quarantine, SyncAttempt
+from store.counts import ACTIVITIES, OBJECTS, QUARANTINED, SYNC_ATTEMPTS, counts
+from store.tables import CollectorRun, CollectorState
 
 
 def object_counts(engine: Engine) -> pd.DataFrame:
-    """Objects per type and source system."""
-    query = (
-        select(Object.type, Object.source_system, func.count().label("objects"))
-        .group_by(Object.type, Object.source_system)
-        .order_by(Object.type, Object.source_system)
-    )
+    """Objects per type and source system (the running counts, `store.counts`)."""
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(), columns=["type", "source", "objects"])
+        rows = [(name, source, n) for name, source, n, _, _ in counts(conn, OBJECTS)]
+    return pd.DataFrame(rows, columns=["type", "source", "objects"])
 
 
 def activity_counts(engine: Engine) -> pd.DataFrame:
-    """Events per activity, with the first and last time each happened."""
-    query = (
-        select(
-            Event.activity,
-            func.count().label("events"),
-            func.min(Event.occurred_at),
-            func.max(Event.occurred_at),
-        )
-        .group_by(Event.activity)
-        .order_by(Event.activity)
-    )
+    """Events per activity, with the first and last time each happened (running counts)."""
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = [(name, n, first, last) for name, _, n, first, last in counts(conn, ACTIVITIES)]
     return pd.DataFrame(rows, columns=["activity", "events", "first", "last"])
 
 
 def sync_attempt_count(engine: Engine) -> int:
-    """Sync attempts stored."""
+    """Sync attempts stored (running count)."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(SyncAttempt)).scalar_one())
+        return sum(n for _, _, n, _, _ in counts(conn, SYNC_ATTEMPTS))
+
+
+def quarantined_per_collector(conn: Connection) -> dict[str, int]:
+    """Records in quarantine per collector (running counts)."""
+    return {name: n for name, _, n, _, _ in counts(conn, QUARANTINED)}
 
 
 def collector_status(engine: Engine) -> pd.DataFrame:
@@ -61,7 +53,6 @@ def collector_status(engine: Engine) -> pd.DataFrame:
         CollectorRun.rows_quarantined,
         CollectorRun.error,
     ).join(latest, CollectorRun.id == latest.c.run_id)
-    quarantined = select(Quarantine.collector, func.count()).group_by(Quarantine.collector)
     cursors = select(CollectorState.collector, func.max(CollectorState.updated_at)).group_by(
         CollectorState.collector
     )
@@ -79,7 +70,7 @@ def collector_status(engine: Engine) -> pd.DataFrame:
                 "error",
             ],
         )
-        in_quarantine = dict(conn.execute(quarantined).all())
+        in_quarantine = quarantined_per_collector(conn)
         cursor_moved = dict(conn.execute(cursors).all())
     frame["records in quarantine"] = frame["collector"].map(in_quarantine).fillna(0).astype(int)
     frame["cursor saved"] = frame["collector"].map(cursor_moved)

@@ -26,7 +26,15 @@ from store.tables.case_facts import (
     SyncFailure,
     SyncTrace,
 )
-from store.tables.event_log import Event, EventObject, FxRate, Object, ObjectLink, SyncAttempt
+from store.tables.event_log import (
+    Event,
+    EventObject,
+    FxRate,
+    Object,
+    ObjectLink,
+    StoreCount,
+    SyncAttempt,
+)
 from store.tables.operations import (
     AlertDelivery,
     AlertEpisode,
@@ -63,6 +71,7 @@ __all__ = [
     "ObjectLink",
     "Quarantine",
     "RunRequest",
+    "StoreCount",
     "StoredSloBoard",
     "SyncAttempt",
     "SyncDaily",

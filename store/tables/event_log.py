@@ -124,3 +124,18 @@ class FxRate(Base):
     rate: Mapped[Decimal] = mapped_column(Numeric(20, 10))
     source_system: Mapped[str] = mapped_column(String(32))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoreCount(Base):
+    """What the store holds, counted as it is written (`store.counts`): objects per type and
+    source system, events per activity (with the first and last time one happened), sync
+    attempts, and quarantined records per collector. ``source`` is '' when not applicable."""
+
+    __tablename__ = "store_counts"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
