@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from collectors import erp_tryton
-from collectors.connector_options import SPECS
 from collectors.connector_tables import option_rows
 from collectors.errors import ConfigurationError
+from collectors.registry import OPTIONS as SPECS
 from collectors.registry import build_collector, load_connector_options
 from foundation.settings import CollectorSettings, Settings
 from tests.collectors.fake_apis import FakeN8n

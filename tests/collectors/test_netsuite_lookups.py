@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from collectors.erp_netsuite import hours, localize, map_timebill, streams
-from collectors.erp_netsuite_lookups import Entity, Lookups
+from collectors.erp_netsuite.lookups import Entity, Lookups
 from collectors.errors import MappingError
 from collectors.registry import build_collector
 from collectors.runner import run_collector
