@@ -74,6 +74,6 @@ SPEC = ConnectorSpec(
     build=_build,
     streams=(),  # one per configured file, named by it
     options=OPTIONS,
-    fixtures="tests/fixtures/logs/logfiles",
+    fixtures="tests/fixtures/logs",
     ready=lambda options: bool(options.get("files")),
 )
