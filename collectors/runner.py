@@ -64,6 +64,7 @@ from foundation.settings import get_settings
 from store.canonical import Batch, InvalidRow, QuarantineRow, check_batch
 from store.write import CursorUpdate, WriteResult, read_cursor, write_batch
 
+__all__ = ["RunReport", "StreamReport", "finish_run", "run_collector", "start_run"]
 log = logging.getLogger("throughline.collectors")
 
 MAPPING_FAILURES = (
@@ -334,5 +335,3 @@ def _cursor_time(cursor: dict[str, Any] | None) -> datetime | None:
 def _cursor_update(collector: str, stream: str, at: datetime) -> CursorUpdate:
     return CursorUpdate(collector, stream, {"since": at.isoformat()})
 
-
-__all__ = ["RunReport", "StreamReport", "finish_run", "run_collector", "start_run"]

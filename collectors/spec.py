@@ -4,8 +4,8 @@ Each connector module exports one `SPEC` (a `ConnectorSpec`): its name and kind,
 it reads, its options (a configuration dataclass, see `collectors.connector_options`), which
 secrets it needs, its streams, how to build the collector, and where its recorded API answers
 are (the fixture directory the contract suite and the fake API serve). `collectors.registry`
-lists the modules, one line each, and does the rest generically; `docs/connectors.md` says how
-to add one.
+lists the modules, one line each, and does the rest generically; the README's "Adding a
+connector" says how to add one.
 
 A spec's `build` receives a `Context`: the settings, the validated options and the helpers every
 connector needs (its checked base URL, its secrets, or a stand-in that fails each request with a
@@ -72,10 +72,9 @@ class ConnectorSpec:
 
     def source_url(self, settings: Settings) -> str | None:
         """Where its records come from, for the dashboard's links (None: not a URL)."""
-        base = settings.collector(self.name).base_url
         if self.kind == "demo":
             return demo_url(settings, self.name, self.path)
-        return base or None
+        return settings.collector(self.name).base_url or None
 
 
 def missing(settings: Settings, names: Sequence[str]) -> list[str]:

@@ -3,7 +3,7 @@
 API: https://docs.tryton.org/projects/server/en/latest/topics/rpc.html — `POST /<database>/rpc/`,
 `common.db.login` then `Authorization: Session …` (see `client`). Each stream calls
 `model.<name>.search_read(domain, offset, limit, order, fields_names, context)` over one model,
-sorted by (`last_modified_at`, `id`) and paged by keyset (see `streams`); a page holds
+sorted by (`last_modified_at`, `id`) and paged by keyset (see `keyset`); a page holds
 `page_size` rows (default 200). Tryton has no request rate limit of its own (a login rate limit
 answers 429, retried by the shared client); an expired session answers 401 and the collector
 logs in again once. Models and fields were checked against trytond 8.2's source:

@@ -1,9 +1,11 @@
 """Pure mappers from (enriched) Tryton records to canonical rows; Tryton names stop here.
 
-Records are `search_read` rows decoded by `client.decode` (datetimes aware UTC, dates, Decimals,
-timedeltas), Many2One fields read as `<field>.` sub-records, plus the `_…` members the streams
-attach (a deal's sales and audit trail, a project's deal, a time line's project, an invoice's
-payments). Every failure is a `MappingError` naming the field.
+Deals and projects are mapped here; time lines, invoices and payments in `billing`; reading the
+decoded values (times, related records, ids) in `values`. Records are `search_read` rows decoded by
+`client.decode` (datetimes aware UTC, dates, Decimals, timedeltas), Many2One fields read as
+`<field>.` sub-records, plus the `_…` members the streams attach (a deal's sales and audit trail, a
+project's deal, a time line's project, an invoice's payments). Every failure is a `MappingError`
+naming the field.
 
 Where the events come from (core Tryton 8.2 keeps no state-change times as fields):
 

@@ -51,7 +51,7 @@ class Bearer(Check):
     token: str
 
     def authorized(self, request: httpx.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {self.token}"
+        return bool(request.headers.get("Authorization") == f"Bearer {self.token}")
 
 
 class Header(Check):
@@ -59,7 +59,7 @@ class Header(Check):
     api_key: str
 
     def authorized(self, request: httpx.Request) -> bool:
-        return request.headers.get(self.header) == self.api_key
+        return bool(request.headers.get(self.header) == self.api_key)
 
 
 class OAuth2(Check):
@@ -170,7 +170,7 @@ class Session(Check):
         return httpx.Response(200, json={"id": call["id"], "result": [1, "session", None]})
 
     def authorized(self, request: httpx.Request) -> bool:
-        return request.headers.get("Authorization", "").startswith("Session ")
+        return bool(request.headers.get("Authorization", "").startswith("Session "))
 
 
 KINDS: dict[str, type[Check]] = {

@@ -260,16 +260,16 @@ def page(
         answer = {"links": [], "count": len(part), "hasMore": offset + limit < len(records)}
         answer.update({"offset": offset, "totalResults": len(records), member: part})
         return httpx.Response(200, json=answer)
-    if style == "cursor":  # n8n: an opaque nextCursor (here: base64 JSON of the offset)
-        limit = int(request.url.params.get("limit", paging["limit"]))
-        if limit > paging["max"]:
+    if style == "cursor":  # an opaque token (here: base64 JSON of the offset), n8n's names
+        limit = int(request.url.params.get(paging.get("limit_param", "limit"), paging["limit"]))
+        if limit > paging.get("max", limit):
             return api.answer(paging["refused"])
-        cursor = request.url.params.get("cursor")
+        cursor = request.url.params.get(paging.get("param", "cursor"))
         start = int(json.loads(base64.b64decode(cursor))["offset"]) if cursor else 0
         following = start + min(limit, size)
         token = base64.b64encode(json.dumps({"offset": following}).encode()).decode()
         answer = {member: records[start:following]}
-        answer["nextCursor"] = token if following < len(records) else None
+        answer[paging.get("member", "nextCursor")] = token if following < len(records) else None
         return httpx.Response(200, json=answer)
     return httpx.Response(200, json={member: records})
 
@@ -363,9 +363,9 @@ def _clause(clause: list[Any], row: dict[str, Any]) -> bool:
     value = row.get(field, (row.get(f"{field}.") or {}).get("id"))
     have, want = decode_value(value), decode_value(wanted)
     if comparison in ("in", "not in"):
-        return (have in want) == (comparison == "in")
+        return bool((have in want) == (comparison == "in"))
     if comparison in ("=", "!="):
-        return (have == want) == (comparison == "=")
+        return bool((have == want) == (comparison == "="))
     if have is None or want is None:
         return False
     return bool(_COMPARE[comparison](have, want))
