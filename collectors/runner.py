@@ -334,4 +334,3 @@ def _cursor_time(cursor: dict[str, Any] | None) -> datetime | None:
 
 def _cursor_update(collector: str, stream: str, at: datetime) -> CursorUpdate:
     return CursorUpdate(collector, stream, {"since": at.isoformat()})
-
