@@ -4,7 +4,7 @@
 links, sync attempts, FX rates) to Parquet in chunks, untouched except for types: timestamps as
 naive UTC, amounts as doubles, attributes as JSON text. `duckdb_report` then derives the case
 facts and the KPIs in SQL, written apart from `metrics/` (nothing from `metrics.facts` or
-`metrics.kpis` is imported), following DESIGN §3 and the KPI modules' docstrings, and returns
+`metrics.kpis` is imported), following docs/kpis.md and the KPI modules' docstrings, and returns
 the same figures as `metrics.report.kpi_report` with no filters, so `metrics.report.differences`
 can compare the two. Business days use a calendar table built from `holidays`; percentiles are
 `quantile_cont` (linear interpolation, as numpy's). FX supports direct and inverse quotes into

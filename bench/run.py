@@ -129,7 +129,7 @@ class WriteTimer:
     def installed(self) -> Iterator[WriteTimer]:
         import store.write as store
 
-        real_mark, real_loader = store.mark_affected, store._loader_for
+        real_mark, real_loader = store.mark_affected, store.loader_for
         timer = self
 
         def mark(conn: Any, batch: Any) -> Any:
@@ -151,11 +151,11 @@ class WriteTimer:
                     timer.load += time.perf_counter() - started
 
         store.mark_affected = mark  # type: ignore[assignment]
-        store._loader_for = lambda conn: Timed(real_loader(conn))  # type: ignore[assignment,return-value]
+        store.loader_for = lambda conn: Timed(real_loader(conn))  # type: ignore[assignment,return-value]
         try:
             yield self
         finally:
-            store.mark_affected, store._loader_for = real_mark, real_loader
+            store.mark_affected, store.loader_for = real_mark, real_loader
 
     def write(self, engine: Any, batch: Any, cursor: Any) -> None:
         from bench.generate import rows_in
@@ -252,23 +252,24 @@ def phase_ingest(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any
 
 def _raw_rows(batch: Any, stamp: datetime, loader: Any) -> list[tuple[Any, list[Any]]]:
     """The exact rows `write_batch` stores, per table, adapted for the driver (not timed)."""
-    import store.write as s
+    import store.write_rows as s
 
     events = s.events_by_id(batch.events)
     plan = [
-        (s.OBJECTS, s._object_rows(batch.objects, stamp)),
-        (s.EVENTS, s._event_rows(events, stamp)),
-        (s.EVENT_OBJECTS, s._event_object_rows(events)),
-        (s.LINKS, s._link_rows(batch.links, stamp)),
-        (s.SYNC_ATTEMPTS, s._sync_rows(batch.sync_attempts, stamp)),
-        (s.FX_RATES, s._fx_rows(batch.fx_rates, stamp)),
+        (s.OBJECTS, s.object_rows(batch.objects, stamp)),
+        (s.EVENTS, s.event_rows(events, stamp)),
+        (s.EVENT_OBJECTS, s.event_object_rows(events)),
+        (s.LINKS, s.link_rows(batch.links, stamp)),
+        (s.SYNC_ATTEMPTS, s.sync_rows(batch.sync_attempts, stamp)),
+        (s.FX_RATES, s.fx_rows(batch.fx_rates, stamp)),
     ]
     return [(table, loader._adapt(table, rows)) for table, rows in plan if rows]
 
 
 def phase_raw(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
-    import store.write as s
+    import store.write_rows as s
     from bench.generate import Scale, batches, rows_in
+    from store.write_bulk import loader_for
 
     scale = Scale(deals)
     engine = open_store(db, scale.label, out=opts.out, pg_url=opts.postgres_url)
@@ -284,7 +285,7 @@ def phase_raw(db: str, deals: int, opts: argparse.Namespace) -> dict[str, Any]:
             else:
                 conn.exec_driver_sql(f"CREATE TABLE raw_{t.name} (LIKE {t.name})")
         conn.commit()
-        loader = s._loader_for(conn)
+        loader = loader_for(conn)
         for batch, _cursor in batches(scale, "base", opts.batch_rows):
             prepared = _raw_rows(batch, stamp, loader)
             started = time.perf_counter()

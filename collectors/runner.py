@@ -61,7 +61,8 @@ from collectors.locks import collector_lock
 from collectors.run_log import RunReport, StreamReport, finish_run, start_run
 from collectors.salvage import DEFECT_KEY
 from foundation.settings import get_settings
-from store.canonical import Batch, InvalidRow, QuarantineRow, check_batch
+from store.canonical import Batch, QuarantineRow
+from store.checks import InvalidRow, check_batch
 from store.write import CursorUpdate, WriteResult, read_cursor, write_batch
 
 __all__ = ["RunReport", "StreamReport", "finish_run", "run_collector", "start_run"]

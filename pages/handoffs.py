@@ -19,7 +19,8 @@ from metrics.views.handoffs import (
     record_action,
     visible_queue,
 )
-from throughline import params, ui
+from throughline import ui
+from throughline.ui import params
 
 ui.ensure_entrypoint("handoffs")
 

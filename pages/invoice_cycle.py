@@ -11,7 +11,8 @@ import streamlit as st
 from metrics.views.access import Access
 from metrics.views.common import Filters
 from metrics.views.invoices import InvoiceView, invoice_view, invoices_in_group, invoices_in_week
-from throughline import params, ui
+from throughline import ui
+from throughline.ui import params
 
 ui.ensure_entrypoint("invoices")
 

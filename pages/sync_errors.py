@@ -19,7 +19,8 @@ from metrics.views.sync import (
     sync_view,
 )
 from metrics.views.trace import case_of_object
-from throughline import params, ui
+from throughline import ui
+from throughline.ui import params
 
 ui.ensure_entrypoint("sync")
 

@@ -11,7 +11,8 @@ import streamlit as st
 from metrics.views.access import Access
 from metrics.views.common import Filters
 from metrics.views.unbilled import GROUPINGS, LABELS, UnbilledView, items_behind, unbilled_view
-from throughline import params, ui
+from throughline import ui
+from throughline.ui import params
 
 ui.ensure_entrypoint("unbilled")
 

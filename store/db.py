@@ -42,7 +42,8 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
-    """JIT off: it made dashboard percentile queries 4–5x slower at times (DESIGN §12)."""
+    """JIT off: it made dashboard percentile queries 4–5x slower at times (measured; see
+    docs/architecture.md, "Databases")."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     dbapi_connection.execute("SET jit = off")

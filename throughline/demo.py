@@ -42,7 +42,7 @@ from metrics.facts import refresh_pending
 from store.db import make_engine
 from store.tables import CollectorRun
 from throughline import processes
-from throughline.preflight import open_store
+from throughline.preflight import prepare_store
 from throughline.processes import start_child, stop_children, streamlit_command
 
 __all__ = ["backfill", "demo_environment", "run_demo", "streamlit_command"]
@@ -106,7 +106,7 @@ def run_demo(settings: Settings, *, live_speed: float = 1.0, open_browser: bool 
     """The whole demo until Ctrl-C (or SIGTERM, SIGHUP); returns the exit status."""
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does, cleaning up
         signal.signal(signum, _interrupt)
-    open_store(settings).dispose()
+    prepare_store(settings)
     print(f"Database: {mask_url_password(settings.database_url)}")
     try:
         return _run(settings, live_speed, open_browser)

@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from foundation.business_time import BusinessCalendar, resolve_deadline
 from metrics.freshness import last_successes, stale_after
 from metrics.fx import load_fx
 from metrics.kpis.common import Filters
 from metrics.kpis.invoice_cycle import invoice_cycle, load_invoices
 from metrics.kpis.setup_latency import load_handoffs, setup_latency
 from metrics.kpis.unbilled import load_work_items, unbilled_aging, wip_daily
-from metrics.slo.calendar import BusinessCalendar, resolve_deadline
 from metrics.slo.inputs import Occurrence, OpenItem, SloInputs, SourceFreshness
 from metrics.slo.spec import Slo, Threshold
 from store.tables import SyncAttempt

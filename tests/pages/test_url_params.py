@@ -1,5 +1,5 @@
 """A link's parameters are checked before a page uses them: a bad value gets one sentence and the
-page's default view, never a traceback (`throughline.params`, `throughline.ui.param`)."""
+page's default view, never a traceback (`throughline.ui.params`, `throughline.ui.param`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.pages.conftest import Store, open_app, open_page
-from throughline import params
+from throughline.ui import params
 
 NOT_UNDERSTOOD = "value was not understood, so the default view is shown"
 
