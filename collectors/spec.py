@@ -134,8 +134,9 @@ class Context:
         return value.get_secret_value() if value is not None else None
 
     def credentials(self, names: Sequence[str], make: Callable[..., httpx.Auth]) -> httpx.Auth:
-        """`make(*secrets)` for the secrets `names`, or a `MissingSecret` naming those unset."""
-        absent = missing(self.settings, names)
+        """`make(*secrets)` for the secrets `names`, or a `MissingSecret` naming those unset
+        (or empty)."""
+        absent = [n for n in names if not self.secret(n)]
         if absent:
             return MissingSecret(self.name, absent)
         return make(*(self.secret(n) or "" for n in names))
