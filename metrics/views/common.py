@@ -200,13 +200,6 @@ def period_filters(
     return Filters(first, last + timedelta(days=1), legal_entities, practices, customers)
 
 
-def period_as_of(filters: Filters, as_of: datetime) -> datetime:
-    """The instant a view reports at: `as_of`, or the period's end when that is earlier (a past
-    period shows its stuck deals and unbilled work as they stood when it ended)."""
-    end = filters.end_at
-    return min(as_of, end) if end is not None else as_of
-
-
 def describe(filters: Filters) -> str:
     """The filters in words, for captions and empty states."""
     parts = []
