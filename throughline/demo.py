@@ -33,7 +33,7 @@ from tqdm import tqdm
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import add_months, simulate
-from collectors.registry import COLLECTORS, build_collector
+from collectors.registry import build_collector, demo_collectors
 from collectors.runner import RunReport, run_collector
 from foundation.rundir import DEMO_KIND, claim, grant_demo_mode, release
 from foundation.settings import Settings, user_data_dir
@@ -47,7 +47,7 @@ from throughline.processes import start_child, stop_children, streamlit_command
 
 __all__ = ["backfill", "demo_environment", "run_demo", "streamlit_command"]
 
-DEMO_COLLECTORS = [name for name in COLLECTORS if name.startswith("demo_")]
+DEMO_COLLECTORS = demo_collectors()
 LIVE_INTERVAL_SECONDS = 15
 SUMMARY_SECONDS = 60
 DASHBOARD_START_SECONDS = 120

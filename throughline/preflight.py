@@ -146,6 +146,6 @@ def check_collector(settings: Settings, name: str, options: dict[str, Any]) -> N
     if missing:
         variables = ", ".join(f"THROUGHLINE_SECRETS__{s.upper()}" for s in missing)
         raise ConfigurationError(f"{name} has no credentials: set {variables}")
-    if spec.connector is None and settings.demo_token is None:
+    if spec.kind == "demo" and settings.demo_token is None:
         raise ConfigurationError(f"{name} reads the demo estate: set THROUGHLINE_DEMO_TOKEN")
     build_collector(name, settings, options={name: options})

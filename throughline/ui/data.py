@@ -52,10 +52,7 @@ def config_for(url: str) -> ViewConfig:
         collectors = {}
     urls = {}
     for name, (system, _every) in collectors.items():
-        spec = COLLECTORS[name]
-        base = settings.collector(name).base_url
-        if spec.factory is not None:  # a demo collector: the estate serves its records
-            base = f"{(base or f'http://127.0.0.1:{settings.demo_port}').rstrip('/')}/{spec.path}"
+        base = COLLECTORS[name].source_url(settings)
         if base:
             urls[system] = base
     return ViewConfig(settings=settings, collectors=collectors, source_urls=urls)

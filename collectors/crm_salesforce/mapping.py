@@ -1,32 +1,16 @@
-"""Salesforce REST (and the demo CRM, which speaks it): deals, stage history, contracts.
-
-API: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
-Paging: `nextRecordsUrl` (relative to the instance URL) until `done`; `Sforce-Query-Options:
-batchSize=N` (200–2000). Order: `ORDER BY <cursor>, Id`, so streams are sorted by their cursor
-(`SystemModstamp`; `CreatedDate` for the immutable field history). Limits: a daily API request
-allocation; 429 and 503 are retried by the shared client, honouring `Retry-After`.
-The won time of a deal is the first `OpportunityFieldHistory` row whose new stage is the won
-stage — never the editable `CloseDate`.
-
-Cross-system identity is configuration: `SalesforceFields.project_code` names the Opportunity
-field holding the PSA project code (deal → project `provisions`); a firm that keeps projects or
-invoices in Salesforce objects (e.g. a PSA package's project object) declares them with
-`SalesforceProjectObject` / `SalesforceInvoiceObject`. Authentication for a real org: OAuth 2.0
-client credentials or JWT bearer (`collectors.auth`), refreshed once on a 401.
-"""
+"""Salesforce records → canonical rows: accounts, deals and their stage history, contracts,
+change orders, and the projects and invoices an org keeps in (custom) objects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-
-import httpx
-
-from collectors.base import FetchWindow, HttpCollector, Record, optional_timestamp
+from collectors.base import Record, optional_timestamp
+from collectors.crm_salesforce.config import (
+    SYSTEM,
+    SalesforceFields,
+    SalesforceInvoiceObject,
+    SalesforceProjectObject,
+)
 from collectors.mapping import amount, flag, nested, required_text, text
-from collectors.page_checks import PageContract
-from collectors.paging import NextUrlPaginator, iter_records
 from store.canonical import (
     Activity,
     Batch,
@@ -37,80 +21,6 @@ from store.canonical import (
     ObjectRow,
     ObjectType,
 )
-
-SYSTEM = "crm"
-PSA_SYSTEM = "psa"
-LOOKBACK = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class SalesforceFields:
-    """Which (custom) fields carry Throughline's dimensions in this org."""
-
-    practice: str = "Practice__c"
-    legal_entity: str = "Legal_Entity__c"
-    no_project_required: str = "No_Project_Required__c"
-    won_stages: frozenset[str] = frozenset({"Closed Won"})
-    lost_stages: frozenset[str] = frozenset({"Closed Lost"})
-    contract_opportunity: str = "Opportunity__c"
-    contract_signed_at: str = "Signed_At__c"
-    change_order_object: str = "Change_Order__c"
-    project_system: str = PSA_SYSTEM
-    project_code: str | None = None  # Opportunity field with the PSA project code
-
-    @property
-    def closed_stages(self) -> frozenset[str]:
-        return self.won_stages | self.lost_stages
-
-
-@dataclass(frozen=True)
-class SoqlStream:
-    """One sObject read with SOQL, sorted by its cursor field."""
-
-    name: str
-    sobject: str
-    fields: tuple[str, ...]
-    mapper: Callable[[Record], Batch]
-    cursor_field: str = "SystemModstamp"
-    primary_key: str = "Id"
-    sorted_by_cursor: bool = True
-    lookback: timedelta = LOOKBACK
-    api_version: str = "v60.0"
-
-    def soql(self, window: FetchWindow) -> str:
-        """The query for one window (datetime literals are unquoted in SOQL)."""
-        query = f"SELECT {', '.join(self.fields)} FROM {self.sobject}"  # noqa: S608 (SOQL, declared fields)
-        if window.since is not None:
-            since = window.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            query += f" WHERE {self.cursor_field} >= {since}"
-        return f"{query} ORDER BY {self.cursor_field}, Id"
-
-    def pages(self, window: FetchWindow) -> PageContract:
-        """Every page: `totalSize` for the whole query, records of this sObject, none modified
-        before the window (the query's literal is whole seconds), none read twice."""
-        since = window.since.astimezone(UTC).replace(microsecond=0) if window.since else None
-        return PageContract(
-            self.name,
-            "records",
-            key=self.primary_key,
-            version=self.cursor_field,
-            total="totalSize",
-            kind=("attributes.type", self.sobject),
-            floor=(self.cursor_field, since) if since else None,
-        )
-
-    def fetch(self, client: httpx.Client, window: FetchWindow) -> Iterator[list[Record]]:
-        yield from iter_records(
-            client,
-            NextUrlPaginator(relative_to_base=True),
-            "GET",
-            f"services/data/{self.api_version}/query",
-            self.pages(window),
-            params={"q": self.soql(window)},
-        )
-
-    def map(self, record: Record) -> Batch:
-        return self.mapper(record)
 
 
 def _deal(key: str) -> EventObject:
@@ -304,63 +214,6 @@ def map_change_order(r: Record, f: SalesforceFields) -> Batch:
     return batch
 
 
-@dataclass(frozen=True)
-class SalesforceProjectObject:
-    """A (custom) object that holds projects in this org, and which of its fields carry what."""
-
-    sobject: str
-    opportunity: str | None = "Opportunity__c"  # lookup to the won opportunity
-    name: str = "Name"
-    account: str | None = "Account__c"
-    status: str | None = None
-    activated_at: str | None = None
-    system: str = SYSTEM  # the source system its projects belong to
-
-    @property
-    def account_name(self) -> str | None:
-        """The account's name through the lookup's relationship (`Account__r.Name`)."""
-        if self.account is None:
-            return None
-        if self.account.endswith("__c"):
-            return f"{self.account[:-3]}__r.Name"
-        return f"{self.account.removesuffix('Id')}.Name"
-
-    def fields(self) -> tuple[str, ...]:
-        optional = (
-            self.opportunity,
-            self.account,
-            self.account_name,
-            self.status,
-            self.activated_at,
-        )
-        return ("Id", self.name, *(f for f in optional if f), "CreatedDate", "SystemModstamp")
-
-
-@dataclass(frozen=True)
-class SalesforceInvoiceObject:
-    """A (custom) object that holds invoices in this org, and which of its fields carry what."""
-
-    sobject: str
-    project: str | None = "Project__c"  # lookup to the project it bills
-    amount: str = "Amount__c"
-    posted_at: str | None = "Posted_At__c"
-    sent_at: str | None = None
-    voided_at: str | None = None
-    project_system: str = SYSTEM
-
-    def fields(self) -> tuple[str, ...]:
-        optional = (self.project, self.posted_at, self.sent_at, self.voided_at)
-        return (
-            "Id",
-            "Name",
-            self.amount,
-            "CurrencyIsoCode",
-            *(f for f in optional if f),
-            "CreatedDate",
-            "SystemModstamp",
-        )
-
-
 def map_project_object(r: Record, o: SalesforceProjectObject) -> Batch:
     """A project record → `project`, `project.created`/`activated`, deal → project `provisions`."""
     key = required_text(r, "Id")
@@ -450,135 +303,3 @@ def map_invoice_object(r: Record, o: SalesforceInvoiceObject) -> Batch:
         if at is not None:
             batch.events.append(EventRow(activity, at, SYSTEM, key, tuple(related)))
     return batch
-
-
-@dataclass(frozen=True)
-class SalesforceConfig:
-    """Where and how to reach one Salesforce org (the token is resolved by the caller)."""
-
-    instance_url: str
-    fields: SalesforceFields = field(default_factory=SalesforceFields)
-    api_version: str = "v60.0"
-    batch_size: int = 200
-    change_orders: bool = True  # the demo org has the change-order object; not every org does
-    project_object: SalesforceProjectObject | None = None
-    invoice_object: SalesforceInvoiceObject | None = None
-
-
-def streams(config: SalesforceConfig) -> list[SoqlStream]:
-    """The CRM streams, mapped with the org's field configuration."""
-    f, v = config.fields, config.api_version
-    extra: list[SoqlStream] = []
-    if config.project_object is not None:
-        po = config.project_object
-        extra.append(
-            SoqlStream(
-                "projects",
-                po.sobject,
-                po.fields(),
-                lambda r: map_project_object(r, po),
-                api_version=v,
-            )
-        )
-    if config.invoice_object is not None:
-        io = config.invoice_object
-        extra.append(
-            SoqlStream(
-                "invoices",
-                io.sobject,
-                io.fields(),
-                lambda r: map_invoice_object(r, io),
-                api_version=v,
-            )
-        )
-    project_code = (f.project_code,) if f.project_code else ()
-    core = [
-        SoqlStream(
-            "accounts",
-            "Account",
-            ("Id", "Name", "BillingCountry", f.legal_entity, "SystemModstamp"),
-            lambda r: map_account(r, f),
-            api_version=v,
-        ),
-        SoqlStream(
-            "opportunities",
-            "Opportunity",
-            (
-                "Id",
-                "Name",
-                "AccountId",
-                "Account.Name",
-                "StageName",
-                "Amount",
-                "CurrencyIsoCode",
-                "CloseDate",
-                f.practice,
-                f.legal_entity,
-                "OwnerId",
-                "Owner.Name",
-                f.no_project_required,
-                *project_code,
-                "SystemModstamp",
-            ),
-            lambda r: map_opportunity(r, f),
-            api_version=v,
-        ),
-        SoqlStream(
-            "stage_history",
-            "OpportunityFieldHistory",
-            ("Id", "OpportunityId", "Field", "OldValue", "NewValue", "CreatedDate"),
-            lambda r: map_stage_history(r, f),
-            cursor_field="CreatedDate",
-            api_version=v,
-        ),
-        SoqlStream(
-            "contracts",
-            "Contract",
-            (
-                "Id",
-                "AccountId",
-                f.contract_opportunity,
-                "Status",
-                f.contract_signed_at,
-                "SystemModstamp",
-            ),
-            lambda r: map_contract(r, f),
-            api_version=v,
-        ),
-        SoqlStream(
-            "change_orders",
-            f.change_order_object,
-            (
-                "Id",
-                "Opportunity__c",
-                "Project_Code__c",
-                "Amount__c",
-                "CurrencyIsoCode",
-                "Status__c",
-                "Approved_At__c",
-                "SystemModstamp",
-            ),
-            lambda r: map_change_order(r, f),
-            api_version=v,
-        ),
-    ]
-    return (core if config.change_orders else core[:-1]) + extra
-
-
-def collector(
-    name: str,
-    config: SalesforceConfig,
-    auth: httpx.Auth,
-    *,
-    transport: httpx.BaseTransport | None = None,
-) -> HttpCollector:
-    """A Salesforce collector (the demo CRM uses it with its own instance URL)."""
-    return HttpCollector(
-        name=name,
-        source_system=SYSTEM,
-        streams=streams(config),
-        base_url=config.instance_url.rstrip("/") + "/",
-        auth=auth,
-        transport=transport,
-        headers={"Sforce-Query-Options": f"batchSize={config.batch_size}"},
-    )

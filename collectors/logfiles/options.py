@@ -1,6 +1,6 @@
 """The `logfiles` section of the connectors file: one entry per tailed log file.
 
-Each entry is what `collectors.logfiles.LogSource` needs, written flat: where the file is, its
+Each entry is what `collectors.logfiles.files.LogSource` needs, written flat: where the file is, its
 format, and the field mapping (`fields`: canonical field → column or JSON path). Building an
 entry checks it, so a wrong mapping is refused when the file is loaded, naming the key.
 """
@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from collectors.logfiles import FieldMap, LogSource
+from collectors.logfiles.fields import FieldMap
+from collectors.logfiles.files import LogSource
 from collectors.mapping import parse_path
 from store.canonical import ObjectType, SyncStatus
 
