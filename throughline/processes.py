@@ -61,6 +61,8 @@ def streamlit_command(port: int, *, secrets_file: Path | None = None) -> list[st
         "viewer",
         "--runner.postScriptGC",
         "false",
+        "--logger.enableRich",
+        "false",
     ]
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]
