@@ -23,9 +23,10 @@ from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, Table
 
-from metrics.facts import arrow_io, columnar_sql
+from foundation.settings import user_data_dir
+from metrics.facts import arrow_io, columnar_sql, duck_store, duck_write
 from metrics.facts.arrow_io import Source
 from metrics.facts.invoices import period_end_instant
 from metrics.facts.work_items import work_date
@@ -42,7 +43,9 @@ from store.tables import (
 )
 
 THREADS = 2
-MEMORY_LIMIT = "2GB"  # DuckDB's own; the process adds the driver's chunks and Python's
+# DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver,
+# and DuckDB some memory outside its buffer manager: the whole rebuild stays within 2 GB.
+MEMORY_LIMIT = "1GB"
 ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
 _FRAGMENTS = ", ".join(
     f"json_extract(attributes, '$.{name}')::VARCHAR AS f_{name}" for name in columnar_sql.FRAGMENTS
@@ -247,50 +250,71 @@ def _run(con: duckdb.DuckDBPyConnection, script: str) -> None:
         con.execute(statement)
 
 
+def _connect(spill: Path) -> duckdb.DuckDBPyConnection:
+    # A database file rather than memory: past the limit DuckDB evicts table blocks to it (an
+    # in-memory database cannot), so years of history need disk, not memory, in proportion.
+    con = duckdb.connect(str(spill / "rebuild.duckdb"))
+    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
+    return con
+
+
+def _read(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
+    """The canonical tables into DuckDB: scanned in place when DuckDB can open the store
+    (`duck_store`), else through the caller's connection (`arrow_io`: in-memory SQLite)."""
+    store = duck_store.attach(conn, con)
+    if store is not None:
+        duck_store.load(con, store, SOURCES)
+        return
+    for name, source in SOURCES.items():
+        arrow_io.load(conn, con, source, name)
+
+
+def spill_root() -> Path:
+    """Where DuckDB spills (`<data dir>/tmp`): on disk beside the data, never in a RAM-backed
+    system temporary directory, which would defeat the memory limit."""
+    root = user_data_dir() / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) -> int:
-    """Replace every case-fact row on `conn` by the columnar computation; rows written.
+    """Replace every case-fact row on `conn` by the columnar computation, in `conn`'s
+    transaction; the rows of the counted tables (as the builders count: cases).
 
     `timings`, when given, receives the seconds spent reading, computing and writing."""
     clock = time.perf_counter()
     spent = timings if timings is not None else {}
-    spill = tempfile.TemporaryDirectory(prefix="throughline-rebuild-")
-    # A database file rather than memory: past the limit DuckDB evicts table blocks to it (an
-    # in-memory database cannot), so years of history need disk, not memory, in proportion.
-    con = duckdb.connect(str(Path(spill.name) / "rebuild.duckdb"))
-    try:
-        con.execute(f"SET threads = {THREADS}")
-        con.execute("SET preserve_insertion_order = false")
-        # Bounded: past the limit DuckDB spills to disk, so a rebuild of years of history
-        # does not need memory in proportion to it.
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute("SET temp_directory = '{}'".format(spill.name.replace("'", "''")))
-        for name, source in SOURCES.items():
-            arrow_io.load(conn, con, source, name)
-        spent["read"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
-        _python_maps(con, conn.dialect.name)
-        for script in (
-            columnar_sql.HANDOFFS,
-            columnar_sql.INVOICES,
-            columnar_sql.WORK_ITEMS,
-            columnar_sql.FILTER_VALUES,
-            columnar_sql.SYNC_DIMS,
-            columnar_sql.SYNC,
-        ):
-            _run(con, script)
-        for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
-            con.execute(f"DROP TABLE {scratch}")
-        spent["compute"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        rows = 0
-        for table, result in OUTPUTS:
-            conn.execute(delete(table))
-            written = arrow_io.write(conn, con, table, result)
-            if table.name in COUNTED:  # as the builders count: cases, not links or values
-                rows += written
-        spent["write"] = time.perf_counter() - clock
-        return rows
-    finally:
-        con.close()
-        spill.cleanup()
+    with tempfile.TemporaryDirectory(prefix="rebuild-", dir=spill_root()) as folder:
+        spill = Path(folder)
+        con = _connect(spill)
+        try:
+            _read(conn, con)
+            spent["read"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
+            _python_maps(con, conn.dialect.name)
+            for script in (
+                columnar_sql.HANDOFFS,
+                columnar_sql.INVOICES,
+                columnar_sql.WORK_ITEMS,
+                columnar_sql.FILTER_VALUES,
+                columnar_sql.SYNC_DIMS,
+                columnar_sql.SYNC,
+            ):
+                _run(con, script)
+            for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
+                con.execute(f"DROP TABLE {scratch}")
+            spent["compute"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            rows = 0
+            for table, result in OUTPUTS:
+                duck_write.replace(conn, con, table, result, spill)
+                if table.name in COUNTED:  # as the builders count: cases, not links or values
+                    rows += int(con.execute(f"SELECT count(*) FROM {result}").fetchone()[0])  # type: ignore[index]
+            spent["write"] = time.perf_counter() - clock
+            return rows
+        finally:
+            con.close()
