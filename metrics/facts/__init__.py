@@ -128,15 +128,20 @@ def _columnar(conn: Connection) -> int:
 def _rebuild(conn: Connection, columnar: bool) -> int:
     pending.serialize(conn)
     conn.execute(text("DELETE FROM facts_pending"))
-    conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
     _facts_changed(conn)
-    return _columnar(conn) if columnar else _refresh(conn, None)
+    if columnar:  # it replaces every fact table, comparing with the rows committed so far
+        return _columnar(conn)
+    conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
+    return _refresh(conn, None)
 
 
 def rebuild_case_facts(target: Engine | Connection, *, columnar: bool = True) -> RefreshReport:
     """Recompute every case fact from the event log (backfill, definition change, nightly);
     the queue of pending cases is emptied with it. `columnar=False` runs the per-case Python
-    builders over everything instead (the reference; same rows, slower)."""
+    builders over everything instead (the reference; same rows, slower).
+
+    The columnar rebuild reads the store as committed (`metrics.facts.duck_store`): a caller
+    passing its own connection commits what it wrote to the event log or the facts first."""
     started = time.perf_counter()
     if isinstance(target, Engine):
         with target.begin() as conn:

@@ -261,15 +261,18 @@ def _connect(spill: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _read(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
+def _read(conn: Connection, con: duckdb.DuckDBPyConnection) -> duck_store.Attached | None:
     """The canonical tables into DuckDB: scanned in place when DuckDB can open the store
-    (`duck_store`), else through the caller's connection (`arrow_io`: in-memory SQLite)."""
-    store = duck_store.attach(conn, con)
+    (`duck_store`; the store stays attached), else through the caller's connection
+    (`arrow_io`: an in-memory SQLite database, a transaction that wrote to them)."""
+    tables = [s.table for s in SOURCES.values()] + [t.name for t, _ in OUTPUTS]
+    store = duck_store.attach(conn, con, tables)
     if store is not None:
         duck_store.load(con, store, SOURCES)
-        return
+        return store
     for name, source in SOURCES.items():
         arrow_io.load(conn, con, source, name)
+    return None
 
 
 def spill_root() -> Path:
@@ -291,7 +294,7 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
         spill = Path(folder)
         con = _connect(spill)
         try:
-            _read(conn, con)
+            store = _read(conn, con)
             spent["read"] = time.perf_counter() - clock
             clock = time.perf_counter()
             _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
@@ -311,10 +314,11 @@ def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) 
             clock = time.perf_counter()
             rows = 0
             for table, result in OUTPUTS:
-                duck_write.replace(conn, con, table, result, spill)
+                duck_write.replace(conn, con, table, result, spill, store)
                 if table.name in COUNTED:  # as the builders count: cases, not links or values
-                    rows += int(con.execute(f"SELECT count(*) FROM {result}").fetchone()[0])  # type: ignore[index]
+                    rows += duck_write.count(con, result)
             spent["write"] = time.perf_counter() - clock
             return rows
         finally:
+            duck_store.detach(con)
             con.close()

@@ -3,15 +3,20 @@
 DuckDB's PostgreSQL and SQLite scanners come as PyPI packages pinned to DuckDB's own version
 (`duckdb-extension-postgres-scanner`, `duckdb-extension-sqlite-scanner`) and are loaded from
 their file inside the installed package: nothing is ever installed from the network.
-`attach(conn, con)` attaches the database `conn` is on, read-only, and `load` copies the
-canonical tables the rebuild needs into DuckDB tables without a row passing through Python.
+`attach(conn, con, tables)` attaches the database `conn` is on, read-only, and `load` copies the
+canonical tables the rebuild needs into DuckDB tables without a row passing through Python; the
+store stays attached so that the write-back can compare the stored facts (`duck_write`).
 
-DuckDB reads through its own connection, so it sees what is committed, not the caller's own
-uncommitted writes. The rebuild holds the refresh lock (`store.pending.serialize`; on SQLite the
-database's single writer lock), so no ingest commits while it reads, and all tables are read in
-one DuckDB transaction (one PostgreSQL snapshot). A store DuckDB cannot open by itself — an
-in-memory SQLite database, as some tests use — is not attached (`attach` returns None): the
-caller then reads it through its own connection (`arrow_io`).
+DuckDB reads through its own connection, so it sees what is committed, not what the caller's
+transaction wrote. The rebuild holds the refresh lock (`store.pending.serialize`; on SQLite the
+database's single writer lock), so nothing commits while it runs, and every table is read in
+one DuckDB transaction (one PostgreSQL snapshot). The store is therefore not attached (`attach`
+returns None, and the caller reads it through its own connection, `arrow_io`) when DuckDB could
+see something else than the caller: an in-memory SQLite database (some tests), or a PostgreSQL
+transaction that has itself written to one of the tables read or replaced (it holds their
+write locks). SQLite cannot tell which tables a transaction has written: a
+caller there commits its own writes to the event log and the facts before rebuilding (the
+package's callers write neither before the rebuild in the same transaction).
 """
 
 # SQL here is built from this module's own table and column names and from the store's
@@ -20,13 +25,13 @@ caller then reads it through its own connection (`arrow_io`).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from metrics.facts.arrow_io import Source
 
@@ -43,6 +48,10 @@ class Attached:
 
     prefix: str  # e.g. `store."bench_100k"` or `store`
     dialect: str
+
+    def table(self, name: str) -> str:
+        """The DuckDB name of one of the store's tables."""
+        return f"{self.prefix}.{name}"
 
 
 def extension_file(dialect: str) -> Path:
@@ -61,7 +70,8 @@ def extension_file(dialect: str) -> Path:
     return path
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
+    """A DuckDB string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -75,6 +85,18 @@ def _sqlite_file(conn: Connection) -> str | None:
         if name == "main":
             return str(file) or None
     return None
+
+
+def _written_here(conn: Connection, tables: Iterable[str]) -> bool:
+    """Whether this PostgreSQL transaction has written to any of `tables`: it then holds a
+    lock that writes take (`RowExclusiveLock` or stronger) on it until it ends."""
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' "
+        "AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', "
+        "'AccessExclusiveLock') "
+        "AND relation IN (SELECT to_regclass(t) FROM unnest(CAST(:t AS text[])) t)"
+    ).bindparams(bindparam("t"))
+    return bool(conn.execute(query, {"t": list(tables)}).scalar_one())
 
 
 def _postgres_dsn(conn: Connection) -> tuple[str, str]:
@@ -94,25 +116,35 @@ def _postgres_dsn(conn: Connection) -> tuple[str, str]:
     return make_conninfo(info.dsn, **extra), str(schema)
 
 
-def attach(conn: Connection, con: duckdb.DuckDBPyConnection) -> Attached | None:
-    """Attach the store `conn` is on to `con`, read-only; None when DuckDB cannot open it."""
+def attach(
+    conn: Connection, con: duckdb.DuckDBPyConnection, tables: Iterable[str]
+) -> Attached | None:
+    """Attach the store `conn` is on to `con`, read-only; None when DuckDB cannot see what
+    `conn` sees of `tables` (the tables the rebuild reads and replaces)."""
     dialect = conn.dialect.name
-    if dialect not in EXTENSIONS:
-        return None
     if dialect == "sqlite":
         file = _sqlite_file(conn)
         if file is None:
             return None
         location, options, prefix = file, "", CATALOG
-    else:
+    elif dialect == "postgresql":
+        if _written_here(conn, tables):
+            return None
         location, schema = _postgres_dsn(conn)
-        options, prefix = f", SCHEMA {_literal(schema)}", f"{CATALOG}.{_ident(schema)}"
+        options, prefix = f", SCHEMA {literal(schema)}", f"{CATALOG}.{_ident(schema)}"
+    else:
+        return None
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    con.execute(f"LOAD {_literal(str(extension_file(dialect)))}")
+    con.execute(f"LOAD {literal(str(extension_file(dialect)))}")
     kind = EXTENSIONS[dialect][2]
-    con.execute(f"ATTACH {_literal(location)} AS {CATALOG} (TYPE {kind}, READ_ONLY{options})")
+    con.execute(f"ATTACH {literal(location)} AS {CATALOG} (TYPE {kind}, READ_ONLY{options})")
     return Attached(prefix, dialect)
+
+
+def detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Close DuckDB's connection to the store."""
+    con.execute(f"DETACH DATABASE IF EXISTS {CATALOG}")
 
 
 def _convert(expr: str, kind: str, dialect: str) -> str:
@@ -128,27 +160,21 @@ def _convert(expr: str, kind: str, dialect: str) -> str:
     return expr
 
 
-def load(
-    con: duckdb.DuckDBPyConnection, store: Attached, sources: Mapping[str, Source]
-) -> dict[str, int]:
+def load(con: duckdb.DuckDBPyConnection, store: Attached, sources: Mapping[str, Source]) -> None:
     """Copy every source from the attached store into a DuckDB table of its name, in one
-    transaction (one snapshot); rows copied per table. The store is detached after."""
+    transaction (one snapshot)."""
     con.execute("SET TimeZone = 'UTC'")
-    rows: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
         for name, src in sources.items():
             columns = ", ".join(
                 f"{_convert(src.expr(n), k, store.dialect)} AS {n}" for n, k in src.columns
             )
-            created = con.execute(
+            con.execute(
                 f"CREATE TABLE {name} AS SELECT {src.select} FROM "
-                f"(SELECT {columns} FROM {store.prefix}.{src.table} {src.where}) AS chunk"
-            ).fetchone()
-            rows[name] = int(created[0]) if created else 0
+                f"(SELECT {columns} FROM {store.table(src.table)} {src.where}) AS chunk"
+            )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    con.execute(f"DETACH {CATALOG}")
-    return rows

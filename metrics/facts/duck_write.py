@@ -1,17 +1,19 @@
 """The rebuilt case facts written back into the store, in the caller's transaction.
 
-Each fact table is replaced by the rows of its DuckDB result; readers keep seeing the previous
-rows until the caller commits, then the new ones, never a mix. A table empty in the caller's
-transaction (a first backfill) receives the rows directly, in primary-key order. Otherwise the
-rows go into a temporary staging table and only the difference is applied: rows no longer
-produced, or changed, are deleted by key, then rows new or changed are inserted. A rebuild that
-changes little thus writes little — a nightly rebuild over current facts touches no index and
-leaves no dead rows behind — and one that changes everything costs a staging copy more.
+Each fact table is made equal to its DuckDB result; readers keep seeing the previous rows until
+the caller commits, then the new ones, never a mix. With the store attached (`duck_store`),
+DuckDB reads the stored facts too and only the difference is written: the keys of rows gone or
+changed are deleted, then the rows new or changed are inserted. A rebuild that changes little
+thus writes little (a nightly rebuild over current facts touches no index and leaves no dead
+rows), and a first backfill inserts everything, in key order. Without it (`arrow_io` read the
+store), every row is deleted and inserted again.
 
-PostgreSQL: DuckDB writes the rows as CSV into its spill directory and psycopg streams that file
-into ``COPY … FROM STDIN`` (Python moves blocks of bytes, never rows); staging tables are
-temporary (not WAL-logged). SQLite: the rows are fetched from DuckDB in chunks of tuples already
-in the store's text forms and bound by the driver's ``executemany``.
+Rows are compared in one canonical form per column type (timestamps naive UTC, ids BIGINT,
+amounts the text of their decimal), so a row stored by the Python builders and the same row
+computed by DuckDB are equal. PostgreSQL: DuckDB writes the rows as CSV into its spill directory
+and psycopg streams that file into ``COPY … FROM STDIN`` (Python moves blocks of bytes, never
+rows); deleted keys go the same way into a temporary table. SQLite: rows are fetched from
+DuckDB in chunks of tuples already in the store's text forms and bound by ``executemany``.
 """
 
 # SQL here is built from the fact tables' own names and columns; values never enter it.
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy import Connection, Table
+from sqlalchemy import Boolean, Connection, Date, Integer, Numeric, Table
 
-from metrics.facts.arrow_io import output_columns
+from metrics.facts.duck_store import Attached, literal
+from store.tables import UTCDateTime
 
 FETCH_ROWS = 50_000  # rows per DuckDB fetch on SQLite
 COPY_BLOCK = 1 << 20  # bytes per COPY write on PostgreSQL
@@ -34,110 +37,156 @@ def _keys(table: Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
 
 
-def _query(table: Table, source: str, dialect: str, ordered: bool) -> str:
-    """The DuckDB result `source` in `table`'s column order and text forms (in key order when
-    `ordered`: a B-tree filled in order is written page after page)."""
-    columns = ", ".join(output_columns(table, dialect))
-    order = f" ORDER BY {', '.join(_keys(table))}" if ordered else ""
-    return f"SELECT {columns} FROM {source}{order}"
+def canonical(table: Table, stored: str | None = None) -> str:
+    """DuckDB projection of `table`'s columns in their canonical types: of the rebuild's result
+    (`stored` None), or of the rows the store holds as DuckDB scans them (`stored`: dialect)."""
+    out = []
+    for column in table.c:
+        name, kind = column.name, column.type
+        if isinstance(kind, UTCDateTime):
+            out.append(f"CAST({name} AS TIMESTAMP)")  # TIMESTAMPTZ at the session's UTC
+        elif isinstance(kind, Date):
+            out.append(f"CAST({name} AS DATE)")
+        elif isinstance(kind, Boolean):
+            out.append(f"CAST({name} AS BOOLEAN)")
+        elif isinstance(kind, Integer):
+            out.append(f"CAST({name} AS BIGINT)")
+        elif isinstance(kind, Numeric) and stored == "sqlite":  # a REAL, read as DOUBLE
+            out.append(f"printf('%.{kind.scale or 0}f', {name})")
+        elif isinstance(kind, Numeric) and stored:
+            out.append(f"CAST({name} AS VARCHAR)")  # the DECIMAL's text, at its scale
+        else:
+            out.append(name)  # text; the result's amounts are already their text
+    return ", ".join(f"{e} AS {c.name}" for e, c in zip(out, table.c, strict=True))
 
 
-def _copy_postgres(
+def output_columns(table: Table, dialect: str) -> str:
+    """DuckDB projection of `table`'s columns in the text forms the store keeps."""
+    out = []
+    for column in table.c:
+        name = column.name
+        if isinstance(column.type, UTCDateTime):
+            suffix = " || '+00'" if dialect == "postgresql" else ""
+            out.append(f"strftime({name}, '%Y-%m-%d %H:%M:%S.%f'){suffix} AS {name}")
+        elif isinstance(column.type, Date):
+            out.append(f"strftime({name}, '%Y-%m-%d') AS {name}")
+        else:
+            out.append(name)  # amounts are already text, booleans bind as themselves
+    return ", ".join(out)
+
+
+def count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    """Rows of a DuckDB relation."""
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- moving rows --------------------------------------------------------------------------------
+
+
+def _copy(
     conn: Connection, con: duckdb.DuckDBPyConnection, query: str, target: str, spool: Path
-) -> int:
-    """`target` is `table (columns)`."""
-    path = spool / "facts.csv"
-    literal = "'" + str(path).replace("'", "''") + "'"
-    con.execute(f"COPY ({query}) TO {literal} (FORMAT csv, HEADER false, FORCE_QUOTE *)")
+) -> None:
+    """PostgreSQL: the rows of the DuckDB `query` appended to `target` (`table (columns)`)."""
+    path = spool / "rows.csv"
+    con.execute(f"COPY ({query}) TO {literal(str(path))} (FORMAT csv, HEADER false, FORCE_QUOTE *)")
     driver: Any = conn.connection.driver_connection
+    sql = f"COPY {target} FROM STDIN (FORMAT csv)"
     try:
-        with driver.cursor() as cur:
-            with cur.copy(f"COPY {target} FROM STDIN (FORMAT csv)") as copy, path.open("rb") as f:
-                while block := f.read(COPY_BLOCK):
-                    copy.write(block)
-            return int(cur.rowcount)
+        with driver.cursor() as cur, cur.copy(sql) as copy, path.open("rb") as f:
+            while block := f.read(COPY_BLOCK):
+                copy.write(block)
     finally:
         path.unlink(missing_ok=True)
 
 
-def _insert_sqlite(
-    conn: Connection, con: duckdb.DuckDBPyConnection, query: str, target: str, width: int
-) -> int:
-    """`target` is `table (columns)`."""
-    insert = f"INSERT INTO {target} VALUES ({', '.join('?' for _ in range(width))})"
+def _execute_many(
+    conn: Connection, con: duckdb.DuckDBPyConnection, query: str, statement: str
+) -> None:
+    """SQLite: `statement` once per row of the DuckDB `query`."""
     result = con.execute(query)
     driver: Any = conn.connection.driver_connection
     cur = driver.cursor()
-    rows = 0
     try:
         while chunk := result.fetchmany(FETCH_ROWS):
-            cur.executemany(insert, chunk)
-            rows += len(chunk)
+            cur.executemany(statement, chunk)
     finally:
         cur.close()
-    return rows
 
 
-def _load(
-    conn: Connection,
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    source: str,
-    target: str,
-    spool: Path,
-) -> int:
-    """Append the DuckDB result `source` to `target` (a table shaped like `table`)."""
+def _insert(
+    conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, rows: str, spool: Path
+) -> None:
+    """Append the DuckDB relation `rows` (canonical columns) to `table`, in key order."""
     dialect = conn.dialect.name
-    query = _query(table, source, dialect, ordered=target == table.name)
-    columns = f"{target} ({', '.join(table.c.keys())})"
+    names = list(table.c.keys())
+    query = (
+        f"SELECT {output_columns(table, dialect)} FROM {rows} ORDER BY {', '.join(_keys(table))}"
+    )
     if dialect == "postgresql":
-        return _copy_postgres(conn, con, query, columns, spool)
-    return _insert_sqlite(conn, con, query, columns, len(table.c))
-
-
-def _stage(conn: Connection, table: Table) -> str:
-    """A new, empty temporary table with `table`'s columns (no keys, no indexes)."""
-    if conn.dialect.name == "postgresql":
-        stage = f"pg_temp.rebuild_{table.name}"
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
-        conn.exec_driver_sql(f"CREATE TEMP TABLE rebuild_{table.name} (LIKE {table.name})")
+        _copy(conn, con, query, f"{table.name} ({', '.join(names)})", spool)
     else:
-        stage = f"temp.rebuild_{table.name}"
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
-        # The declared types keep the columns' affinities, so values are stored alike.
-        conn.exec_driver_sql(
-            f"CREATE TEMP TABLE rebuild_{table.name} AS SELECT * FROM {table.name} WHERE 0"
+        marks = ", ".join("?" for _ in names)
+        _execute_many(
+            conn, con, query, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
         )
-    return stage
 
 
-def _apply(conn: Connection, table: Table, stage: str) -> None:
-    """Make `table` equal to `stage`: delete gone and changed rows by key, insert the rest."""
-    keys, names = _keys(table), list(table.c.keys())
-    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
-    differs = "IS DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS NOT"
-    old = ", ".join(f"t.{n}" for n in names)
-    new = ", ".join(f"s.{n}" for n in names)
-    conn.exec_driver_sql(
-        f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN ("
-        f"SELECT {', '.join(f't.{k}' for k in keys)} FROM {table.name} t "
-        f"LEFT JOIN {stage} s ON {on} WHERE s.{keys[0]} IS NULL OR ({old}) {differs} ({new}))"
-    )
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {new} FROM {stage} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {on})"
-    )
-    conn.exec_driver_sql(f"DROP TABLE {stage}")
+def _delete(
+    conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, keys: str, spool: Path
+) -> None:
+    """Delete the rows of `table` whose keys are the rows of the DuckDB relation `keys`."""
+    names = _keys(table)
+    query = f"SELECT {', '.join(names)} FROM {keys}"
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TABLE IF EXISTS pg_temp.rebuild_keys")
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE rebuild_keys AS SELECT {', '.join(names)} FROM {table.name} "
+            "WITH NO DATA"
+        )
+        _copy(conn, con, query, "rebuild_keys", spool)
+        on = " AND ".join(f"t.{n} = k.{n}" for n in names)
+        conn.exec_driver_sql(f"DELETE FROM {table.name} t USING rebuild_keys k WHERE {on}")
+        conn.exec_driver_sql("DROP TABLE rebuild_keys")
+    else:
+        where = " AND ".join(f"{n} = ?" for n in names)
+        _execute_many(conn, con, query, f"DELETE FROM {table.name} WHERE {where}")
+
+
+# --- replacing a table --------------------------------------------------------------------------
 
 
 def replace(
-    conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, source: str, spool: Path
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    result: str,
+    spool: Path,
+    store: Attached | None,
 ) -> None:
-    """Make the store's `table` hold exactly the rows of the DuckDB result `source`."""
-    empty = conn.exec_driver_sql(f"SELECT 1 FROM {table.name} LIMIT 1").first() is None
-    if empty:
-        _load(conn, con, table, source, table.name, spool)
+    """Make the store's `table` hold exactly the rows of the DuckDB table `result`."""
+    new = f"(SELECT {canonical(table)} FROM {result})"
+    if store is None:
+        conn.exec_driver_sql(f"DELETE FROM {table.name}")
+        _insert(conn, con, table, new, spool)
         return
-    stage = _stage(conn, table)
-    _load(conn, con, table, source, stage, spool)
-    _apply(conn, table, stage)
+    con.execute(
+        f"CREATE TABLE d_old AS SELECT {canonical(table, store.dialect)} "
+        f"FROM {store.table(table.name)}"
+    )
+    try:
+        con.execute(f"CREATE TABLE d_rows AS {new[1:-1]} EXCEPT SELECT * FROM d_old")
+        con.execute(
+            f"CREATE TABLE d_gone AS SELECT {', '.join(_keys(table))} "
+            f"FROM (SELECT * FROM d_old EXCEPT {new[1:-1]})"
+        )
+        gone = count(con, "d_gone")
+        if gone and gone == count(con, "d_old"):
+            conn.exec_driver_sql(f"DELETE FROM {table.name}")
+        elif gone:
+            _delete(conn, con, table, "d_gone", spool)
+        if count(con, "d_rows"):
+            _insert(conn, con, table, "d_rows", spool)
+    finally:
+        for scratch in ("d_old", "d_rows", "d_gone"):
+            con.execute(f"DROP TABLE IF EXISTS {scratch}")
