@@ -156,6 +156,30 @@ def _delete(
 # --- replacing a table --------------------------------------------------------------------------
 
 
+def _difference(
+    con: duckdb.DuckDBPyConnection, table: Table, result: str, store: Attached
+) -> tuple[str, str]:
+    """DuckDB table `d_diff`: every row of `result` new or changed against the stored one, and
+    every stored row gone or changed (one join on the key); its new rows and its stored keys."""
+    keys, names = _keys(table), list(table.c.keys())
+    on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
+    changed = [f"n.{c} IS DISTINCT FROM o.{c}" for c in names if c not in keys]
+    where = " OR ".join([f"n.{keys[0]} IS NULL", f"o.{keys[0]} IS NULL", *changed])
+    con.execute(
+        f"CREATE TABLE d_diff AS SELECT {', '.join(f'n.{c}' for c in names)}, "
+        f"{', '.join(f'o.{k} AS stored_{k}' for k in keys)} "
+        f"FROM (SELECT {canonical(table)} FROM {result}) n "
+        f"FULL JOIN (SELECT {canonical(table, store.dialect)} FROM {store.table(table.name)}) o "
+        f"ON {on} WHERE {where}"
+    )
+    rows = f"(SELECT {', '.join(names)} FROM d_diff WHERE {keys[0]} IS NOT NULL)"
+    gone = (
+        f"(SELECT {', '.join(f'stored_{k} AS {k}' for k in keys)} FROM d_diff "
+        f"WHERE stored_{keys[0]} IS NOT NULL)"
+    )
+    return rows, gone
+
+
 def replace(
     conn: Connection,
     con: duckdb.DuckDBPyConnection,
@@ -165,28 +189,20 @@ def replace(
     store: Attached | None,
 ) -> None:
     """Make the store's `table` hold exactly the rows of the DuckDB table `result`."""
-    new = f"(SELECT {canonical(table)} FROM {result})"
     if store is None:
         conn.exec_driver_sql(f"DELETE FROM {table.name}")
-        _insert(conn, con, table, new, spool)
+        _insert(conn, con, table, f"(SELECT {canonical(table)} FROM {result})", spool)
         return
-    con.execute(
-        f"CREATE TABLE d_old AS SELECT {canonical(table, store.dialect)} "
-        f"FROM {store.table(table.name)}"
-    )
     try:
-        con.execute(f"CREATE TABLE d_rows AS {new[1:-1]} EXCEPT SELECT * FROM d_old")
-        con.execute(
-            f"CREATE TABLE d_gone AS SELECT {', '.join(_keys(table))} "
-            f"FROM (SELECT * FROM d_old EXCEPT {new[1:-1]})"
-        )
-        gone = count(con, "d_gone")
-        if gone and gone == count(con, "d_old"):
-            conn.exec_driver_sql(f"DELETE FROM {table.name}")
-        elif gone:
-            _delete(conn, con, table, "d_gone", spool)
-        if count(con, "d_rows"):
-            _insert(conn, con, table, "d_rows", spool)
+        rows, gone = _difference(con, table, result, store)
+        deleted = count(con, gone)
+        if deleted:
+            stored = conn.exec_driver_sql(f"SELECT count(*) FROM {table.name}").scalar_one()
+            if deleted == stored:
+                conn.exec_driver_sql(f"DELETE FROM {table.name}")
+            else:
+                _delete(conn, con, table, gone, spool)
+        if count(con, rows):
+            _insert(conn, con, table, rows, spool)
     finally:
-        for scratch in ("d_old", "d_rows", "d_gone"):
-            con.execute(f"DROP TABLE IF EXISTS {scratch}")
+        con.execute("DROP TABLE IF EXISTS d_diff")
