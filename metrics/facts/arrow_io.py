@@ -37,10 +37,16 @@ class Source:
     where: str = ""
     select: str = "*"  # DuckDB projection over the chunk (named `chunk`), after conversions
     exprs: dict[str, str] = field(default_factory=dict)  # store-side expressions by column
+    derive: str = ""  # DuckDB columns added to the chunk before `select` (computed once)
 
     def expr(self, name: str) -> str:
         """The store-side SQL of one column."""
         return self.exprs.get(name, name)
+
+    def query(self, rows: str) -> str:
+        """DuckDB query of the table's DuckDB columns over `rows` (the converted columns)."""
+        derived = f"(SELECT *, {self.derive} FROM {rows} AS raw)" if self.derive else rows
+        return f"SELECT {self.select} FROM {derived} AS chunk"
 
 
 def _pg_expr(expr: str, kind: str) -> str:
@@ -130,7 +136,7 @@ def load(conn: Connection, con: duckdb.DuckDBPyConnection, src: Source, target: 
     rows, created = 0, False
     for chunk in chunks(conn, src):
         con.register("chunk_in", chunk)
-        select = f"SELECT {src.select} FROM (SELECT {converted} FROM chunk_in) AS chunk"
+        select = src.query(f"(SELECT {converted} FROM chunk_in)")
         if created:
             con.execute(f"INSERT INTO {target} {select}")
         else:
@@ -144,10 +150,7 @@ def load(conn: Connection, con: duckdb.DuckDBPyConnection, src: Source, target: 
             names=[n for n, _ in src.columns],
         )
         con.register("chunk_in", empty)
-        con.execute(
-            f"CREATE TABLE {target} AS SELECT {src.select} FROM "
-            f"(SELECT {converted} FROM chunk_in) AS chunk"
-        )
+        con.execute(f"CREATE TABLE {target} AS {src.query(f'(SELECT {converted} FROM chunk_in)')}")
         con.unregister("chunk_in")
     return rows
 

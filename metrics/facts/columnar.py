@@ -47,8 +47,10 @@ THREADS = 2
 # and DuckDB some memory outside its buffer manager: the whole rebuild stays within 2 GB.
 MEMORY_LIMIT = "1GB"
 ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
+# The attributes' JSON is parsed once per object for all fragments (a list of paths).
+_PATHS = "[" + ", ".join(f"'$.{name}'" for name in columnar_sql.FRAGMENTS) + "]"
 _FRAGMENTS = ", ".join(
-    f"json_extract(attributes, '$.{name}')::VARCHAR AS f_{name}" for name in columnar_sql.FRAGMENTS
+    f"fragments[{i}]::VARCHAR AS f_{name}" for i, name in enumerate(columnar_sql.FRAGMENTS, start=1)
 )
 _OBJ_COLUMNS = (
     "id, type, source_system, source_key, customer, legal_entity, practice, owner, currency, amount"
@@ -77,6 +79,7 @@ SOURCES: dict[str, Source] = {
         ),
         exprs={"attributes": f"CASE WHEN type IN {_in(ATTRIBUTE_TYPES)} THEN attributes END"},
         select=f"{_OBJ_COLUMNS}, {_FRAGMENTS}",
+        derive=f"json_extract(attributes, {_PATHS}) AS fragments",
     ),
     "ev": Source(
         "events",

@@ -170,10 +170,8 @@ def load(con: duckdb.DuckDBPyConnection, store: Attached, sources: Mapping[str, 
             columns = ", ".join(
                 f"{_convert(src.expr(n), k, store.dialect)} AS {n}" for n, k in src.columns
             )
-            con.execute(
-                f"CREATE TABLE {name} AS SELECT {src.select} FROM "
-                f"(SELECT {columns} FROM {store.table(src.table)} {src.where}) AS chunk"
-            )
+            rows = f"(SELECT {columns} FROM {store.table(src.table)} {src.where})"
+            con.execute(f"CREATE TABLE {name} AS {src.query(rows)}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
