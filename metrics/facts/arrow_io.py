@@ -15,7 +15,7 @@ builders would hold (`Decimal`), never through a float.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,8 +153,3 @@ def load(conn: Connection, con: duckdb.DuckDBPyConnection, src: Source, target: 
         con.execute(f"CREATE TABLE {target} AS {src.query(f'(SELECT {converted} FROM chunk_in)')}")
         con.unregister("chunk_in")
     return rows
-
-
-def rows_of(con: duckdb.DuckDBPyConnection, query: str) -> Sequence[tuple[Any, ...]]:
-    """All rows of a (small) DuckDB query."""
-    return con.execute(query).fetchall()

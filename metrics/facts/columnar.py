@@ -43,6 +43,7 @@ from store.tables import (
 )
 
 THREADS = 2
+MAP_ROWS = 100_000  # distinct inputs per chunk of a Python mapping
 # DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver,
 # and DuckDB some memory outside its buffer manager: the whole rebuild stays within 2 GB.
 MEMORY_LIMIT = "1GB"
@@ -171,19 +172,26 @@ def _mapping(
     columns: dict[str, pa.DataType],
 ) -> None:
     """Create table `name`: each row of `query` (distinct inputs) followed by `compute(*row)`
-    (a tuple when several output columns follow the inputs)."""
-    rows = arrow_io.rows_of(con, query)
-    width = len(rows[0]) if rows else len(columns) - 1
-    outputs = len(columns) - width
-    values: list[list[Any]] = [[] for _ in columns]
-    for row in rows:
-        result = compute(*row)
-        for i, value in enumerate([*row, *(result if outputs > 1 else (result,))]):
-            values[i].append(value)
-    arrays = [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)]
-    con.register(f"{name}_arrow", pa.Table.from_arrays(arrays, names=list(columns)))
-    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(f"{name}_arrow")
+    (a tuple when several output columns follow the inputs), `MAP_ROWS` rows at a time."""
+    reader = con.cursor()  # its own result, beside the inserts on `con`
+    try:
+        result = reader.execute(query)
+        outputs = len(columns) - len(result.description or ())
+        empty = pa.Table.from_arrays([pa.array([], t) for t in columns.values()], list(columns))
+        con.register("mapped", empty)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM mapped")
+        while rows := result.fetchmany(MAP_ROWS):
+            values: list[list[Any]] = [[] for _ in columns]
+            for row in rows:
+                out = compute(*row)
+                for i, value in enumerate([*row, *(out if outputs > 1 else (out,))]):
+                    values[i].append(value)
+            arrays = [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)]
+            con.register("mapped", pa.Table.from_arrays(arrays, names=list(columns)))
+            con.execute(f"INSERT INTO {name} SELECT * FROM mapped")
+        con.unregister("mapped")
+    finally:
+        reader.close()
 
 
 def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
