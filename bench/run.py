@@ -341,7 +341,7 @@ def phase_rebuild(db: str, deals: int, opts: argparse.Namespace) -> dict[str, An
     engine = open_store(db, label(deals), out=opts.out, pg_url=opts.postgres_url)
     split: dict[str, float] = {}  # the columnar rebuild's read / compute / write seconds
     real = columnar.rebuild_columnar
-    columnar.rebuild_columnar = lambda conn, timings=None: real(conn, split)  # type: ignore[assignment]
+    columnar.rebuild_columnar = lambda conn, timings=None, **kw: real(conn, split, **kw)  # type: ignore[assignment]
     started = time.perf_counter()
     rebuild_case_facts(engine)
     facts = time.perf_counter() - started

@@ -272,12 +272,14 @@ def _connect(spill: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _read(conn: Connection, con: duckdb.DuckDBPyConnection) -> duck_store.Attached | None:
+def _read(
+    conn: Connection, con: duckdb.DuckDBPyConnection, own_writes: bool
+) -> duck_store.Attached | None:
     """The canonical tables into DuckDB: scanned in place when DuckDB can open the store
     (`duck_store`; the store stays attached), else through the caller's connection
     (`arrow_io`: an in-memory SQLite database, a transaction that wrote to them)."""
     tables = [s.table for s in SOURCES.values()] + [t.name for t, _ in OUTPUTS]
-    store = duck_store.attach(conn, con, tables)
+    store = None if own_writes else duck_store.attach(conn, con, tables)
     if store is not None:
         duck_store.load(con, store, SOURCES)
         return store
@@ -294,18 +296,22 @@ def spill_root() -> Path:
     return root
 
 
-def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) -> int:
+def rebuild_columnar(
+    conn: Connection, timings: dict[str, float] | None = None, *, own_writes: bool = False
+) -> int:
     """Replace every case-fact row on `conn` by the columnar computation, in `conn`'s
     transaction; the rows of the counted tables (as the builders count: cases).
 
-    `timings`, when given, receives the seconds spent reading, computing and writing."""
+    `timings`, when given, receives the seconds spent reading, computing and writing.
+    `own_writes`: the transaction may have written to the tables read or replaced (SQLite
+    cannot tell which), so the store is read and replaced through `conn` alone."""
     clock = time.perf_counter()
     spent = timings if timings is not None else {}
     with tempfile.TemporaryDirectory(prefix="rebuild-", dir=spill_root()) as folder:
         spill = Path(folder)
         con = _connect(spill)
         try:
-            store = _read(conn, con)
+            store = _read(conn, con, own_writes)
             spent["read"] = time.perf_counter() - clock
             clock = time.perf_counter()
             _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)

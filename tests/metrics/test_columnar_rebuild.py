@@ -488,13 +488,9 @@ def test_columnar_rebuild_repairs_rows_that_differ(edge_store: Engine) -> None:
     assert facts(edge_store) == reference
 
 
-def test_a_postgresql_transaction_that_wrote_facts_is_rebuilt_as_it_sees_them(
-    edge_store: Engine,
-) -> None:
-    """DuckDB sees the committed store: a PostgreSQL transaction that has itself written to a
-    table the rebuild reads or replaces is read and written through its own connection."""
-    if edge_store.dialect.name != "postgresql":
-        pytest.skip("SQLite cannot tell which tables a transaction wrote: callers commit first")
+def test_a_transaction_that_wrote_is_rebuilt_as_it_sees_the_store(edge_store: Engine) -> None:
+    """DuckDB sees the committed store: a transaction that has itself written to the tables
+    the rebuild reads or replaces is read and written through its own connection."""
     reference = assert_same(edge_store)
     with edge_store.begin() as conn:
         conn.execute(text("DELETE FROM case_handoffs"))
