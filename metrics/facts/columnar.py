@@ -1,36 +1,35 @@
 """The columnar full rebuild: every case-fact table recomputed by DuckDB in process.
 
-`rebuild_columnar(conn)` reads the canonical tables the builders need into an in-memory DuckDB
-(`arrow_io`), derives the seven fact tables in SQL (`columnar_sql`) with the same rules as the
-per-case Python builders, and replaces the store's fact rows on `conn`, in its transaction. The
+`rebuild_columnar(conn)` has DuckDB read the canonical tables the builders need straight from
+the store (`duck_store`: its PostgreSQL or SQLite scanner; through `conn` and Arrow, `arrow_io`,
+when DuckDB cannot see what `conn` sees), derive the seven fact tables in SQL (`columnar_sql`)
+with the same rules as the per-case Python builders, compare them with the stored facts, and
+write the difference back on `conn`, in its transaction (`duck_write`). On a SQLite file the
+DuckDB part runs in a process of its own (`columnar_child`). Values whose Python semantics SQL
+would only approximate are mapped in Python over the distinct inputs (`columnar_maps`). The
 Python builders stay the incremental path and the reference: the tests compare both row for
-row. Values whose Python semantics SQL would only approximate — `str()` and truthiness of JSON
-attributes, `date.fromisoformat`, the `object_id` hash — are computed in Python over the
-distinct inputs and joined back.
+row.
 """
 
-# SQL here is built from this module's own table and column names; values are bound or mapped.
-# ruff: noqa: S608
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import duckdb
-import pyarrow as pa
 from sqlalchemy import Connection, Table
 
 from foundation.settings import user_data_dir
 from metrics.facts import arrow_io, columnar_sql, duck_store, duck_write
 from metrics.facts.arrow_io import Source
-from metrics.facts.invoices import period_end_instant
-from metrics.facts.work_items import work_date
-from store.canonical import object_id
+from metrics.facts.columnar_maps import python_maps
 from store.tables import (
     CaseDimension,
     CaseHandoff,
@@ -43,7 +42,6 @@ from store.tables import (
 )
 
 THREADS = 2
-MAP_ROWS = 100_000  # distinct inputs per chunk of a Python mapping
 # DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver,
 # and DuckDB some memory outside its buffer manager: the whole rebuild stays within 2 GB.
 MEMORY_LIMIT = "1GB"
@@ -131,161 +129,12 @@ OUTPUTS: tuple[tuple[Table, str], ...] = tuple(
 COUNTED = frozenset(t.name for t, _ in OUTPUTS) - {"case_work_billing", "case_dimensions"}
 
 
-# --- Python semantics over distinct values ------------------------------------------------------
-
-
-def _value(fragment: str) -> Any:
-    return json.loads(fragment)
-
-
-def _naive(at: datetime | None) -> datetime | None:
-    return None if at is None else at.astimezone(UTC).replace(tzinfo=None)
-
-
-def _stored_text(value: Any, dialect: str) -> str | None:
-    """A non-string JSON value as the store keeps it in a text column (driver adaptation)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return ("t" if value else "f") if dialect == "postgresql" else str(int(value))
-    if isinstance(value, float) and dialect != "postgresql":
-        text = format(value, ".15g")
-        return text if any(c in text for c in ".enai") else text + ".0"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value)
-
-
-def _truthy_id(type_: str) -> Callable[[str, str], tuple[bool, int | None]]:
-    def compute(system: str, fragment: str) -> tuple[bool, int | None]:
-        value = _value(fragment)
-        return (True, object_id(system, type_, str(value))) if value else (False, None)
-
-    return compute
-
-
-def _mapping(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    query: str,
-    compute: Callable[..., Any],
-    columns: dict[str, pa.DataType],
-) -> None:
-    """Create table `name`: each row of `query` (distinct inputs) followed by `compute(*row)`
-    (a tuple when several output columns follow the inputs), `MAP_ROWS` rows at a time."""
-    reader = con.cursor()  # its own result, beside the inserts on `con`
-    try:
-        result = reader.execute(query)
-        outputs = len(columns) - len(result.description or ())
-        empty = pa.Table.from_arrays([pa.array([], t) for t in columns.values()], list(columns))
-        con.register("mapped", empty)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM mapped")
-        while rows := result.fetchmany(MAP_ROWS):
-            values: list[list[Any]] = [[] for _ in columns]
-            for row in rows:
-                out = compute(*row)
-                for i, value in enumerate([*row, *(out if outputs > 1 else (out,))]):
-                    values[i].append(value)
-            arrays = [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)]
-            con.register("mapped", pa.Table.from_arrays(arrays, names=list(columns)))
-            con.execute(f"INSERT INTO {name} SELECT * FROM mapped")
-        con.unregister("mapped")
-    finally:
-        reader.close()
-
-
-def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
-    s, t = pa.string(), pa.timestamp("us")
-    _mapping(
-        con,
-        "kind_map",
-        "SELECT DISTINCT f_kind FROM obj WHERE type = 'invoice' AND f_kind IS NOT NULL",
-        lambda f: str(_value(f) or "invoice"),
-        {"fragment": s, "value": s},
-    )
-    passthrough = " UNION ".join(
-        f"SELECT DISTINCT f_{c} AS f FROM obj WHERE type = '{type_}'"
-        for type_, c in (
-            ("invoice", "billing_type"),
-            ("work_item", "kind"),
-            ("work_item", "status"),
-        )
-    )
-    _mapping(
-        con,
-        "pass_map",
-        f"SELECT f FROM ({passthrough}) WHERE f IS NOT NULL AND f <> 'null' "
-        "AND json_type(f) <> 'VARCHAR'",
-        lambda f: _stored_text(_value(f), dialect),
-        {"fragment": s, "value": s},
-    )
-    _mapping(
-        con,
-        "instant_map",
-        "SELECT DISTINCT f_period_end FROM obj WHERE type = 'invoice' AND f_period_end IS NOT NULL",
-        lambda f: _naive(period_end_instant(_value(f))),
-        {"fragment": s, "at": t},
-    )
-    _mapping(
-        con,
-        "date_map",
-        "SELECT DISTINCT f_work_date FROM obj WHERE type = 'work_item' AND f_work_date IS NOT NULL",
-        lambda f: work_date(_value(f)),
-        {"fragment": s, "day": pa.date32()},
-    )
-    ids = {"system": s, "fragment": s, "truthy": pa.bool_(), "id": pa.int64()}
-    _mapping(
-        con,
-        "pid_map",
-        "SELECT DISTINCT source_system, f_project_id FROM obj WHERE type = 'work_item' "
-        "AND f_project_id IS NOT NULL",
-        _truthy_id("project"),
-        ids,
-    )
-    _mapping(
-        con,
-        "mid_map",
-        "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
-        "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
-        "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
-        _truthy_id("milestone"),
-        ids,
-    )
-
-
 # --- the rebuild ---------------------------------------------------------------------------------
 
 
 def _run(con: duckdb.DuckDBPyConnection, script: str) -> None:
     for statement in columnar_sql.statements(script):
         con.execute(statement)
-
-
-def _connect(spill: Path) -> duckdb.DuckDBPyConnection:
-    # A database file rather than memory: past the limit DuckDB evicts table blocks to it (an
-    # in-memory database cannot), so years of history need disk, not memory, in proportion.
-    con = duckdb.connect(str(spill / "rebuild.duckdb"))
-    con.execute(f"SET threads = {THREADS}")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute("SET temp_directory = '{}'".format(str(spill).replace("'", "''")))
-    return con
-
-
-def _read(
-    conn: Connection, con: duckdb.DuckDBPyConnection, own_writes: bool
-) -> duck_store.Attached | None:
-    """The canonical tables into DuckDB: scanned in place when DuckDB can open the store
-    (`duck_store`; the store stays attached), else through the caller's connection
-    (`arrow_io`: an in-memory SQLite database, a transaction that wrote to them)."""
-    tables = [s.table for s in SOURCES.values()] + [t.name for t, _ in OUTPUTS]
-    store = None if own_writes else duck_store.attach(conn, con, tables)
-    if store is not None:
-        duck_store.load(con, store, SOURCES)
-        return store
-    for name, source in SOURCES.items():
-        arrow_io.load(conn, con, source, name)
-    return None
 
 
 def spill_root() -> Path:
@@ -296,46 +145,116 @@ def spill_root() -> Path:
     return root
 
 
+def connect(spill: Path) -> duckdb.DuckDBPyConnection:
+    """The rebuild's DuckDB: a database file in `spill` rather than memory (past the limit
+    DuckDB evicts table blocks to it, which an in-memory database cannot), so years of history
+    need disk, not memory, in proportion."""
+    con = duckdb.connect(str(spill / "rebuild.duckdb"))
+    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {duck_store.literal(str(spill))}")
+    return con
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection, dialect: str, store: duck_store.Attached | None
+) -> None:
+    """The fact tables (`OUTPUTS`) from the loaded sources; with the store attached, each
+    one's difference to the stored rows too (`duck_write.difference`)."""
+    _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
+    python_maps(con, dialect)
+    for script in (
+        columnar_sql.HANDOFFS,
+        columnar_sql.INVOICES,
+        columnar_sql.WORK_ITEMS,
+        columnar_sql.FILTER_VALUES,
+        columnar_sql.SYNC_DIMS,
+        columnar_sql.SYNC,
+    ):
+        _run(con, script)
+    for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
+        con.execute(f"DROP TABLE {scratch}")
+    if store is not None:
+        for table, result in OUTPUTS:
+            duck_write.difference(con, table, result, store)
+
+
+def compute_in_place(con: duckdb.DuckDBPyConnection, where: duck_store.Location) -> float:
+    """Attach the store, load the sources, compute the facts and their differences, detach;
+    the seconds the reading took."""
+    clock = time.perf_counter()
+    store = duck_store.attach(con, where)
+    try:
+        duck_store.load(con, store, SOURCES)
+        read = time.perf_counter() - clock
+        compute(con, where.dialect, store)
+    finally:
+        duck_store.detach(con)
+    return read
+
+
+def _compute_apart(spill: Path, where: duck_store.Location) -> dict[str, float]:
+    """`compute_in_place` in a process of its own (a SQLite file, see `duck_store`), into the
+    DuckDB file in `spill`; its figures (seconds reading, computing; its peak memory)."""
+    import metrics
+
+    root = str(Path(metrics.__file__).resolve().parent.parent)  # this very code, in the child
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    args = json.dumps({"spill": str(spill), "dialect": where.dialect, "target": where.target})
+    done = subprocess.run(
+        [sys.executable, "-m", "metrics.facts.columnar_child", args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the columnar rebuild's DuckDB process failed:\n{done.stderr[-4000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def rebuild_columnar(
     conn: Connection, timings: dict[str, float] | None = None, *, own_writes: bool = False
 ) -> int:
     """Replace every case-fact row on `conn` by the columnar computation, in `conn`'s
     transaction; the rows of the counted tables (as the builders count: cases).
 
-    `timings`, when given, receives the seconds spent reading, computing and writing.
-    `own_writes`: the transaction may have written to the tables read or replaced (SQLite
-    cannot tell which), so the store is read and replaced through `conn` alone."""
+    `timings`, when given, receives the seconds spent reading, computing and writing (and,
+    when DuckDB ran apart, that process's peak memory). `own_writes`: the transaction may
+    have written to the tables read or replaced (SQLite cannot tell which), so the store is
+    read and replaced through `conn` alone."""
     clock = time.perf_counter()
     spent = timings if timings is not None else {}
+    tables = [s.table for s in SOURCES.values()] + [t.name for t, _ in OUTPUTS]
+    where = None if own_writes else duck_store.locate(conn, tables)
     with tempfile.TemporaryDirectory(prefix="rebuild-", dir=spill_root()) as folder:
         spill = Path(folder)
-        con = _connect(spill)
+        if where is not None and where.dialect == "sqlite":
+            spent.update(_compute_apart(spill, where))
+            con = connect(spill)
+        else:
+            con = connect(spill)
+            if where is not None:
+                spent["read"] = compute_in_place(con, where)
+            else:
+                for name, source in SOURCES.items():
+                    arrow_io.load(conn, con, source, name)
+                spent["read"] = time.perf_counter() - clock
+                compute(con, conn.dialect.name, None)
+            spent["compute"] = time.perf_counter() - clock - spent["read"]
         try:
-            store = _read(conn, con, own_writes)
-            spent["read"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
-            _python_maps(con, conn.dialect.name)
-            for script in (
-                columnar_sql.HANDOFFS,
-                columnar_sql.INVOICES,
-                columnar_sql.WORK_ITEMS,
-                columnar_sql.FILTER_VALUES,
-                columnar_sql.SYNC_DIMS,
-                columnar_sql.SYNC,
-            ):
-                _run(con, script)
-            for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
-                con.execute(f"DROP TABLE {scratch}")
-            spent["compute"] = time.perf_counter() - clock
             clock = time.perf_counter()
             rows = 0
             for table, result in OUTPUTS:
-                duck_write.replace(conn, con, table, result, spill, store)
+                duck_write.replace(conn, con, table, result, spill, diffed=where is not None)
                 if table.name in COUNTED:  # as the builders count: cases, not links or values
                     rows += duck_write.count(con, result)
             spent["write"] = time.perf_counter() - clock
             return rows
         finally:
-            duck_store.detach(con)
             con.close()

@@ -3,20 +3,24 @@
 DuckDB's PostgreSQL and SQLite scanners come as PyPI packages pinned to DuckDB's own version
 (`duckdb-extension-postgres-scanner`, `duckdb-extension-sqlite-scanner`) and are loaded from
 their file inside the installed package: nothing is ever installed from the network.
-`attach(conn, con, tables)` attaches the database `conn` is on, read-only, and `load` copies the
-canonical tables the rebuild needs into DuckDB tables without a row passing through Python; the
-store stays attached so that the write-back can compare the stored facts (`duck_write`).
+`locate(conn, tables)` tells where the store `conn` is on can be opened by DuckDB, `attach`
+attaches it read-only, and `load` copies the canonical tables the rebuild needs into DuckDB
+tables without a row passing through Python; the store stays attached so that the write-back
+can compare the stored facts (`duck_write`).
+
+A SQLite file is only ever opened by DuckDB in a process of its own (`columnar_child`): DuckDB
+carries its own copy of SQLite, and two copies of SQLite in one process break each other's
+POSIX file locks (closing a file releases every lock the process holds on it), so the caller's
+connection would lose the locks of its open transaction.
 
 DuckDB reads through its own connection, so it sees what is committed, not what the caller's
 transaction wrote. The rebuild holds the refresh lock (`store.pending.serialize`; on SQLite the
 database's single writer lock), so nothing commits while it runs, and every table is read in
-one DuckDB transaction (one PostgreSQL snapshot). The store is therefore not attached (`attach`
-returns None, and the caller reads it through its own connection, `arrow_io`) when DuckDB could
-see something else than the caller: an in-memory SQLite database (some tests), or a PostgreSQL
-transaction that has itself written to one of the tables read or replaced (it holds their
-write locks). SQLite cannot tell which tables a transaction has written: a
-caller there commits its own writes to the event log and the facts before rebuilding (the
-package's callers write neither before the rebuild in the same transaction).
+one DuckDB transaction (one PostgreSQL snapshot). `locate` therefore returns None (and the
+caller reads through its own connection, `arrow_io`) when DuckDB could see something else than
+the caller: an in-memory SQLite database (some tests), or a PostgreSQL transaction that has
+itself written to one of the tables read or replaced (it holds their write locks). Whether a
+SQLite transaction has written at all is told by the caller (`metrics.facts._own_writes`).
 """
 
 # SQL here is built from this module's own table and column names and from the store's
@@ -40,6 +44,15 @@ EXTENSIONS = {
     "postgresql": ("duckdb_extension_postgres_scanner", "postgres_scanner", "postgres"),
     "sqlite": ("duckdb_extension_sqlite_scanner", "sqlite_scanner", "sqlite"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where DuckDB finds the store: a SQLite file, or a PostgreSQL database and schema."""
+
+    dialect: str
+    target: str  # the SQLite file, or the libpq connection string (password included)
+    schema: str = ""  # PostgreSQL: the schema the canonical tables resolve to
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,30 +129,30 @@ def _postgres_dsn(conn: Connection) -> tuple[str, str]:
     return make_conninfo(info.dsn, **extra), str(schema)
 
 
-def attach(
-    conn: Connection, con: duckdb.DuckDBPyConnection, tables: Iterable[str]
-) -> Attached | None:
-    """Attach the store `conn` is on to `con`, read-only; None when DuckDB cannot see what
-    `conn` sees of `tables` (the tables the rebuild reads and replaces)."""
+def locate(conn: Connection, tables: Iterable[str]) -> Location | None:
+    """Where DuckDB can open the store `conn` is on; None when it cannot, or could not see
+    what `conn` sees of `tables` (the tables the rebuild reads and replaces)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         file = _sqlite_file(conn)
-        if file is None:
-            return None
-        location, options, prefix = file, "", CATALOG
-    elif dialect == "postgresql":
-        if _written_here(conn, tables):
-            return None
-        location, schema = _postgres_dsn(conn)
-        options, prefix = f", SCHEMA {literal(schema)}", f"{CATALOG}.{_ident(schema)}"
-    else:
-        return None
+        return Location(dialect, file) if file else None
+    if dialect == "postgresql" and not _written_here(conn, tables):
+        dsn, schema = _postgres_dsn(conn)
+        return Location(dialect, dsn, schema)
+    return None
+
+
+def attach(con: duckdb.DuckDBPyConnection, where: Location) -> Attached:
+    """Attach the store at `where` to `con`, read-only, by its scanner extension."""
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    con.execute(f"LOAD {literal(str(extension_file(dialect)))}")
-    kind = EXTENSIONS[dialect][2]
-    con.execute(f"ATTACH {literal(location)} AS {CATALOG} (TYPE {kind}, READ_ONLY{options})")
-    return Attached(prefix, dialect)
+    con.execute(f"LOAD {literal(str(extension_file(where.dialect)))}")
+    kind = EXTENSIONS[where.dialect][2]
+    options, prefix = "", CATALOG
+    if where.schema:
+        options, prefix = f", SCHEMA {literal(where.schema)}", f"{CATALOG}.{_ident(where.schema)}"
+    con.execute(f"ATTACH {literal(where.target)} AS {CATALOG} (TYPE {kind}, READ_ONLY{options})")
+    return Attached(prefix, where.dialect)
 
 
 def detach(con: duckdb.DuckDBPyConnection) -> None:

@@ -156,28 +156,26 @@ def _delete(
 # --- replacing a table --------------------------------------------------------------------------
 
 
-def _difference(
-    con: duckdb.DuckDBPyConnection, table: Table, result: str, store: Attached
-) -> tuple[str, str]:
-    """DuckDB table `d_diff`: every row of `result` new or changed against the stored one, and
-    every stored row gone or changed (one join on the key); its new rows and its stored keys."""
+def diff_table(table: Table) -> str:
+    """The DuckDB table holding `table`'s difference (`difference`)."""
+    return f"d_{table.name}"
+
+
+def difference(con: duckdb.DuckDBPyConnection, table: Table, result: str, store: Attached) -> None:
+    """DuckDB table `diff_table(table)`: every row of `result` new or changed against the row
+    stored under its key, and the key of every stored row gone or changed (one join)."""
     keys, names = _keys(table), list(table.c.keys())
     on = " AND ".join(f"n.{k} = o.{k}" for k in keys)
     changed = [f"n.{c} IS DISTINCT FROM o.{c}" for c in names if c not in keys]
     where = " OR ".join([f"n.{keys[0]} IS NULL", f"o.{keys[0]} IS NULL", *changed])
     con.execute(
-        f"CREATE TABLE d_diff AS SELECT {', '.join(f'n.{c}' for c in names)}, "
+        f"CREATE OR REPLACE TABLE {diff_table(table)} AS "
+        f"SELECT {', '.join(f'n.{c}' for c in names)}, "
         f"{', '.join(f'o.{k} AS stored_{k}' for k in keys)} "
         f"FROM (SELECT {canonical(table)} FROM {result}) n "
         f"FULL JOIN (SELECT {canonical(table, store.dialect)} FROM {store.table(table.name)}) o "
         f"ON {on} WHERE {where}"
     )
-    rows = f"(SELECT {', '.join(names)} FROM d_diff WHERE {keys[0]} IS NOT NULL)"
-    gone = (
-        f"(SELECT {', '.join(f'stored_{k} AS {k}' for k in keys)} FROM d_diff "
-        f"WHERE stored_{keys[0]} IS NOT NULL)"
-    )
-    return rows, gone
 
 
 def replace(
@@ -186,23 +184,27 @@ def replace(
     table: Table,
     result: str,
     spool: Path,
-    store: Attached | None,
+    diffed: bool,
 ) -> None:
-    """Make the store's `table` hold exactly the rows of the DuckDB table `result`."""
-    if store is None:
+    """Make the store's `table` hold exactly the rows of the DuckDB table `result`: by its
+    difference when `diffed` (`difference` ran), else by deleting and inserting everything."""
+    if not diffed:
         conn.exec_driver_sql(f"DELETE FROM {table.name}")
         _insert(conn, con, table, f"(SELECT {canonical(table)} FROM {result})", spool)
         return
-    try:
-        rows, gone = _difference(con, table, result, store)
-        deleted = count(con, gone)
-        if deleted:
-            stored = conn.exec_driver_sql(f"SELECT count(*) FROM {table.name}").scalar_one()
-            if deleted == stored:
-                conn.exec_driver_sql(f"DELETE FROM {table.name}")
-            else:
-                _delete(conn, con, table, gone, spool)
-        if count(con, rows):
-            _insert(conn, con, table, rows, spool)
-    finally:
-        con.execute("DROP TABLE IF EXISTS d_diff")
+    keys, names, diff = _keys(table), list(table.c.keys()), diff_table(table)
+    rows = f"(SELECT {', '.join(names)} FROM {diff} WHERE {keys[0]} IS NOT NULL)"
+    gone = (
+        f"(SELECT {', '.join(f'stored_{k} AS {k}' for k in keys)} FROM {diff} "
+        f"WHERE stored_{keys[0]} IS NOT NULL)"
+    )
+    deleted = count(con, gone)
+    if deleted:
+        stored = conn.exec_driver_sql(f"SELECT count(*) FROM {table.name}").scalar_one()
+        if deleted == stored:
+            conn.exec_driver_sql(f"DELETE FROM {table.name}")
+        else:
+            _delete(conn, con, table, gone, spool)
+    if count(con, rows):
+        _insert(conn, con, table, rows, spool)
+    con.execute(f"DROP TABLE {diff}")
