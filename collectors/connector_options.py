@@ -1,12 +1,12 @@
 """Every option of every connector in the connectors file, declared once and validated.
 
-A connector's options are its configuration dataclass (`erp_tryton.TrytonConfig`,
-`ipaas_n8n.N8nConfig`, …) less what comes from elsewhere (its URL from the environment, the
-legal entities from the settings), plus a few options used only to connect (Salesforce's OAuth
-flow, NetSuite's account). From that declaration this module builds a pydantic model per
-connector that refuses unknown options, wrong types and bad values (a dataclass's own checks)
-in one sentence naming the file, the connector and the key, and the README's options tables
-(`collectors.connector_tables`; a test keeps them in step).
+A connector's options (the `OptionsSpec` in its spec) are its configuration dataclass
+(`erp_tryton.TrytonConfig`, `ipaas_n8n.N8nConfig`, …) less what comes from elsewhere (its URL
+from the environment, the legal entities from the settings), plus a few options used only to
+connect (Salesforce's OAuth flow, NetSuite's account). From that declaration this module builds
+a pydantic model per connector that refuses unknown options, wrong types and bad values (a
+dataclass's own checks) in one sentence naming the file, the connector and the key, and the
+README's options tables (`collectors.connector_tables`; a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ import functools
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from collectors import crm_hubspot, crm_salesforce, erp_netsuite, erp_tryton, ipaas_n8n
 from collectors.errors import ConfigurationError
-from collectors.logfile_options import LogFilesConfig
 
 Values = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OptionsSpec:
-    """How a connector's options derive from its configuration dataclass."""
+    """How a connector's options derive from its configuration dataclass (part of its
+    `collectors.spec.ConnectorSpec`)."""
 
     config: type[Any]
     #: Configuration fields the file may not set → where they come from instead.
@@ -39,40 +38,6 @@ class OptionsSpec:
     connection: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     #: The connector's defaults where they differ from the dataclass's.
     defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _url(name: str) -> dict[str, str]:
-    return {"base_url": f"THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL"}
-
-
-SPECS: dict[str, OptionsSpec] = {
-    "salesforce": OptionsSpec(
-        crm_salesforce.SalesforceConfig,
-        elsewhere={"instance_url": "THROUGHLINE_COLLECTORS__SALESFORCE__BASE_URL"},
-        connection={
-            "auth": (Literal["client_credentials", "jwt_bearer"], "client_credentials"),
-            "client_id": (str | None, None),
-            "token_url": (str | None, None),
-            "username": (str | None, None),
-            "audience": (str, "https://login.salesforce.com"),
-            "private_key_file": (str | None, None),
-        },
-        defaults={"change_orders": False},
-    ),
-    "hubspot": OptionsSpec(crm_hubspot.HubSpotConfig, _url("hubspot")),
-    "netsuite": OptionsSpec(
-        erp_netsuite.NetSuiteConfig,
-        {**_url("netsuite"), "entities": "THROUGHLINE_LEGAL_ENTITIES"},
-        connection={"account_id": (str | None, None)},
-        defaults={"projects": True},
-    ),
-    "n8n": OptionsSpec(ipaas_n8n.N8nConfig, _url("n8n")),
-    "logfiles": OptionsSpec(LogFilesConfig),
-    "tryton": OptionsSpec(
-        erp_tryton.TrytonConfig,
-        {**_url("tryton"), "login": "THROUGHLINE_SECRETS__TRYTON_LOGIN"},
-    ),
-}
 
 
 def hints(cls: type[Any]) -> dict[str, Any]:
@@ -89,10 +54,14 @@ def default_of(f: dataclasses.Field[Any]) -> Any:
     return ...
 
 
+def url_variable(name: str) -> dict[str, str]:
+    """`elsewhere` for a connector whose ``base_url`` is its URL setting."""
+    return {"base_url": f"THROUGHLINE_COLLECTORS__{name.upper()}__BASE_URL"}
+
+
 @functools.cache
-def options_model(connector: str) -> type[BaseModel]:
+def options_model(connector: str, spec: OptionsSpec) -> type[BaseModel]:
     """The pydantic model of `connector`'s section of the connectors file."""
-    spec = SPECS[connector]
     types_ = hints(spec.config)
     fields: dict[str, Any] = dict(spec.connection)  # first: how to connect
     for f in dataclasses.fields(spec.config):
@@ -112,10 +81,11 @@ def options_model(connector: str) -> type[BaseModel]:
     return model
 
 
-def validate_options(connector: str, data: Mapping[str, Any], source: str) -> Values:
-    """`connector`'s options from the file (`source` names it in messages), validated: the
-    model's fields by name, nested ones as their dataclasses."""
-    spec = SPECS[connector]
+def validate_options(
+    connector: str, spec: OptionsSpec, data: Mapping[str, Any], source: str
+) -> Values:
+    """`connector`'s options from the file (`source` names it in messages), validated against
+    `spec`: the model's fields by name, nested ones as their dataclasses."""
     set_elsewhere = sorted(set(data) & set(spec.elsewhere))
     if set_elsewhere:
         key = set_elsewhere[0]
@@ -123,7 +93,7 @@ def validate_options(connector: str, data: Mapping[str, Any], source: str) -> Va
             f"{source}: {connector}.{key} is not set in the connectors file but with "
             f"{spec.elsewhere[key]}"
         )
-    model = options_model(connector)
+    model = options_model(connector, spec)
     try:
         validated = model.model_validate(dict(data))
     except ValidationError as exc:
@@ -132,7 +102,7 @@ def validate_options(connector: str, data: Mapping[str, Any], source: str) -> Va
             f"{source}: " + "; ".join(f"{connector}.{p}" for p in problems)
         ) from None
     values = {name: getattr(validated, name) for name in type(validated).model_fields}
-    build_config(connector, values, source, **_stand_ins(spec))  # the dataclass's own checks
+    build_config(connector, spec, values, source, **_stand_ins(spec))  # the dataclass's own checks
     return values
 
 
@@ -147,10 +117,11 @@ def _stand_ins(spec: OptionsSpec) -> dict[str, Any]:
     }
 
 
-def build_config(connector: str, values: Mapping[str, Any], source: str, **elsewhere: Any) -> Any:
+def build_config(
+    connector: str, spec: OptionsSpec, values: Mapping[str, Any], source: str, **elsewhere: Any
+) -> Any:
     """The connector's configuration dataclass from validated options and what comes from
     elsewhere; its own checks become a `ConfigurationError` naming the key."""
-    spec = SPECS[connector]
     names = {f.name for f in dataclasses.fields(spec.config)}
     given = {k: v for k, v in values.items() if k in names and k not in spec.elsewhere}
     try:

@@ -14,12 +14,13 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from collectors.connector_options import SPECS, dataclass_in, default_of, hints, options_model
+from collectors.connector_options import dataclass_in, default_of, hints, options_model
+from collectors.registry import OPTIONS
 
 
 def option_rows(connector: str) -> list[tuple[str, str, str]]:
     """(option, type, default) of every option of `connector`, nested ones dotted."""
-    model = options_model(connector)
+    model = options_model(connector, OPTIONS[connector])
     rows: list[tuple[str, str, str]] = []
     for name, info in model.model_fields.items():
         default = info.get_default(call_default_factory=True) if not info.is_required() else ...
@@ -79,5 +80,5 @@ def markdown_table(connector: str) -> str:
 
 
 if __name__ == "__main__":
-    for name in SPECS:
+    for name in OPTIONS:
         print(f"### {name}\n\n{markdown_table(name)}\n")

@@ -20,13 +20,15 @@
     └── MappingError          one record cannot be mapped to canonical rows (it is quarantined)
 
 Messages are sentences for the run log and the admin page. They never contain credentials:
-URLs are redacted (see ``collectors.http.redact_url``) and headers are never quoted.
+URLs are redacted (see ``foundation.http.redact_url``) and headers are never quoted.
 
 Apart from the tree, ``ConfigurationError`` (a ``ValueError``) is raised before anything is
 collected: a connector's setting, secret or option is missing or wrong.
 """
 
 from __future__ import annotations
+
+from foundation.http import Unavailable
 
 
 class ConfigurationError(ValueError):
@@ -38,15 +40,9 @@ class CollectorError(Exception):
     """Base of every error a collector raises on purpose."""
 
 
-class SourceUnavailable(CollectorError):
-    """The source cannot serve us now; a later run may succeed."""
-
-    def __init__(
-        self, message: str, *, attempts: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        self.retry_after = retry_after
+class SourceUnavailable(CollectorError, Unavailable):
+    """The source cannot serve us now; a later run may succeed (``attempts`` made, the
+    ``retry_after`` it asked for)."""
 
 
 class AuthFailed(CollectorError):

@@ -19,6 +19,7 @@ from collectors.errors import MappingError
 from collectors.mapping import required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
+from collectors.spec import ConnectorSpec, Context
 from store.canonical import Batch, ObjectType, SyncAttemptRow, SyncStatus
 from store.signatures import classify, signature
 
@@ -145,3 +146,17 @@ def collector(
         auth=auth,
         transport=transport,
     )
+
+
+def _build(c: Context) -> HttpCollector:
+    return collector(c.name, c.demo_url(), c.demo_auth(), transport=c.transport)
+
+
+SPEC = ConnectorSpec(
+    name="demo_ipaas",
+    kind="demo",
+    description="Demo iPaaS job log",
+    build=_build,
+    streams=("jobs",),
+    path="ipaas",
+)

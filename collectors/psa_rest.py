@@ -19,6 +19,7 @@ from collectors.base import FetchWindow, HttpCollector, Record, optional_timesta
 from collectors.mapping import amount, flag, required_text, text
 from collectors.page_checks import PageContract
 from collectors.paging import PageTokenPaginator, iter_records
+from collectors.spec import ConnectorSpec, Context
 from store.canonical import (
     Activity,
     Batch,
@@ -295,3 +296,17 @@ def collector(
         auth=auth,
         transport=transport,
     )
+
+
+def _build(c: Context) -> HttpCollector:
+    return collector(c.name, PsaConfig(c.demo_url()), c.demo_auth(), transport=c.transport)
+
+
+SPEC = ConnectorSpec(
+    name="demo_psa",
+    kind="demo",
+    description="Demo PSA (project and time REST API)",
+    build=_build,
+    streams=("projects", "time_entries", "expenses", "milestones"),
+    path="psa",
+)

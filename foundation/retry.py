@@ -1,5 +1,5 @@
-"""Retry policy and `Retry-After` parsing shared by every outbound HTTP caller (collectors and
-alert webhooks), so neither layer imports the other."""
+"""Retry policy and `Retry-After` parsing for every outbound HTTP caller (collectors and alert
+webhooks); `foundation.http.RetryTransport` applies them."""
 
 from __future__ import annotations
 

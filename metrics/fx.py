@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine, select
 
 from foundation.currencies import CURRENCIES
 from metrics.facts import write_and_refresh
-from store.canonical import MAX_RATE, Batch, FxRateRow
+from store.canonical import Batch, FxRateRow
+from store.checks import MAX_RATE
 from store.tables import FxRate
 
 DEFAULT_MAX_AGE_DAYS = 7

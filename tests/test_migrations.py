@@ -148,7 +148,7 @@ def test_the_filter_values_are_filled_from_the_case_facts_already_stored(
 
 PROCESSES = 6
 ENSURE_CURRENT = (
-    "import sys; from store.db import make_engine; from store.migrate import ensure_current; "
+    "import sys; from store.db import make_engine; from metrics.facts import ensure_current; "
     "print('upgraded' if ensure_current(make_engine(sys.argv[1])) else 'current')"
 )
 

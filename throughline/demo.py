@@ -33,7 +33,7 @@ from tqdm import tqdm
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import add_months, simulate
-from collectors.registry import COLLECTORS, build_collector
+from collectors.registry import build_collector, demo_collectors
 from collectors.runner import RunReport, run_collector
 from foundation.rundir import DEMO_KIND, claim, grant_demo_mode, release
 from foundation.settings import Settings, user_data_dir
@@ -42,12 +42,12 @@ from metrics.facts import refresh_pending
 from store.db import make_engine
 from store.tables import CollectorRun
 from throughline import processes
-from throughline.preflight import open_store
+from throughline.preflight import prepare_store
 from throughline.processes import start_child, stop_children, streamlit_command
 
 __all__ = ["backfill", "demo_environment", "run_demo", "streamlit_command"]
 
-DEMO_COLLECTORS = [name for name in COLLECTORS if name.startswith("demo_")]
+DEMO_COLLECTORS = demo_collectors()
 LIVE_INTERVAL_SECONDS = 15
 SUMMARY_SECONDS = 60
 DASHBOARD_START_SECONDS = 120
@@ -106,7 +106,7 @@ def run_demo(settings: Settings, *, live_speed: float = 1.0, open_browser: bool 
     """The whole demo until Ctrl-C (or SIGTERM, SIGHUP); returns the exit status."""
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does, cleaning up
         signal.signal(signum, _interrupt)
-    open_store(settings).dispose()
+    prepare_store(settings)
     print(f"Database: {mask_url_password(settings.database_url)}")
     try:
         return _run(settings, live_speed, open_browser)

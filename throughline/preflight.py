@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from foundation.environment import unknown_variables
@@ -48,19 +49,41 @@ def store_engine(settings: Settings) -> Engine:
     raise ConfigurationError(problem)
 
 
-def open_store(settings: Settings) -> Engine:
-    """The engine of the configured database, its schema brought to the code's revision."""
-    from sqlalchemy.exc import DBAPIError
-
+@contextmanager
+def opened_store(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]:
+    """The configured store for one command, the one way a command opens it: its engine, the
+    schema first brought to the code's revision (unless `migrate` is false: `db upgrade` moves
+    it itself), disposed when the command is done. A database that cannot be opened is a
+    `ConfigurationError` naming THROUGHLINE_DATABASE_URL."""
     from metrics.facts import ensure_current
 
     engine = store_engine(settings)
     try:
-        ensure_current(engine)
-    except DBAPIError as exc:
+        if migrate:
+            with database_errors(settings):
+                ensure_current(engine)
+        yield engine
+    finally:
         engine.dispose()
+
+
+def prepare_store(settings: Settings) -> None:
+    """Open the store once, bringing its schema up to date, and close it again: for a command
+    that hands the store to processes of its own (the worker, the dashboard, the demo)."""
+    with opened_store(settings):
+        pass
+
+
+@contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """A driver error raised inside becomes "cannot open the database at …" (one sentence,
+    `unusable_database`)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
         raise unusable_database(settings, exc) from None
-    return engine
 
 
 def unusable_database(settings: Settings, exc: Exception) -> ConfigurationError:
@@ -123,6 +146,6 @@ def check_collector(settings: Settings, name: str, options: dict[str, Any]) -> N
     if missing:
         variables = ", ".join(f"THROUGHLINE_SECRETS__{s.upper()}" for s in missing)
         raise ConfigurationError(f"{name} has no credentials: set {variables}")
-    if spec.connector is None and settings.demo_token is None:
+    if spec.kind == "demo" and settings.demo_token is None:
         raise ConfigurationError(f"{name} reads the demo estate: set THROUGHLINE_DEMO_TOKEN")
     build_collector(name, settings, options={name: options})

@@ -3,7 +3,7 @@
 API: https://docs.tryton.org/projects/server/en/latest/topics/rpc.html — `POST /<database>/rpc/`,
 `common.db.login` then `Authorization: Session …` (see `client`). Each stream calls
 `model.<name>.search_read(domain, offset, limit, order, fields_names, context)` over one model,
-sorted by (`last_modified_at`, `id`) and paged by keyset (see `streams`); a page holds
+sorted by (`last_modified_at`, `id`) and paged by keyset (see `keyset`); a page holds
 `page_size` rows (default 200). Tryton has no request rate limit of its own (a login rate limit
 answers 429, retried by the shared client); an expired session answers 401 and the collector
 logs in again once. Models and fields were checked against trytond 8.2's source:
@@ -34,14 +34,19 @@ from typing import Any
 
 import httpx
 
-from collectors.base import HttpCollector
+from collectors.base import Collector, HttpCollector
+from collectors.connector_options import OptionsSpec, url_variable
 from collectors.erp_tryton.client import TrytonError, TrytonModelMissing, TrytonSession
-from collectors.erp_tryton.mapping import SYSTEM, TrytonMapping
-from collectors.erp_tryton.streams import DealLink, StreamOptions, TrytonStream, streams
+from collectors.erp_tryton.enrich import DealLink
+from collectors.erp_tryton.keyset import TrytonStream
+from collectors.erp_tryton.streams import StreamOptions, streams
+from collectors.erp_tryton.values import SYSTEM, TrytonMapping
 from collectors.errors import ConfigurationError
+from collectors.spec import ConnectorSpec, Context
 from foundation.settings import Settings
 
 __all__ = [
+    "SPEC",
     "SYSTEM",
     "DealLink",
     "TrytonConfig",
@@ -160,3 +165,22 @@ def from_settings(
         transport=transport,
     )
     return collector(name, config, session, transport=transport)
+
+
+def _build(c: Context) -> Collector:
+    c.check_entities()
+    return from_settings(c.name, c.settings, c.options, transport=c.transport)
+
+
+SPEC = ConnectorSpec(
+    name="tryton",
+    kind="connector",
+    description="Tryton ERP (JSON-RPC): opportunities, projects, timesheets, invoices, payments",
+    build=_build,
+    streams=("opportunities", "projects", "timesheet_lines", "invoices"),
+    options=OptionsSpec(
+        TrytonConfig, {**url_variable("tryton"), "login": "THROUGHLINE_SECRETS__TRYTON_LOGIN"}
+    ),
+    secrets=("tryton_password",),
+    fixtures="tests/fixtures/http/tryton",
+)

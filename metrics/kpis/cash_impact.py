@@ -8,11 +8,15 @@ Amounts without an FX rate are left out and counted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from metrics.kpis import invoice_cycle, setup_latency, unbilled
+from metrics.kpis.declaration import Fact, Figure, Headline, Kpi, Scope, number
 from metrics.kpis.invoice_cycle import InvoiceCycle
 from metrics.kpis.setup_latency import SetupLatency
 from metrics.kpis.unbilled import UnbilledAging
@@ -63,3 +67,42 @@ def cash_impact(setup: SetupLatency, cycle: InvoiceCycle, unbilled: UnbilledAgin
         for name in ("stuck_handoffs", "invoicing_delay", "unbilled_work")
     }
     return CashImpact(sum(totals.values()), totals, detail, unconverted)
+
+
+# The declaration (metrics.kpis.declaration): derived from three KPIs' results.
+
+
+def _compute(results: Mapping[str, Any], scope: Scope) -> CashImpact:
+    return cash_impact(
+        results[setup_latency.KPI.name],
+        results[invoice_cycle.KPI.name],
+        results[unbilled.KPI.name],
+    )
+
+
+KPI: Kpi[CashImpact] = Kpi(
+    name="cash_impact",
+    load=None,
+    compute=_compute,
+    needs=(setup_latency.KPI.name, invoice_cycle.KPI.name, unbilled.KPI.name),
+    sources=setup_latency.KPI.sources | invoice_cycle.KPI.sources | unbilled.KPI.sources,
+    figures=(
+        Figure(
+            "cash_impact",
+            "Cash impact",
+            unit="reporting-currency days",
+            audience="CFO",
+            definition="Money × days of delay: stuck deals, invoicing delay and unbilled work.",
+            report=lambda r: {
+                "total_money_days": number(r.total_money_days),
+                **{part: number(value) for part, value in r.parts.items()},
+                "unconverted": r.unconverted,
+            },
+            tile=lambda r: Headline(
+                r.total_money_days,
+                "money_days",
+                tuple(Fact(part.replace("_", " "), v, "money_days") for part, v in r.parts.items()),
+            ),
+        ),
+    ),
+)

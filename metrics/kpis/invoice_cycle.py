@@ -32,6 +32,19 @@ from metrics.kpis.common import (
     trend,
     utc,
 )
+from metrics.kpis.declaration import (
+    Fact,
+    Figure,
+    Headline,
+    Kpi,
+    Scope,
+    SloCases,
+    SloQuery,
+    durations,
+    latency_cases,
+    latency_tile,
+    number,
+)
 from store.tables import CaseInvoice
 
 DEFAULT_TARGET_DAYS = 3.0
@@ -171,3 +184,91 @@ def invoice_cycle(
         ),
         fx_issues=issues,
     )
+
+
+# The declaration (metrics.kpis.declaration): how Throughline reads, reports and shows it.
+
+
+def _load(engine: Engine, scope: Scope) -> pd.DataFrame:
+    return load_invoices(engine, scope.filters)
+
+
+def _compute(invoices: pd.DataFrame, scope: Scope) -> InvoiceCycle:
+    return invoice_cycle(
+        invoices, scope.at, filters=scope.filters, countries=scope.countries, fx=scope.fx
+    )
+
+
+def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
+    """Invoices posted in the SLO windows; triggered invoices still waiting, for an aging
+    budget."""
+    kpi = KPI.measure(engine, query.scope())
+    waiting = kpi.waiting
+    key = "invoice_key" if "invoice_key" in waiting.columns else str(waiting.columns[0])
+    return latency_cases(kpi.cases, waiting, "ended_at", "trigger_at", key)
+
+
+KPI: Kpi[InvoiceCycle] = Kpi(
+    name="invoice_cycle",
+    load=_load,
+    compute=_compute,
+    sources=frozenset({"psa", "erp", "tryton"}),
+    figures=(
+        Figure(
+            "invoice_cycle",
+            "Invoice cycle time",
+            unit="business days (p50, p90)",
+            audience="CFO",
+            definition="Billing trigger (T&M: later of period end and last approval; fixed "
+            "fee: milestone accepted) → `invoice.posted`; voided invoices and credit notes "
+            "excluded.",
+            target="≤ 3 business days",
+            page="invoices",
+            report=lambda r: {**durations(r.stats), "target_days": r.target_days},
+            tile=lambda r: latency_tile(r.stats, r.by_week, "invoices"),
+            slo=_slo_cases,
+        ),
+        Figure(
+            "invoice_correction_rate",
+            "Invoice-correction rate",
+            unit="share of invoices",
+            audience="CFO",
+            definition="Share of counted invoices that re-issue a voided invoice.",
+            page="invoices",
+            report=lambda r: {
+                "corrections": r.corrections,
+                "invoices": r.stats.cases,
+                "rate": number(r.correction_rate),
+                "voided": r.voided,
+                "credit_notes": r.credit_notes,
+            },
+            tile=lambda r: Headline(
+                r.correction_rate,
+                "share",
+                (Fact("re-issues", r.corrections, "count"), Fact("voided", r.voided, "count")),
+            ),
+        ),
+        Figure(
+            "days_to_pay",
+            "Days to pay",
+            unit="calendar days (p50, p90)",
+            audience="CFO",
+            definition="`invoice.sent` (or posted) → the last linked `payment.received`.",
+            page="invoices",
+            report=lambda r: {
+                "paid": r.days_to_pay.paid,
+                "unpaid": r.days_to_pay.unpaid,
+                "p50_days": number(r.days_to_pay.p50_days),
+                "p90_days": number(r.days_to_pay.p90_days),
+            },
+            tile=lambda r: Headline(
+                r.days_to_pay.p50_days,
+                "days",
+                (
+                    Fact("p90", r.days_to_pay.p90_days, "days"),
+                    Fact("paid", r.days_to_pay.paid, "count"),
+                ),
+            ),
+        ),
+    ),
+)

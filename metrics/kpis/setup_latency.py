@@ -24,9 +24,25 @@ from metrics.kpis.common import (
     duration_stats,
     hours,
     money,
+    percentile,
     read_frame,
     trend,
     utc,
+)
+from metrics.kpis.declaration import (
+    Fact,
+    Figure,
+    Figures,
+    Headline,
+    Kpi,
+    Scope,
+    SloCases,
+    SloQuery,
+    durations,
+    largest,
+    latency_cases,
+    latency_tile,
+    number,
 )
 from store.tables import CaseHandoff
 
@@ -143,3 +159,93 @@ def setup_latency(
         excluded={str(k): int(v) for k, v in excluded.items()},
         fx_issues=issues,
     )
+
+
+# The declaration (metrics.kpis.declaration): how Throughline reads, reports and shows it.
+
+
+def _load(engine: Engine, scope: Scope) -> pd.DataFrame:
+    return load_handoffs(engine, scope.filters)
+
+
+def _compute(handoffs: pd.DataFrame, scope: Scope) -> SetupLatency:
+    return setup_latency(
+        handoffs, scope.at, filters=scope.filters, countries=scope.countries, fx=scope.fx
+    )
+
+
+def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
+    """Handoffs decided in the SLO windows; won deals still waiting, for the aging budget."""
+    kpi = KPI.measure(engine, query.scope())
+    return latency_cases(kpi.cases, kpi.stuck, "project_created_at", "won_at", "deal_key")
+
+
+def _stuck(r: SetupLatency) -> Figures:
+    stuck = r.stuck
+    return {
+        "deals": len(stuck),
+        "p50_age_business_days": number(percentile(stuck["age_business_days"], 50)),
+        "max_age_business_days": largest(stuck["age_business_days"]),
+        "excluded_no_project": r.excluded.get("no_project_required", 0),
+        "excluded_reopened_lost": r.excluded.get("reopened_lost", 0),
+    }
+
+
+def _stuck_tile(r: SetupLatency) -> Headline:
+    stuck = r.stuck
+    oldest = stuck["age_business_days"].max() if len(stuck) else None
+    value = float(stuck["amount_rc"].sum()) if len(stuck) else 0.0
+    return Headline(
+        len(stuck),
+        "count",
+        (Fact("oldest", oldest, "business_days"), Fact("deal value", value, "money")),
+    )
+
+
+KPI: Kpi[SetupLatency] = Kpi(
+    name="setup_latency",
+    load=_load,
+    compute=_compute,
+    sources=frozenset({"crm", "psa", "tryton"}),
+    figures=(
+        Figure(
+            "setup_latency",
+            "Project setup latency",
+            unit="business days (p50, p90)",
+            audience="CFO, PMO",
+            definition="First `deal.won` of a deal → `project.created` of its first linked "
+            "project; no-project and reopened-then-lost deals excluded.",
+            target="≤ 2 business days",
+            page="handoffs",
+            report=lambda r: {**durations(r.stats), "target_days": r.target_days},
+            tile=lambda r: latency_tile(r.stats, r.by_week, "handoffs"),
+            slo=_slo_cases,
+        ),
+        Figure(
+            "stuck_handoffs",
+            "Stuck handoffs",
+            unit="deals; business days waiting",
+            audience="PMO",
+            definition="Won deals with no project yet, aged from the first win to now.",
+            page="handoffs",
+            report=_stuck,
+            tile=_stuck_tile,
+        ),
+        Figure(
+            "touchless_share",
+            "Touchless handoff rate",
+            unit="share of handoffs",
+            audience="PMO, CFO",
+            definition="Share of handoffs whose project the integration user created.",
+            page="handoffs",
+            report=lambda r: {
+                "touchless": r.touchless,
+                "handoffs": r.stats.cases,
+                "share": number(r.touchless_share),
+            },
+            tile=lambda r: Headline(
+                r.touchless_share, "share", (Fact("touchless", r.touchless, "count"),)
+            ),
+        ),
+    ),
+)

@@ -12,12 +12,12 @@ resolve: first failure → first later success of the same trace.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Engine
 
 from metrics.kpis.common import (
     ALL,
@@ -26,82 +26,32 @@ from metrics.kpis.common import (
     business_days,
     hours,
     percentile,
-    read_frame,
     utc,
 )
-from store.tables import SyncDaily, SyncFailure, SyncTrace
+from metrics.kpis.declaration import (
+    Fact,
+    Figure,
+    Figures,
+    Headline,
+    Kpi,
+    Scope,
+    SloCases,
+    SloQuery,
+    largest,
+    number,
+    weekly_rate,
+)
+from metrics.kpis.sync_rows import (
+    COUNTERS,
+    DEFAULT_BASELINE_DAYS,
+    TRACE_TIMES,
+    day_of,
+    first_attempts,
+)
+from metrics.kpis.sync_rows import SyncFacts as SyncFacts
+from metrics.kpis.sync_rows import load_sync as load_sync
 
-DEFAULT_BASELINE_DAYS = 28
-COUNTERS = ("attempts", "first_attempts", "failed_first_attempts", "retries", "failed_retries")
-TRACE_TIMES = ("first_attempt_at", "first_failed_at", "resolved_at", "latest_attempt_at")
 MAD_SCALE = 1.4826
-
-
-@dataclass(frozen=True)
-class SyncFacts:
-    """Daily counters (from the baseline window on), failing records, and failed traces."""
-
-    daily: pd.DataFrame
-    failures: pd.DataFrame
-    traces: pd.DataFrame
-
-
-def load_sync(
-    conn: Connection | Engine, filters: Filters = ALL, baseline_days: int = DEFAULT_BASELINE_DAYS
-) -> SyncFacts:
-    """The rollups for the period (daily counters also for the baseline window before it)."""
-    d, fl, tr = SyncDaily, SyncFailure, SyncTrace
-    daily = select(
-        d.day,
-        d.integration,
-        d.flow,
-        d.error_class,
-        d.error_signature,
-        *(func.sum(d.__table__.c[c]).label(c) for c in COUNTERS),
-    ).where(*filters.dims(d))
-    failures = select(
-        fl.day,
-        fl.integration,
-        fl.flow,
-        fl.trace_key,
-        fl.error_class,
-        fl.error_signature,
-        fl.failures,
-    ).where(*filters.dims(fl))
-    traces = select(
-        tr.integration,
-        tr.flow,
-        tr.trace_key,
-        tr.legal_entity,
-        tr.practice,
-        tr.customer,
-        tr.attempts,
-        tr.failures,
-        *(tr.__table__.c[c] for c in TRACE_TIMES),
-        tr.latest_status,
-        tr.first_error_class,
-        tr.latest_error_class,
-        tr.latest_error_signature,
-    ).where(tr.first_failed_at.is_not(None), *filters.dims(tr))
-    if filters.start is not None:
-        first = _day(filters.start)
-        daily = daily.where(d.day >= first - timedelta(days=baseline_days))
-        failures = failures.where(fl.day >= first)
-        traces = traces.where(or_(tr.latest_status == "failed", tr.resolved_at >= filters.start_at))
-    if filters.end is not None:
-        daily = daily.where(d.day < _day(filters.end))
-        failures = failures.where(fl.day < _day(filters.end))
-        traces = traces.where(tr.first_failed_at < filters.end_at)
-    daily = daily.group_by(d.day, d.integration, d.flow, d.error_class, d.error_signature)
-    return SyncFacts(
-        read_frame(conn, daily.order_by(d.day, d.integration, d.flow)),
-        read_frame(conn, failures),
-        read_frame(conn, traces, TRACE_TIMES),
-    )
-
-
-def _day(value: date) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
@@ -168,8 +118,8 @@ def sync_error_trends(
 ) -> SyncErrorTrends:
     """The KPI from `load_sync` rows."""
     last = as_of.date()
-    first = _day(filters.start) if filters.start is not None else None
-    end = _day(filters.end) if filters.end is not None else None
+    first = day_of(filters.start) if filters.start is not None else None
+    end = day_of(filters.end) if filters.end is not None else None
 
     def in_period(days: pd.Series) -> pd.Series:
         mask = days <= last
@@ -316,3 +266,128 @@ def _signatures(failures: pd.DataFrame, top: int) -> pd.DataFrame:
         ["failures", "failing_records", *keys], ascending=[False, False, True, True]
     )
     return out.head(top)[columns].reset_index(drop=True)
+
+
+# The declaration (metrics.kpis.declaration): how Throughline reads, reports and shows it.
+
+
+def _load(engine: Engine, scope: Scope) -> SyncFacts:
+    return load_sync(engine, scope.filters)
+
+
+def _compute(facts: SyncFacts, scope: Scope) -> SyncErrorTrends:
+    return sync_error_trends(facts, scope.at, filters=scope.filters, countries=scope.countries)
+
+
+def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
+    """One decided case per first sync attempt in the SLO windows, by integration: good when
+    it succeeded (retries are not cases)."""
+    return SloCases(first_attempts(engine, query.since, query.as_of), groups=("integration",))
+
+
+def _rate(r: SyncErrorTrends) -> Figures:
+    t = r.totals
+    return {
+        "attempts": t.attempts,
+        "first_attempts": t.first_attempts,
+        "failed_first_attempts": t.failed_first_attempts,
+        "rate": number(t.first_attempt_error_rate),
+        "retries": t.retries,
+        "failed_retries": t.failed_retries,
+    }
+
+
+def _rate_tile(r: SyncErrorTrends) -> Headline:
+    t = r.totals
+    return Headline(
+        t.first_attempt_error_rate,
+        "share",
+        (
+            Fact("failed first attempts", t.failed_first_attempts, "count"),
+            Fact("retries", t.retries, "count"),
+        ),
+        weekly_rate(r.daily, "failed_first_attempts", "first_attempts"),
+    )
+
+
+def _open_tile(r: SyncErrorTrends) -> Headline:
+    open_ = r.open_exceptions
+    oldest = open_["age_hours"].max() if len(open_) else None
+    return Headline(len(open_), "count", (Fact("oldest", oldest, "hours"),))
+
+
+KPI: Kpi[SyncErrorTrends] = Kpi(
+    name="sync_trends",
+    load=_load,
+    compute=_compute,
+    sources=frozenset({"ipaas", "n8n", "logs"}),
+    figures=(
+        Figure(
+            "sync_error_rate",
+            "First-attempt sync error rate",
+            unit="share of first attempts",
+            audience="support",
+            definition="Failed first attempts ÷ first attempts per integration, flow and day; "
+            "retries apart.",
+            page="sync",
+            report=_rate,
+            tile=_rate_tile,
+            slo=_slo_cases,
+        ),
+        Figure(
+            "sync_failing_records",
+            "Failing records",
+            unit="records",
+            audience="support",
+            definition="Distinct trace keys with a failed attempt, by error class and signature.",
+            page="sync",
+            report=lambda r: {"records": r.totals.failing_records},
+            tile=lambda r: Headline(r.totals.failing_records, "count"),
+        ),
+        Figure(
+            "sync_spikes",
+            "Sync error spikes",
+            unit="flow-days",
+            audience="support",
+            definition="Days whose failed first attempts exceed the trailing 28-day median by "
+            "3 × MAD (at least 5 failures).",
+            page="sync",
+            report=lambda r: {"flow_days": len(r.spikes)},
+            tile=lambda r: Headline(len(r.spikes), "count"),
+        ),
+        Figure(
+            "sync_open_exceptions",
+            "Open sync exceptions",
+            unit="records; hours open",
+            audience="support",
+            definition="Trace keys whose latest attempt failed, aged from their first failure.",
+            page="sync",
+            report=lambda r: {
+                "records": len(r.open_exceptions),
+                "max_hours_open": largest(r.open_exceptions["age_hours"]),
+            },
+            tile=_open_tile,
+        ),
+        Figure(
+            "sync_time_to_resolve",
+            "Time to resolve",
+            unit="calendar hours (p50, p90)",
+            audience="support",
+            definition="First failure → first later success of the same trace key.",
+            page="sync",
+            report=lambda r: {
+                "resolved": r.time_to_resolve.resolved,
+                "p50_hours": number(r.time_to_resolve.p50_hours),
+                "p90_hours": number(r.time_to_resolve.p90_hours),
+            },
+            tile=lambda r: Headline(
+                r.time_to_resolve.p50_hours,
+                "hours",
+                (
+                    Fact("p90", r.time_to_resolve.p90_hours, "hours"),
+                    Fact("resolved", r.time_to_resolve.resolved, "count"),
+                ),
+            ),
+        ),
+    ),
+)

@@ -14,25 +14,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Select, literal_column, or_, select
+from sqlalchemy import Engine
 
-from metrics.fx import FxIssue, FxTable
-from metrics.kpis.common import (
-    ALL,
-    NS,
-    Filters,
-    dims_columns,
-    money,
-    naive,
-    read_frame,
-    utc,
+from metrics.fx import FxIssue, FxTable, load_fx
+from metrics.kpis.common import NS, dims_columns, money, naive, utc
+from metrics.kpis.declaration import (
+    Fact,
+    Figure,
+    Figures,
+    Headline,
+    Kpi,
+    Scope,
+    SloCases,
+    SloQuery,
+    number,
 )
-from store.tables import WORK_SETTLED_AT, CaseWorkBilling, CaseWorkItem
+from metrics.kpis.unbilled_rows import ITEM_DIMENSIONS, ITEM_TIMES
+from metrics.kpis.unbilled_rows import WorkItems as WorkItems
+from metrics.kpis.unbilled_rows import items_query as items_query
+from metrics.kpis.unbilled_rows import load_work_items as load_work_items
 
 BUCKETS: tuple[tuple[int | None, str], ...] = (
     (30, "0-30"),
@@ -43,75 +48,6 @@ BUCKETS: tuple[tuple[int | None, str], ...] = (
 )
 LABELS = [label for _, label in BUCKETS]
 AgeFrom = Literal["work_date", "approval"]
-ITEM_TIMES = ("logged_at", "approved_at", "written_off_at", "billed_at")
-ITEM_DIMENSIONS = ("legal_entity", "practice", "customer")
-
-
-@dataclass(frozen=True)
-class WorkItems:
-    """Billable work item facts and the invoices each was billed on; `since` is the instant
-    they were loaded from (items settled before it left out)."""
-
-    items: pd.DataFrame
-    billing: pd.DataFrame
-    since: datetime | None = None
-
-
-def _conditions(
-    filters: Filters, until: datetime | None, since: datetime | None
-) -> list[ColumnElement[bool]]:
-    t = CaseWorkItem
-    where = [t.billable.is_(True), *filters.dims(t)]
-    if until is not None:
-        where.append(or_(t.approved_at <= until, t.status == "on_hold"))
-    if since is not None:
-        settled: ColumnElement[Any] = literal_column(WORK_SETTLED_AT)  # the index's, verbatim
-        where.append(or_(settled.is_(None), settled >= since))
-    return where
-
-
-def items_query(
-    filters: Filters = ALL, until: datetime | None = None, since: datetime | None = None
-) -> Select[*tuple[Any, ...]]:
-    """The work item facts `load_work_items` reads."""
-    t = CaseWorkItem
-    return select(
-        t.work_item_id,
-        t.work_item_key,
-        t.kind,
-        t.legal_entity,
-        t.practice,
-        t.customer,
-        t.currency,
-        t.amount,
-        t.status,
-        t.work_date,
-        t.project_id,
-        *(t.__table__.c[n] for n in ITEM_TIMES),
-    ).where(*_conditions(filters, until, since))
-
-
-def load_work_items(
-    conn: Connection | Engine,
-    filters: Filters = ALL,
-    until: datetime | None = None,
-    since: datetime | None = None,
-) -> WorkItems:
-    """Billable work approved by `until` (or on hold) with its billing history.
-
-    With `since`, only the items that can count at some instant from `since` on: work billed
-    for good (its current invoice posted, never voided) or written off before `since` is left
-    out, so the rows read grow with the period and the open work, not with the history.
-    """
-    t, b = CaseWorkItem, CaseWorkBilling
-    billing = (
-        select(b.work_item_id, b.posted_at, b.voided_at)
-        .join(t, t.work_item_id == b.work_item_id)
-        .where(*_conditions(filters, until, since), b.posted_at.is_not(None))
-    )
-    query = items_query(filters, until, since).order_by(t.work_item_key)
-    items = read_frame(conn, query, ITEM_TIMES)
-    return WorkItems(items, read_frame(conn, billing, ("posted_at", "voided_at")), since)
 
 
 @dataclass(frozen=True)
@@ -296,3 +232,113 @@ def wip_over_time(
 def _sum_or_nan(values: pd.Series) -> float:
     """A sum that stays NaN when any value is NaN (an amount without an FX rate)."""
     return float(values.sum(skipna=False))
+
+
+# The declaration (metrics.kpis.declaration): how Throughline reads, reports and shows it.
+
+#: The age up to which unbilled work is good for its SLO (value-weighted daily snapshots).
+SLO_LIMIT_DAYS = 60
+
+
+def _load(engine: Engine, scope: Scope) -> WorkItems:
+    return load_work_items(engine, scope.filters, until=scope.at, since=scope.filters.start_at)
+
+
+def _compute(work: WorkItems, scope: Scope) -> UnbilledAging:
+    return unbilled_aging(work, scope.at, fx=scope.rates())
+
+
+def _slo_cases(engine: Engine, query: SloQuery) -> SloCases:
+    """Daily value-weighted snapshots (good while at most 60 days old) and the items now
+    unbilled, each due 60 days after its work date."""
+    last = query.as_of.date()
+    days = [last - timedelta(days=n) for n in range((last - query.since.date()).days, -1, -1)]
+    work = load_work_items(engine, until=query.as_of, since=_midnight(days[0]))
+    fx = load_fx(engine, query.reporting_currency, days[0], last)
+    daily = wip_daily(work, days, fx=fx)
+    daily = daily[daily["amount_rc"] > 0]  # NaN (no FX rate) is reported by the KPI
+    daily = daily.assign(good=daily["age_days"] <= SLO_LIMIT_DAYS)
+    # One case per day, group and verdict weighing the summed value: the same budget and
+    # burn as one per item, without materialising thousands of records.
+    keys = ["as_of", "good", *ITEM_DIMENSIONS]
+    summed = daily.groupby(keys, dropna=False, observed=True)["amount_rc"].sum().reset_index()
+    decided = summed.assign(at=[_midnight(d) for d in summed["as_of"]], weight=summed["amount_rc"])
+    items = unbilled_aging(work, query.as_of, fx=fx).items
+    items = items[items["amount_rc"].notna()]
+    since = [_start_of(r) for r in items.to_dict("records")]
+    waiting = items.assign(
+        key=items["work_item_key"],
+        since=since,
+        deadline=[s + timedelta(days=SLO_LIMIT_DAYS) for s in since],
+        weight=[float(a) or 1.0 for a in items["amount_rc"]],
+    )
+    return SloCases(decided, waiting)
+
+
+def _start_of(row: dict[str, Any]) -> datetime:
+    day: date = row["work_date"] if pd.notna(row.get("work_date")) else row["approved_at"].date()
+    return _midnight(day)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def _report(r: UnbilledAging) -> Figures:
+    buckets = r.buckets.set_index(r.buckets["bucket"].astype(str))
+    return {
+        **_bucketed(r.total),
+        "buckets": {
+            label: {
+                "items": int(buckets.loc[label, "items"]) if label in buckets.index else 0,
+                "amount_rc": number(buckets.loc[label, "amount_rc"])
+                if label in buckets.index
+                else 0.0,
+            }
+            for label in LABELS
+        },
+        "write_offs": _bucketed(r.write_offs),
+        "holds": _bucketed(r.holds),
+        "unconverted": r.unconverted,
+    }
+
+
+def _bucketed(b: Bucketed) -> Figures:
+    return {"items": b.items, "amount_rc": number(b.amount_rc)}
+
+
+def _tile(r: UnbilledAging) -> Headline:
+    old = r.buckets.loc[r.buckets["bucket"].astype(str).isin(["61-90", "91-120", "120+"])]
+    total = r.total.amount_rc
+    old_share = float(old["amount_rc"].sum()) / total if total else None
+    return Headline(
+        total,
+        "money",
+        (
+            Fact("items", r.total.items, "count"),
+            Fact("older than 60 days", old_share, "share"),
+            Fact("written off in the period", r.write_offs.amount_rc, "money"),
+        ),
+    )
+
+
+KPI: Kpi[UnbilledAging] = Kpi(
+    name="unbilled",
+    load=_load,
+    compute=_compute,
+    sources=frozenset({"psa", "erp", "tryton"}),
+    figures=(
+        Figure(
+            "unbilled_wip",
+            "Unbilled work (WIP) aging",
+            unit="reporting currency, by age bucket",
+            audience="CFO",
+            definition="Approved billable work not on a posted invoice, aged from the work "
+            "date in buckets 0–30, 31–60, 61–90, 91–120, 120+ days; write-offs and holds apart.",
+            page="unbilled",
+            report=_report,
+            tile=_tile,
+            slo=_slo_cases,
+        ),
+    ),
+)

@@ -5,7 +5,8 @@ Modules, in the order data flows through them:
 - `metrics.slo.spec` — SLOs in YAML (a strict subset of OpenSLO v1 + ``x-throughline``);
   `load_slos` validates a file and reports every problem with its file, field path and line.
 - `metrics.slo.windows` — the multi-window, multi-burn-rate table, as data.
-- `metrics.slo.calendar` — business days and business time per country (`holidays`).
+- `foundation.business_time` (below this package) — business days and business time per
+  country, shared with the KPIs.
 - `metrics.slo.inputs` — the plain records evaluation consumes (`Occurrence`, `OpenItem`,
   `SourceFreshness`), built from the KPIs' case facts by an adapter.
 - `metrics.slo.evaluate` — pure functions: attainment, budgets in cases and days, burn rates,
@@ -21,8 +22,8 @@ One check, as the worker runs it::
     transitions, report = process(run, store, notifier)
 """
 
+from foundation.business_time import BusinessCalendar, CalendarResolver, resolve_deadline
 from metrics.slo.alerts import AlertStore, Episode, InMemoryAlertStore, Transition, reconcile
-from metrics.slo.calendar import BusinessCalendar, CalendarResolver, resolve_deadline
 from metrics.slo.evaluate import (
     AlertCheck,
     EvaluationRun,

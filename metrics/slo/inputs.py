@@ -9,7 +9,7 @@ The engine never reads the store. An adapter (one per KPI) turns case facts into
   money for value-weighted ones.
 - `OpenItem` — one item that has a deadline and may sit past it: a won deal without a project,
   approved work not yet billed. ``deadline`` is already resolved (business days on the item's
-  legal-entity calendar, see `metrics.slo.calendar.resolve_deadline`). Items closed recently may
+  legal-entity calendar, see `foundation.business_time.resolve_deadline`). Items closed recently may
   be passed with ``closed_at`` so the days they spent late stay counted in the window.
 - `SourceFreshness` — when a collector last succeeded and how old that may get. A mapping
   ``collector → SLO names`` says which SLOs each collector feeds.
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from metrics.freshness import overdue
 from store.canonical import require_aware
 
 #: Which SLOs (by ``metadata.name``) each collector feeds: ``{"crm": {"project-setup-latency"}}``.
@@ -115,8 +116,9 @@ class SourceFreshness:
             raise ValueError(f"SourceFreshness {self.collector!r}: stale_after must be positive")
 
     def is_stale(self, as_of: datetime) -> bool:
-        """True when the last success is missing or older than ``stale_after`` at ``as_of``."""
-        return self.last_success is None or as_of - self.last_success > self.stale_after
+        """True when the last success is missing or older than ``stale_after`` at ``as_of``
+        (the rule of `metrics.freshness`)."""
+        return overdue(self.last_success, self.stale_after, as_of)
 
 
 @dataclass(frozen=True, slots=True)

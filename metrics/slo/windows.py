@@ -17,7 +17,7 @@ Quote-to-cash handoffs are not web requests: a firm wins a handful of deals and 
 dozen invoices a day, during business days, so an hour holds too few cases to mean anything and
 weekends hold none. Throughline keeps the workbook's factors and its long/short ratios but
 stretches the windows about 24× and measures them in **business time** (only time on business
-days counts, on the group's calendar; see `metrics.slo.calendar`), so a Monday-morning window
+days counts, on the group's calendar; see `foundation.business_time`), so a Monday-morning window
 reaches back into Friday instead of into an empty weekend:
 
 =======  ========  ===================  ====================  ======  =========================

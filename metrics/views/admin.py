@@ -2,8 +2,9 @@
 
 A file import (`throughline import …`, run-log kind ``import``) is listed with its last run, rows
 and quarantined input, but it is a one-off: its health is ``imported`` (or ``import failed``,
-``running``), never ``stale``, and it has no lag. A collector is stale by the rule the SLOs use
-(`metrics.freshness`).
+``running``), never ``stale``, and it has no lag. A collector's health and staleness follow the
+rule the SLOs and the dashboard's "data as of" line use (`metrics.freshness`): only its
+collection runs count as its successes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from metrics.freshness import IMPORT, is_stale
+from metrics.freshness import IMPORT, health, last_successes
 from metrics.views import audit
 from metrics.views.access import Access
 from metrics.views.common import ViewConfig, frame
@@ -57,22 +58,6 @@ class CollectorsView:
         return self.health["last_run"].isna().all() if len(self.health) else True
 
 
-def _health(
-    status: str | None, last_success: datetime | None, every: int, now: datetime, kind: str | None
-) -> str:
-    if status is None:
-        return "never run"
-    if status == "running":
-        return "running"
-    if kind == IMPORT:
-        return "imported" if status == "success" else "import failed"
-    if status in ("failed", "partial", "interrupted"):
-        return "failing"
-    if is_stale(last_success, every, now):
-        return "stale"
-    return "ok"
-
-
 def _cursors(engine: Engine) -> dict[str, datetime]:
     """The newest source time each collector's streams have reached."""
     out: dict[str, datetime] = {}
@@ -99,13 +84,6 @@ def collector_health(
         ),
         ("started_at", "finished_at"),
     ).set_index("collector")
-    success = frame(
-        engine,
-        select(r.collector, func.max(r.finished_at).label("last_success"))
-        .where(r.status == "success")
-        .group_by(r.collector),
-        ("last_success",),
-    ).set_index("collector")
     with engine.connect() as conn:
         quarantined = dict(
             conn.execute(
@@ -113,21 +91,22 @@ def collector_health(
             ).all()
         )
     cursors = _cursors(engine)
+    collected, imported = last_successes(engine), last_successes(engine, imports=True)
     names = sorted(set(config.collectors) | set(runs.index))
     rows = []
     for name in names:
         source, every = config.collectors.get(name, ("", 0))
         run = runs.loc[name] if name in runs.index else None
-        ok_at = success["last_success"].get(name) if len(success) else None
-        ok_at = None if ok_at is None or pd.isna(ok_at) else ok_at.to_pydatetime()
         kind = None if run is None else str(run["kind"])
         status = None if run is None else str(run["status"])
+        # only its collection runs are a collector's successes; an import's are its own
+        ok_at = (imported if kind == IMPORT else collected).get(name)
         lag = None if ok_at is None or kind == IMPORT else (now - ok_at).total_seconds() / 60
         rows.append(
             {
                 "collector": name,
                 "source": source,
-                "health": _health(status, ok_at, every, now, kind),
+                "health": health(status, kind, ok_at, every, now),
                 "status": status,
                 "kind": kind,
                 "last_run": None if run is None else run["started_at"],

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from foundation.business_time import DEFAULT_COUNTRIES
 from foundation.settings import Settings
 from metrics.facts.filter_values import DIMENSIONS
+from metrics.freshness import health, last_successes
 from metrics.kpis.common import Filters as Filters  # re-exported: pages build filters here
 from metrics.kpis.common import utc
 from metrics.views.access import Access
@@ -42,7 +43,6 @@ PRESETS: dict[str, str] = {
     "custom": "Custom range",
 }
 DEFAULT_PRESET = "13w"
-STALE_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -80,40 +80,54 @@ def frame(engine: Engine, query: Any, times: Sequence[str] = ()) -> pd.DataFrame
 
 @dataclass(frozen=True)
 class Freshness:
-    """How fresh the data is: the reporting clock and the collectors' last runs."""
+    """How fresh the data is: the reporting clock, the collectors' last runs, and the configured
+    collectors that are stale by the collectors page's rule (`metrics.freshness`)."""
 
     as_of: datetime
     last_success: datetime | None
     last_run: datetime | None
     failing: tuple[str, ...]
     collected: bool
-
-    def stale(self, now: datetime) -> bool:
-        """True when no collector has succeeded within `STALE_AFTER` of `now`."""
-        return self.last_success is None or now - self.last_success > STALE_AFTER
+    stale: tuple[str, ...] = ()
 
 
-def freshness(engine: Engine, now: datetime | None = None) -> Freshness:
-    """The reporting clock and the newest runs; `failing` lists collectors whose last run failed."""
+def freshness(
+    engine: Engine,
+    now: datetime | None = None,
+    collectors: Mapping[str, tuple[str, int]] | None = None,
+) -> Freshness:
+    """The reporting clock and the newest runs; `failing` lists collectors whose last run failed,
+    `stale` those of `collectors` (name → (source system, interval seconds)) whose health on the
+    collectors page is ``stale``."""
     latest = (
         select(CollectorRun.collector, func.max(CollectorRun.id).label("id"))
         .group_by(CollectorRun.collector)
         .subquery()
     )
-    query = select(CollectorRun.collector, CollectorRun.status, CollectorRun.finished_at).join(
-        latest, CollectorRun.id == latest.c.id
-    )
+    query = select(
+        CollectorRun.collector, CollectorRun.status, CollectorRun.kind, CollectorRun.finished_at
+    ).join(latest, CollectorRun.id == latest.c.id)
     success = select(func.max(CollectorRun.finished_at)).where(CollectorRun.status == "success")
     with engine.connect() as conn:
         runs = conn.execute(query).all()
         last_success = conn.execute(success).scalar_one_or_none()
     finished = [r.finished_at for r in runs if r.finished_at is not None]
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    latest_run = {r.collector: r for r in runs}
+    succeeded = last_successes(engine, collectors or {})
+    stale: list[str] = []
+    for name, (_system, every) in sorted((collectors or {}).items()):
+        run = latest_run.get(name)
+        status, kind = (run.status, run.kind) if run is not None else (None, None)
+        if health(status, kind, succeeded.get(name), every, at) == "stale":
+            stale.append(name)
     return Freshness(
         as_of=reporting_time(engine, now),
         last_success=last_success,
         last_run=max(finished) if finished else None,
         failing=tuple(sorted(r.collector for r in runs if r.status in ("failed", "partial"))),
         collected=bool(runs),
+        stale=tuple(stale),
     )
 
 
@@ -184,13 +198,6 @@ def period_filters(
 ) -> Filters:
     """KPI filters for the days ``first`` … ``last`` inclusive."""
     return Filters(first, last + timedelta(days=1), legal_entities, practices, customers)
-
-
-def period_as_of(filters: Filters, as_of: datetime) -> datetime:
-    """The instant a view reports at: `as_of`, or the period's end when that is earlier (a past
-    period shows its stuck deals and unbilled work as they stood when it ended)."""
-    end = filters.end_at
-    return min(as_of, end) if end is not None else as_of
 
 
 def describe(filters: Filters) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.kpis.common import Filters, period_start
+from metrics.kpis.common import Filters
+from metrics.kpis.declaration import Fact, Unit
 from metrics.registry import KPIS
 from metrics.views.access import Access
 from metrics.views.admin import collector_health
@@ -18,18 +18,6 @@ from metrics.views.common import ViewConfig
 from metrics.views.guard import view
 from metrics.views.kpiset import KpiSet, kpi_set, money_days
 
-Unit = Literal["business_days", "hours", "days", "share", "money", "count", "money_days"]
-#: Which page explains each KPI (the tile's drill-down).
-PAGE_OF = {
-    "setup_latency": "handoffs",
-    "stuck_handoffs": "handoffs",
-    "touchless_share": "handoffs",
-    "invoice_cycle": "invoices",
-    "invoice_correction_rate": "invoices",
-    "days_to_pay": "invoices",
-    "unbilled_wip": "unbilled",
-    "cash_impact": "overview",
-}
 DELAY_COLUMNS = [
     "case",
     "key",
@@ -41,15 +29,6 @@ DELAY_COLUMNS = [
     "days",
     "money_days",
 ]
-
-
-@dataclass(frozen=True)
-class Fact:
-    """A secondary figure on a tile, e.g. ``("p90", 9.4, "business_days")``."""
-
-    label: str
-    value: float | None
-    unit: Unit
 
 
 @dataclass(frozen=True)
@@ -87,149 +66,25 @@ class Board:
         return next(t for t in self.tiles if t.kpi == kpi)
 
 
-def _series(values: pd.Series) -> tuple[float, ...]:
-    return tuple(float(v) for v in values if v is not None and np.isfinite(float(v)))
-
-
-def _weekly_rate(daily: pd.DataFrame, num: str, den: str) -> tuple[float, ...]:
-    if daily.empty:
-        return ()
-    week = period_start(pd.to_datetime(daily["day"]).dt.tz_localize("UTC"), "W")
-    sums = daily.groupby(week)[[num, den]].sum()
-    return _series(sums[num] / sums[den].where(sums[den] > 0))
-
-
 def _tiles(k: KpiSet, slos: pd.DataFrame) -> tuple[Tile, ...]:
-    s, c, u, y = k.setup, k.cycle, k.unbilled, k.sync
-    old = u.buckets.loc[u.buckets["bucket"].astype(str).isin(["61-90", "91-120", "120+"])]
-    old_share = float(old["amount_rc"].sum()) / u.total.amount_rc if u.total.amount_rc else None
-    values: dict[str, tuple[float | None, Unit, tuple[Fact, ...], tuple[float, ...]]] = {
-        "setup_latency": (
-            s.stats.p50_days,
-            "business_days",
-            (
-                Fact("p90", s.stats.p90_days, "business_days"),
-                Fact("within target", s.stats.within_target, "share"),
-                Fact("handoffs", s.stats.cases, "count"),
-            ),
-            _series(s.by_week["p50_days"]),
-        ),
-        "stuck_handoffs": (
-            len(s.stuck),
-            "count",
-            (
-                Fact(
-                    "oldest",
-                    s.stuck["age_business_days"].max() if len(s.stuck) else None,
-                    "business_days",
-                ),
-                Fact(
-                    "deal value",
-                    float(s.stuck["amount_rc"].sum()) if len(s.stuck) else 0.0,
-                    "money",
-                ),
-            ),
-            (),
-        ),
-        "touchless_share": (
-            s.touchless_share,
-            "share",
-            (Fact("touchless", s.touchless, "count"),),
-            (),
-        ),
-        "invoice_cycle": (
-            c.stats.p50_days,
-            "business_days",
-            (
-                Fact("p90", c.stats.p90_days, "business_days"),
-                Fact("within target", c.stats.within_target, "share"),
-                Fact("invoices", c.stats.cases, "count"),
-            ),
-            _series(c.by_week["p50_days"]),
-        ),
-        "invoice_correction_rate": (
-            c.correction_rate,
-            "share",
-            (Fact("re-issues", c.corrections, "count"), Fact("voided", c.voided, "count")),
-            (),
-        ),
-        "days_to_pay": (
-            c.days_to_pay.p50_days,
-            "days",
-            (
-                Fact("p90", c.days_to_pay.p90_days, "days"),
-                Fact("paid", c.days_to_pay.paid, "count"),
-            ),
-            (),
-        ),
-        "unbilled_wip": (
-            u.total.amount_rc,
-            "money",
-            (
-                Fact("items", u.total.items, "count"),
-                Fact("older than 60 days", old_share, "share"),
-                Fact("written off in the period", u.write_offs.amount_rc, "money"),
-            ),
-            (),
-        ),
-        "sync_error_rate": (
-            y.totals.first_attempt_error_rate,
-            "share",
-            (
-                Fact("failed first attempts", y.totals.failed_first_attempts, "count"),
-                Fact("retries", y.totals.retries, "count"),
-            ),
-            _weekly_rate(y.daily, "failed_first_attempts", "first_attempts"),
-        ),
-        "sync_failing_records": (y.totals.failing_records, "count", (), ()),
-        "sync_spikes": (len(y.spikes), "count", (), ()),
-        "sync_open_exceptions": (
-            len(y.open_exceptions),
-            "count",
-            (
-                Fact(
-                    "oldest",
-                    y.open_exceptions["age_hours"].max() if len(y.open_exceptions) else None,
-                    "hours",
-                ),
-            ),
-            (),
-        ),
-        "sync_time_to_resolve": (
-            y.time_to_resolve.p50_hours,
-            "hours",
-            (
-                Fact("p90", y.time_to_resolve.p90_hours, "hours"),
-                Fact("resolved", y.time_to_resolve.resolved, "count"),
-            ),
-            (),
-        ),
-        "cash_impact": (
-            k.cash.total_money_days,
-            "money_days",
-            tuple(
-                Fact(part.replace("_", " "), v, "money_days") for part, v in k.cash.parts.items()
-            ),
-            (),
-        ),
-    }
+    """A tile per figure of the registry, from its KPI's result and its SLO's status."""
     overall = slos[slos["scope"] == "all"] if len(slos) else slos
     tiles = []
-    for kpi in KPIS:
-        value, unit, facts, trend = values[kpi.name]
-        slo = overall[overall["kpi"] == kpi.name] if len(overall) else overall
+    for figure in KPIS:
+        headline = figure.tile(k.results[figure.kpi.name])
+        slo = overall[overall["kpi"] == figure.name] if len(overall) else overall
         tiles.append(
             Tile(
-                kpi=kpi.name,
-                title=kpi.title,
-                value=_number(value),
-                unit=unit,
-                facts=facts,
-                target=kpi.target,
-                trend=trend,
+                kpi=figure.name,
+                title=figure.title,
+                value=_number(headline.value),
+                unit=headline.unit,
+                facts=headline.facts,
+                target=figure.target,
+                trend=headline.trend,
                 slo_status=str(slo["status"].iloc[0]) if len(slo) else None,
                 slo_name=str(slo["display_name"].iloc[0]) if len(slo) else None,
-                page=PAGE_OF.get(kpi.name, "sync"),
+                page=figure.page,
             )
         )
     return tuple(tiles)

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bench.generate import cursor
-from bench.run import _remeasure, markdown, saved_cursor
+from bench.phases.ingest import saved_cursor
+from bench.results import markdown
+from bench.run import _remeasure
 from metrics.facts import write_and_refresh
 from store.canonical import Batch
 from store.clock import reporting_time

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bench.duck import duckdb_report, export_parquet
-from bench.generate import CUT, Scale, batches, rows_in
+from bench.firm import CUT
+from bench.generate import Scale, batches, rows_in
 from metrics.facts import rebuild_case_facts, write_and_refresh
 from metrics.report import differences, kpi_report
 from store.canonical import Batch
@@ -113,7 +114,7 @@ def test_the_generator_is_deterministic_and_appends_about_one_percent() -> None:
 def test_the_pages_read_the_slo_board_the_worker_stored(
     store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.run import _store_slo_board, page_calls
+    from bench.phases.page_draw import _store_slo_board, page_calls
     from metrics.slo import service
 
     write_and_refresh(

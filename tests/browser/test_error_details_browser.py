@@ -3,9 +3,9 @@ line and no message: Streamlit's configuration hides error details before any pa
 for `throughline serve` (its flags) and for `streamlit run app.py` (`.streamlit/config.toml`
 beside `app.py`, which Streamlit reads wherever it is started from).
 
-The error is real: a `sitecustomize` on the dashboard's `PYTHONPATH` makes `throughline.ui.chrome`
-(drawn by `app.py` around every page) raise with a sentinel message naming a source file. A
-control run with error details switched back on shows the sentinel, so the test cannot pass by
+The error is real: a `sitecustomize` on the dashboard's `PYTHONPATH` makes the shared chrome
+(`throughline.ui.shell.chrome`, which `throughline.ui` re-exports and `app.py` draws around
+every page) raise with a sentinel message naming a source file. A control run with error details switched back on shows the sentinel, so the test cannot pass by
 accident.
 """
 
@@ -33,7 +33,7 @@ import importlib.abc, importlib.util, sys
 
 class _Raise(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "throughline.ui":
+        if name != "throughline.ui.shell":
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)

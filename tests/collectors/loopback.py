@@ -1,4 +1,4 @@
-"""A fake vendor API (`tests/collectors/fake_apis.py`) served over real HTTP on loopback, for
+"""A fake vendor API (`tests/collectors/fixture_api.py`) served over real HTTP on loopback, for
 tests that run `throughline` as a separate process (which cannot be handed a MockTransport)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from tests.collectors.fake_apis import FakeApi
+from tests.collectors.fixture_api import FakeApi
 
 
 @contextmanager

@@ -1,13 +1,16 @@
-"""One "source" per registered collector for the contract suite: the live demo estate for the
-demo collectors, a fake vendor API (recorded fixtures) for the SaaS connectors, a log file on disk
-for the log-file collector."""
+"""One source per registered connector for the contract suite, from its spec alone: the live demo
+estate for a demo connector; the generic fake API serving its recorded fixtures
+(`tests.collectors.fixture_api`) when its fixtures describe an API; else a copy of its fixture
+files (a log file). How the connector is configured against them is the `contract` section of its
+`fixtures.yaml` (URL, options, secrets; see `tests/fixtures/http/README.md`)."""
 
 from __future__ import annotations
 
-import json
+import copy
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +19,14 @@ import pytest
 from pydantic import SecretStr
 
 from collectors.base import Collector
-from collectors.registry import build_collector
+from collectors.registry import COLLECTORS, build_collector
 from foundation.settings import CollectorSettings, Settings
 from tests.collectors.conftest import settings_for
-from tests.collectors.fake_apis import (
-    NS_TIMEZONE,
-    FakeApi,
-    FakeHubSpot,
-    FakeN8n,
-    FakeNetSuite,
-    FakeSalesforce,
-)
+from tests.collectors.fixture_api import FixtureApi, manifest, serves_api
 
 BAD_SECRET = "wrong-token"
+#: Where a contract's runs start a backfill (before any recorded record).
+BACKFILL_SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -43,72 +41,39 @@ class Source:
     statuses: Callable[[], list[int]] = list
     http: bool = True
     secrets: list[str] = field(default_factory=list)
+    contract: dict[str, Any] = field(default_factory=dict)
 
 
 Wrapper = Callable[[httpx.BaseTransport, str], httpx.BaseTransport] | None
 
+
+def contract(name: str) -> dict[str, Any]:
+    """The `contract` section of the connector's `fixtures.yaml` ({} without fixtures)."""
+    spec = COLLECTORS[name]
+    return manifest(spec.fixtures)["contract"] if spec.fixtures else {}
+
+
+def is_http(name: str) -> bool:
+    """Whether the connector reads an HTTP API in the contract suite (the demo estate's, or a
+    fake one serving its fixtures)."""
+    spec = COLLECTORS[name]
+    return spec.kind == "demo" or bool(spec.fixtures and serves_api(spec.fixtures))
+
+
+#: The connectors read from a fake API serving their recorded fixtures, with their contracts.
 SAAS: dict[str, dict[str, Any]] = {
-    "salesforce": {
-        "fake": FakeSalesforce,
-        "url": "https://example.my.salesforce.com",
-        "options": {
-            "auth": "client_credentials",
-            "client_id": "3MVG9-test-consumer-key",
-            "fields": {"project_code": "PSA_Project_Code__c"},
-        },
-        "secrets": {"salesforce_client_secret": "cs-test-secret"},
-        "paged": "/services/data/",
-    },
-    "hubspot": {
-        "fake": FakeHubSpot,
-        "url": "https://api.hubapi.com",
-        "options": {
-            "fields": {
-                "project_code": "psa_project_code",
-                "practice": "practice",
-                "legal_entity": "legal_entity",
-            }
-        },
-        "secrets": {"hubspot_token": "pat-eu1-test-token"},
-        "paged": "/crm/v3/objects/companies/search",
-    },
-    "netsuite": {
-        "fake": FakeNetSuite,
-        "url": "https://1234567-sb1.suitetalk.api.netsuite.com",
-        "options": {
-            "account_id": "1234567_sb1",
-            "limit": 2,
-            "timezone": NS_TIMEZONE,
-            "fields": {"integration_users": ["svc-integration"]},
-        },
-        "secrets": {
-            "netsuite_consumer_key": "ck-test",
-            "netsuite_consumer_secret": "cs-test",
-            "netsuite_token_id": "tk-test",
-            "netsuite_token_secret": "ts-test",
-        },
-        "paged": "/services/rest/",
-    },
-    "n8n": {
-        "fake": FakeN8n,
-        "url": "https://n8n.example.com",
-        "options": {
-            "integrations": {"CRM won deal → PSA project": "crm_to_psa"},
-            "object_key_path": "customData.opportunity_id",
-            "object_system": "crm",
-            "object_type": "deal",
-            "limit": 2,
-        },
-        "secrets": {"n8n_api_key": "n8n-test-api-key"},
-        "paged": "/api/v1/executions",
-    },
+    name: contract(name)
+    for name, spec in COLLECTORS.items()
+    if spec.kind == "connector" and is_http(name)
 }
 
 
 def saas_settings(name: str, *, bad: bool = False) -> Settings:
+    """Settings pointing the connector at its fake API; `bad`: a refused secret (unless the
+    contract refuses the credentials at the fake instead, `refused_by: reject_all`)."""
     spec = SAAS[name]
     secrets = dict(spec["secrets"])
-    if bad and name != "salesforce":  # a refused key; Salesforce: a revoked session instead
+    if bad and spec.get("refused_by") != "reject_all":
         last = sorted(secrets)[-1]
         secrets[last] = BAD_SECRET
     return Settings(
@@ -118,12 +83,15 @@ def saas_settings(name: str, *, bad: bool = False) -> Settings:
     )
 
 
-def saas_source(name: str) -> tuple[Source, FakeApi]:
+def saas_source(name: str) -> tuple[Source, FixtureApi]:
+    """The connector against a fake API serving its fixtures."""
     spec = SAAS[name]
-    fake: FakeApi = spec["fake"]()
+    fixtures = COLLECTORS[name].fixtures
+    assert fixtures is not None
+    fake = FixtureApi(fixtures)
 
     def build(transport_wrapper: Wrapper = None, bad_credentials: bool = False) -> Collector:
-        if name == "salesforce":
+        if spec.get("refused_by") == "reject_all":
             fake.reject_all = bad_credentials
         transport: httpx.BaseTransport = fake.transport()
         if transport_wrapper is not None:
@@ -134,78 +102,50 @@ def saas_source(name: str) -> tuple[Source, FakeApi]:
     source = Source(
         name,
         build,
-        datetime(2025, 1, 1, tzinfo=UTC),
+        _backfill_since(spec),
         spec["paged"],
         inject_429=lambda: fake.inject(429),
         statuses=fake.statuses,
         secrets=list(spec["secrets"].values()),
+        contract=spec,
     )
     return source, fake
 
 
-LOG_LINES = [
-    {
-        "ts": "2026-03-05T10:00:00Z",
-        "app": "mulesoft",
-        "flow": "opportunity-to-project",
-        "outcome": "FAILED",
-        "error": {"message": "Customer 'C-0042' has no tax id"},
-        "correlationId": "corr-1",
-        "eventId": "evt-1",
-        "attempt": 1,
-    },
-    {
-        "ts": "2026-03-05T10:05:00Z",
-        "app": "mulesoft",
-        "flow": "opportunity-to-project",
-        "outcome": "SUCCESS",
-        "correlationId": "corr-1",
-        "eventId": "evt-2",
-        "attempt": 2,
-        "retryOf": "evt-1",
-    },
-    {
-        "ts": "2026-03-05T10:07:00Z",
-        "app": "mulesoft",
-        "flow": "time-to-erp",
-        "outcome": "SUCCESS",
-        "correlationId": "corr-2",
-        "eventId": "evt-3",
-    },
-]
-LOG_OPTIONS = {
-    "integration": "app",
-    "flow": "flow",
-    "status": "outcome",
-    "started_at": "ts",
-    "error_message": "error.message",
-    "trace_key": "correlationId",
-    "record_id": "eventId",
-    "attempt": "attempt",
-    "retry_of": "retryOf",
-}
-
-
-def log_options(path: Path) -> dict[str, Any]:
-    return {
-        "files": [{"name": "mulesoft", "path": str(path), "format": "jsonl", "fields": LOG_OPTIONS}]
-    }
-
-
-def logfile_source(tmp_path: Path) -> Source:
-    path = tmp_path / "sync.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in LOG_LINES), encoding="utf-8")
+def files_source(name: str, tmp_path: Path) -> Source:
+    """The connector reading a copy of its fixture files (``{fixtures}`` in its options)."""
+    fixtures = COLLECTORS[name].fixtures
+    assert fixtures is not None, f"{name} has no fixtures: give its spec a fixture directory"
+    here = tmp_path / "fixtures"
+    shutil.copytree(Path(__file__).resolve().parents[2] / fixtures, here)
+    spec = contract(name)
+    options = _placed(copy.deepcopy(spec.get("options") or {}), str(here))
 
     def build(transport_wrapper: Wrapper = None, bad_credentials: bool = False) -> Collector:
-        settings = Settings(database_url="sqlite://")
-        return build_collector("logfiles", settings, options={"logfiles": log_options(path)})
+        return build_collector(name, Settings(database_url="sqlite://"), options={name: options})
 
-    return Source("logfiles", build, datetime(2025, 1, 1, tzinfo=UTC), "", http=False)
+    return Source(name, build, _backfill_since(spec), "", http=False, contract=spec)
+
+
+def _placed(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{fixtures}", where)
+    if isinstance(value, list):
+        return [_placed(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _placed(v, where) for k, v in value.items()}
+    return value
+
+
+def _backfill_since(spec: dict[str, Any]) -> datetime:
+    since = spec.get("backfill_since")
+    if isinstance(since, date) and not isinstance(since, datetime):
+        return datetime(since.year, since.month, since.day, tzinfo=UTC)
+    return since or BACKFILL_SINCE
 
 
 def demo_source(request: pytest.FixtureRequest, name: str) -> Source:
-    from collectors.registry import COLLECTORS
-
+    """A demo connector against the live demo estate on loopback."""
     server = request.getfixturevalue("demo_server")
     prefix = "/" + COLLECTORS[name].path
 
@@ -223,3 +163,12 @@ def demo_source(request: pytest.FixtureRequest, name: str) -> Source:
         statuses=lambda: [s for p, s in server.requests_log if p.startswith(prefix)],
         secrets=[BAD_SECRET],
     )
+
+
+def source_for(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> Source:
+    """The source the contract suite runs connector `name` against, from its spec."""
+    if COLLECTORS[name].kind == "demo":
+        return demo_source(request, name)
+    if name in SAAS:
+        return saas_source(name)[0]
+    return files_source(name, tmp_path)

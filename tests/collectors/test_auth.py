@@ -33,7 +33,7 @@ from collectors.registry import build_collector
 from collectors.runner import run_collector
 from foundation.settings import CollectorSettings, Settings
 from metrics.facts import refresh_pending
-from tests.collectors.fake_apis import FakeNetSuite, FakeSalesforce
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.sources import SAAS
 
 TOKEN_URL = "https://example.my.salesforce.com/services/oauth2/token"
@@ -63,7 +63,7 @@ def rsa_pair() -> tuple[str, str]:
 
 
 def test_client_credentials_fetch_one_token_and_reuse_it() -> None:
-    fake = FakeSalesforce()
+    fake = FixtureApi("salesforce")
     provider = OAuthTokenProvider(
         TOKEN_URL,
         ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
@@ -74,7 +74,7 @@ def test_client_credentials_fetch_one_token_and_reuse_it() -> None:
     ) as client:
         for _ in range(3):
             assert client.get(QUERY, params={"q": "SELECT Id FROM Account"}).status_code == 200
-    assert fake.token_requests == [
+    assert fake.auth.token_requests == [
         {
             "grant_type": "client_credentials",
             "client_id": "3MVG9-test-consumer-key",
@@ -86,7 +86,7 @@ def test_client_credentials_fetch_one_token_and_reuse_it() -> None:
 
 
 def test_an_expired_session_is_refreshed_once_and_the_request_sent_again() -> None:
-    fake = FakeSalesforce()
+    fake = FixtureApi("salesforce")
     provider = OAuthTokenProvider(
         TOKEN_URL,
         ClientCredentialsGrant("3MVG9-test-consumer-key", "cs-test-secret"),
@@ -96,15 +96,15 @@ def test_an_expired_session_is_refreshed_once_and_the_request_sent_again() -> No
         "", BearerAuth(provider.token, refresh=provider.refresh), transport=fake.transport()
     ) as client:
         assert client.get(QUERY, params={"q": "SELECT Id FROM Account"}).status_code == 200
-        fake.expire_next_token_use = True
+        fake.auth.expire_next_token_use = True
         response = client.get(QUERY, params={"q": "SELECT Id FROM Account"})
     assert response.status_code == 200
-    assert len(fake.token_requests) == 2  # the first token, then one refresh
+    assert len(fake.auth.token_requests) == 2  # the first token, then one refresh
     assert [status for _, status in fake.log] == [200, 401, 200]
 
 
 def test_revoked_credentials_fail_each_stream_after_a_single_refresh(store: Engine) -> None:
-    fake = FakeSalesforce()
+    fake = FixtureApi("salesforce")
     fake.reject_all = True
     spec = SAAS["salesforce"]
     settings = Settings(
@@ -118,13 +118,15 @@ def test_revoked_credentials_fail_each_stream_after_a_single_refresh(store: Engi
     report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "failed"
     streams = len(report.streams)
-    assert len(fake.token_requests) == 1 + streams  # one token, one refresh per refused request
+    assert (
+        len(fake.auth.token_requests) == 1 + streams
+    )  # one token, one refresh per refused request
     assert [s for _, s in fake.log] == [401, 401] * streams
     assert "cs-test-secret" not in (report.error or "")
 
 
 def test_a_refused_client_secret_is_an_auth_failure_naming_the_oauth_error() -> None:
-    fake = FakeSalesforce()
+    fake = FixtureApi("salesforce")
     provider = OAuthTokenProvider(
         TOKEN_URL,
         ClientCredentialsGrant("3MVG9-test-consumer-key", "not-the-secret"),
@@ -145,7 +147,7 @@ def test_a_missing_client_secret_fails_the_run_with_the_variable_to_set(store: E
     collector = build_collector(
         "salesforce",
         settings,
-        transport=FakeSalesforce().transport(),
+        transport=FixtureApi("salesforce").transport(),
         options={"salesforce": {"client_id": "x"}},
     )
     report = run_collector(store, collector, refresh=refresh_pending)
@@ -155,7 +157,7 @@ def test_a_missing_client_secret_fails_the_run_with_the_variable_to_set(store: E
 
 def test_the_jwt_bearer_assertion_is_rs256_signed_with_the_documented_claims() -> None:
     private, public = rsa_pair()
-    fake = FakeSalesforce(public_key=public)
+    fake = FixtureApi("salesforce", public_key=public)
     grant = JwtBearerGrant("3MVG9-test-consumer-key", "integration@example.com", private)
     now = time.time()
     provider = OAuthTokenProvider(
@@ -165,7 +167,7 @@ def test_the_jwt_bearer_assertion_is_rs256_signed_with_the_documented_claims() -
         clock=lambda: now,
     )
     assert provider.token().startswith("00DS7000000TEST1!AR8AQFAKE.jwt.bearer.token")
-    (form,) = fake.token_requests
+    (form,) = fake.auth.token_requests
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     header = jwt.get_unverified_header(form["assertion"])
     claims = jwt.decode(
@@ -188,7 +190,7 @@ def test_the_jwt_bearer_assertion_is_rs256_signed_with_the_documented_claims() -
 def test_an_assertion_signed_with_another_key_is_refused() -> None:
     private, _ = rsa_pair()
     _, other_public = rsa_pair()
-    fake = FakeSalesforce(public_key=other_public)
+    fake = FixtureApi("salesforce", public_key=other_public)
     grant = JwtBearerGrant("3MVG9-test-consumer-key", "integration@example.com", private)
     provider = OAuthTokenProvider(
         "https://login.salesforce.com/services/oauth2/token", grant, transport=fake.transport()
@@ -201,7 +203,7 @@ def test_the_salesforce_connector_collects_with_a_jwt_bearer_token(
     store: Engine, tmp_path: object
 ) -> None:
     private, public = rsa_pair()
-    fake = FakeSalesforce(public_key=public)
+    fake = FixtureApi("salesforce", public_key=public)
     options = {
         "auth": "jwt_bearer",
         "client_id": "3MVG9-test-consumer-key",
@@ -217,7 +219,7 @@ def test_the_salesforce_connector_collects_with_a_jwt_bearer_token(
     )
     report = run_collector(store, collector, refresh=refresh_pending)
     assert report.status == "success", report.error
-    assert report.rows_written > 0 and len(fake.token_requests) == 1
+    assert report.rows_written > 0 and len(fake.auth.token_requests) == 1
 
 
 def test_a_token_with_an_expiry_is_fetched_again_when_it_runs_out() -> None:
@@ -351,7 +353,7 @@ def test_the_authorization_header_carries_the_realm_and_a_verifiable_signature()
 
 
 def test_a_signed_request_is_accepted_and_a_wrong_secret_refused() -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
     url = "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/query/v1/suiteql"
     body = {"q": "SELECT * FROM customer ORDER BY lastmodifieddate, id"}
     good = NetSuiteTokenAuth("1234567_SB1", "ck-test", "cs-test", "tk-test", "ts-test")

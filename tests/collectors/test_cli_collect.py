@@ -14,7 +14,7 @@ from collectors.registry import COLLECTORS
 from foundation import settings as settings_module
 from store.db import make_engine
 from tests.collectors.conftest import TOKEN
-from tests.collectors.fake_apis import FakeN8n
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.loopback import serving
 from tests.collectors.store_truth import store_summary
 from throughline.cli import main
@@ -111,13 +111,13 @@ def test_a_production_collect_runs_the_configured_connector_alone_and_exits_0(
 ) -> None:
     """Cron's `throughline collect` with one real connector configured (n8n, served on loopback
     in its documented shape): it runs that one, never a demo collector, and succeeds."""
-    fake = FakeN8n()
+    fake = FixtureApi("n8n")
     with serving(fake) as url:
         done = collect_process(
             production_env(
                 tmp_path,
                 THROUGHLINE_COLLECTORS__N8N__BASE_URL=url,
-                THROUGHLINE_SECRETS__N8N_API_KEY=fake.api_key,
+                THROUGHLINE_SECRETS__N8N_API_KEY=fake.auth.api_key,
             )
         )
     assert done.returncode == 0, done.stderr
@@ -126,7 +126,7 @@ def test_a_production_collect_runs_the_configured_connector_alone_and_exits_0(
     assert "demo" not in done.stdout + done.stderr
     assert fake.statuses() and set(fake.statuses()) == {200}
     engine = make_engine(f"sqlite:///{tmp_path}/prod.db")
-    assert store_summary(engine)["sync_attempts"] == len(fake.executions)
+    assert store_summary(engine)["sync_attempts"] == len(fake.tables["executions"])
     engine.dispose()
 
 

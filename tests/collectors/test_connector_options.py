@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from collectors import erp_tryton
-from collectors.connector_options import SPECS
 from collectors.connector_tables import option_rows
 from collectors.errors import ConfigurationError
+from collectors.registry import OPTIONS as SPECS
 from collectors.registry import build_collector, load_connector_options
 from foundation.settings import CollectorSettings, Settings
-from tests.collectors.fake_apis import FakeN8n
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.sources import saas_settings
 
 README = Path(__file__).parents[2] / "README.md"
@@ -250,7 +250,7 @@ def test_a_missing_n8n_base_url_names_its_variable() -> None:
     ],
 )
 def test_an_n8n_url_works_with_or_without_api_v1(url: str) -> None:
-    fake = FakeN8n()
+    fake = FixtureApi("n8n")
     paths: list[str] = []
 
     def recorded(request: httpx.Request) -> httpx.Response:

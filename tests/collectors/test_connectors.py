@@ -46,7 +46,7 @@ from store.canonical import (
     SyncStatus,
     object_id,
 )
-from tests.collectors.fake_apis import NS_TIMEZONE, FakeHubSpot, FakeN8n, fixture
+from tests.collectors.fixture_api import FixtureApi, fixture
 from tests.collectors.sources import SAAS, saas_settings
 
 HS = HubSpotFields(
@@ -126,7 +126,7 @@ def test_a_hubspot_company_becomes_an_account() -> None:
 def test_the_deals_search_filters_and_sorts_on_hs_lastmodifieddate_and_reads_associations(
     store: Engine,
 ) -> None:
-    fake = FakeHubSpot()
+    fake = FixtureApi("hubspot")
     collector = build_collector(
         "hubspot",
         saas_settings("hubspot"),
@@ -135,7 +135,7 @@ def test_the_deals_search_filters_and_sorts_on_hs_lastmodifieddate_and_reads_ass
     )
     run_collector(store, collector, now=datetime(2026, 3, 6, tzinfo=UTC), refresh=refresh_pending)
     run_collector(store, collector, now=datetime(2026, 3, 7, tzinfo=UTC), refresh=refresh_pending)
-    last = fake.search_bodies[-1]
+    last = fake.sent("search")[-1]
     assert last["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
     (flt,) = last["filterGroups"][0]["filters"]
     since = datetime(2026, 3, 4, 15, 45, tzinfo=UTC).timestamp() - 300  # cursor minus look-back
@@ -148,25 +148,24 @@ def test_the_deals_search_filters_and_sorts_on_hs_lastmodifieddate_and_reads_ass
 
 
 def test_the_search_starts_a_new_query_before_the_10000_result_cap() -> None:
-    fake = FakeHubSpot()
+    fake = FixtureApi("hubspot")
     stream = crm_hubspot.SearchStream(
         "deals", "deals", ("dealname",), "crm", HS, limit=2, max_results=3, with_companies=False
     )
     with make_client("https://api.hubapi.com/", httpx.Auth(), transport=fake.transport()) as c:
-        fake.token = ""  # no Authorization header with the base Auth
         fake.authorized = lambda request: True  # type: ignore[method-assign]
         pages = list(stream.fetch(c, FetchWindow(None, datetime(2026, 4, 1, tzinfo=UTC))))
     ids = [r["id"] for page in pages for r in page]
     assert ids == ["18233210761", "18233210762", "18233210762", "18233210763"]
-    assert "filterGroups" not in fake.search_bodies[0]
-    restarted = fake.search_bodies[1]["filterGroups"][0]["filters"][0]
+    assert "filterGroups" not in fake.sent("search")[0]
+    restarted = fake.sent("search")[1]["filterGroups"][0]["filters"][0]
     assert int(restarted["value"]) == int(datetime(2026, 3, 3, 11, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_the_search_refuses_to_loop_when_the_cap_is_reached_at_one_timestamp() -> None:
-    fake = FakeHubSpot()
+    fake = FixtureApi("hubspot")
     same = "2026-03-03T11:00:00.000Z"
-    fake.deals = [
+    fake.tables["deals"] = [
         {
             **deal(i),
             "updatedAt": same,
@@ -249,7 +248,7 @@ def test_projects_and_invoices_kept_in_salesforce_objects_are_mapped() -> None:
 def ns_items(name: str) -> list[dict[str, Any]]:
     """Recorded SuiteQL items as the stream hands them on: date-times read in the account's
     time zone, as ISO 8601 UTC."""
-    zone = ZoneInfo(NS_TIMEZONE)
+    zone = ZoneInfo(SAAS["netsuite"]["options"]["timezone"])
     times = ("datecreated", "lastmodifieddate", "custcol_tl_approved_at")
     return [localize(i, times, zone) for i in fixture("netsuite", name)["items"]]
 
@@ -325,7 +324,7 @@ def test_crashed_running_and_successful_executions_map_to_their_status() -> None
     assert (ok.status, ok.duration_ms, ok.error_class) == (SyncStatus.SUCCESS, 1120, None)
 
 
-def n8n_collector(fake: FakeN8n, **options: Any) -> Any:
+def n8n_collector(fake: FixtureApi, **options: Any) -> Any:
     settings = Settings(
         database_url="sqlite://",
         collectors={"n8n": CollectorSettings(base_url="https://n8n.example.com")},
@@ -337,7 +336,7 @@ def n8n_collector(fake: FakeN8n, **options: Any) -> Any:
 
 
 def test_retries_share_the_trace_key_of_the_first_execution_of_their_chain(store: Engine) -> None:
-    fake = FakeN8n()
+    fake = FixtureApi("n8n")
     assert run_collector(store, n8n_collector(fake), refresh=refresh_pending).status == "success"
     with store.connect() as conn:
         rows = {
@@ -355,10 +354,10 @@ def test_retries_share_the_trace_key_of_the_first_execution_of_their_chain(store
 
 
 def test_polling_reads_only_new_executions_and_stops_below_the_overlap(store: Engine) -> None:
-    fake = FakeN8n()
+    fake = FixtureApi("n8n")
     run_collector(store, n8n_collector(fake, overlap=1), refresh=refresh_pending)
-    fake.pages_served = 0
-    fake.add(
+    served = fake.served("executions")
+    fake.tables["executions"][:0] = (
         {
             **execution("1043"),
             "id": "1048",
@@ -376,7 +375,7 @@ def test_polling_reads_only_new_executions_and_stops_below_the_overlap(store: En
     assert report.records_read == 3  # 1048, 1047 and the overlap (1046)
     # pages of two: [1048, 1047], [1046, 1045], then [1044, 1043] holds nothing newer than
     # 1046 - 1, so the walk stops there instead of reading the fourth page
-    assert fake.pages_served == 3
+    assert fake.served("executions") - served == 3
     with store.connect() as conn:
         (cursor,) = conn.execute(text("SELECT cursor FROM collector_state")).scalars().all()
     import json

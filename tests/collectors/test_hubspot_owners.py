@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from collectors.registry import build_collector
 from collectors.runner import run_collector
 from metrics.facts import refresh_pending
-from tests.collectors.fake_apis import FakeHubSpot
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.sources import SAAS, saas_settings
 
 
@@ -26,7 +26,7 @@ def store(sqlite_engine: Engine) -> Engine:
     return sqlite_engine
 
 
-def run(engine: Engine, fake: FakeHubSpot, day: int = 6) -> Any:
+def run(engine: Engine, fake: FixtureApi, day: int = 6) -> Any:
     collector = build_collector(
         "hubspot",
         saas_settings("hubspot"),
@@ -51,7 +51,7 @@ def deal_owners(engine: Engine) -> dict[str, tuple[str, str]]:
 
 
 def test_deal_owners_are_names_and_an_owner_not_listed_stays_its_id(store: Engine) -> None:
-    report = run(store, FakeHubSpot())
+    report = run(store, FixtureApi("hubspot"))
     assert report.status == "success" and report.quarantined == 0
     assert deal_owners(store) == {
         "18233210761": ("Jana Roth", "75321009"),
@@ -61,29 +61,32 @@ def test_deal_owners_are_names_and_an_owner_not_listed_stays_its_id(store: Engin
 
 
 def test_an_owner_without_a_name_is_shown_by_email(store: Engine) -> None:
-    fake = FakeHubSpot()
-    third = fake.deals[2]
-    fake.deals[2] = {**third, "properties": {**third["properties"], "hubspot_owner_id": "75321011"}}
+    fake = FixtureApi("hubspot")
+    third = fake.tables["deals"][2]
+    fake.tables["deals"][2] = {
+        **third,
+        "properties": {**third["properties"], "hubspot_owner_id": "75321011"},
+    }
     run(store, fake)
     assert deal_owners(store)["18233210763"] == ("sales-ops@example.com", "75321011")
 
 
 def test_owners_are_read_through_every_page_once_a_run(store: Engine) -> None:
-    fake = FakeHubSpot()  # three owners in pages of two; three deals in pages of two
+    fake = FixtureApi("hubspot")  # three owners in pages of two; three deals in pages of two
     run(store, fake)
-    assert fake.owner_pages == 2  # not once per deals page
+    assert fake.served("owners") == 2  # not once per deals page
     second = run(store, fake, day=7)  # the look-back re-reads the newest deal
     assert second.records_read > 0
-    assert fake.owner_pages == 4  # read again in the next run, not kept across runs
+    assert fake.served("owners") == 4  # read again in the next run, not kept across runs
 
 
 def test_a_token_without_the_owners_scope_keeps_owner_ids(
     store: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake = FakeHubSpot()
-    fake.owners_forbidden = True
+    fake = FixtureApi("hubspot")
+    fake.refuse("owners", "owners_forbidden")
     report = run(store, fake)
     assert report.status == "success", report.error
     assert deal_owners(store)["18233210761"] == ("75321009", "75321009")
     assert "crm.objects.owners.read" in caplog.text
-    assert fake.token not in caplog.text
+    assert fake.auth.token not in caplog.text

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from collectors.logfiles import FieldMap, LogSource, collector
-from collectors.registry import build_collector, log_sources
+from collectors.logfiles import FieldMap, LogSource, collector, log_sources
+from collectors.registry import build_collector
 from collectors.runner import RunReport, run_collector
 from foundation.settings import Settings
 from metrics.facts import refresh_pending, write_and_refresh

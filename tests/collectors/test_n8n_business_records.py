@@ -22,7 +22,7 @@ from collectors.runner import run_collector
 from foundation.settings import CollectorSettings, Settings
 from metrics.facts import refresh_pending
 from metrics.kpis.sync_trends import load_sync, sync_error_trends
-from tests.collectors.fake_apis import FakeN8n, fixture
+from tests.collectors.fixture_api import FixtureApi, fixture
 
 AS_OF = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 CUSTOMER_PATH = "trigger.body[0].customerId"
@@ -34,8 +34,8 @@ def executions() -> list[dict[str, Any]]:
 
 
 def collect(engine: Engine, **options: Any) -> None:
-    fake = FakeN8n()
-    fake.executions = executions()
+    fake = FixtureApi("n8n")
+    fake.tables["executions"] = executions()
     settings = Settings(
         database_url="sqlite://",
         collectors={"n8n": CollectorSettings(base_url="https://n8n.example.com/api/v1/")},

@@ -21,7 +21,7 @@ from collectors.registry import build_collector
 from collectors.runner import run_collector
 from metrics.facts import refresh_pending
 from store.tables import Quarantine
-from tests.collectors.fake_apis import NS_TIMEZONE, FakeNetSuite
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.sources import SAAS, saas_settings
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
@@ -36,7 +36,12 @@ def store(sqlite_engine: Engine) -> Engine:
     return sqlite_engine
 
 
-def netsuite(fake: FakeNetSuite, **options: Any) -> HttpCollector:
+def queries(fake: FixtureApi) -> list[str]:
+    """The SuiteQL queries the fake account was sent."""
+    return [sent["q"] for sent in fake.sent("suiteql")]
+
+
+def netsuite(fake: FixtureApi, **options: Any) -> HttpCollector:
     every = {**SAAS["netsuite"]["options"], "limit": 1000, **options}
     built = build_collector(
         "netsuite",
@@ -54,30 +59,30 @@ def times(engine: Engine, sql: str) -> dict[str, str]:
 
 
 def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine) -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
     assert (
         run_collector(store, netsuite(fake), now=NOW, refresh=refresh_pending).status == "success"
     )
-    assert not any("SELECT *" in q for q in fake.queries)
-    assert fake.queries[0] == (
+    assert not any("SELECT *" in q for q in queries(fake))
+    assert queries(fake)[0] == (
         "SELECT id, entityid, companyname, subsidiary, currency, custentity_tax_id,"
         f" TO_CHAR(lastmodifieddate, {TIMESTAMP}) AS lastmodifieddate FROM customer"
         " ORDER BY lastmodifieddate, id"
     )
     # then the currency and subsidiary lists the customers' ids are looked up in, once a run
-    assert fake.queries[1:3] == [
+    assert queries(fake)[1:3] == [
         "SELECT id, symbol FROM currency ORDER BY id",
         "SELECT id, name, country FROM subsidiary ORDER BY id",
     ]
-    invoices = fake.queries[3]
+    invoices = queries(fake)[3]
     assert "TO_CHAR(trandate, 'YYYY-MM-DD') AS trandate" in invoices
     assert f"TO_CHAR(custbody_tl_posted_at, {TIMESTAMP}) AS custbody_tl_posted_at" in invoices
     assert "WHERE type = 'CustInvc' ORDER BY lastmodifieddate, id" in invoices
-    fake.queries.clear()
+    seen = len(queries(fake))
     assert run_collector(store, netsuite(fake), now=NOW, refresh=refresh_pending).rows_written == 0
     # the customers' cursor is 2026-02-04 10:30 UTC; minus the 5-minute look-back, in New York
     # (EST, UTC-5) that is 05:25 on the wall clock
-    assert fake.queries[0].endswith(
+    assert queries(fake)[seen].endswith(
         " FROM customer WHERE lastmodifieddate >= TO_DATE('2026-02-04 05:25:00',"
         " 'YYYY-MM-DD HH24:MI:SS') ORDER BY lastmodifieddate, id"
     )
@@ -86,7 +91,9 @@ def test_queries_name_their_columns_and_format_dates_with_to_char(store: Engine)
 def test_date_times_are_read_in_the_account_time_zone_across_daylight_saving(
     store: Engine,
 ) -> None:
-    report = run_collector(store, netsuite(FakeNetSuite()), now=NOW, refresh=refresh_pending)
+    report = run_collector(
+        store, netsuite(FixtureApi("netsuite")), now=NOW, refresh=refresh_pending
+    )
     assert report.status == "success" and report.quarantined == 0
     customers = times(
         store, "SELECT source_key, source_updated_at FROM objects WHERE type = 'account'"
@@ -110,17 +117,19 @@ def test_date_times_are_read_in_the_account_time_zone_across_daylight_saving(
 
 def test_the_time_zone_defaults_to_utc_and_an_unknown_one_is_refused(store: Engine) -> None:
     assert NetSuiteConfig("https://x.suitetalk.api.netsuite.com").timezone == "UTC"
-    run_collector(store, netsuite(FakeNetSuite(), timezone="UTC"), now=NOW, refresh=refresh_pending)
+    run_collector(
+        store, netsuite(FixtureApi("netsuite"), timezone="UTC"), now=NOW, refresh=refresh_pending
+    )
     customers = times(
         store, "SELECT source_key, source_updated_at FROM objects WHERE type = 'account'"
     )
     assert customers["2101"] == "2026-02-02 03:00:00"  # the wall clock taken as UTC
     with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone name"):
-        netsuite(FakeNetSuite(), timezone="Mars/Olympus")
+        netsuite(FixtureApi("netsuite"), timezone="Mars/Olympus")
 
 
 def test_a_query_that_forgets_to_char_quarantines_every_record(store: Engine) -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
     real = netsuite(fake)
     customers = real.streams[0]
     assert isinstance(customers, SuiteQLStream)
@@ -137,7 +146,7 @@ def test_a_query_that_forgets_to_char_quarantines_every_record(store: Engine) ->
 
 
 def test_the_cursor_filter_starts_an_hour_early_in_the_repeated_hour() -> None:
-    zone = ZoneInfo(NS_TIMEZONE)
+    zone = ZoneInfo(SAAS["netsuite"]["options"]["timezone"])
     assert wall_clock(datetime(2026, 7, 1, 12, 0, 59, 999, tzinfo=UTC), zone) == (
         "2026-07-01 08:00:59"
     )

@@ -17,16 +17,18 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from collectors.erp_netsuite import hours, localize, map_timebill, streams
-from collectors.erp_netsuite_lookups import Entity, Lookups
+from collectors.erp_netsuite.lookups import Entity, Lookups
 from collectors.errors import MappingError
 from collectors.registry import build_collector
 from collectors.runner import run_collector
 from metrics.facts import refresh_pending
 from metrics.fx import load_fx
-from tests.collectors.fake_apis import NS_TIMEZONE, FakeNetSuite, fixture
+from tests.collectors.fixture_api import FixtureApi, fixture, manifest
 from tests.collectors.sources import saas_settings
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+#: The recorded account's integration user's time zone.
+NS_TIMEZONE = manifest("netsuite")["contract"]["options"]["timezone"]
 OPTIONS = {"account_id": "1234567_SB1", "timezone": NS_TIMEZONE, "limit": 2}
 ENTITIES = (
     Entity("US", "Throughline Demo Inc.", "US"),
@@ -35,7 +37,7 @@ ENTITIES = (
 )
 
 
-def collect(engine: Engine, fake: FakeNetSuite, **options: Any) -> None:
+def collect(engine: Engine, fake: FixtureApi, **options: Any) -> None:
     collector = build_collector(
         "netsuite",
         saas_settings("netsuite"),
@@ -56,7 +58,7 @@ def objects(engine: Engine, kind: str) -> dict[str, tuple[Any, ...]]:
 
 
 def test_ids_become_iso_codes_and_legal_entities_and_amounts_convert(engine: Engine) -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
     collect(engine, fake)
 
     customers = objects(engine, "account")
@@ -81,7 +83,7 @@ def test_ids_become_iso_codes_and_legal_entities_and_amounts_convert(engine: Eng
     # each list read once for the whole run, whichever streams held ids
     lists = [
         q
-        for q in fake.queries
+        for q in (sent["q"] for sent in fake.sent("suiteql"))
         if q.startswith("SELECT id, symbol") or q.startswith("SELECT id, name, country")
     ]
     assert lists == [
@@ -91,20 +93,20 @@ def test_ids_become_iso_codes_and_legal_entities_and_amounts_convert(engine: Eng
 
 
 def test_configured_subsidiaries_are_not_looked_up(engine: Engine) -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
     collect(
         engine,
         fake,
         legal_entities={"1": "US", "2": "UK", "Throughline Deutschland GmbH": "DE", "3": "DE"},
     )
-    assert not any("FROM subsidiary" in q for q in fake.queries)
+    assert not any("FROM subsidiary" in q for q in (sent["q"] for sent in fake.sent("suiteql")))
     assert objects(engine, "account")["2101"][:2] == ("EUR", "DE")
 
 
 def test_an_id_missing_from_the_lists_quarantines_its_record_with_the_reason(
     engine: Engine,
 ) -> None:
-    fake = FakeNetSuite()
+    fake = FixtureApi("netsuite")
 
     def without_the_euro(request: httpx.Request) -> httpx.Response:
         answer = fake.handle(request)

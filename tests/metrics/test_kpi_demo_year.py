@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-import collectors.runner
 from collectors.demo_estate.clock import SimClock
 from collectors.demo_estate.server import DemoEstateServer
 from collectors.demo_estate.simulate import simulate
@@ -64,14 +63,16 @@ class Demo:
     facts_full: dict[str, list[tuple[Any, ...]]]
 
 
-def _collect(engine: Engine, server: DemoEstateServer, tag: str) -> None:
+def _collect(
+    engine: Engine, server: DemoEstateServer, tag: str, refresh: Any = refresh_pending
+) -> None:
     """Run the demo collectors (named with `tag`: their PostgreSQL advisory locks are
     database-wide, and other tests may collect the demo estate at the same time)."""
     for name in COLLECTORS:
         if name.startswith("demo_"):
             collector = build_collector(name, settings_for(server))
             collector = dataclasses.replace(collector, name=f"{name}-{tag}")  # type: ignore[type-var]
-            report = run_collector(engine, collector, refresh=refresh_pending)
+            report = run_collector(engine, collector, refresh=refresh)
             assert report.status == "success", report.error
 
 
@@ -96,7 +97,7 @@ def demo(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
     estate = simulate(seed=7)
     clock = SimClock(estate.history_end - timedelta(days=APPEND_DAYS))
     refreshes: list[RefreshReport] = []
-    real_refresh = collectors.runner.refresh_pending
+    real_refresh = refresh_pending
 
     def timed(engine: Any, *args: Any) -> RefreshReport:
         report = real_refresh(engine, *args)
@@ -107,9 +108,7 @@ def demo(module_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
         _collect(engine, server, tag)
         before = _events(engine)
         clock.advance(timedelta(days=APPEND_DAYS))
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(collectors.runner, "refresh_pending", timed)
-            _collect(engine, server, tag)
+        _collect(engine, server, tag, refresh=timed)
         truth = server.truth()
     incremental = RefreshReport(
         sum(r.cases for r in refreshes),

@@ -26,6 +26,7 @@ from tests.pages.conftest import (
     table_starting,
 )
 from throughline import ui
+from throughline.ui import visitor
 
 TRACE = "pages/case_trace.py"
 OWNER = "vera.schulz@firm.example"
@@ -44,7 +45,7 @@ def signed_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         """Claims of a fresh ID token (issued now, valid an hour) unless they say otherwise."""
         now = int(time.time())
         fresh = None if claims is None else {"iat": now, "exp": now + 3600, **claims}
-        monkeypatch.setattr(ui, "_claims", lambda: fresh)
+        monkeypatch.setattr(visitor, "_claims", lambda: fresh)
 
     yield sign_in
     settings_module.get_settings.cache_clear()
@@ -99,8 +100,8 @@ def test_each_role_opens_its_pages_and_a_forbidden_one_refuses(
     key = next(k for k, path in ui.PAGES.items() if path == refused)
     assert f'ui.ensure_entrypoint("{key}")' in (APP.parent / refused).read_text()
     at = AppTest.from_string(
-        f"from throughline import ui\nwith ui.entrypoint():\n    ui.ensure_entrypoint({key!r})\n"
-        "    ui.st.metric('secret', 1)\n",
+        "import streamlit as st\nfrom throughline import ui\n"
+        f"with ui.entrypoint():\n    ui.ensure_entrypoint({key!r})\n    st.metric('secret', 1)\n",
         default_timeout=TIMEOUT,
     ).run()
     assert f"Your role ({role}) cannot open this page" in at.error[0].value

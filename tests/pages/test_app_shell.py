@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 from foundation import settings as settings_module
 from metrics.views.common import describe, period_bounds, period_filters
 from metrics.views.export import csv_bytes, excel_bytes
-from metrics.views.trace import deep_link, parse_case_ref
+from metrics.views.trace import parse_case_ref
+from metrics.views.trace_timeline import deep_link
 from metrics.views.unbilled import snapshot_dates
 from store.db import make_engine
 from tests.pages.conftest import APP, Store, no_errors, open_app, open_page, use_database

@@ -196,7 +196,7 @@ def _tryton_continues(req: ProxyRequest) -> bool:
 
 
 def _next_keyset(req: ProxyRequest, body: dict[str, Any]) -> ProxyRequest | None:
-    """The request after this page's last row, as `collectors.erp_tryton.KeysetPaginator`."""
+    """The request after this page's last row, as `collectors.erp_tryton.keyset.KeysetPaginator`."""
     call = _tryton_call(req)
     rows, params = body.get("result"), call["params"]
     if not isinstance(rows, list) or not rows or len(rows) < int(params[2]):

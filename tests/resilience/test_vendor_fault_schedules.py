@@ -3,7 +3,7 @@ does not speak.
 
 HubSpot's CRM search (its page token in the POST body) and n8n's executions (a cursor token on a
 newest-first stream whose cursor moves only at the end of the walk) answer from the recorded
-fake APIs (`tests/collectors/fake_apis.py`, their records cloned a few times so that every walk
+fake APIs (`tests/collectors/fixture_api.py`, their records cloned a few times so that every walk
 has several pages); Tryton's keyset ``search_read`` answers from a real trytond 8.2 on loopback
 (`tests/tryton/conftest.py`), read in pages of two. All three sit behind one ``VendorRouter``
 and one ``FlakyProxy`` that knows their page shapes (``page_shapes.VENDOR_SHAPES``): Tryton gets

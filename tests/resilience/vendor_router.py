@@ -2,7 +2,7 @@
 
 The flaky proxy forwards to a single upstream; ``VendorRouter`` lets that upstream be several
 sources at once: a fake vendor API answering through its ``httpx`` handler (HubSpot's and n8n's
-recorded APIs, `tests/collectors/fake_apis.py`, their records cloned so that every walk has
+recorded APIs, `tests/collectors/fixture_api.py`, their records cloned so that every walk has
 several pages), or a real server the request is passed on to (trytond). Requests and answers go
 over real sockets, so the proxy's transport faults apply. ``vendor_collectors`` builds the three
 collectors against it (through a proxy), as the registry and the Tryton connector do.
@@ -25,7 +25,7 @@ from collectors import erp_tryton
 from collectors.base import HttpCollector
 from collectors.registry import build_collector
 from foundation.settings import CollectorSettings
-from tests.collectors.fake_apis import FakeHubSpot, FakeN8n
+from tests.collectors.fixture_api import FixtureApi
 from tests.collectors.sources import SAAS, saas_settings
 from tests.resilience.loopback import QuietHandler
 from tests.resilience.schedules import RETRY, TIMEOUT
@@ -109,11 +109,11 @@ def _later(stamp: str, days: int) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def hubspot_api() -> FakeHubSpot:
+def hubspot_api() -> FixtureApi:
     """The recorded HubSpot account with each deal and company cloned, a day later each time."""
-    api = FakeHubSpot()
+    api = FixtureApi("hubspot")
     for name in ("deals", "companies"):
-        recorded: list[dict[str, Any]] = getattr(api, name)
+        recorded: list[dict[str, Any]] = api.tables[name]
         clones = []
         for copy_no in range(1, COPIES):
             for record in recorded:
@@ -124,14 +124,14 @@ def hubspot_api() -> FakeHubSpot:
                 props["hs_lastmodifieddate"] = _later(props["hs_lastmodifieddate"], copy_no)
                 clone["updatedAt"] = _later(clone["updatedAt"], copy_no)
                 clones.append(clone)
-        setattr(api, name, recorded + clones)
+        api.tables[name] = recorded + clones
     return api
 
 
-def n8n_api() -> FakeN8n:
+def n8n_api() -> FixtureApi:
     """The recorded n8n executions, with later clones (ids and retry chains shifted) first."""
-    api = FakeN8n()
-    recorded = api.executions
+    api = FixtureApi("n8n")
+    recorded = list(api.tables["executions"])
     for copy_no in range(1, COPIES):
         shifted = []
         for execution in recorded:
@@ -143,7 +143,7 @@ def n8n_api() -> FakeN8n:
                 if clone.get(member):
                     clone[member] = _later(clone[member], copy_no)
             shifted.append(clone)
-        api.add(*shifted)
+        api.tables["executions"][:0] = shifted  # newest first
     return api
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from slo_helpers import utc
 
-from metrics.slo.calendar import BusinessCalendar, resolve_deadline
+from foundation.business_time import BusinessCalendar, resolve_deadline
 from store.canonical import NaiveTimestampError
 
 UK = BusinessCalendar("GB")

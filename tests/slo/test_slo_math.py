@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slo_helpers import hourly, make_slo, utc
 
-from metrics.slo.calendar import BusinessCalendar, weekends_only
+from foundation.business_time import BusinessCalendar, weekends_only
 from metrics.slo.evaluate import (
     OVERALL,
     Ratio,

@@ -1,5 +1,5 @@
 """Which collectors pause an SLO: only configured ones gone stale, by the same rule the
-collectors page uses; a file import never does, and `slo check` names the collector."""
+collectors page and the dashboard's "data as of" line use; a file import never does, and `slo check` names the collector."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from metrics.slo.adapter import KPI_SOURCES, feeds, freshness
 from metrics.slo.service import configured_slos
 from metrics.views.admin import collector_health
 from metrics.views.common import ViewConfig
+from metrics.views.common import freshness as view_freshness
 from store.migrate import upgrade
 from store.tables import CollectorRun
 from tests.collectors.sources import SAAS, saas_settings
@@ -78,6 +79,8 @@ def test_the_collectors_page_and_the_slos_share_one_staleness_rule(
     assert (health.loc[0, "health"] == "stale") is stale is source.is_stale(AS_OF)
     assert is_stale(AS_OF - age, interval, AS_OF) is stale
     assert source.stale_after == stale_after(interval)
+    banner = view_freshness(sqlite_engine, AS_OF, collectors=config)  # the "data as of" line
+    assert banner.stale == (("n8n",) if stale else ())
 
 
 def test_every_registered_collector_feeds_the_slos_of_its_kpis() -> None:

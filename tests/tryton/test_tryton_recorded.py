@@ -17,14 +17,10 @@ from sqlalchemy.orm import Session
 
 from collectors import erp_tryton
 from collectors.base import FetchWindow
+from collectors.erp_tryton.billing import invoice_times, map_timesheet_line
 from collectors.erp_tryton.client import decode, encode
-from collectors.erp_tryton.mapping import (
-    TrytonMapping,
-    deal_for_project,
-    invoice_times,
-    map_timesheet_line,
-    stage_changes,
-)
+from collectors.erp_tryton.mapping import deal_for_project, stage_changes
+from collectors.erp_tryton.values import TrytonMapping
 from collectors.errors import MappingError, PaginationLoop
 from collectors.http import make_client
 from collectors.runner import RunReport, run_collector

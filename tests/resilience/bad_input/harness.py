@@ -11,7 +11,7 @@ stand for what YAML cannot hold or a repository should not (see README.md):
 
 The fake APIs serve each stream's records as JSON bytes exactly as the corpus wrote them,
 filtered by the collector's cursor the way the vendor filters, behind the vendor's credential
-check (reused from `tests/collectors/fake_apis.py`).
+check (the one its recorded fixtures declare, `tests/collectors/fixture_api.py`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,7 @@ from pydantic import SecretStr
 from collectors.base import Collector
 from collectors.registry import build_collector
 from foundation.settings import CollectorSettings, Settings
-from tests.collectors.fake_apis import (
-    NS_TIMEZONE,
-    FakeApi,
-    FakeHubSpot,
-    FakeN8n,
-    FakeNetSuite,
-    FakeSalesforce,
-    fixture,
-)
+from tests.collectors.fixture_api import FakeApi, FixtureApi, fixture
 from tests.collectors.sources import SAAS
 
 CORPUS = Path(__file__).resolve().parent
@@ -346,13 +338,35 @@ class CorpusApi(FakeApi):
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 
 
+class VendorCorpus(CorpusApi):
+    """A corpus behind the credential check and answers of a vendor's recorded fixtures."""
+
+    vendor: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recorded = FixtureApi(self.vendor)
+        self.api_prefix = self.recorded.api_prefix
+
+    def special(self, request: httpx.Request) -> httpx.Response | None:
+        return self.recorded.special(request)
+
+    def authorized(self, request: httpx.Request) -> bool:
+        return self.recorded.authorized(request)
+
+    def unauthorized(self) -> httpx.Response:
+        return self.recorded.unauthorized()
+
+
 def _since_soql(soql: str) -> datetime | None:
     found = re.search(r"WHERE \w+ >= (\S+)", soql)
     return lenient_time(found.group(1)) if found else None
 
 
-class SalesforceCorpus(FakeSalesforce, CorpusApi):
+class SalesforceCorpus(VendorCorpus):
     """SOQL over `records[<sObject>]`, one page."""
+
+    vendor = "salesforce"
 
     def route(self, request: httpx.Request) -> httpx.Response:
         soql = request.url.params["q"]
@@ -364,8 +378,10 @@ class SalesforceCorpus(FakeSalesforce, CorpusApi):
         )
 
 
-class HubSpotCorpus(FakeHubSpot, CorpusApi):
+class HubSpotCorpus(VendorCorpus):
     """CRM search over `records[deals|companies]` (no associations), one page."""
+
+    vendor = "hubspot"
 
     def route(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -381,8 +397,10 @@ class HubSpotCorpus(FakeHubSpot, CorpusApi):
         return self.envelope('{"total": "@count@", "results": "@records@"}', records)
 
 
-class NetSuiteCorpus(FakeNetSuite, CorpusApi):
+class NetSuiteCorpus(VendorCorpus):
     """SuiteQL over `records[<table>]` or `records[<table>:<type>]`, one page."""
+
+    vendor = "netsuite"
 
     def route(self, request: httpx.Request) -> httpx.Response:
         query = json.loads(request.content)["q"]
@@ -394,7 +412,8 @@ class NetSuiteCorpus(FakeNetSuite, CorpusApi):
         name = f"{table.group(1)}:{kind.group(1)}" if kind else table.group(1)
         since = re.search(r"lastmodifieddate >= TO_DATE\('([^']+)'", query)
         wall = datetime.fromisoformat(since.group(1)) if since else None  # in the user's zone
-        at = wall.replace(tzinfo=ZoneInfo(NS_TIMEZONE)).astimezone(UTC) if wall else None
+        zone = ZoneInfo(SAAS["netsuite"]["options"]["timezone"])  # the recorded user's
+        at = wall.replace(tzinfo=zone).astimezone(UTC) if wall else None
         records = self.served(name, at)
         return self.envelope(
             '{"links": [], "count": "@count@", "hasMore": false, "offset": 0,'
@@ -403,8 +422,10 @@ class NetSuiteCorpus(FakeNetSuite, CorpusApi):
         )
 
 
-class N8nCorpus(FakeN8n, CorpusApi):
+class N8nCorpus(VendorCorpus):
     """Executions newest first from `records["executions"]`, one page; the recorded workflows."""
+
+    vendor = "n8n"
 
     def route(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v1/workflows":
