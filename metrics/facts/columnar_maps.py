@@ -60,16 +60,20 @@ def _mapping(
     query: str,
     compute: Callable[..., Any],
     columns: dict[str, pa.DataType],
+    *,
+    append: bool = False,
 ) -> None:
-    """Create table `name`: each row of `query` (distinct inputs) followed by `compute(*row)`
-    (a tuple when several output columns follow the inputs), `MAP_ROWS` rows at a time."""
+    """Create table `name` (or add to it, `append`): each row of `query` (distinct inputs)
+    followed by `compute(*row)` (a tuple when several output columns follow the inputs),
+    `MAP_ROWS` rows at a time."""
     reader = con.cursor()  # its own result, beside the inserts on `con`
     try:
         result = reader.execute(query)
         outputs = len(columns) - len(result.description or ())
         empty = pa.Table.from_arrays([pa.array([], t) for t in columns.values()], list(columns))
-        con.register("mapped", empty)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM mapped")
+        if not append:
+            con.register("mapped", empty)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM mapped")
         while rows := result.fetchmany(MAP_ROWS):
             values: list[list[Any]] = [[] for _ in columns]
             for row in rows:
@@ -124,21 +128,41 @@ def python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
         lambda f: work_date(_value(f)),
         {"fragment": s, "day": pa.date32()},
     )
-    ids = {"system": s, "fragment": s, "truthy": pa.bool_(), "id": pa.int64()}
-    _mapping(
+    _ids(
         con,
         "pid_map",
-        "SELECT DISTINCT source_system, f_project_id FROM obj WHERE type = 'work_item' "
-        "AND f_project_id IS NOT NULL",
-        _truthy_id("project"),
-        ids,
+        "project",
+        "SELECT DISTINCT source_system AS system, f_project_id AS fragment FROM obj "
+        "WHERE type = 'work_item' AND f_project_id IS NOT NULL",
     )
-    _mapping(
+    _ids(
         con,
         "mid_map",
-        "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
-        "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
+        "milestone",
+        "SELECT DISTINCT coalesce(p.source_system, 'psa') AS system, i.f_milestone_id AS fragment "
+        "FROM obj i LEFT JOIN inv_proj p ON p.invoice_id = i.id "
         "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
-        _truthy_id("milestone"),
-        ids,
     )
+
+
+# An id named by a non-empty JSON string whose object is stored is that object's id (`objects.id`
+# is `object_id` of the natural key): DuckDB finds it; Python hashes only the other fragments.
+STORED_IDS = """
+CREATE TABLE {name} AS
+SELECT k.system, k.fragment, true AS truthy, o.id FROM ({keys}) k
+JOIN obj o ON o.type = '{type}' AND o.source_system = k.system AND o.source_key = jstr(k.fragment)
+WHERE json_type(k.fragment) = 'VARCHAR' AND jstr(k.fragment) <> ''
+"""
+
+
+def _ids(con: duckdb.DuckDBPyConnection, name: str, type_: str, keys: str) -> None:
+    """Table `name` (system, fragment, truthy, id): for each (system, JSON fragment) of `keys`,
+    the fragment's truthiness and `object_id(system, type_, str(value))` when truthy."""
+    con.execute(STORED_IDS.format(name=name, keys=keys, type=type_))
+    rest = (
+        f"SELECT k.system, k.fragment FROM ({keys}) k WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {name} m WHERE m.system = k.system AND m.fragment = k.fragment)"
+    )
+    s = pa.string()
+    columns = {"system": s, "fragment": s, "truthy": pa.bool_(), "id": pa.int64()}
+    _mapping(con, name, rest, _truthy_id(type_), columns, append=True)
