@@ -157,6 +157,20 @@ def connect(spill: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _traces(con: duckdb.DuckDBPyConnection) -> None:
+    """`f_sync_traces`, in parts of about `TRACE_PART_ROWS` attempts (`columnar_sql.TRACES`)."""
+    row = con.execute("SELECT count(*) FROM sat WHERE trace_key IS NOT NULL").fetchone()
+    parts = max(1, -(-(row[0] if row else 0) // columnar_sql.TRACE_PART_ROWS))
+    for part in range(parts):
+        where = f"hash(integration, flow, record) % {parts} = {part}"
+        query = columnar_sql.TRACES.replace("{part}", where)
+        con.execute(
+            f"INSERT INTO f_sync_traces {query}"
+            if part
+            else f"CREATE TABLE f_sync_traces AS {query}"
+        )
+
+
 def compute(
     con: duckdb.DuckDBPyConnection, dialect: str, store: duck_store.Attached | None
 ) -> None:
@@ -173,6 +187,7 @@ def compute(
         columnar_sql.SYNC,
     ):
         _run(con, script)
+    _traces(con)
     for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
         con.execute(f"DROP TABLE {scratch}")
     if store is not None:
@@ -204,7 +219,15 @@ def _compute_apart(spill: Path, where: duck_store.Location) -> dict[str, float]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
     }
-    args = json.dumps({"spill": str(spill), "dialect": where.dialect, "target": where.target})
+    args = json.dumps(
+        {
+            "spill": str(spill),
+            "dialect": where.dialect,
+            "target": where.target,
+            "settings": {"MEMORY_LIMIT": MEMORY_LIMIT, "THREADS": THREADS},
+            "trace_part_rows": columnar_sql.TRACE_PART_ROWS,
+        }
+    )
     done = subprocess.run(
         [sys.executable, "-m", "metrics.facts.columnar_child", args],
         env=env,

@@ -17,12 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+from metrics.facts import columnar, columnar_sql
 from metrics.facts.columnar import compute_in_place, connect
 from metrics.facts.duck_store import Location
 
 
 def main(argv: list[str]) -> int:
     args = json.loads(argv[0])
+    for name, value in args["settings"].items():  # the parent's, as it may have set them
+        setattr(columnar, name, value)
+    columnar_sql.TRACE_PART_ROWS = args["trace_part_rows"]
     started = time.perf_counter()
     con = connect(Path(args["spill"]))
     try:

@@ -497,3 +497,14 @@ def test_a_transaction_that_wrote_is_rebuilt_as_it_sees_the_store(edge_store: En
         conn.execute(text("UPDATE case_invoices SET amount = 0"))
         rebuild_case_facts(conn)
     assert facts(edge_store) == reference
+
+
+def test_columnar_rebuild_of_the_sync_traces_in_parts(
+    edge_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync traces are aggregated in parts of the keys (memory per part): same rows."""
+    from metrics.facts import columnar_sql
+
+    monkeypatch.setattr(columnar_sql, "TRACE_PART_ROWS", 2)
+    rows = assert_same(edge_store)
+    assert len(rows["sync_traces"]) > 2
