@@ -42,9 +42,12 @@ from store.tables import (
 )
 
 THREADS = 2
-# DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver,
-# and DuckDB some memory outside its buffer manager: the whole rebuild stays within 2 GB.
-MEMORY_LIMIT = "1GB"
+# DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver
+# (about 300 MB), and DuckDB some memory outside its buffer manager: the rebuild stays within
+# 2 GB. Measured at 100 k deals, the rebuild completes down to 128 MB (with the sync traces in
+# parts of a tenth, `columnar_sql.TRACE_PART_ROWS`), and the join of events and their objects
+# fails at 96 MB: 1.5 GB keeps that margin at 1 M deals.
+MEMORY_LIMIT = "1536MB"
 ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
 # The attributes' JSON is parsed once per object for all fragments (a list of paths).
 _PATHS = "[" + ", ".join(f"'$.{name}'" for name in columnar_sql.FRAGMENTS) + "]"
