@@ -260,20 +260,20 @@ def rebuild_columnar(
     where = None if own_writes else duck_store.locate(conn, tables)
     with tempfile.TemporaryDirectory(prefix="rebuild-", dir=spill_root()) as folder:
         spill = Path(folder)
-        if where is not None and where.dialect == "sqlite":
+        apart = where is not None and where.dialect == "sqlite"
+        if apart and where is not None:
             spent.update(_compute_apart(spill, where))
-            con = connect(spill)
-        else:
-            con = connect(spill)
-            if where is not None:
-                spent["read"] = compute_in_place(con, where)
-            else:
+        con = connect(spill)
+        try:
+            if where is None:
                 for name, source in SOURCES.items():
                     arrow_io.load(conn, con, source, name)
                 spent["read"] = time.perf_counter() - clock
                 compute(con, conn.dialect.name, None)
-            spent["compute"] = time.perf_counter() - clock - spent["read"]
-        try:
+            elif not apart:
+                spent["read"] = compute_in_place(con, where)
+            if not apart:
+                spent["compute"] = time.perf_counter() - clock - spent["read"]
             clock = time.perf_counter()
             rows = 0
             for table, result in OUTPUTS:
