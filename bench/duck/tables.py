@@ -174,12 +174,13 @@ WITH daily AS (
   SELECT integration, flow, day, count(*) FILTER (first AND failed) AS fff
   FROM att GROUP BY ALL),
 span AS (SELECT integration, flow, min(day) - 28 AS lo, max(day) AS hi FROM daily GROUP BY ALL),
+grid AS (
+  SELECT s.integration, s.flow, CAST(d.day AS DATE) AS day
+  FROM span s, LATERAL generate_series(s.lo, s.hi, INTERVAL 1 DAY) d(day)),
 dense AS (
-  SELECT s.integration, s.flow, CAST(d.day AS DATE) AS day, coalesce(x.fff, 0) AS fff,
-    x.fff IS NOT NULL AS present
-  FROM span s, LATERAL generate_series(s.lo, s.hi, INTERVAL 1 DAY) d(day)
-  LEFT JOIN daily x ON x.integration = s.integration AND x.flow = s.flow
-    AND x.day = CAST(d.day AS DATE)),
+  SELECT g.integration, g.flow, g.day, coalesce(x.fff, 0) AS fff, x.fff IS NOT NULL AS present
+  FROM grid g
+  LEFT JOIN daily x ON x.integration = g.integration AND x.flow = g.flow AND x.day = g.day),
 windowed AS (
   SELECT *, median(fff) OVER w AS baseline, mad(fff) OVER w AS spread FROM dense
   WINDOW w AS (PARTITION BY integration, flow ORDER BY day

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -118,31 +119,44 @@ def _facts_changed(conn: Connection) -> None:
     conn.execute(text("UPDATE slo_boards SET data_version = '' WHERE data_version <> ''"))
 
 
-def _columnar(conn: Connection) -> int:
+def _columnar(conn: Connection, own_writes: bool = False) -> int:
     """The columnar rebuild, imported when first used: DuckDB is not loaded by every page."""
     from metrics.facts.columnar import rebuild_columnar
 
-    return rebuild_columnar(conn)
+    return rebuild_columnar(conn, own_writes=True) if own_writes else rebuild_columnar(conn)
 
 
-def _rebuild(conn: Connection, columnar: bool) -> int:
+def _own_writes(conn: Connection) -> bool:
+    """Whether the caller's SQLite transaction has written anything yet (the driver opens one
+    at the first write); PostgreSQL's are told table by table later, by their locks."""
+    driver: Any = conn.connection.driver_connection
+    return conn.dialect.name == "sqlite" and bool(driver.in_transaction)
+
+
+def _rebuild(conn: Connection, columnar: bool, own_writes: bool = False) -> int:
     pending.serialize(conn)
     conn.execute(text("DELETE FROM facts_pending"))
-    conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
     _facts_changed(conn)
-    return _columnar(conn) if columnar else _refresh(conn, None)
+    if columnar:  # it replaces every fact table, comparing with the rows committed so far
+        return _columnar(conn, own_writes)
+    conn.execute(text("DELETE FROM case_dimensions"))  # the builders offer the values anew
+    return _refresh(conn, None)
 
 
 def rebuild_case_facts(target: Engine | Connection, *, columnar: bool = True) -> RefreshReport:
     """Recompute every case fact from the event log (backfill, definition change, nightly);
     the queue of pending cases is emptied with it. `columnar=False` runs the per-case Python
-    builders over everything instead (the reference; same rows, slower)."""
+    builders over everything instead (the reference; same rows, slower).
+
+    The columnar rebuild reads the store as committed, in place (`metrics.facts.duck_store`);
+    given a connection whose transaction has already written, it reads and writes through
+    that connection instead, seeing what the transaction sees."""
     started = time.perf_counter()
     if isinstance(target, Engine):
         with target.begin() as conn:
             rows = _rebuild(conn, columnar)
     else:
-        rows = _rebuild(target, columnar)
+        rows = _rebuild(target, columnar, _own_writes(target))
     return RefreshReport(rows, rows, time.perf_counter() - started)
 
 

@@ -1,33 +1,30 @@
-"""Moving rows between the store and DuckDB through Arrow, for the columnar full rebuild.
+"""The store read into DuckDB through the caller's connection and Arrow: the columnar rebuild's
+path for a store DuckDB cannot open itself (an in-memory SQLite database, as tests use; every
+other store is scanned in place, `duck_store`).
 
 Reads run on the caller's connection (its transaction, its snapshot). PostgreSQL streams each
 table with ``COPY (SELECT …) TO STDOUT`` as CSV into a temporary file that pyarrow reads back in
 record batches; SQLite is read with the driver cursor in chunks, one Python list per column. Each
 chunk is appended to a DuckDB table right away, so memory grows with the columns, not with
 Python objects per row. Timestamps arrive as naive UTC; amounts as the exact text the Python
-builders would hold (`Decimal`), never through a float. Results go back by ``COPY … FROM STDIN``
-(CSV produced by pyarrow) or by ``executemany`` with SQLAlchemy's SQLite text forms.
+builders would hold (`Decimal`), never through a float.
 """
 
 # SQL here is built from this module's own table and column names; values never enter it.
 # ruff: noqa: S608
 from __future__ import annotations
 
-import io
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Table
-from sqlalchemy.types import Date
+from sqlalchemy import Connection
 
-from store.tables import UTCDateTime
-
-READ_ROWS = 25_000  # rows per SQLite chunk and per DuckDB result batch
+READ_ROWS = 25_000  # rows per SQLite chunk
 CSV_BLOCK = 16 << 20  # bytes per pyarrow CSV block
 
 
@@ -40,10 +37,16 @@ class Source:
     where: str = ""
     select: str = "*"  # DuckDB projection over the chunk (named `chunk`), after conversions
     exprs: dict[str, str] = field(default_factory=dict)  # store-side expressions by column
+    derive: str = ""  # DuckDB columns added to the chunk before `select` (computed once)
 
     def expr(self, name: str) -> str:
         """The store-side SQL of one column."""
         return self.exprs.get(name, name)
+
+    def query(self, rows: str) -> str:
+        """DuckDB query of the table's DuckDB columns over `rows` (the converted columns)."""
+        derived = f"(SELECT *, {self.derive} FROM {rows} AS raw)" if self.derive else rows
+        return f"SELECT {self.select} FROM {derived} AS chunk"
 
 
 def _pg_expr(expr: str, kind: str) -> str:
@@ -133,7 +136,7 @@ def load(conn: Connection, con: duckdb.DuckDBPyConnection, src: Source, target: 
     rows, created = 0, False
     for chunk in chunks(conn, src):
         con.register("chunk_in", chunk)
-        select = f"SELECT {src.select} FROM (SELECT {converted} FROM chunk_in) AS chunk"
+        select = src.query(f"(SELECT {converted} FROM chunk_in)")
         if created:
             con.execute(f"INSERT INTO {target} {select}")
         else:
@@ -147,63 +150,6 @@ def load(conn: Connection, con: duckdb.DuckDBPyConnection, src: Source, target: 
             names=[n for n, _ in src.columns],
         )
         con.register("chunk_in", empty)
-        con.execute(
-            f"CREATE TABLE {target} AS SELECT {src.select} FROM "
-            f"(SELECT {converted} FROM chunk_in) AS chunk"
-        )
+        con.execute(f"CREATE TABLE {target} AS {src.query(f'(SELECT {converted} FROM chunk_in)')}")
         con.unregister("chunk_in")
     return rows
-
-
-# --- write back ----------------------------------------------------------------------------------
-
-
-def output_columns(table: Table, dialect: str) -> list[str]:
-    """DuckDB expressions for `table`'s columns in the text forms the store keeps."""
-    out = []
-    for column in table.c:
-        name = column.name
-        if isinstance(column.type, UTCDateTime):
-            suffix = " || '+00'" if dialect == "postgresql" else ""
-            out.append(f"strftime({name}, '%Y-%m-%d %H:%M:%S.%f'){suffix} AS {name}")
-        elif isinstance(column.type, Date):
-            out.append(f"strftime({name}, '%Y-%m-%d') AS {name}")
-        else:
-            out.append(name)  # amounts are already text, booleans bind as themselves
-    return out
-
-
-def write(conn: Connection, con: duckdb.DuckDBPyConnection, table: Table, source: str) -> int:
-    """Append every row of the DuckDB table `source` to the store's `table`; rows written."""
-    dialect = conn.dialect.name
-    names = list(table.c.keys())
-    query = f"SELECT {', '.join(output_columns(table, dialect))} FROM {source}"
-    driver: Any = conn.connection.driver_connection
-    rows = 0
-    if dialect == "postgresql":
-        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-        reader = con.sql(query).to_arrow_reader(READ_ROWS)
-        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-        with driver.cursor() as cur, cur.copy(sql) as copy:
-            for batch in reader:
-                buffer = io.BytesIO()
-                pacsv.write_csv(batch, buffer, options)
-                copy.write(buffer.getvalue())
-                rows += batch.num_rows
-        return rows
-    marks = ", ".join("?" for _ in names)
-    insert = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
-    result = con.execute(query)
-    cur = driver.cursor()
-    try:
-        while batch_rows := result.fetchmany(READ_ROWS):
-            cur.executemany(insert, batch_rows)
-            rows += len(batch_rows)
-    finally:
-        cur.close()
-    return rows
-
-
-def rows_of(con: duckdb.DuckDBPyConnection, query: str) -> Sequence[tuple[Any, ...]]:
-    """All rows of a (small) DuckDB query."""
-    return con.execute(query).fetchall()

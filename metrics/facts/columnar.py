@@ -1,35 +1,35 @@
 """The columnar full rebuild: every case-fact table recomputed by DuckDB in process.
 
-`rebuild_columnar(conn)` reads the canonical tables the builders need into an in-memory DuckDB
-(`arrow_io`), derives the seven fact tables in SQL (`columnar_sql`) with the same rules as the
-per-case Python builders, and replaces the store's fact rows on `conn`, in its transaction. The
+`rebuild_columnar(conn)` has DuckDB read the canonical tables the builders need straight from
+the store (`duck_store`: its PostgreSQL or SQLite scanner; through `conn` and Arrow, `arrow_io`,
+when DuckDB cannot see what `conn` sees), derive the seven fact tables in SQL (`columnar_sql`)
+with the same rules as the per-case Python builders, compare them with the stored facts, and
+write the difference back on `conn`, in its transaction (`duck_write`). On a SQLite file the
+DuckDB part runs in a process of its own (`columnar_child`). Values whose Python semantics SQL
+would only approximate are mapped in Python over the distinct inputs (`columnar_maps`). The
 Python builders stay the incremental path and the reference: the tests compare both row for
-row. Values whose Python semantics SQL would only approximate — `str()` and truthiness of JSON
-attributes, `date.fromisoformat`, the `object_id` hash — are computed in Python over the
-distinct inputs and joined back.
+row.
 """
 
-# SQL here is built from this module's own table and column names; values are bound or mapped.
-# ruff: noqa: S608
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import duckdb
-import pyarrow as pa
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, Table
 
-from metrics.facts import arrow_io, columnar_sql
+from foundation.settings import user_data_dir
+from metrics.facts import arrow_io, columnar_sql, duck_store, duck_write
 from metrics.facts.arrow_io import Source
-from metrics.facts.invoices import period_end_instant
-from metrics.facts.work_items import work_date
-from store.canonical import object_id
+from metrics.facts.columnar_maps import python_maps
 from store.tables import (
     CaseDimension,
     CaseHandoff,
@@ -42,10 +42,17 @@ from store.tables import (
 )
 
 THREADS = 2
-MEMORY_LIMIT = "2GB"  # DuckDB's own; the process adds the driver's chunks and Python's
+# DuckDB's own buffers; past it DuckDB spills to disk. The process adds Python and the driver
+# (about 300 MB), and DuckDB some memory outside its buffer manager: the rebuild stays within
+# 2 GB. Measured at 100 k deals, the rebuild completes down to 128 MB (with the sync traces in
+# parts of a tenth, `columnar_sql.TRACE_PART_ROWS`), and the join of events and their objects
+# fails at 96 MB: 1.5 GB keeps that margin at 1 M deals.
+MEMORY_LIMIT = "1536MB"
 ATTRIBUTE_TYPES = ("deal", "project", "invoice", "work_item")  # whose attributes are read
+# The attributes' JSON is parsed once per object for all fragments (a list of paths).
+_PATHS = "[" + ", ".join(f"'$.{name}'" for name in columnar_sql.FRAGMENTS) + "]"
 _FRAGMENTS = ", ".join(
-    f"json_extract(attributes, '$.{name}')::VARCHAR AS f_{name}" for name in columnar_sql.FRAGMENTS
+    f"fragments[{i}]::VARCHAR AS f_{name}" for i, name in enumerate(columnar_sql.FRAGMENTS, start=1)
 )
 _OBJ_COLUMNS = (
     "id, type, source_system, source_key, customer, legal_entity, practice, owner, currency, amount"
@@ -74,6 +81,7 @@ SOURCES: dict[str, Source] = {
         ),
         exprs={"attributes": f"CASE WHEN type IN {_in(ATTRIBUTE_TYPES)} THEN attributes END"},
         select=f"{_OBJ_COLUMNS}, {_FRAGMENTS}",
+        derive=f"json_extract(attributes, {_PATHS}) AS fragments",
     ),
     "ev": Source(
         "events",
@@ -124,121 +132,6 @@ OUTPUTS: tuple[tuple[Table, str], ...] = tuple(
 COUNTED = frozenset(t.name for t, _ in OUTPUTS) - {"case_work_billing", "case_dimensions"}
 
 
-# --- Python semantics over distinct values ------------------------------------------------------
-
-
-def _value(fragment: str) -> Any:
-    return json.loads(fragment)
-
-
-def _naive(at: datetime | None) -> datetime | None:
-    return None if at is None else at.astimezone(UTC).replace(tzinfo=None)
-
-
-def _stored_text(value: Any, dialect: str) -> str | None:
-    """A non-string JSON value as the store keeps it in a text column (driver adaptation)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return ("t" if value else "f") if dialect == "postgresql" else str(int(value))
-    if isinstance(value, float) and dialect != "postgresql":
-        text = format(value, ".15g")
-        return text if any(c in text for c in ".enai") else text + ".0"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value)
-
-
-def _truthy_id(type_: str) -> Callable[[str, str], tuple[bool, int | None]]:
-    def compute(system: str, fragment: str) -> tuple[bool, int | None]:
-        value = _value(fragment)
-        return (True, object_id(system, type_, str(value))) if value else (False, None)
-
-    return compute
-
-
-def _mapping(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    query: str,
-    compute: Callable[..., Any],
-    columns: dict[str, pa.DataType],
-) -> None:
-    """Create table `name`: each row of `query` (distinct inputs) followed by `compute(*row)`
-    (a tuple when several output columns follow the inputs)."""
-    rows = arrow_io.rows_of(con, query)
-    width = len(rows[0]) if rows else len(columns) - 1
-    outputs = len(columns) - width
-    values: list[list[Any]] = [[] for _ in columns]
-    for row in rows:
-        result = compute(*row)
-        for i, value in enumerate([*row, *(result if outputs > 1 else (result,))]):
-            values[i].append(value)
-    arrays = [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)]
-    con.register(f"{name}_arrow", pa.Table.from_arrays(arrays, names=list(columns)))
-    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(f"{name}_arrow")
-
-
-def _python_maps(con: duckdb.DuckDBPyConnection, dialect: str) -> None:
-    s, t = pa.string(), pa.timestamp("us")
-    _mapping(
-        con,
-        "kind_map",
-        "SELECT DISTINCT f_kind FROM obj WHERE type = 'invoice' AND f_kind IS NOT NULL",
-        lambda f: str(_value(f) or "invoice"),
-        {"fragment": s, "value": s},
-    )
-    passthrough = " UNION ".join(
-        f"SELECT DISTINCT f_{c} AS f FROM obj WHERE type = '{type_}'"
-        for type_, c in (
-            ("invoice", "billing_type"),
-            ("work_item", "kind"),
-            ("work_item", "status"),
-        )
-    )
-    _mapping(
-        con,
-        "pass_map",
-        f"SELECT f FROM ({passthrough}) WHERE f IS NOT NULL AND f <> 'null' "
-        "AND json_type(f) <> 'VARCHAR'",
-        lambda f: _stored_text(_value(f), dialect),
-        {"fragment": s, "value": s},
-    )
-    _mapping(
-        con,
-        "instant_map",
-        "SELECT DISTINCT f_period_end FROM obj WHERE type = 'invoice' AND f_period_end IS NOT NULL",
-        lambda f: _naive(period_end_instant(_value(f))),
-        {"fragment": s, "at": t},
-    )
-    _mapping(
-        con,
-        "date_map",
-        "SELECT DISTINCT f_work_date FROM obj WHERE type = 'work_item' AND f_work_date IS NOT NULL",
-        lambda f: work_date(_value(f)),
-        {"fragment": s, "day": pa.date32()},
-    )
-    ids = {"system": s, "fragment": s, "truthy": pa.bool_(), "id": pa.int64()}
-    _mapping(
-        con,
-        "pid_map",
-        "SELECT DISTINCT source_system, f_project_id FROM obj WHERE type = 'work_item' "
-        "AND f_project_id IS NOT NULL",
-        _truthy_id("project"),
-        ids,
-    )
-    _mapping(
-        con,
-        "mid_map",
-        "SELECT DISTINCT coalesce(p.source_system, 'psa'), i.f_milestone_id FROM obj i "
-        "LEFT JOIN inv_proj p ON p.invoice_id = i.id "
-        "WHERE i.type = 'invoice' AND i.f_milestone_id IS NOT NULL",
-        _truthy_id("milestone"),
-        ids,
-    )
-
-
 # --- the rebuild ---------------------------------------------------------------------------------
 
 
@@ -247,50 +140,147 @@ def _run(con: duckdb.DuckDBPyConnection, script: str) -> None:
         con.execute(statement)
 
 
-def rebuild_columnar(conn: Connection, timings: dict[str, float] | None = None) -> int:
-    """Replace every case-fact row on `conn` by the columnar computation; rows written.
+def spill_root() -> Path:
+    """Where DuckDB spills (`<data dir>/tmp`): on disk beside the data, never in a RAM-backed
+    system temporary directory, which would defeat the memory limit."""
+    root = user_data_dir() / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
-    `timings`, when given, receives the seconds spent reading, computing and writing."""
+
+def connect(spill: Path) -> duckdb.DuckDBPyConnection:
+    """The rebuild's DuckDB: a database file in `spill` rather than memory (past the limit
+    DuckDB evicts table blocks to it, which an in-memory database cannot), so years of history
+    need disk, not memory, in proportion."""
+    con = duckdb.connect(str(spill / "rebuild.duckdb"))
+    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {duck_store.literal(str(spill))}")
+    return con
+
+
+def _traces(con: duckdb.DuckDBPyConnection) -> None:
+    """`f_sync_traces`, in parts of about `TRACE_PART_ROWS` attempts (`columnar_sql.TRACES`)."""
+    row = con.execute("SELECT count(*) FROM sat WHERE trace_key IS NOT NULL").fetchone()
+    parts = max(1, -(-(row[0] if row else 0) // columnar_sql.TRACE_PART_ROWS))
+    for part in range(parts):
+        where = f"hash(integration, flow, record) % {parts} = {part}"
+        query = columnar_sql.TRACES.replace("{part}", where)
+        con.execute(
+            f"INSERT INTO f_sync_traces {query}"
+            if part
+            else f"CREATE TABLE f_sync_traces AS {query}"
+        )
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection, dialect: str, store: duck_store.Attached | None
+) -> None:
+    """The fact tables (`OUTPUTS`) from the loaded sources; with the store attached, each
+    one's difference to the stored rows too (`duck_write.difference`)."""
+    _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
+    python_maps(con, dialect)
+    for script in (
+        columnar_sql.HANDOFFS,
+        columnar_sql.INVOICES,
+        columnar_sql.WORK_ITEMS,
+        columnar_sql.FILTER_VALUES,
+        columnar_sql.SYNC_DIMS,
+        columnar_sql.SYNC,
+    ):
+        _run(con, script)
+    _traces(con)
+    for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
+        con.execute(f"DROP TABLE {scratch}")
+    if store is not None:
+        for table, result in OUTPUTS:
+            duck_write.difference(con, table, result, store)
+
+
+def compute_in_place(con: duckdb.DuckDBPyConnection, where: duck_store.Location) -> float:
+    """Attach the store, load the sources, compute the facts and their differences, detach;
+    the seconds the reading took."""
+    clock = time.perf_counter()
+    store = duck_store.attach(con, where)
+    try:
+        duck_store.load(con, store, SOURCES)
+        read = time.perf_counter() - clock
+        compute(con, where.dialect, store)
+    finally:
+        duck_store.detach(con)
+    return read
+
+
+def _compute_apart(spill: Path, where: duck_store.Location) -> dict[str, float]:
+    """`compute_in_place` in a process of its own (a SQLite file, see `duck_store`), into the
+    DuckDB file in `spill`; its figures (seconds reading, computing; its peak memory)."""
+    import metrics
+
+    root = str(Path(metrics.__file__).resolve().parent.parent)  # this very code, in the child
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    args = json.dumps(
+        {
+            "spill": str(spill),
+            "dialect": where.dialect,
+            "target": where.target,
+            "settings": {"MEMORY_LIMIT": MEMORY_LIMIT, "THREADS": THREADS},
+            "trace_part_rows": columnar_sql.TRACE_PART_ROWS,
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "metrics.facts.columnar_child", args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the columnar rebuild's DuckDB process failed:\n{done.stderr[-4000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def rebuild_columnar(
+    conn: Connection, timings: dict[str, float] | None = None, *, own_writes: bool = False
+) -> int:
+    """Replace every case-fact row on `conn` by the columnar computation, in `conn`'s
+    transaction; the rows of the counted tables (as the builders count: cases).
+
+    `timings`, when given, receives the seconds spent reading, computing and writing (and,
+    when DuckDB ran apart, that process's peak memory). `own_writes`: the transaction may
+    have written to the tables read or replaced (SQLite cannot tell which), so the store is
+    read and replaced through `conn` alone."""
     clock = time.perf_counter()
     spent = timings if timings is not None else {}
-    spill = tempfile.TemporaryDirectory(prefix="throughline-rebuild-")
-    # A database file rather than memory: past the limit DuckDB evicts table blocks to it (an
-    # in-memory database cannot), so years of history need disk, not memory, in proportion.
-    con = duckdb.connect(str(Path(spill.name) / "rebuild.duckdb"))
-    try:
-        con.execute(f"SET threads = {THREADS}")
-        con.execute("SET preserve_insertion_order = false")
-        # Bounded: past the limit DuckDB spills to disk, so a rebuild of years of history
-        # does not need memory in proportion to it.
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute("SET temp_directory = '{}'".format(spill.name.replace("'", "''")))
-        for name, source in SOURCES.items():
-            arrow_io.load(conn, con, source, name)
-        spent["read"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        _run(con, columnar_sql.MACROS + columnar_sql.TIMES + columnar_sql.INVOICE_PROJECT)
-        _python_maps(con, conn.dialect.name)
-        for script in (
-            columnar_sql.HANDOFFS,
-            columnar_sql.INVOICES,
-            columnar_sql.WORK_ITEMS,
-            columnar_sql.FILTER_VALUES,
-            columnar_sql.SYNC_DIMS,
-            columnar_sql.SYNC,
-        ):
-            _run(con, script)
-        for scratch in ("ot", "ev", "eo", "att", "sat"):  # free their memory before writing
-            con.execute(f"DROP TABLE {scratch}")
-        spent["compute"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        rows = 0
-        for table, result in OUTPUTS:
-            conn.execute(delete(table))
-            written = arrow_io.write(conn, con, table, result)
-            if table.name in COUNTED:  # as the builders count: cases, not links or values
-                rows += written
-        spent["write"] = time.perf_counter() - clock
-        return rows
-    finally:
-        con.close()
-        spill.cleanup()
+    tables = [s.table for s in SOURCES.values()] + [t.name for t, _ in OUTPUTS]
+    where = None if own_writes else duck_store.locate(conn, tables)
+    with tempfile.TemporaryDirectory(prefix="rebuild-", dir=spill_root()) as folder:
+        spill = Path(folder)
+        apart = where is not None and where.dialect == "sqlite"
+        if apart and where is not None:
+            spent.update(_compute_apart(spill, where))
+        con = connect(spill)
+        try:
+            if where is None:
+                for name, source in SOURCES.items():
+                    arrow_io.load(conn, con, source, name)
+                spent["read"] = time.perf_counter() - clock
+                compute(con, conn.dialect.name, None)
+            elif not apart:
+                spent["read"] = compute_in_place(con, where)
+            if not apart:
+                spent["compute"] = time.perf_counter() - clock - spent["read"]
+            clock = time.perf_counter()
+            rows = 0
+            for table, result in OUTPUTS:
+                duck_write.replace(conn, con, table, result, spill, diffed=where is not None)
+                if table.name in COUNTED:  # as the builders count: cases, not links or values
+                    rows += duck_write.count(con, result)
+            spent["write"] = time.perf_counter() - clock
+            return rows
+        finally:
+            con.close()

@@ -9,7 +9,9 @@ mapping tables computed in Python over the distinct inputs: `kind_map`, `pass_ma
 `instant_map`, `date_map`, `pid_map`, `mid_map`. Where the builders' result depends on the order
 rows come back from the store (several `part_of`/`bills`/`reissued_as`/`settled_by` links where
 one is used, projects tied on creation time and key, a record failing several times a day with
-different objects), the smallest id, or the earliest attempt, wins.
+different objects), the smallest id, or the earliest attempt, wins (`arg_min_null` over the
+attempt's (time, number, key): the first value in that order, NULL included, as `first` gives
+it, without a window or an ordered aggregate to hold in memory).
 """
 
 from __future__ import annotations
@@ -322,28 +324,31 @@ FROM (
   SELECT day, integration, flow, record AS trace_key,
     coalesce(nullif(error_class, ''), 'unknown') AS error_class,
     coalesce(error_signature, '') AS error_signature, count(*) AS failures,
-    first({'legal_entity': legal_entity, 'practice': practice, 'customer': customer}
-          ORDER BY started_at, attempt_number, source_key) AS d
+    arg_min_null({'legal_entity': legal_entity, 'practice': practice, 'customer': customer},
+                 (started_at, attempt_number, source_key)) AS d
   FROM sat WHERE failed GROUP BY ALL);
+"""
 
-CREATE TABLE f_sync_traces AS
+# One part of the sync traces: the groups of one share of the keys (`{part}`, a condition on
+# `hash(integration, flow, record)`), so that the aggregation's memory grows with a part, not
+# with the whole history; the runner creates the table with the first part and inserts the rest.
+TRACES = """
 WITH t AS (
-  SELECT *, row_number() OVER (PARTITION BY integration, flow, record
-                               ORDER BY started_at, attempt_number, source_key) AS k
-  FROM sat WHERE trace_key IS NOT NULL),
+  SELECT *, (started_at, attempt_number, source_key) AS k FROM sat
+  WHERE trace_key IS NOT NULL AND {part}),
 agg AS (
   SELECT integration, flow, record,
-    first(object_id ORDER BY k) FILTER (object_id IS NOT NULL) AS object_id,
-    first({'legal_entity': legal_entity, 'practice': practice, 'customer': customer}
-          ORDER BY k) FILTER (has_dims) AS d,
+    arg_min_null(object_id, k) FILTER (object_id IS NOT NULL) AS object_id,
+    arg_min_null({'legal_entity': legal_entity, 'practice': practice, 'customer': customer}, k)
+      FILTER (has_dims) AS d,
     count(*) AS attempts, count(*) FILTER (failed) AS failures,
     min(started_at) AS first_attempt_at,
-    first(started_at ORDER BY k) FILTER (failed) AS first_failed_at,
-    first(error_class ORDER BY k) FILTER (failed) AS first_error_class,
-    first(error_signature ORDER BY k) FILTER (failed) AS first_error_signature,
+    arg_min_null(started_at, k) FILTER (failed) AS first_failed_at,
+    arg_min_null(error_class, k) FILTER (failed) AS first_error_class,
+    arg_min_null(error_signature, k) FILTER (failed) AS first_error_signature,
     max(started_at) AS latest_attempt_at,
-    first({'status': status, 'error_class': error_class, 'error_signature': error_signature}
-          ORDER BY started_at DESC, attempt_number DESC, source_key DESC) AS latest
+    arg_max_null({'status': status, 'error_class': error_class, 'error_signature': error_signature},
+                 k) AS latest
   FROM t GROUP BY ALL)
 SELECT a.record AS trace_key, a.integration, a.flow, a.object_id, a.d.legal_entity,
   a.d.practice, a.d.customer, a.attempts, a.failures, a.first_attempt_at, a.first_failed_at,
@@ -355,8 +360,9 @@ SELECT a.record AS trace_key, a.integration, a.flow, a.object_id, a.d.legal_enti
   CASE WHEN a.latest.status = 'failed' THEN a.latest.error_class END AS latest_error_class,
   CASE WHEN a.latest.status = 'failed' THEN a.latest.error_signature END
     AS latest_error_signature
-FROM agg a;
+FROM agg a
 """
+TRACE_PART_ROWS = 500_000  # sync attempts with a trace key per part of `TRACES`
 
 
 def statements(script: str) -> list[str]:

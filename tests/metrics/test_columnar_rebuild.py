@@ -438,3 +438,73 @@ def test_columnar_rebuild_equals_the_builders_on_the_demo_year(engine: Engine) -
         _collect(engine, server, uuid.uuid4().hex[:8])
     rows = assert_same(engine)
     assert all(rows[t] for t in FACT_TABLES)
+
+
+def test_columnar_rebuild_scans_the_store_in_place(
+    edge_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a database file or server DuckDB reads the store itself: no row through Python."""
+    from metrics.facts import arrow_io
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("the store was read through Python")
+
+    monkeypatch.setattr(arrow_io, "load", refuse)
+    assert_same(edge_store)
+
+
+def test_columnar_rebuild_of_an_in_memory_sqlite_store() -> None:
+    """DuckDB cannot open an in-memory SQLite database: it is read through the connection."""
+    from store.db import make_engine
+    from store.migrate import upgrade
+
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    for batch in (handoff_cases(), billing_cases(), sync_cases()):
+        write_batch(engine, batch)
+    rows = assert_same(engine)
+    assert all(rows[t] for t in FACT_TABLES)
+    engine.dispose()
+
+
+def test_columnar_rebuild_repairs_rows_that_differ(edge_store: Engine) -> None:
+    """Over facts that are partly stale, missing or extra, only the difference is written and
+    the result is the builders' rows again."""
+    reference = assert_same(edge_store)
+    with edge_store.begin() as conn:
+        conn.execute(text("UPDATE case_handoffs SET owner = 'someone else', projects = 9"))
+        conn.execute(
+            text(
+                "DELETE FROM case_invoices WHERE invoice_id IN "
+                "(SELECT min(invoice_id) FROM case_invoices)"
+            )
+        )
+        conn.execute(text("UPDATE case_work_items SET billed_at = NULL, amount = amount + 1"))
+        conn.execute(
+            text("INSERT INTO case_dimensions (dimension, value) VALUES ('customer', 'Ghost')")
+        )
+        conn.execute(text("DELETE FROM sync_traces"))
+    rebuild_case_facts(edge_store)
+    assert facts(edge_store) == reference
+
+
+def test_a_transaction_that_wrote_is_rebuilt_as_it_sees_the_store(edge_store: Engine) -> None:
+    """DuckDB sees the committed store: a transaction that has itself written to the tables
+    the rebuild reads or replaces is read and written through its own connection."""
+    reference = assert_same(edge_store)
+    with edge_store.begin() as conn:
+        conn.execute(text("DELETE FROM case_handoffs"))
+        conn.execute(text("UPDATE case_invoices SET amount = 0"))
+        rebuild_case_facts(conn)
+    assert facts(edge_store) == reference
+
+
+def test_columnar_rebuild_of_the_sync_traces_in_parts(
+    edge_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync traces are aggregated in parts of the keys (memory per part): same rows."""
+    from metrics.facts import columnar_sql
+
+    monkeypatch.setattr(columnar_sql, "TRACE_PART_ROWS", 2)
+    rows = assert_same(edge_store)
+    assert len(rows["sync_traces"]) > 2
